@@ -1,0 +1,57 @@
+# Opener Market. The two commands a new user needs: `make run` and `make test`.
+SHELL    := /bin/bash
+GO       ?= go
+SERVICES := tools/services.sh
+SQLC     := $(GO) tool -modfile=tools/sqlc.mod sqlc
+GENERATED := views internal/db
+
+.PHONY: run stop build generate check-generated vet test test-go test-e2e e2e-deps services-test bench
+
+## run: private PostgreSQL + Redis, migrate, seed a demo shop when empty, serve :8080
+run: build
+	@$(SERVICES) up run
+	@eval "$$($(SERVICES) env run)" && bin/market seed -if-empty && \
+		echo "Opener Market: http://localhost:8080  (Ctrl-C stops the app; make stop stops the servers)" && \
+		exec bin/market serve
+
+## stop: stop the private servers started by run and test
+stop:
+	@$(SERVICES) down run
+	@$(SERVICES) down test
+
+## build: bin/market, whose defaults reach the servers `make run` starts
+build:
+	$(GO) build -o bin/market .
+
+## generate: templ and sqlc code (committed)
+generate:
+	@$(GO) tool templ generate -log-level error
+	@$(SQLC) generate
+
+## check-generated: fail when regenerating would change committed code
+check-generated: generate
+	@if [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" ]; then \
+		git status --short -- $(GENERATED); \
+		echo "generated code is out of date: run 'make generate' and commit"; exit 1; fi
+	@echo "generated code is in sync"
+
+vet:
+	$(GO) vet ./...
+
+services-test:
+	@$(SERVICES) up test
+
+e2e-deps:
+	@$(SERVICES) chromium
+	@cd e2e && if [ ! -d node_modules/@playwright/test ]; then \
+		PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; fi
+
+## test: isolated test servers, generated-code check, vet, go test -race, Playwright
+test: services-test e2e-deps check-generated vet test-go test-e2e
+
+test-go:
+	@eval "$$($(SERVICES) env test)" && $(GO) test -race -count=1 ./...
+
+test-e2e: build
+	@$(SERVICES) reset test
+	@eval "$$($(SERVICES) env test)" && cd e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npx playwright test

@@ -1,0 +1,43 @@
+import { defineConfig } from '@playwright/test';
+
+// The suite drives Debian's Chromium (never a downloaded browser) against the
+// real binary, started on a test port against the test PostgreSQL and Redis
+// (tools/services.sh up test; `make test` does all of it).
+const port = process.env.E2E_PORT ?? '18080';
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    screenshot: 'only-on-failure',
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    },
+  },
+  webServer: {
+    command: '../bin/market seed -if-empty -products 120 && exec ../bin/market serve',
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      ADDR: `127.0.0.1:${port}`,
+      METRICS_ADDR: `127.0.0.1:${Number(port) + 1000}`,
+      DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:55442/market_test?sslmode=disable',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:56389/0',
+      FLUSH_INTERVAL: '100ms',
+    },
+  },
+});

@@ -1,0 +1,223 @@
+// Package account holds shoppers and admins: signup, login, the admin
+// bootstrap, and the failed-login limiter.
+package account
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// Roles.
+const (
+	RoleShopper = "shopper"
+	RoleAdmin   = "admin"
+)
+
+// User is an account as the rest of the app sees it (never the hash).
+type User struct {
+	ID        int64
+	Email     string
+	Name      string
+	Role      string
+	Balance   int64
+	Points    int64
+	CreatedAt time.Time
+}
+
+func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
+
+func fromRow(r db.User) User {
+	return User{ID: r.ID, Email: r.Email, Name: r.Name, Role: r.Role, Balance: r.Balance, Points: r.Points, CreatedAt: r.CreatedAt}
+}
+
+// Limits is how many failed logins are allowed per window.
+type Limits struct {
+	PerEmail int
+	PerAddr  int
+	Window   time.Duration
+}
+
+// Service is the accounts domain.
+type Service struct {
+	pool    *pgxpool.Pool
+	q       *db.Queries
+	limiter loginLimiter
+}
+
+func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, l Limits) *Service {
+	return &Service{pool: pool, q: db.New(pool), limiter: loginLimiter{rdb: rdb, perEmail: l.PerEmail, perAddr: l.PerAddr, window: l.Window}}
+}
+
+// SignupInput is the signup form.
+type SignupInput struct {
+	Email    string
+	Name     string
+	Password string
+}
+
+// Normalize trims what a person would not mean to type.
+func (in *SignupInput) Normalize() {
+	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+	in.Name = strings.TrimSpace(in.Name)
+}
+
+// Validate checks the contract's bounds: email valid, name 1–100, password 8–128.
+func (in SignupInput) Validate() error {
+	f := errs.Fields{}
+	f.Check(ValidEmail(in.Email), "email", "Enter a valid email address, like name@example.com.")
+	n := utf8.RuneCountInString(in.Name)
+	f.Check(n >= 1, "name", "Enter your name.")
+	f.Check(n <= 100, "name", "Your name can be at most 100 characters.")
+	f.Check(utf8.ValidString(in.Name) && !hasControl(in.Name), "name", "Your name contains characters we cannot store.")
+	p := utf8.RuneCountInString(in.Password)
+	f.Check(p >= 8, "password", "Choose a password of at least 8 characters.")
+	f.Check(p <= 128, "password", "A password can be at most 128 characters.")
+	return f.Err()
+}
+
+// ValidEmail accepts a plain address (no display name) of at most 254 bytes.
+func ValidEmail(s string) bool {
+	if len(s) < 3 || len(s) > 254 || hasControl(s) {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndexByte(s, '@'):], ".")
+}
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// Signup creates a shopper.
+func (s *Service) Signup(ctx context.Context, in SignupInput) (User, error) {
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return User{}, err
+	}
+	hash, err := HashPassword(in.Password)
+	if err != nil {
+		return User{}, err
+	}
+	row, err := s.q.CreateUser(ctx, db.CreateUserParams{Email: in.Email, PasswordHash: hash, Name: in.Name, Role: RoleShopper})
+	if isUniqueViolation(err) {
+		return User{}, &errs.Error{Code: errs.Conflict, Message: "An account with this email already exists. Log in instead.",
+			Fields: map[string]string{"email": "An account with this email already exists."}}
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return fromRow(row), nil
+}
+
+var errBadLogin = &errs.Error{Code: errs.Unauthorized, Message: "The email or password is not right."}
+
+// Login checks a password. addr is the client's address, for the limiter.
+func (s *Service) Login(ctx context.Context, email, password, addr string) (User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	f := errs.Fields{}
+	f.Check(email != "", "email", "Enter your email address.")
+	f.Check(password != "", "password", "Enter your password.")
+	f.Check(len(email) <= 254 && len(password) <= 512, "email", "The email or password is too long.")
+	if err := f.Err(); err != nil {
+		return User{}, err
+	}
+	blocked, err := s.limiter.blocked(ctx, email, addr)
+	if err != nil {
+		return User{}, err
+	}
+	if blocked {
+		return User{}, errs.New(errs.TooManyRequests, "Too many failed logins. Please wait a few minutes and try again.")
+	}
+	row, err := s.q.GetUserByEmail(ctx, email)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Hash anyway so that unknown emails take as long as wrong passwords.
+		_, _ = CheckPassword(dummyHash, password)
+		return User{}, s.failed(ctx, email, addr)
+	}
+	if err != nil {
+		return User{}, err
+	}
+	ok, err := CheckPassword(row.PasswordHash, password)
+	if err != nil {
+		return User{}, err
+	}
+	if !ok {
+		return User{}, s.failed(ctx, email, addr)
+	}
+	if err := s.limiter.reset(ctx, email); err != nil {
+		return User{}, err
+	}
+	return fromRow(row), nil
+}
+
+func (s *Service) failed(ctx context.Context, email, addr string) error {
+	if err := s.limiter.fail(ctx, email, addr); err != nil {
+		return err
+	}
+	return errBadLogin
+}
+
+// A fixed hash of a random password, for timing parity on unknown emails.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Ykc3fE6v3eS2B3k2S0s2GJ0Xj6m6d6n0rL4qfPpXkM"
+
+// Get returns one user.
+func (s *Service) Get(ctx context.Context, id int64) (User, error) {
+	row, err := s.q.GetUser(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, errs.New(errs.NotFound, "No such account.")
+	}
+	if err != nil {
+		return User{}, err
+	}
+	return fromRow(row), nil
+}
+
+// EnsureAdmin creates the configured admin, or resets its password and role.
+func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if !ValidEmail(email) || len(password) < 8 {
+		return User{}, errors.New("ADMIN_EMAIL must be an address and ADMIN_PASSWORD at least 8 characters")
+	}
+	// Skip the slow hash when the stored one already matches.
+	if row, err := s.q.GetUserByEmail(ctx, email); err == nil && row.Role == RoleAdmin {
+		if ok, _ := CheckPassword(row.PasswordHash, password); ok {
+			return fromRow(row), nil
+		}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	row, err := s.q.UpsertAdmin(ctx, db.UpsertAdminParams{Email: email, PasswordHash: hash, Name: "Admin"})
+	if err != nil {
+		return User{}, err
+	}
+	return fromRow(row), nil
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// Count is the number of accounts.
+func (s *Service) Count(ctx context.Context) (int64, error) {
+	return s.q.CountUsers(ctx)
+}

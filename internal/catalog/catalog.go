@@ -1,0 +1,48 @@
+// Package catalog holds products, categories and stock as shoppers browse them.
+package catalog
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"market/internal/db"
+)
+
+// Item is a product as lists and cards show it.
+type Item struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Brand    string `json:"brand"`
+	Category string `json:"category"`
+	Price    int64  `json:"price"`
+	Stock    int64  `json:"stock"`
+}
+
+// Service is the catalogue domain.
+type Service struct {
+	pool *pgxpool.Pool
+	q    *db.Queries
+}
+
+func NewService(pool *pgxpool.Pool) *Service {
+	return &Service{pool: pool, q: db.New(pool)}
+}
+
+// Featured is the home page's shelf of popular products in stock.
+func (s *Service) Featured(ctx context.Context, limit int32) ([]Item, error) {
+	rows, err := s.q.FeaturedProducts(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Item, len(rows))
+	for i, r := range rows {
+		out[i] = Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock}
+	}
+	return out, nil
+}
+
+// Count is the number of products in the catalogue.
+func (s *Service) Count(ctx context.Context) (int64, error) {
+	return s.q.CountProducts(ctx)
+}

@@ -1,0 +1,191 @@
+// Package config reads the binary's configuration from the environment once,
+// in main, into a validated struct that is passed down explicitly.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dev defaults reach the private servers that `make run` starts (tools/services.sh).
+const (
+	DefaultDatabaseURL   = "postgres://postgres@127.0.0.1:55432/market?sslmode=disable"
+	DefaultRedisURL      = "redis://127.0.0.1:56379/0"
+	devSessionSecret     = "dev-only-session-secret-change-me-in-production"
+	DefaultAdminEmail    = "admin@opener.market"
+	DefaultAdminPassword = "admin-password"
+)
+
+// Config is everything the binary can be told from outside.
+type Config struct {
+	Production bool
+
+	Addr        string
+	MetricsAddr string
+
+	DatabaseURL string
+	RedisURL    string   // one node
+	RedisAddrs  []string // a Redis Cluster's seed addresses; wins over RedisURL
+
+	SessionSecret string
+	SecureCookies bool
+
+	AdminEmail    string
+	AdminPassword string
+
+	RequestTimeout time.Duration
+	ShutdownGrace  time.Duration
+
+	// Failed logins allowed per window before answering 429.
+	LoginFailuresPerEmail int
+	LoginFailuresPerAddr  int
+	LoginWindow           time.Duration
+
+	OrderLocking string // pessimistic | optimistic
+
+	FlushBatch       int
+	FlushInterval    time.Duration
+	FlushReclaimIdle time.Duration
+	FlushMaxAttempts int
+
+	ConsistencyInterval time.Duration
+}
+
+// FromEnv reads the environment through getenv (os.Getenv in main, a map in tests).
+func FromEnv(getenv func(string) string) (Config, error) {
+	e := env{get: getenv}
+	c := Config{
+		Production:            e.bool("MARKET_PRODUCTION", false),
+		Addr:                  e.str("ADDR", "localhost:8080"),
+		MetricsAddr:           e.str("METRICS_ADDR", "127.0.0.1:9090"),
+		DatabaseURL:           e.str("DATABASE_URL", DefaultDatabaseURL),
+		RedisURL:              e.str("REDIS_URL", DefaultRedisURL),
+		RedisAddrs:            e.list("REDIS_CLUSTER_ADDRS"),
+		SessionSecret:         e.str("SESSION_SECRET", ""),
+		SecureCookies:         e.bool("SECURE_COOKIES", false),
+		AdminEmail:            strings.ToLower(e.str("ADMIN_EMAIL", "")),
+		AdminPassword:         e.str("ADMIN_PASSWORD", ""),
+		RequestTimeout:        e.duration("REQUEST_TIMEOUT", 15*time.Second),
+		ShutdownGrace:         e.duration("SHUTDOWN_GRACE", 20*time.Second),
+		LoginFailuresPerEmail: e.int("LOGIN_FAILURES_PER_EMAIL", 10),
+		LoginFailuresPerAddr:  e.int("LOGIN_FAILURES_PER_ADDR", 100),
+		LoginWindow:           e.duration("LOGIN_WINDOW", 15*time.Minute),
+		OrderLocking:          e.str("ORDER_LOCKING", "pessimistic"),
+		FlushBatch:            e.int("FLUSH_BATCH", 200),
+		FlushInterval:         e.duration("FLUSH_INTERVAL", 200*time.Millisecond),
+		FlushReclaimIdle:      e.duration("FLUSH_RECLAIM_IDLE", 30*time.Second),
+		FlushMaxAttempts:      e.int("FLUSH_MAX_ATTEMPTS", 5),
+		ConsistencyInterval:   e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
+	}
+	if e.err != nil {
+		return Config{}, e.err
+	}
+	if !c.Production {
+		if c.SessionSecret == "" {
+			c.SessionSecret = devSessionSecret
+		}
+		if c.AdminEmail == "" {
+			c.AdminEmail = DefaultAdminEmail
+		}
+		if c.AdminPassword == "" {
+			c.AdminPassword = DefaultAdminPassword
+		}
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if len(c.SessionSecret) < 32 {
+		errs = append(errs, errors.New("SESSION_SECRET must be at least 32 characters"))
+	}
+	if c.Production {
+		if c.SessionSecret == devSessionSecret {
+			errs = append(errs, errors.New("SESSION_SECRET must be set to a real secret in production"))
+		}
+		if c.AdminEmail == "" || len(c.AdminPassword) < 12 || c.AdminPassword == DefaultAdminPassword {
+			errs = append(errs, errors.New("ADMIN_EMAIL and a real ADMIN_PASSWORD (12+ characters) are required in production"))
+		}
+	}
+	if c.OrderLocking != "pessimistic" && c.OrderLocking != "optimistic" {
+		errs = append(errs, fmt.Errorf("ORDER_LOCKING must be pessimistic or optimistic, not %q", c.OrderLocking))
+	}
+	if c.FlushBatch < 1 || c.FlushBatch > 10000 {
+		errs = append(errs, errors.New("FLUSH_BATCH must be between 1 and 10000"))
+	}
+	if c.FlushMaxAttempts < 1 {
+		errs = append(errs, errors.New("FLUSH_MAX_ATTEMPTS must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// env collects the first parse error so FromEnv reads as a plain list.
+type env struct {
+	get func(string) string
+	err error
+}
+
+func (e *env) str(key, def string) string {
+	if v := strings.TrimSpace(e.get(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *env) list(key string) []string {
+	var out []string
+	for _, s := range strings.Split(e.get(key), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (e *env) int(key string, def int) int {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.fail(key, v)
+		return def
+	}
+	return n
+}
+
+func (e *env) bool(key string, def bool) bool {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.fail(key, v)
+		return def
+	}
+	return b
+}
+
+func (e *env) duration(key string, def time.Duration) time.Duration {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.fail(key, v)
+		return def
+	}
+	return d
+}
+
+func (e *env) fail(key, v string) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%s: cannot parse %q", key, v)
+	}
+}

@@ -1,0 +1,166 @@
+// Package seed fills a database with a demo shop or a large generated
+// catalogue, through COPY for the bulk rows.
+package seed
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"market/internal/account"
+)
+
+// Demo logins printed by `make run`.
+const (
+	DemoShopperEmail    = "shopper@opener.market"
+	DemoShopperPassword = "shopper-password"
+)
+
+// Options says how much to generate.
+type Options struct {
+	Products int
+	Shoppers int
+	Out      io.Writer // progress and the logins
+}
+
+// Products loads n generated products through COPY, continuing the ids after
+// the largest one present, and reports progress to out.
+func Products(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) error {
+	if n <= 0 {
+		return nil
+	}
+	catIDs, err := ensureCategories(ctx, pool)
+	if err != nil {
+		return err
+	}
+	var first int64
+	if err := pool.QueryRow(ctx, "SELECT coalesce(max(id), 0) + 1 FROM products").Scan(&first); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(uint64(first), 42))
+	now := time.Now()
+	progress := newProgress(out, "products", n)
+
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		i := 0
+		stocks := make([]int64, 0, n)
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"products"},
+			[]string{"id", "sku", "name", "brand", "category_id", "description", "price", "popularity", "created_at", "updated_at"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == n {
+					return nil, nil
+				}
+				id := first + int64(i)
+				ci := rng.IntN(len(categories))
+				c := categories[ci]
+				brand := c.brands[rng.IntN(len(c.brands))]
+				name := fmt.Sprintf("%s %s %s %d %s", brand, series[rng.IntN(len(series))], c.nouns[rng.IntN(len(c.nouns))], 1+rng.IntN(12), colours[rng.IntN(len(colours))])
+				created := now.Add(-time.Duration(rng.Int64N(int64(730 * 24 * time.Hour))))
+				stocks = append(stocks, skewedStock(rng))
+				i++
+				progress.add(1)
+				return []any{id, fmt.Sprintf("SKU-%07d", id), name, brand, catIDs[ci], c.descriptions[rng.IntN(len(c.descriptions))],
+					price(rng, c.minP, c.maxP), popularity(rng), created, created}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"product_stock"}, []string{"product_id", "stock", "opening_stock"},
+			pgx.CopyFromSlice(len(stocks), func(j int) ([]any, error) {
+				return []any{first + int64(j), stocks[j], stocks[j]}, nil
+			}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "SELECT setval(pg_get_serial_sequence('products', 'id'), (SELECT max(id) FROM products))")
+		return err
+	})
+	progress.done()
+	if err != nil {
+		return err
+	}
+	_, err = pool.Exec(ctx, "ANALYZE products; ANALYZE product_stock")
+	return err
+}
+
+func ensureCategories(ctx context.Context, pool *pgxpool.Pool) ([]int64, error) {
+	ids := make([]int64, len(categories))
+	for i, c := range categories {
+		err := pool.QueryRow(ctx, `INSERT INTO categories (slug, name) VALUES ($1, $2)
+			ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name RETURNING id`, c.slug, c.name).Scan(&ids[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// price is log-uniform in the category's band, ending in 00 or 900 like real prices.
+func price(rng *rand.Rand, lo, hi int64) int64 {
+	p := int64(math.Exp(math.Log(float64(lo)) + rng.Float64()*(math.Log(float64(hi))-math.Log(float64(lo)))))
+	if p >= 10000 && rng.IntN(2) == 0 {
+		p = p/1000*1000 + 900
+	} else {
+		p = p / 100 * 100
+	}
+	return min(max(p, lo), hi)
+}
+
+// skewedStock: some sold out, some nearly gone, most plenty, a long tail of big lots.
+func skewedStock(rng *rand.Rand) int64 {
+	switch r := rng.Float64(); {
+	case r < 0.05:
+		return 0
+	case r < 0.15:
+		return 1 + rng.Int64N(5)
+	case r < 0.95:
+		return 10 + rng.Int64N(200)
+	default:
+		return 500 + rng.Int64N(5000)
+	}
+}
+
+// popularity follows a power law: a few products sell most.
+func popularity(rng *rand.Rand) int64 {
+	return int64(10000 / math.Pow(1+rng.Float64()*999, 1.2))
+}
+
+// Shoppers creates the demo shopper and n more (shopper1@example.test …),
+// all with the demo password, hashed once.
+func Shoppers(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) error {
+	hash, err := account.HashPassword(DemoShopperPassword)
+	if err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash, name) VALUES ($1, $2, 'Demo Shopper')
+		ON CONFLICT (email) DO NOTHING`, DemoShopperEmail, hash); err != nil {
+		return err
+	}
+	if n <= 0 {
+		return nil
+	}
+	var first int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(substring(email from '^shopper(\d+)@example\.test$')::bigint), 0) + 1 FROM users`).Scan(&first); err != nil {
+		return err
+	}
+	progress := newProgress(out, "shoppers", n)
+	i := 0
+	_, err = pool.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"email", "password_hash", "name"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			k := first + int64(i)
+			i++
+			progress.add(1)
+			return []any{fmt.Sprintf("shopper%d@example.test", k), hash, fmt.Sprintf("Shopper %d", k)}, nil
+		}))
+	progress.done()
+	return err
+}

@@ -1,0 +1,210 @@
+// Command market is Opener Market: one binary that serves the shop, migrates
+// its database, seeds demo data and runs benchmarks.
+//
+//	market [serve]                    serve HTTP (default)
+//	market migrate up|down|status     apply or inspect the embedded migrations
+//	market seed [-products N] [-shoppers N] [-if-empty]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"market/internal/account"
+	"market/internal/catalog"
+	"market/internal/config"
+	"market/internal/db"
+	"market/internal/redisdb"
+	"market/internal/seed"
+	"market/web"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(log, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "market:", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, args []string) error {
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, log, cfg)
+	case "migrate":
+		return migrate(ctx, log, cfg, args)
+	case "seed":
+		return seedCmd(ctx, log, cfg, args)
+	default:
+		return fmt.Errorf("unknown command %q (serve, migrate, seed)", cmd)
+	}
+}
+
+func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, log); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow})
+	if _, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
+		return fmt.Errorf("admin bootstrap: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := web.New(web.Deps{
+		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
+		Accounts: accounts,
+		Catalog:  catalog.NewService(pool),
+	})
+
+	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 2)
+	go func() { errc <- listen(srv) }()
+	go func() { errc <- listen(metricsSrv) }()
+	log.Info("serving", "addr", "http://"+cfg.Addr, "metrics", "http://"+cfg.MetricsAddr+"/metrics", "production", cfg.Production)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	return errors.Join(srv.Shutdown(shutdownCtx), metricsSrv.Shutdown(shutdownCtx))
+}
+
+func listen(srv *http.Server) error {
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+	}
+	return nil
+}
+
+func migrate(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: market migrate up|down|status")
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	p, err := db.Migrator(pool)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "up":
+		return db.Migrate(ctx, pool, log)
+	case "down":
+		r, err := p.Down(ctx)
+		if r != nil {
+			log.Info("rolled back", "version", r.Source.Version, "file", r.Source.Path)
+		}
+		return err
+	case "status":
+		statuses, err := p.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range statuses {
+			applied := "pending"
+			if !s.AppliedAt.IsZero() {
+				applied = s.AppliedAt.Local().Format(time.DateTime)
+			}
+			fmt.Printf("%5d  %-40s %s\n", s.Source.Version, s.Source.Path, applied)
+		}
+		return nil
+	default:
+		return fmt.Errorf("unknown migrate command %q (up, down, status)", args[0])
+	}
+}
+
+func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	products := fs.Int("products", 300, "products to generate")
+	shoppers := fs.Int("shoppers", 0, "shoppers to generate besides the demo shopper")
+	ifEmpty := fs.Bool("if-empty", false, "seed the demo shop only when the database has no products")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *products < 0 || *products > 20_000_000 || *shoppers < 0 || *shoppers > 10_000_000 {
+		return errors.New("-products must be 0–20,000,000 and -shoppers 0–10,000,000")
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, log); err != nil {
+		return err
+	}
+	if *ifEmpty {
+		n, err := catalog.NewService(pool).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Printf("database already has %d products; not seeding\n", n)
+			printLogins(cfg)
+			return nil
+		}
+	}
+	if err := seed.Products(ctx, pool, *products, os.Stderr); err != nil {
+		return err
+	}
+	if err := seed.Shoppers(ctx, pool, *shoppers, os.Stderr); err != nil {
+		return err
+	}
+	printLogins(cfg)
+	return nil
+}
+
+func printLogins(cfg config.Config) {
+	fmt.Printf("\n  admin:   %s / %s\n  shopper: %s / %s\n\n", cfg.AdminEmail, secretOrHint(cfg), seed.DemoShopperEmail, seed.DemoShopperPassword)
+}
+
+// secretOrHint never prints a production password.
+func secretOrHint(cfg config.Config) string {
+	if cfg.Production {
+		return "(ADMIN_PASSWORD)"
+	}
+	return cfg.AdminPassword
+}

@@ -1,0 +1,43 @@
+-- +goose Up
+-- Coupon campaigns. Claims happen in Redis (internal/coupon); this is where
+-- they are persisted by the write-back flusher and used at checkout.
+CREATE TABLE campaigns (
+    id               bigserial PRIMARY KEY,
+    name             text        NOT NULL CHECK (length(name) BETWEEN 1 AND 100),
+    discount_type    text        NOT NULL CHECK (discount_type IN ('fixed', 'percent')),
+    -- fixed: won off; percent: 1–100 percent off, capped by max_discount won.
+    discount_value   bigint      NOT NULL CHECK (discount_value > 0),
+    max_discount     bigint      CHECK (max_discount > 0),
+    min_order_amount bigint      NOT NULL DEFAULT 0 CHECK (min_order_amount >= 0),
+    total_quantity   bigint      NOT NULL CHECK (total_quantity > 0),
+    starts_at        timestamptz NOT NULL,
+    ends_at          timestamptz NOT NULL,
+    valid_days       integer     NOT NULL DEFAULT 7 CHECK (valid_days BETWEEN 1 AND 365),
+    state            text        NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'active', 'paused', 'ended')),
+    -- coupons persisted so far, updated by the flusher in the same transaction as the inserts.
+    persisted_count  bigint      NOT NULL DEFAULT 0 CHECK (persisted_count >= 0),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    CHECK (ends_at > starts_at),
+    CHECK (discount_type = 'fixed' OR (discount_value <= 100 AND max_discount IS NOT NULL)),
+    CHECK (persisted_count <= total_quantity)
+);
+
+-- One coupon per shopper per campaign: the flusher inserts with ON CONFLICT DO NOTHING.
+CREATE TABLE coupons (
+    id          bigserial PRIMARY KEY,
+    campaign_id bigint      NOT NULL REFERENCES campaigns (id),
+    user_id     bigint      NOT NULL REFERENCES users (id),
+    status      text        NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'used')),
+    claimed_at  timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    used_at     timestamptz,
+    order_id    bigint,
+    UNIQUE (campaign_id, user_id),
+    CHECK ((status = 'used') = (order_id IS NOT NULL))
+);
+CREATE INDEX coupons_user_idx ON coupons (user_id);
+
+-- +goose Down
+DROP TABLE coupons;
+DROP TABLE campaigns;

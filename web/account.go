@@ -1,0 +1,113 @@
+package web
+
+import (
+	"net"
+	"net/http"
+
+	"github.com/a-h/templ"
+
+	"market/internal/account"
+	"market/internal/reqctx"
+	"market/views"
+)
+
+func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, r, answer{Page: views.SignupPage(views.Form{Values: map[string]string{"next": safeNext(r.URL.Query().Get("next"))}})})
+}
+
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	in := account.SignupInput{Email: f.values["email"], Name: f.values["name"], Password: f.values["password"]}
+	u, err := s.Accounts.Signup(r.Context(), in)
+	if err != nil {
+		return s.formFailed(w, r, err, f, views.SignupPage)
+	}
+	if err := s.sessions.logIn(w, r, sessionUser(u)); err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusCreated, userJSON(u))
+	}
+	s.sessions.flash(w, r, "success", "Welcome to Opener Market, "+u.Name+"!")
+	redirect(w, r, safeNext(f.values["next"]))
+	return nil
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	return s.render(w, r, answer{Page: views.LoginPage(views.Form{Values: map[string]string{"next": safeNext(r.URL.Query().Get("next"))}})})
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	u, err := s.Accounts.Login(r.Context(), f.values["email"], f.values["password"], clientAddr(r))
+	if err != nil {
+		return s.formFailed(w, r, err, f, views.LoginPage)
+	}
+	if err := s.sessions.logIn(w, r, sessionUser(u)); err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, userJSON(u))
+	}
+	next := safeNext(f.values["next"])
+	if next == "/" && u.IsAdmin() {
+		next = "/admin"
+	}
+	redirect(w, r, next)
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.sessions.logOut(w, r); err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
+	}
+	redirect(w, r, "/")
+	return nil
+}
+
+// formFailed re-renders a form with its messages, or hands other errors on.
+func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, err error, f *form, page func(views.Form) templ.Component) error {
+	vf, status, ok := formOf(err, f.values)
+	if !ok || wantsJSON(r) {
+		return err
+	}
+	return s.render(w, r, answer{Status: status, Page: page(vf)})
+}
+
+func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.Accounts.Get(r.Context(), currentUser(r).ID)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{
+		Page: views.AccountPage(views.AccountView{Name: u.Name, Email: u.Email, Balance: u.Balance, Points: u.Points, Since: views.When(u.CreatedAt)}),
+		JSON: map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "balance": u.Balance, "points": u.Points},
+	})
+}
+
+func sessionUser(u account.User) reqctx.User {
+	return reqctx.User{ID: u.ID, Email: u.Email, Name: u.Name, Admin: u.IsAdmin()}
+}
+
+func userJSON(u account.User) map[string]any {
+	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role}
+}
+
+// clientAddr is the peer's IP, for the login limiter. Behind a proxy the
+// operator would put a trusted X-Forwarded-For step in front of this.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"market/internal/errs"
+	"market/views"
+)
+
+// handler is a route handler that returns its failure instead of writing it.
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// h adapts a handler: an error it returns is answered by s.fail.
+func (s *Server) h(fn handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			s.fail(w, r, err)
+		}
+	}
+}
+
+var (
+	errNotFound    = errs.New(errs.NotFound, "We could not find that page.")
+	errMethod      = errs.New(errs.Invalid, "That action is not allowed here.")
+	errCrossOrigin = errs.New(errs.Forbidden, "This request came from another site and was refused.")
+	errForbidden   = errs.New(errs.Forbidden, "This page is for admins only.")
+	errLoginFirst  = errs.New(errs.Unauthorized, "Please log in first.")
+)
+
+// statusOf maps a domain error code to its HTTP status (SPEC 5). Codes that
+// domains add and that are not listed here are invalid input: 422.
+var statusOf = map[errs.Code]int{
+	errs.Invalid:         http.StatusUnprocessableEntity,
+	errs.NotFound:        http.StatusNotFound,
+	errs.Unauthorized:    http.StatusUnauthorized,
+	errs.Forbidden:       http.StatusForbidden,
+	errs.Conflict:        http.StatusConflict,
+	errs.TooLarge:        http.StatusRequestEntityTooLarge,
+	errs.TooManyRequests: http.StatusTooManyRequests,
+	errs.Unavailable:     http.StatusServiceUnavailable,
+}
+
+var titleOf = map[int]string{
+	http.StatusNotFound:            "Not found",
+	http.StatusForbidden:           "Not allowed",
+	http.StatusUnauthorized:        "Please log in",
+	http.StatusInternalServerError: "Something went wrong",
+	http.StatusServiceUnavailable:  "Busy right now",
+	http.StatusGatewayTimeout:      "That took too long",
+}
+
+// fail answers an error. Expected errors show their message; anything else is
+// logged with the request id and shown as a 500 without internals.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again."
+	if e, ok := errs.As(err); ok {
+		code, msg = string(e.Code), e.Message
+		status = http.StatusUnprocessableEntity
+		if st, ok := statusOf[e.Code]; ok {
+			status = st
+		}
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		status, code, msg = http.StatusGatewayTimeout, "timeout", "That took too long. Please try again."
+		s.Log.Warn("request timed out", "request_id", requestIDOf(r), "path", r.URL.Path, "err", err)
+	} else if errors.Is(err, context.Canceled) {
+		return // the client went away; nobody is listening
+	} else {
+		s.Log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.Header().Add("Vary", "HX-Request, Accept")
+	if wantsJSON(r) {
+		_ = writeJSON(w, status, map[string]string{"error": msg, "code": code})
+		return
+	}
+	title := titleOf[status]
+	if title == "" {
+		title = "Cannot do that"
+	}
+	_ = s.render(w, r, answer{Status: status, Page: views.ErrorPage(status, title, msg), Fragment: views.ErrorFragment(msg)})
+}
+
+// formOf turns a validation error into form state for re-rendering the form
+// with messages under the fields; ok is false for other errors.
+func formOf(err error, values map[string]string) (views.Form, int, bool) {
+	e, ok := errs.As(err)
+	if !ok || (len(e.Fields) == 0 && e.Code != errs.Unauthorized && e.Code != errs.TooManyRequests) {
+		return views.Form{}, 0, false
+	}
+	status := http.StatusUnprocessableEntity
+	if st, ok := statusOf[e.Code]; ok {
+		status = st
+	}
+	f := views.Form{Values: values, Errors: e.Fields}
+	if len(e.Fields) != 1 {
+		f.Message = e.Message
+	}
+	return f, status, true
+}

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"market/internal/errs"
+)
+
+// form is a parsed POST body with helpers that collect field errors.
+type form struct {
+	values map[string]string
+	fields errs.Fields
+}
+
+// parseForm reads an urlencoded or multipart body (1 MiB at most). A body
+// over the limit is 413, anything unreadable 400-class invalid input.
+func parseForm(r *http.Request) (*form, error) {
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errTooLarge
+		}
+		return nil, errs.New(errs.Invalid, "The form could not be read.")
+	}
+	return newForm(r.PostForm), nil
+}
+
+func newForm(v map[string][]string) *form {
+	f := &form{values: make(map[string]string, len(v)), fields: errs.Fields{}}
+	for k, vs := range v {
+		if len(vs) > 0 {
+			f.values[k] = vs[0]
+		}
+	}
+	return f
+}
+
+// str returns a trimmed field, noting an error when it is not valid UTF-8 or
+// longer than max runes.
+func (f *form) str(name string, max int) string {
+	v := strings.TrimSpace(f.values[name])
+	if !utf8.ValidString(v) {
+		f.fields.Add(name, "This field contains characters we cannot read.")
+		return ""
+	}
+	if utf8.RuneCountInString(v) > max {
+		f.fields.Add(name, "This field can be at most "+strconv.Itoa(max)+" characters.")
+	}
+	return v
+}
+
+// int64 parses a whole number in [min, max]; empty counts as def when
+// required is false. Thousands separators and won signs are tolerated
+// because people paste "₩12,900".
+func (f *form) int64(name string, min, max int64, required bool, def int64) int64 {
+	raw := strings.TrimSpace(f.values[name])
+	if raw == "" {
+		if required {
+			f.fields.Add(name, "This field is required.")
+		}
+		return def
+	}
+	n, err := parseWhole(raw)
+	if err != nil {
+		f.fields.Add(name, "Enter a whole number.")
+		return def
+	}
+	if n < min || n > max {
+		f.fields.Add(name, "Enter a number from "+strconv.FormatInt(min, 10)+" to "+strconv.FormatInt(max, 10)+".")
+		return def
+	}
+	return n
+}
+
+// parseWhole parses a signed whole number, ignoring a leading ₩ and commas.
+func parseWhole(s string) (int64, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "₩")
+	s = strings.ReplaceAll(s, ",", "")
+	if s == "" || len(s) > 20 {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.ParseInt(s, 10, 64)
+}
+
+func (f *form) err() error { return f.fields.Err() }

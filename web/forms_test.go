@@ -1,0 +1,90 @@
+package web
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"market/internal/account"
+)
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(t *testing.T, path string) *http.Request {
+	t.Helper()
+	return httptest.NewRequest(http.MethodGet, path, nil)
+}
+
+func TestFormInt64(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr bool
+	}{
+		{"12900", 12900, false},
+		{"₩12,900", 12900, false},
+		{" 1 ", 1, false},
+		{"-1", 0, true},
+		{"0", 0, true},
+		{"1000001", 0, true},
+		{"1e3", 0, true},
+		{"12.5", 0, true},
+		{"99999999999999999999999", 0, true},
+		{"abc", 0, true},
+		{"", 0, true},
+	}
+	for _, tt := range tests {
+		f := newForm(url.Values{"amount": {tt.in}})
+		got := f.int64("amount", 1, 1_000_000, true, 0)
+		if (f.err() != nil) != tt.wantErr || (!tt.wantErr && got != tt.want) {
+			t.Errorf("%q: got %d err %v", tt.in, got, f.err())
+		}
+	}
+}
+
+func FuzzParseWhole(f *testing.F) {
+	for _, s := range []string{"0", "-12", "₩1,000", "9223372036854775807", "9223372036854775808", ",,,", "₩", "1_000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseWhole(s)
+		if err != nil {
+			return
+		}
+		// Whatever parsed must round-trip: no silent truncation or overflow.
+		clean := strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(s), "₩"), ",", "")
+		clean = strings.TrimPrefix(clean, "+")
+		if back, _ := parseWhole(itoa(n)); back != n || strings.TrimLeft(strings.TrimPrefix(clean, "-"), "0") != strings.TrimLeft(strings.TrimPrefix(itoa(n), "-"), "0") {
+			t.Fatalf("%q parsed as %d", s, n)
+		}
+	})
+}
+
+// FuzzSignupForm: any body either is refused with field messages or yields
+// input that meets the contract; parsing never panics.
+func FuzzSignupForm(f *testing.F) {
+	f.Add("email=a%40b.co&name=Ann&password=password1")
+	f.Add("email=%00&name=%FF%FE&password=")
+	f.Add("name=" + strings.Repeat("%E2%82%A9", 120))
+	f.Add("%%%&&&===")
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/signup", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		fm, err := parseForm(req)
+		if err != nil {
+			return
+		}
+		in := account.SignupInput{Email: fm.values["email"], Name: fm.values["name"], Password: fm.values["password"]}
+		in.Normalize()
+		if in.Validate() != nil {
+			return
+		}
+		if !account.ValidEmail(in.Email) || !utf8.ValidString(in.Name) || utf8.RuneCountInString(in.Name) > 100 || in.Name == "" ||
+			utf8.RuneCountInString(in.Password) < 8 || utf8.RuneCountInString(in.Password) > 128 {
+			t.Fatalf("accepted out-of-contract input %+v", in)
+		}
+	})
+}

@@ -1,0 +1,137 @@
+package web
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"market/internal/account"
+	"market/internal/catalog"
+	"market/internal/config"
+	"market/internal/testenv"
+)
+
+// harness is the real handler over a fresh database and a private Redis.
+type harness struct {
+	t    *testing.T
+	srv  *httptest.Server
+	pool *pgxpool.Pool
+	s    *Server
+}
+
+const (
+	adminEmail    = "admin@example.test"
+	adminPassword = "admin-password-for-tests"
+)
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	cfg, err := config.FromEnv(func(k string) string {
+		return map[string]string{"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword, "LOGIN_FAILURES_PER_EMAIL": "5"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow})
+	if _, err := accounts.EnsureAdmin(t.Context(), cfg.AdminEmail, cfg.AdminPassword); err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool)}
+	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
+	srv := httptest.NewServer(New(d))
+	t.Cleanup(srv.Close)
+	return &harness{t: t, srv: srv, pool: pool, s: s}
+}
+
+// client is one browser: its own cookie jar, redirects not followed.
+type client struct {
+	h   *harness
+	hc  *http.Client
+	hdr http.Header
+}
+
+func (h *harness) client() *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{h: h, hdr: http.Header{}, hc: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// json returns a copy of the client that asks for JSON answers.
+func (c *client) json() *client {
+	cc := *c
+	cc.hdr = c.hdr.Clone()
+	cc.hdr.Set("Accept", "application/json")
+	return &cc
+}
+
+type reply struct {
+	status int
+	body   string
+	header http.Header
+}
+
+func (c *client) do(method, path string, body io.Reader, contentType string, extra ...string) reply {
+	c.h.t.Helper()
+	req, err := http.NewRequest(method, c.h.srv.URL+path, body)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	req.Header = c.hdr.Clone()
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		req.Header.Set(extra[i], extra[i+1])
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return reply{status: res.StatusCode, body: string(b), header: res.Header}
+}
+
+func (c *client) get(path string, extra ...string) reply {
+	return c.do(http.MethodGet, path, nil, "", extra...)
+}
+
+func (c *client) post(path string, form url.Values, extra ...string) reply {
+	return c.do(http.MethodPost, path, strings.NewReader(form.Encode()), "application/x-www-form-urlencoded", extra...)
+}
+
+// signup creates a shopper and leaves this client logged in as them.
+func (c *client) signup(email, name, password string) {
+	c.h.t.Helper()
+	r := c.post("/signup", url.Values{"email": {email}, "name": {name}, "password": {password}})
+	if r.status != http.StatusSeeOther {
+		c.h.t.Fatalf("signup %s: status %d: %s", email, r.status, r.body)
+	}
+}
+
+func (c *client) login(email, password string) {
+	c.h.t.Helper()
+	r := c.post("/login", url.Values{"email": {email}, "password": {password}})
+	if r.status != http.StatusSeeOther {
+		c.h.t.Fatalf("login %s: status %d: %s", email, r.status, r.body)
+	}
+}
+
+func (h *harness) count(sql string, args ...any) int64 {
+	h.t.Helper()
+	var n int64
+	if err := h.pool.QueryRow(h.t.Context(), sql, args...).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}

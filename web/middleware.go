@@ -1,0 +1,182 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
+
+	"market/internal/errs"
+	"market/internal/reqctx"
+)
+
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id := hex.EncodeToString(b)
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(reqctx.WithRequestID(r.Context(), id)))
+	})
+}
+
+func requestIDOf(r *http.Request) string { return reqctx.RequestID(r.Context()) }
+
+// recoverPanic turns a panic into a logged stack and a 500 page.
+func (s *Server) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.Error("panic", "request_id", requestIDOf(r), "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.fail(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		s.Log.Info("http", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path,
+			"status", ww.Status(), "bytes", ww.BytesWritten(), "took", time.Since(start))
+	})
+}
+
+// measure records request counts and latency per route pattern (not per URL,
+// which would explode the label space).
+func (s *Server) measure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := chimw.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		route := "unmatched"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		}
+		s.metrics.observe(r.Method, route, ww.Status(), time.Since(start))
+	})
+}
+
+// The CSP allows only the site's own scripts and styles: no inline code.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func limitBody(n int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				writeTooLarge(w, r)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// loadSession puts the logged-in user and pending flash messages in the context.
+func (s *Server) loadSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess := s.sessions.get(r)
+		ctx := r.Context()
+		if u, ok := userFromSession(sess); ok {
+			ctx = reqctx.WithUser(ctx, u)
+		}
+		// Flashes are shown once, on the next full page a browser renders.
+		if r.Method == http.MethodGet && !wantsJSON(r) && !isPartial(r) {
+			if f := s.sessions.popFlashes(w, r, sess); len(f) > 0 {
+				ctx = reqctx.WithFlashes(ctx, f)
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// requireUser sends an anonymous browser to log in and come back; a JSON
+// client gets 401.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := reqctx.CurrentUser(r.Context()); ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if wantsJSON(r) {
+			s.fail(w, r, errLoginFirst)
+			return
+		}
+		back := r.URL.RequestURI()
+		if r.Method != http.MethodGet {
+			back = r.Header.Get("HX-Current-URL")
+			if u, err := url.Parse(back); err == nil {
+				back = u.RequestURI()
+			}
+		}
+		redirect(w, r, "/login?next="+url.QueryEscape(safeNext(back)))
+	})
+}
+
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, ok := reqctx.CurrentUser(r.Context()); ok && u.Admin {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.fail(w, r, errForbidden)
+	})
+}
+
+// currentUser is for handlers behind requireUser.
+func currentUser(r *http.Request) reqctx.User {
+	u, _ := reqctx.CurrentUser(r.Context())
+	return u
+}
+
+// safeNext keeps a post-login redirect on this site: a local path only.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || len(next) > 2000 {
+		return "/"
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	return next
+}
+
+var errTooLarge = errs.New(errs.TooLarge, "That request is too large (1 MiB at most).")
+
+func writeTooLarge(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	if wantsJSON(r) {
+		_ = writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": errTooLarge.Message, "code": string(errTooLarge.Code)})
+		return
+	}
+	http.Error(w, errTooLarge.Message, http.StatusRequestEntityTooLarge)
+}

@@ -1,0 +1,84 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+)
+
+// answer is one handler's reply in the three shapes SPEC 5 asks for: a full
+// page, the fragment an HTMX request swaps, and JSON with the same facts.
+type answer struct {
+	Status   int             // 200 when zero
+	Page     templ.Component // full page, inside its layout
+	Fragment templ.Component // what HTMX swaps; the page when nil
+	JSON     any             // what a JSON client gets
+}
+
+// wantsJSON: the client asked for JSON (scripts, load tests).
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// isPartial: an HTMX request that swaps part of a page. Boosted navigation and
+// history restores need the whole page, or the back button shows a bare fragment.
+func isPartial(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" &&
+		r.Header.Get("HX-Boosted") == "" &&
+		r.Header.Get("HX-History-Restore-Request") == ""
+}
+
+// render writes the answer in the shape the request asked for.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, a answer) error {
+	w.Header().Add("Vary", "HX-Request, Accept")
+	status := a.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, status, a.JSON)
+	}
+	c := a.Page
+	if isPartial(r) && a.Fragment != nil {
+		c = a.Fragment
+	}
+	// Render into a buffer first so a template error is a clean 500, not half a page.
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// redirect answers a browser's POST with 303 to where it goes next, and an
+// HTMX request with HX-Redirect so that htmx does a full navigation.
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	if isPartial(r) {
+		w.Header().Set("HX-Redirect", to)
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

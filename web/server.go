@@ -1,0 +1,88 @@
+// Package web turns HTTP requests into domain service calls and views.
+// Handlers parse and validate input, call one service, and render.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/account"
+	"market/internal/catalog"
+	"market/internal/config"
+	"market/static"
+)
+
+// Deps is everything the handlers need, built once in main.
+type Deps struct {
+	Log      *slog.Logger
+	Config   config.Config
+	Pool     *pgxpool.Pool
+	Redis    redis.UniversalClient
+	Accounts *account.Service
+	Catalog  *catalog.Service
+	Metrics  prometheus.Registerer
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	Deps
+	sessions *sessionStore
+	metrics  *httpMetrics
+}
+
+// maxBody caps every request body (SPEC 5: 413 beyond 1 MiB).
+const maxBody = 1 << 20
+
+// New builds the handler: the routes behind cross-origin protection.
+func New(d Deps) http.Handler {
+	s := &Server{Deps: d, sessions: newSessionStore(d.Config.SessionSecret, d.Config.SecureCookies), metrics: newHTTPMetrics(d.Metrics)}
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(s.h(func(w http.ResponseWriter, r *http.Request) error { return errCrossOrigin }))
+	return cop.Handler(s.routes())
+}
+
+func (s *Server) routes() chi.Router {
+	d := s.Deps
+	r := chi.NewRouter()
+	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, limitBody(maxBody),
+		chimw.Timeout(d.Config.RequestTimeout), s.loadSession)
+	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
+	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(365*24*time.Hour, http.FileServerFS(static.FS))))
+
+	r.Get("/", s.h(s.home))
+	r.Get("/signup", s.h(s.signupForm))
+	r.Post("/signup", s.h(s.signup))
+	r.Get("/login", s.h(s.loginForm))
+	r.Post("/login", s.h(s.login))
+	r.Post("/logout", s.h(s.logout))
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireUser)
+		r.Get("/account", s.h(s.account))
+	})
+
+	r.Route("/admin", func(r chi.Router) {
+		r.Use(s.requireUser, s.requireAdmin)
+		r.Get("/", s.h(s.adminHome))
+	})
+	return r
+}
+
+func cacheFor(d time.Duration, next http.Handler) http.Handler {
+	v := "public, max-age=" + itoa(int64(d/time.Second))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", v)
+		next.ServeHTTP(w, r)
+	})
+}
