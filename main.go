@@ -4,6 +4,7 @@
 //	market [serve]                    serve HTTP (default)
 //	market migrate up|down|status     apply or inspect the embedded migrations
 //	market seed [-products N] [-shoppers N] [-if-empty]
+//	market bench NAME [flags]         load generators with side-by-side baselines
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"market/internal/account"
+	"market/internal/bench"
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/db"
@@ -58,8 +60,10 @@ func run(log *slog.Logger, args []string) error {
 		return migrate(ctx, log, cfg, args)
 	case "seed":
 		return seedCmd(ctx, log, cfg, args)
+	case "bench":
+		return bench.Run(ctx, log, cfg, args)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, seed)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, seed, bench)", cmd)
 	}
 }
 
