@@ -38,6 +38,7 @@ export default defineConfig({
       DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:55442/market_test?sslmode=disable',
       REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:56389/0',
       FLUSH_INTERVAL: '100ms',
+      LOG_LEVEL: 'warn',
     },
   },
 });

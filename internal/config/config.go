@@ -4,6 +4,7 @@ package config
 
 import (
 	"errors"
+	"log/slog"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,6 +23,7 @@ const (
 // Config is everything the binary can be told from outside.
 type Config struct {
 	Production bool
+	LogLevel   slog.Level
 
 	Addr        string
 	MetricsAddr string
@@ -59,6 +61,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	e := env{get: getenv}
 	c := Config{
 		Production:            e.bool("MARKET_PRODUCTION", false),
+		LogLevel:              e.level("LOG_LEVEL", slog.LevelInfo),
 		Addr:                  e.str("ADDR", "localhost:8080"),
 		MetricsAddr:           e.str("METRICS_ADDR", "127.0.0.1:9090"),
 		DatabaseURL:           e.str("DATABASE_URL", DefaultDatabaseURL),
@@ -182,6 +185,19 @@ func (e *env) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (e *env) level(key string, def slog.Level) slog.Level {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(v)); err != nil {
+		e.fail(key, v)
+		return def
+	}
+	return l
 }
 
 func (e *env) fail(key, v string) {
