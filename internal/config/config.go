@@ -4,8 +4,8 @@ package config
 
 import (
 	"errors"
-	"log/slog"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
