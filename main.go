@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"market/internal/bench"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/consistency"
 	"market/internal/db"
 	"market/internal/redisdb"
 	"market/internal/seed"
@@ -87,12 +89,19 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}
 
+	checks := consistency.NewService(pool, log)
+	var background sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBackground(); background.Wait() }()
+	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
-		Accounts: accounts,
-		Catalog:  catalog.NewService(pool),
+		Accounts:    accounts,
+		Catalog:     catalog.NewService(pool),
+		Consistency: checks,
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}

@@ -15,6 +15,7 @@ import (
 	"market/internal/account"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/consistency"
 	"market/internal/testenv"
 )
 
@@ -45,7 +46,8 @@ func newHarness(t *testing.T) *harness {
 	if _, err := accounts.EnsureAdmin(t.Context(), cfg.AdminEmail, cfg.AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool)}
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool),
+		Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler))}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

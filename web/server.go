@@ -16,18 +16,20 @@ import (
 	"market/internal/account"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/consistency"
 	"market/static"
 )
 
 // Deps is everything the handlers need, built once in main.
 type Deps struct {
-	Log      *slog.Logger
-	Config   config.Config
-	Pool     *pgxpool.Pool
-	Redis    redis.UniversalClient
-	Accounts *account.Service
-	Catalog  *catalog.Service
-	Metrics  prometheus.Registerer
+	Log         *slog.Logger
+	Config      config.Config
+	Pool        *pgxpool.Pool
+	Redis       redis.UniversalClient
+	Accounts    *account.Service
+	Catalog     *catalog.Service
+	Consistency *consistency.Service
+	Metrics     prometheus.Registerer
 }
 
 // Server holds the handlers' dependencies.
@@ -75,6 +77,7 @@ func (s *Server) routes() chi.Router {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(s.requireUser, s.requireAdmin)
 		r.Get("/", s.h(s.adminHome))
+		s.consistencyRoutes(r)
 	})
 	return r
 }

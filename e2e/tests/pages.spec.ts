@@ -5,7 +5,7 @@ import { admin, keepScreenshot, logIn, shopper, watchConsole } from './helpers';
 // inline code here), and a screenshot kept as an artifact.
 const publicPages = ['/', '/login', '/signup', '/no-such-page'];
 const shopperPages = ['/account'];
-const adminPages = ['/admin'];
+const adminPages = ['/admin', '/admin/consistency'];
 
 async function visitAll(page, testInfo, paths: string[]) {
   for (const path of paths) {

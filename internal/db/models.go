@@ -31,6 +31,18 @@ type Category struct {
 	Name string
 }
 
+type ConsistencyRun struct {
+	ID      int64
+	Kind    string
+	Trigger string
+	ActorID *int64
+	RanAt   time.Time
+	TookMs  int64
+	Ok      bool
+	Summary string
+	Checks  []byte
+}
+
 type Coupon struct {
 	ID         int64
 	CampaignID int64

@@ -1,0 +1,74 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"market/internal/consistency"
+	"market/internal/errs"
+	"market/views"
+)
+
+func (s *Server) consistencyRoutes(r chi.Router) {
+	r.Get("/consistency", s.h(s.consistencyPage))
+	r.Post("/consistency/run", s.h(s.consistencyRun))
+}
+
+func (s *Server) consistencyPage(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var (
+		rep    consistency.Report
+		hasRun bool
+		err    error
+	)
+	if raw := r.URL.Query().Get("run"); raw != "" {
+		id, perr := strconv.ParseInt(raw, 10, 64)
+		if perr != nil || id <= 0 {
+			return errs.New(errs.NotFound, "No such consistency run.")
+		}
+		rep, err = s.Consistency.Get(ctx, id)
+		hasRun = err == nil
+	} else {
+		rep, hasRun, err = s.Consistency.Last(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	history, err := s.Consistency.History(ctx, 20)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{
+		Page:     views.ConsistencyPage(views.ConsistencyView{Report: rep, HasRun: hasRun, History: history}),
+		Fragment: views.ConsistencyReport(rep, hasRun),
+		JSON:     reportJSON(rep, hasRun),
+	})
+}
+
+func (s *Server) consistencyRun(w http.ResponseWriter, r *http.Request) error {
+	id := currentUser(r).ID
+	rep, err := s.Consistency.Run(r.Context(), "manual", &id)
+	if err != nil {
+		return err
+	}
+	if !wantsJSON(r) && !isPartial(r) {
+		kind, msg := "success", "The report is green: "+rep.Summary+"."
+		if !rep.OK {
+			kind, msg = "error", "The report is red: "+rep.Summary+"."
+		}
+		s.sessions.flash(w, r, kind, msg)
+		redirect(w, r, "/admin/consistency")
+		return nil
+	}
+	return s.render(w, r, answer{Fragment: views.ConsistencyReport(rep, true), Page: views.ConsistencyReport(rep, true), JSON: reportJSON(rep, true)})
+}
+
+// reportJSON is SPEC 5's shape: {"ok", "ran_at", "checks": [{"name","subject","ok","detail"}]}.
+func reportJSON(r consistency.Report, hasRun bool) map[string]any {
+	if !hasRun {
+		return map[string]any{"ok": false, "ran_at": nil, "checks": []consistency.Check{}}
+	}
+	return map[string]any{"id": r.ID, "ok": r.OK, "ran_at": r.RanAt, "took_ms": r.TookMS, "summary": r.Summary, "checks": r.Checks}
+}
