@@ -1,0 +1,48 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDevDefaultsReachTheMakeRunServers(t *testing.T) {
+	c, err := FromEnv(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL != DefaultDatabaseURL || c.RedisURL != DefaultRedisURL || c.AdminEmail != DefaultAdminEmail || c.OrderLocking != "pessimistic" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestProductionRefusesToStartWithoutRealSecrets(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"nothing set", map[string]string{"MARKET_PRODUCTION": "true"}, "SESSION_SECRET"},
+		{"dev secret", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": devSessionSecret, "ADMIN_EMAIL": "a@b.co", "ADMIN_PASSWORD": "a-long-real-password"}, "real secret"},
+		{"short secret", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": "short", "ADMIN_EMAIL": "a@b.co", "ADMIN_PASSWORD": "a-long-real-password"}, "at least 32"},
+		{"no admin password", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "a@b.co"}, "ADMIN_PASSWORD"},
+		{"dev admin password", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "a@b.co", "ADMIN_PASSWORD": DefaultAdminPassword}, "ADMIN_PASSWORD"},
+		{"bad locking", map[string]string{"ORDER_LOCKING": "yolo"}, "ORDER_LOCKING"},
+		{"unparsable duration", map[string]string{"FLUSH_INTERVAL": "soon"}, "FLUSH_INTERVAL"},
+		{"unparsable number", map[string]string{"FLUSH_BATCH": "many"}, "FLUSH_BATCH"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := FromEnv(envOf(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+	ok := map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "Ops@Example.com", "ADMIN_PASSWORD": "a-long-real-password"}
+	c, err := FromEnv(envOf(ok))
+	if err != nil || c.AdminEmail != "ops@example.com" {
+		t.Fatalf("real secrets: %v %+v", err, c)
+	}
+}
