@@ -46,7 +46,10 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *Queries) error) 
 func Migrator(pool *pgxpool.Pool) (*goose.Provider, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	return goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS,
-		goose.WithLogger(goose.NopLogger()))
+		goose.WithLogger(goose.NopLogger()),
+		// Branches land migrations in any order; apply a lower-numbered one
+		// that arrives after a higher one instead of refusing to start.
+		goose.WithAllowOutofOrder(true))
 }
 
 // Migrate applies every pending migration.
