@@ -185,6 +185,9 @@ func decodeCursor(s string, want Sort) (cursor, error) {
 	return c, nil
 }
 
+// searchSettings apply to every search transaction.
+const searchSettings = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off"
+
 // Search runs one page of a search: the rows after the cursor in the chosen
 // order, and (on the first page) the capped count. It runs in one read-only
 // transaction with plan_cache_mode = force_custom_plan, so every execution is
@@ -206,7 +209,7 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 		// Custom plans: see above. No sequential scans: every shape has an index, and
 		// with a LIMIT the planner otherwise likes to gamble on a scan that
 		// finds enough matches early (it does not when the matches are elsewhere).
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off"); err != nil {
+		if _, err := tx.Exec(ctx, searchSettings); err != nil {
 			return err
 		}
 		q := db.New(s.observed(tx))
