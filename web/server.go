@@ -74,6 +74,8 @@ func (s *Server) routes() chi.Router {
 		r.Get("/account", s.h(s.account))
 	})
 
+	s.catalogRoutes(r)
+
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(s.requireUser, s.requireAdmin)
 		r.Get("/", s.h(s.adminHome))

@@ -3,7 +3,10 @@ package catalog
 
 import (
 	"context"
+	"strconv"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/db"
@@ -23,6 +26,9 @@ type Item struct {
 type Service struct {
 	pool *pgxpool.Pool
 	q    *db.Queries
+	// observe, when set (tests only), sees the SQL and arguments of every
+	// query a search runs, so a test can EXPLAIN exactly what ran.
+	observe func(sql string, args []any)
 }
 
 func NewService(pool *pgxpool.Pool) *Service {
@@ -46,3 +52,33 @@ func (s *Service) Featured(ctx context.Context, limit int32) ([]Item, error) {
 func (s *Service) Count(ctx context.Context) (int64, error) {
 	return s.q.CountProducts(ctx)
 }
+
+// observed wraps a search's transaction so that s.observe sees its queries.
+func (s *Service) observed(tx pgx.Tx) db.DBTX {
+	if s.observe == nil {
+		return tx
+	}
+	return observer{tx, s.observe}
+}
+
+type observer struct {
+	tx pgx.Tx
+	fn func(sql string, args []any)
+}
+
+func (o observer) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	o.fn(sql, args)
+	return o.tx.Exec(ctx, sql, args...)
+}
+
+func (o observer) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	o.fn(sql, args)
+	return o.tx.Query(ctx, sql, args...)
+}
+
+func (o observer) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	o.fn(sql, args)
+	return o.tx.QueryRow(ctx, sql, args...)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -65,6 +65,8 @@ type Product struct {
 	Popularity  int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	Search      interface{}
+	InStock     bool
 }
 
 type ProductStock struct {

@@ -51,3 +51,22 @@ var categories = []category{
 
 var series = []string{"Air", "Pro", "Lite", "Max", "Mini", "One", "Plus", "Neo", "Go", "Ultra", "Classic", "Studio", "Flex", "Prime", "Edge"}
 var colours = []string{"Black", "White", "Navy", "Sand", "Forest Green", "Charcoal", "Sky Blue", "Coral", "Ivory", "Graphite"}
+
+var details = []string{
+	"comes with everything you need to start on day one.",
+	"is our best seller in its class this season.",
+	"was designed in Seoul and tested by our own team.",
+	"is covered by a two-year warranty and free repairs.",
+	"is made from recycled materials where it counts.",
+	"has a 4.7 star rating from more than a thousand buyers.",
+	"replaces last year's model with a lighter build.",
+	"is a gift our customers buy again and again.",
+}
+
+var promises = []string{
+	"Free delivery over ₩30,000.",
+	"Ships the next working day.",
+	"Free returns within 30 days.",
+	"Dawn delivery in the capital area.",
+	"Gift wrapping on request.",
+}

@@ -1,0 +1,254 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// Product is the whole product, as its page and the admin form show it.
+type Product struct {
+	ID           int64     `json:"id"`
+	SKU          string    `json:"sku"`
+	Name         string    `json:"name"`
+	Brand        string    `json:"brand"`
+	Category     string    `json:"category"`
+	CategoryName string    `json:"-"`
+	Description  string    `json:"description"`
+	Price        int64     `json:"price"`
+	Stock        int64     `json:"stock"`
+	UpdatedAt    time.Time `json:"-"`
+}
+
+// Bounds of the product form (the schema's CHECKs back them up).
+const (
+	MaxStock  = 1_000_000_000
+	maxSKU    = 64
+	maxName   = 200
+	maxBrand  = 100
+	maxCat    = 100
+	maxDesc   = 5000
+	maxReason = 200
+)
+
+var (
+	skuPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	errNoProduct = errs.New(errs.NotFound, "We could not find that product.")
+)
+
+// ProductInput is the admin's product form. Stock is the opening stock of a
+// new product; an existing product's stock changes only by adjustment.
+type ProductInput struct {
+	SKU, Name, Brand, Category, Description string
+	Price, Stock                            int64
+}
+
+// Normalize trims what a person would not mean to type.
+func (in *ProductInput) Normalize() {
+	in.SKU = strings.TrimSpace(in.SKU)
+	in.Name = strings.TrimSpace(in.Name)
+	in.Brand = strings.TrimSpace(in.Brand)
+	in.Category = strings.TrimSpace(in.Category)
+	in.Description = strings.TrimSpace(strings.ReplaceAll(in.Description, "\r\n", "\n"))
+}
+
+// Validate checks the product rules with a message per field.
+func (in ProductInput) Validate() error {
+	f := errs.Fields{}
+	text := func(field, v string, lo, hi int, what string) {
+		n := utf8.RuneCountInString(v)
+		switch {
+		case !utf8.ValidString(v):
+			f.Add(field, "This field contains characters we cannot read.")
+		case n < lo:
+			f.Add(field, what+" is required.")
+		case n > hi:
+			f.Add(field, what+" can be at most "+itoa(int64(hi))+" characters.")
+		}
+	}
+	text("sku", in.SKU, 1, maxSKU, "The SKU")
+	if _, bad := f["sku"]; !bad {
+		f.Check(skuPattern.MatchString(in.SKU), "sku", "Use letters, digits, dots, dashes and underscores in a SKU.")
+	}
+	text("name", in.Name, 1, maxName, "The name")
+	text("brand", in.Brand, 1, maxBrand, "The brand")
+	text("category", in.Category, 1, maxCat, "The category")
+	text("description", in.Description, 0, maxDesc, "The description")
+	f.Check(in.Price >= 1 && in.Price <= MaxPrice, "price", "Enter a price from ₩1 to ₩1,000,000,000.")
+	f.Check(in.Stock >= 0 && in.Stock <= MaxStock, "stock", "Enter a stock from 0 to 1,000,000,000.")
+	if _, bad := f["category"]; !bad && slugify(in.Category) == "" {
+		f.Add("category", "A category name needs at least one letter or digit (a–z, 0–9).")
+	}
+	return f.Err()
+}
+
+// slugify makes "Phones & Tablets" into "phones-tablets".
+func slugify(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
+}
+
+func errSKUTaken(sku string) error {
+	return &errs.Error{Code: errs.Conflict, Message: "The SKU " + sku + " is already used by another product.",
+		Fields: map[string]string{"sku": "This SKU is already used by another product."}}
+}
+
+// Product returns one product with its stock.
+func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
+	r, err := s.q.ProductDetail(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Product{}, errNoProduct
+	}
+	if err != nil {
+		return Product{}, err
+	}
+	return Product{ID: r.ID, SKU: r.Sku, Name: r.Name, Brand: r.Brand, Category: r.Category, CategoryName: r.CategoryName,
+		Description: r.Description, Price: r.Price, Stock: r.Stock, UpdatedAt: r.UpdatedAt}, nil
+}
+
+// category finds a category by slug or name, creating it when the admin names a new one.
+func category(ctx context.Context, q *db.Queries, name string) (int64, error) {
+	c, err := q.CategoryBySlugOrName(ctx, name)
+	if err == nil {
+		return c.ID, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return 0, err
+	}
+	created, err := q.CreateCategory(ctx, db.CreateCategoryParams{Slug: slugify(name), Name: name})
+	if isUniqueViolation(err) {
+		return 0, &errs.Error{Code: errs.Conflict, Message: "A category with a similar name exists.",
+			Fields: map[string]string{"category": "A category with a similar name exists; use its name."}}
+	}
+	return created.ID, err
+}
+
+// Create adds a product with its opening stock.
+func (s *Service) Create(ctx context.Context, in ProductInput) (Product, error) {
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return Product{}, err
+	}
+	var id int64
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		catID, err := category(ctx, q, in.Category)
+		if err != nil {
+			return err
+		}
+		id, err = q.CreateProduct(ctx, db.CreateProductParams{Sku: in.SKU, Name: in.Name, Brand: in.Brand, CategoryID: catID,
+			Description: in.Description, Price: in.Price})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errSKUTaken(in.SKU)
+		}
+		if err != nil {
+			return err
+		}
+		return q.CreateProductStock(ctx, db.CreateProductStockParams{ProductID: id, Stock: in.Stock})
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, id)
+}
+
+// Update changes a product's details; its stock is left alone (see Adjust).
+func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Product, error) {
+	in.Normalize()
+	if err := in.Validate(); err != nil {
+		return Product{}, err
+	}
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		catID, err := category(ctx, q, in.Category)
+		if err != nil {
+			return err
+		}
+		_, err = q.UpdateProduct(ctx, db.UpdateProductParams{ID: id, Sku: in.SKU, Name: in.Name, Brand: in.Brand, CategoryID: catID,
+			Description: in.Description, Price: in.Price})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return errNoProduct
+		case isUniqueViolation(err):
+			return errSKUTaken(in.SKU)
+		}
+		return err
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, id)
+}
+
+// Adjustment is a signed change of stock with the reason an admin gave.
+type Adjustment struct {
+	Delta   int64
+	Reason  string
+	ActorID int64
+}
+
+// Validate checks the adjustment form.
+func (a Adjustment) Validate() error {
+	f := errs.Fields{}
+	f.Check(a.Delta != 0 && a.Delta >= -MaxStock && a.Delta <= MaxStock, "delta", "Enter a change from -1,000,000,000 to 1,000,000,000, not 0.")
+	n := utf8.RuneCountInString(strings.TrimSpace(a.Reason))
+	f.Check(utf8.ValidString(a.Reason) && n >= 1 && n <= maxReason, "reason", "Give a reason of 1 to 200 characters.")
+	return f.Err()
+}
+
+// Adjust changes a product's stock by delta and writes the stock ledger row
+// in the same transaction, so stock = opening stock + sum of the ledger holds.
+func (s *Service) Adjust(ctx context.Context, productID int64, a Adjustment) (Product, error) {
+	a.Reason = strings.TrimSpace(a.Reason)
+	if err := a.Validate(); err != nil {
+		return Product{}, err
+	}
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		if _, err := q.AdjustStock(ctx, db.AdjustStockParams{ProductID: productID, Delta: a.Delta}); errors.Is(err, pgx.ErrNoRows) {
+			exists, err := q.ProductExists(ctx, productID)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				return errNoProduct
+			}
+			return &errs.Error{Code: errs.Conflict, Message: "Stock cannot go below zero.",
+				Fields: map[string]string{"delta": "That would take the stock below zero."}}
+		} else if err != nil {
+			return err
+		}
+		var actor *int64
+		if a.ActorID > 0 {
+			actor = &a.ActorID
+		}
+		return q.InsertStockLedger(ctx, db.InsertStockLedgerParams{ProductID: productID, Delta: a.Delta, Reason: a.Reason, ActorID: actor})
+	})
+	if err != nil {
+		return Product{}, err
+	}
+	return s.Product(ctx, productID)
+}
+
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}

@@ -1,0 +1,317 @@
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"market/internal/errs"
+	"market/internal/seed"
+	"market/internal/testenv"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// seeded is one database with generated products, shared by the tests here.
+var seeded struct {
+	once sync.Once
+	pool *pgxpool.Pool
+}
+
+func catalogDB(t *testing.T, n int) *pgxpool.Pool {
+	t.Helper()
+	pool := testenv.DB(t)
+	if err := seed.Products(t.Context(), pool, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+type captured struct {
+	sql  string
+	args []any
+}
+
+// TestEveryShapeUsesAnIndexAfterManyExecutions runs each filter shape more
+// than ten times through the real pool (past the point where PostgreSQL may
+// switch a prepared statement to a generic plan), then EXPLAINs the prepared
+// statements exactly as they ran: no sequential scan over products, and an
+// equality filter must be an index condition, not a row filter.
+func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
+	pool := catalogDB(t, 20_000)
+	s := NewService(pool)
+	var mu sync.Mutex
+	var seen []captured
+	s.observe = func(sql string, args []any) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, captured{sql, slices.Clone(args)})
+	}
+	shapes := []Filter{
+		{Q: "wireless"}, {Q: "head"}, {Q: "robot vacuum", Sort: SortPriceAsc}, {Q: "pro", Category: "audio", Sort: SortNewest},
+		{Q: "camera", InStock: true, Sort: SortPopular},
+		{Category: "computers", MinPrice: ptr[int64](100000), MaxPrice: ptr[int64](500000), Sort: SortPriceAsc},
+		{Category: "kitchen", Sort: SortNewest}, {Category: "books", Sort: SortPopular},
+		{Brand: "Sonora", InStock: true, Sort: SortPriceAsc}, {Brand: "Kestrel", Sort: SortPriceDesc},
+		{Category: "shoes", Brand: "Stride", MinPrice: ptr[int64](50000), Sort: SortPriceDesc},
+		{MinPrice: ptr[int64](10000), MaxPrice: ptr[int64](20000), Sort: SortPriceAsc},
+		{InStock: true, Sort: SortNewest}, {Sort: SortPopular},
+	}
+	for _, f := range shapes {
+		for i := range 12 {
+			p, err := s.Search(t.Context(), f)
+			if err != nil {
+				t.Fatalf("%+v: %v", f, err)
+			}
+			if i == 0 && p.NextCursor != "" { // and the second page's shape
+				g := f
+				g.After = p.NextCursor
+				if _, err := s.Search(t.Context(), g); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	conn, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	checked := map[string]bool{}
+	for i, c := range seen {
+		key := c.sql + fmt.Sprint(c.args)
+		if checked[key] || !strings.Contains(c.sql, "products") || strings.Contains(c.sql, "products_match_estimate") {
+			continue
+		}
+		checked[key] = true
+		plan := explainPrepared(t, conn.Conn(), fmt.Sprintf("shape_%d", i), c)
+		if strings.Contains(plan, `"Node Type": "Seq Scan"`) && strings.Contains(plan, `"Relation Name": "products"`) {
+			t.Errorf("sequential scan over products for %v:\n%s\n%s", c.args, c.sql, plan)
+		}
+		for _, col := range equalityFilters(c.args) {
+			if !strings.Contains(indexConds(plan), col) {
+				t.Errorf("%s is filtered row by row, not by an index condition, for %v:\n%s", col, c.args, plan)
+			}
+		}
+	}
+	if len(checked) < len(shapes) {
+		t.Fatalf("checked only %d queries", len(checked))
+	}
+}
+
+// equalityFilters: the category and brand arguments that are set, by column.
+func equalityFilters(args []any) []string {
+	var cols []string
+	if len(args) > 2 {
+		if v, ok := args[1].(*int64); ok && v != nil {
+			cols = append(cols, "category_id")
+		}
+		if v, ok := args[2].(*string); ok && v != nil {
+			if q, ok := args[0].(*string); !ok || q == nil {
+				cols = append(cols, "brand")
+			}
+		}
+	}
+	return cols
+}
+
+func indexConds(plan string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(plan, "\n") {
+		if strings.Contains(line, `"Index Cond"`) || strings.Contains(line, `"Recheck Cond"`) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// explainPrepared prepares the query under a name, executes it 11 times in
+// the search's own settings, and returns EXPLAIN of the prepared statement
+// (which shows a generic plan if PostgreSQL switched to one).
+func explainPrepared(t *testing.T, conn *pgx.Conn, name string, c captured) string {
+	t.Helper()
+	ctx := t.Context()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, searchSettings); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Prepare(ctx, name, c.sql); err != nil {
+		t.Fatal(err)
+	}
+	for range 11 {
+		rows, err := tx.Query(ctx, name, c.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	lits := make([]string, len(c.args))
+	for i, a := range c.args {
+		lits[i] = literal(a)
+	}
+	var plan []byte
+	if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) EXECUTE "+name+"("+strings.Join(lits, ", ")+")").Scan(&plan); err != nil {
+		t.Fatalf("%v: %s", err, c.sql)
+	}
+	var pretty any
+	_ = json.Unmarshal(plan, &pretty)
+	out, _ := json.MarshalIndent(pretty, "", " ")
+	return string(out)
+}
+
+func literal(a any) string {
+	switch v := a.(type) {
+	case nil:
+		return "NULL"
+	case *int64:
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*v)
+	case *string:
+		if v == nil {
+			return "NULL"
+		}
+		return literal(*v)
+	case *float64:
+		if v == nil {
+			return "NULL"
+		}
+		return fmt.Sprintf("%v::float8", *v)
+	case *time.Time:
+		if v == nil {
+			return "NULL"
+		}
+		return "'" + v.Format(time.RFC3339Nano) + "'::timestamptz"
+	case string:
+		return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// TestKeysetPagesNeverRepeatOrSkip walks every sort to the end over a
+// catalogue with many equal prices and compares with one big ordered read.
+func TestKeysetPagesNeverRepeatOrSkip(t *testing.T) {
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	for i := range 95 {
+		_, err := s.Create(t.Context(), ProductInput{SKU: fmt.Sprintf("EQ-%03d", i), Name: fmt.Sprintf("Same Price Lamp %d", i), Brand: []string{"Acme", "Bolt"}[i%2],
+			Category: "Lighting", Description: "A lamp.", Price: int64(1000 * (1 + i%3)), Stock: int64(i % 4)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []Filter{{Sort: SortPriceAsc}, {Sort: SortPriceDesc}, {Sort: SortNewest}, {Sort: SortPopular}, {Q: "lamp"},
+		{Sort: SortPriceAsc, InStock: true}, {Brand: "Bolt", Sort: SortPriceDesc}, {Q: "lamp", MinPrice: ptr[int64](2000), MaxPrice: ptr[int64](2000)}} {
+		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
+			var got []Item
+			first := true
+			for pages := 0; ; pages++ {
+				p, err := s.Search(t.Context(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if first && p.Total > CountCap {
+					t.Fatal("total over cap")
+				}
+				first = false
+				got = append(got, p.Items...)
+				if p.NextCursor == "" {
+					if int64(len(got)) != p.Total {
+						t.Fatalf("walked %d items, total says %d", len(got), p.Total)
+					}
+					break
+				}
+				if len(p.Items) != PageSize || pages > 10 {
+					t.Fatalf("page %d has %d items", pages, len(p.Items))
+				}
+				f.After = p.NextCursor
+			}
+			ids := map[int64]bool{}
+			for i, it := range got {
+				if ids[it.ID] {
+					t.Fatalf("item %d repeated", it.ID)
+				}
+				ids[it.ID] = true
+				if f.InStock && it.Stock == 0 {
+					t.Fatalf("sold-out item %d with in_stock", it.ID)
+				}
+				if f.Brand != "" && it.Brand != f.Brand {
+					t.Fatalf("brand %q", it.Brand)
+				}
+				if f.MinPrice != nil && (it.Price < *f.MinPrice || it.Price > *f.MaxPrice) {
+					t.Fatalf("price %d outside range", it.Price)
+				}
+				if i > 0 {
+					prev := got[i-1]
+					switch f.EffectiveSort() {
+					case SortPriceAsc:
+						if prev.Price > it.Price || (prev.Price == it.Price && prev.ID > it.ID) {
+							t.Fatalf("order broken at %d", i)
+						}
+					case SortPriceDesc:
+						if prev.Price < it.Price || (prev.Price == it.Price && prev.ID < it.ID) {
+							t.Fatalf("order broken at %d", i)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestBadSearchInputIsRefusedNotFailed(t *testing.T) {
+	s := NewService(testenv.DB(t))
+	good, err := s.Search(t.Context(), Filter{Sort: SortPriceAsc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = good
+	priceCursor := cursor{sort: SortPriceAsc, key: 1, id: 1}.encode()
+	for name, f := range map[string]Filter{
+		"min above max":          {MinPrice: ptr[int64](5), MaxPrice: ptr[int64](4)},
+		"negative price":         {MinPrice: ptr[int64](-1)},
+		"unknown sort":           {Sort: "cheapest"},
+		"garbage cursor":         {After: "%%%not-base64"},
+		"cursor of another sort": {After: priceCursor, Sort: SortNewest},
+		"forged cursor zero id":  {After: cursor{sort: SortPriceAsc, key: 1, id: 0}.encode(), Sort: SortPriceAsc},
+		"10 KB keyword":          {Q: strings.Repeat("a", 10_000)},
+		"broken utf-8":           {Q: "\xff\xfe"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Search(t.Context(), f)
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatalf("want invalid_input, got %v", err)
+			}
+		})
+	}
+}
+
+func FuzzTsQueryIsAlwaysSafe(f *testing.F) {
+	for _, s := range []string{"head", "a & b | !c", "'; DROP TABLE products; --", "<script>", "헤드폰 무선", ":*:*", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		out := tsQuery(q)
+		for _, r := range out {
+			if strings.ContainsRune("|!()<>\\", r) {
+				t.Fatalf("tsquery syntax %q leaked into %q", r, out)
+			}
+		}
+		if strings.Count(out, "'")%2 != 0 {
+			t.Fatalf("unbalanced quotes in %q", out)
+		}
+	})
+}

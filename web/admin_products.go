@@ -1,0 +1,174 @@
+package web
+
+import (
+	"net/http"
+
+	"market/internal/catalog"
+	"market/views"
+)
+
+func (s *Server) adminProducts(w http.ResponseWriter, r *http.Request) error {
+	return s.adminProductsWith(w, r, views.Form{}, http.StatusOK)
+}
+
+// adminProductsWith renders the list with the new-product form in the given state.
+func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newForm views.Form, status int) error {
+	sp, err := parseSearch(r)
+	if err != nil {
+		return err
+	}
+	if sp.filter.Sort == "" && sp.filter.Q == "" {
+		sp.filter.Sort = catalog.SortNewest
+	}
+	p, err := s.Catalog.Search(r.Context(), sp.filter)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSONVary(w, searchJSON(p))
+	}
+	sv, err := s.searchView(r, "/admin/products", sp, p)
+	if err != nil {
+		return err
+	}
+	rows := make([]views.AdminProductRow, len(p.Items))
+	for i, it := range p.Items {
+		rows[i] = views.AdminProductRow{ID: it.ID, Name: it.Name, Brand: it.Brand, Category: it.Category, Price: it.Price, Stock: it.Stock}
+	}
+	return s.render(w, r, answer{Status: status, Page: views.AdminProductsPage(views.AdminProductsView{Search: sv, Rows: rows, New: newForm})})
+}
+
+// productInput reads the product form; numbers that do not parse are field errors.
+func productInput(f *form, withStock bool) catalog.ProductInput {
+	in := catalog.ProductInput{
+		SKU: f.values["sku"], Name: f.values["name"], Brand: f.values["brand"], Category: f.values["category"],
+		Description: f.values["description"],
+		Price:       f.int64("price", 1, catalog.MaxPrice, true, 0),
+	}
+	if withStock {
+		in.Stock = f.int64("stock", 0, catalog.MaxStock, true, 0)
+	}
+	return in
+}
+
+func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	in := productInput(f, true)
+	p, err := s.createProduct(r, f, in)
+	if err != nil {
+		vf, status, ok := formOf(err, f.values)
+		if !ok || wantsJSON(r) {
+			return err
+		}
+		r.URL.RawQuery = ""
+		return s.adminProductsWith(w, r, vf, status)
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusCreated, p)
+	}
+	s.sessions.flash(w, r, "success", "Created “"+p.Name+"”.")
+	redirect(w, r, "/admin/products/"+itoa(p.ID))
+	return nil
+}
+
+// createProduct reports the form's parse errors before calling the service.
+func (s *Server) createProduct(r *http.Request, f *form, in catalog.ProductInput) (catalog.Product, error) {
+	if err := f.err(); err != nil {
+		return catalog.Product{}, err
+	}
+	return s.Catalog.Create(r.Context(), in)
+}
+
+func (s *Server) adminProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.Catalog.Product(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.renderAdminProduct(w, r, p, productForm(p), views.Form{}, http.StatusOK)
+}
+
+func productForm(p catalog.Product) views.Form {
+	return views.Form{Values: map[string]string{"sku": p.SKU, "name": p.Name, "brand": p.Brand, "category": p.Category,
+		"description": p.Description, "price": itoa(p.Price)}}
+}
+
+func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p catalog.Product, edit, adjust views.Form, status int) error {
+	return s.render(w, r, answer{Status: status,
+		Page: views.AdminProductPage(views.AdminProductView{ID: p.ID, Name: p.Name, Stock: p.Stock, Edit: edit, Adjust: adjust}),
+		JSON: p})
+}
+
+func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	in := productInput(f, false)
+	err = f.err()
+	var p catalog.Product
+	if err == nil {
+		p, err = s.Catalog.Update(r.Context(), id, in)
+	}
+	if err != nil {
+		vf, status, ok := formOf(err, f.values)
+		if !ok || wantsJSON(r) {
+			return err
+		}
+		cur, err2 := s.Catalog.Product(r.Context(), id)
+		if err2 != nil {
+			return err2
+		}
+		return s.renderAdminProduct(w, r, cur, vf, views.Form{}, status)
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, p)
+	}
+	s.sessions.flash(w, r, "success", "Saved “"+p.Name+"”.")
+	redirect(w, r, "/admin/products/"+itoa(p.ID))
+	return nil
+}
+
+func (s *Server) adminAdjustStock(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	a := catalog.Adjustment{Delta: f.int64("delta", -catalog.MaxStock, catalog.MaxStock, true, 0), Reason: f.str("reason", 200), ActorID: currentUser(r).ID}
+	err = f.err()
+	var p catalog.Product
+	if err == nil {
+		p, err = s.Catalog.Adjust(r.Context(), id, a)
+	}
+	if err != nil {
+		vf, status, ok := formOf(err, f.values)
+		if !ok || wantsJSON(r) {
+			return err
+		}
+		cur, err2 := s.Catalog.Product(r.Context(), id)
+		if err2 != nil {
+			return err2
+		}
+		return s.renderAdminProduct(w, r, cur, productForm(cur), vf, status)
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, p)
+	}
+	s.sessions.flash(w, r, "success", "Stock of “"+p.Name+"” is now "+views.Count(p.Stock)+".")
+	redirect(w, r, "/admin/products/"+itoa(p.ID))
+	return nil
+}

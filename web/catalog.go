@@ -1,0 +1,194 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"market/internal/catalog"
+	"market/internal/errs"
+	"market/views"
+)
+
+// catalogRoutes: the shoppers' search and product pages, and the admin's products.
+func (s *Server) catalogRoutes(r chi.Router) {
+	r.Get("/products", s.h(s.search))
+	r.Get("/products/{id}", s.h(s.product))
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireUser, s.requireAdmin)
+		r.Get("/admin/products", s.h(s.adminProducts))
+		r.Post("/admin/products", s.h(s.adminCreateProduct))
+		r.Get("/admin/products/{id}", s.h(s.adminProduct))
+		r.Post("/admin/products/{id}", s.h(s.adminUpdateProduct))
+		r.Post("/admin/products/{id}/stock", s.h(s.adminAdjustStock))
+	})
+}
+
+// searchParams is the search query string, parsed and checked.
+type searchParams struct {
+	filter catalog.Filter
+	raw    url.Values
+}
+
+// parseSearch reads q, category, brand, min_price, max_price, in_stock, sort
+// and after. Malformed numbers are field errors (422), never a 500.
+func parseSearch(r *http.Request) (searchParams, error) {
+	raw := r.URL.Query()
+	f := newForm(raw)
+	in := catalog.Filter{
+		Q:        f.values["q"],
+		Category: f.values["category"],
+		Brand:    f.values["brand"],
+		Sort:     catalog.Sort(f.values["sort"]),
+		After:    f.values["after"],
+	}
+	for name, dst := range map[string]**int64{"min_price": &in.MinPrice, "max_price": &in.MaxPrice} {
+		if v := f.values[name]; v != "" {
+			n := f.int64(name, 0, catalog.MaxPrice, false, 0)
+			*dst = &n
+		}
+	}
+	switch f.values["in_stock"] {
+	case "", "0", "false":
+	case "1", "true", "on":
+		in.InStock = true
+	default:
+		f.fields.Add("in_stock", "Use in_stock=1 to show only products in stock.")
+	}
+	if err := f.err(); err != nil {
+		return searchParams{}, err
+	}
+	return searchParams{filter: in, raw: raw}, in.Validate()
+}
+
+// searchJSON is SPEC 5's search answer; total is a number or "10000+".
+func searchJSON(p catalog.Page) map[string]any {
+	var total any = p.Total
+	if p.Capped {
+		total = strconv.Itoa(catalog.CountCap) + "+"
+	}
+	out := map[string]any{"items": p.Items, "next_cursor": p.NextCursor, "total": total}
+	if p.Notice != "" && len(p.Items) == 0 {
+		out["message"] = p.Notice
+	}
+	return out
+}
+
+// searchView fills the search page's view model.
+func (s *Server) searchView(r *http.Request, path string, sp searchParams, p catalog.Page) (views.SearchView, error) {
+	cats, err := s.Catalog.Categories(r.Context())
+	if err != nil {
+		return views.SearchView{}, err
+	}
+	brands, err := s.Catalog.Brands(r.Context())
+	if err != nil {
+		return views.SearchView{}, err
+	}
+	f := sp.raw
+	v := views.SearchView{
+		Q: f.Get("q"), Category: f.Get("category"), Brand: f.Get("brand"), MinPrice: f.Get("min_price"), MaxPrice: f.Get("max_price"),
+		Sort: string(p.Sort), InStock: sp.filter.InStock, Total: p.Total, Capped: p.Capped, Notice: p.Notice, Paged: sp.filter.After != "",
+	}
+	for _, c := range cats {
+		v.Categories = append(v.Categories, views.Option{Value: c.Slug, Label: c.Name})
+	}
+	for _, b := range brands {
+		v.Brands = append(v.Brands, views.Option{Value: b, Label: b})
+	}
+	for _, o := range catalog.Sorts {
+		v.Sorts = append(v.Sorts, views.Option{Value: string(o), Label: sortLabels[o]})
+	}
+	for _, it := range p.Items {
+		v.Items = append(v.Items, views.ProductCard(it))
+	}
+	if p.NextCursor != "" {
+		next := cloneValues(f)
+		next.Set("after", p.NextCursor)
+		next.Set("sort", string(p.Sort))
+		v.NextURL = path + "?" + next.Encode()
+	}
+	if len(p.Items) == 0 {
+		for _, k := range []string{"q", "category", "brand", "min_price", "max_price", "in_stock"} {
+			if f.Get(k) == "" {
+				continue
+			}
+			less := cloneValues(f)
+			less.Del(k)
+			less.Del("after")
+			v.Clear = append(v.Clear, views.Option{Value: path + "?" + less.Encode(), Label: "Clear " + filterLabels[k]})
+		}
+	}
+	return v, nil
+}
+
+var sortLabels = map[catalog.Sort]string{
+	catalog.SortRelevance: "Best match", catalog.SortPriceAsc: "Price: low to high", catalog.SortPriceDesc: "Price: high to low",
+	catalog.SortNewest: "Newest", catalog.SortPopular: "Most popular",
+}
+
+var filterLabels = map[string]string{
+	"q": "the keyword", "category": "the category", "brand": "the brand", "min_price": "the lowest price",
+	"max_price": "the highest price", "in_stock": "“in stock only”",
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		if len(vs) > 0 && vs[0] != "" {
+			out.Set(k, vs[0])
+		}
+	}
+	return out
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
+	sp, err := parseSearch(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.Catalog.Search(r.Context(), sp.filter)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSONVary(w, searchJSON(p))
+	}
+	v, err := s.searchView(r, "/products", sp, p)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{Page: views.SearchPage(v), Fragment: views.SearchResults(v)})
+}
+
+// writeJSONVary answers JSON without building the HTML view model.
+func writeJSONVary(w http.ResponseWriter, v any) error {
+	w.Header().Add("Vary", "HX-Request, Accept")
+	return writeJSON(w, http.StatusOK, v)
+}
+
+// pathID reads {id} as a positive number; anything else is not found.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errs.New(errs.NotFound, "We could not find that product.")
+	}
+	return id, nil
+}
+
+func (s *Server) product(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.Catalog.Product(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{
+		Page: views.ProductPage(views.ProductView{ID: p.ID, Name: p.Name, Brand: p.Brand, Category: p.CategoryName, CategorySlug: p.Category,
+			SKU: p.SKU, Description: p.Description, Price: p.Price, Stock: p.Stock}),
+		JSON: p,
+	})
+}

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestSearchAnswersJSONPerContractAndNeverFails(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	for i, name := range []string{"Wireless Headphones One", "Wireless Headphones Two", "<script>alert(1)</script> Lamp"} {
+		r := admin.json().post("/admin/products", url.Values{"sku": {"SKU-" + string(rune('A'+i))}, "name": {name}, "brand": {"Sonora"},
+			"category": {"Audio"}, "description": {"Good sound."}, "price": {"12900"}, "stock": {"3"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+	}
+	shopper := h.client()
+	r := shopper.json().get("/products?q=head&category=audio&in_stock=1&sort=price_asc")
+	var got struct {
+		Items []struct {
+			ID       int64  `json:"id"`
+			Name     string `json:"name"`
+			Category string `json:"category"`
+			Price    int64  `json:"price"`
+		} `json:"items"`
+		NextCursor *string `json:"next_cursor"`
+		Total      any     `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil || r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if len(got.Items) != 2 || got.Total != float64(2) || got.NextCursor == nil || *got.NextCursor != "" || got.Items[0].Category != "audio" {
+		t.Fatalf("unexpected answer %s", r.body)
+	}
+	if r := shopper.get("/products?q=script"); r.status != 200 || strings.Contains(r.body, "<script>alert") {
+		t.Fatalf("script text not escaped: %d", r.status)
+	}
+	for _, q := range []string{"min_price=abc", "min_price=-5", "min_price=9&max_price=1", "sort=nope", "after=garbage", "in_stock=maybe",
+		"q=" + strings.Repeat("x", 10_000), "q=%27%3B+DROP+TABLE+products%3B--", "category=nope"} {
+		r := shopper.json().get("/products?" + q)
+		if r.status >= 500 || (r.status != 200 && r.status != 422) {
+			t.Errorf("%s: status %d %s", q, r.status, r.body)
+		}
+	}
+	if n := h.count("SELECT count(*) FROM products"); n != 3 {
+		t.Fatalf("products: %d", n)
+	}
+}
+
+func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	good := url.Values{"sku": {"KB-1"}, "name": {"Keyboard"}, "brand": {"Kestrel"}, "category": {"computers"}, "price": {"50000"}, "stock": {"5"}}
+	if r := admin.json().post("/admin/products", good); r.status != http.StatusCreated {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	with := func(k, v string) url.Values {
+		c := url.Values{}
+		for kk, vv := range good {
+			c[kk] = vv
+		}
+		c.Set(k, v)
+		return c
+	}
+	for name, form := range map[string]url.Values{
+		"duplicate sku": good, "negative price": with("price", "-1"), "negative stock": with("stock", "-2"),
+		"empty name": with("name", " "), "absurd name": with("name", strings.Repeat("n", 201)), "price not a number": with("price", "abc"),
+	} {
+		if r := admin.json().post("/admin/products", form); r.status < 400 || r.status >= 500 {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	if n := h.count("SELECT count(*) FROM products"); n != 1 {
+		t.Fatalf("products: %d", n)
+	}
+	id := h.count("SELECT id FROM products")
+	path := "/admin/products/" + itoa(id) + "/stock"
+	if r := admin.json().post(path, url.Values{"delta": {"-6"}, "reason": {"broken"}}); r.status != http.StatusConflict {
+		t.Fatalf("below zero: %d %s", r.status, r.body)
+	}
+	if r := admin.json().post(path, url.Values{"delta": {"-2"}, "reason": {"damaged in storage"}}); r.status != 200 {
+		t.Fatalf("adjust: %d %s", r.status, r.body)
+	}
+	if n := h.count("SELECT stock - opening_stock - (SELECT coalesce(sum(delta),0) FROM stock_ledger) FROM product_stock"); n != 0 {
+		t.Fatalf("ledger off by %d", n)
+	}
+	if n := h.count("SELECT stock FROM product_stock"); n != 3 {
+		t.Fatalf("stock %d", n)
+	}
+	if r := h.client().json().get("/admin/products"); r.status != http.StatusUnauthorized {
+		t.Fatalf("anonymous admin list: %d", r.status)
+	}
+	if r := h.client().get("/products/" + itoa(id)); r.status != 200 || !strings.Contains(r.body, "Add to cart") || !strings.Contains(r.body, "Only 3 left") {
+		t.Fatalf("product page: %d", r.status)
+	}
+}
