@@ -27,6 +27,7 @@ import (
 	"market/internal/bench"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/redisdb"
 	"market/internal/seed"
@@ -89,10 +90,27 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts,
+	}})
+	// Redis may have restarted empty or behind: live campaigns are merged back from PostgreSQL before serving.
+	if n, err := coupons.WarmLive(ctx); err != nil {
+		return fmt.Errorf("warm coupon campaigns: %w", err)
+	} else if n > 0 {
+		log.Info("coupon campaigns warmed in Redis", "campaigns", n)
+	}
+	// The flusher outlives the HTTP server by a little: it stops after the
+	// last request is answered, and drains what is left before serve returns.
+	flushCtx, stopFlusher := context.WithCancel(context.Background())
+	flusherDone := make(chan struct{})
+	go func() { coupons.RunFlusher(flushCtx); close(flusherDone) }()
+	defer func() { stopFlusher(); <-flusherDone; log.Info("coupon flusher drained") }()
+
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts: accounts,
 		Catalog:  catalog.NewService(pool),
+		Coupons:  coupons,
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
@@ -195,6 +213,9 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 		return err
 	}
 	if err := seed.Shoppers(ctx, pool, *shoppers, os.Stderr); err != nil {
+		return err
+	}
+	if err := seed.Campaign(ctx, pool, os.Stderr); err != nil {
 		return err
 	}
 	printLogins(cfg)

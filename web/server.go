@@ -16,6 +16,7 @@ import (
 	"market/internal/account"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/coupon"
 	"market/static"
 )
 
@@ -27,6 +28,7 @@ type Deps struct {
 	Redis    redis.UniversalClient
 	Accounts *account.Service
 	Catalog  *catalog.Service
+	Coupons  *coupon.Service
 	Metrics  prometheus.Registerer
 }
 
@@ -66,6 +68,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/login", s.h(s.loginForm))
 	r.Post("/login", s.h(s.login))
 	r.Post("/logout", s.h(s.logout))
+	s.couponRoutes(r)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireUser)
@@ -75,6 +78,7 @@ func (s *Server) routes() chi.Router {
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(s.requireUser, s.requireAdmin)
 		r.Get("/", s.h(s.adminHome))
+		s.adminCampaignRoutes(r)
 	})
 	return r
 }
