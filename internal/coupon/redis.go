@@ -1,8 +1,8 @@
 package coupon
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"fmt"
 	"strconv"
 	"time"
