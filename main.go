@@ -29,6 +29,7 @@ import (
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/consistency"
+	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/redisdb"
 	"market/internal/seed"
@@ -89,19 +90,34 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}
 
-	checks := consistency.NewService(pool, log)
-	var background sync.WaitGroup
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopBackground(); background.Wait() }()
-	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts,
+	}})
+	// Redis may have restarted empty or behind: live campaigns are merged back from PostgreSQL before serving.
+	if n, err := coupons.WarmLive(ctx); err != nil {
+		return fmt.Errorf("warm coupon campaigns: %w", err)
+	} else if n > 0 {
+		log.Info("coupon campaigns warmed in Redis", "campaigns", n)
+	}
+	checks := consistency.NewService(pool, log)
+
+	// Background loops outlive the HTTP server by a little: they stop after
+	// the last request is answered (this defer runs after Shutdown below),
+	// and the flusher drains what it holds before serve returns.
+	var background sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBackground(); background.Wait(); log.Info("background work stopped; coupon flusher drained") }()
+	background.Go(func() { coupons.RunFlusher(bgCtx) })
+	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
+
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts:    accounts,
 		Catalog:     catalog.NewService(pool),
 		Consistency: checks,
+		Coupons:     coupons,
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
@@ -204,6 +220,9 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 		return err
 	}
 	if err := seed.Shoppers(ctx, pool, *shoppers, os.Stderr); err != nil {
+		return err
+	}
+	if err := seed.Campaign(ctx, pool, os.Stderr); err != nil {
 		return err
 	}
 	printLogins(cfg)

@@ -38,6 +38,35 @@ CREATE TABLE coupons (
 );
 CREATE INDEX coupons_user_idx ON coupons (user_id);
 
+-- Stream entries that kept failing to persist (FLUSH_MAX_ATTEMPTS), kept for
+-- an admin to inspect and re-drive. One row per stream entry.
+CREATE TABLE coupon_dead_letters (
+    id          bigserial PRIMARY KEY,
+    campaign_id bigint      NOT NULL REFERENCES campaigns (id),
+    stream_id   text        NOT NULL,
+    payload     text        NOT NULL,
+    error       text        NOT NULL,
+    attempts    integer     NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    resolved_at timestamptz,
+    UNIQUE (campaign_id, stream_id)
+);
+
+-- What happened to a campaign's Redis state: warmed on activation or start,
+-- rebuilt after Redis lost its keys. Read by the consistency report.
+CREATE TABLE campaign_events (
+    id          bigserial PRIMARY KEY,
+    campaign_id bigint      NOT NULL REFERENCES campaigns (id),
+    kind        text        NOT NULL CHECK (kind IN ('warm', 'rebuild', 'state')),
+    detail      text        NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX campaign_events_campaign_idx ON campaign_events (campaign_id, id);
+-- The shoppers' page and the flusher list campaigns by state.
+CREATE INDEX campaigns_state_idx ON campaigns (state, id);
+
 -- +goose Down
+DROP TABLE campaign_events;
+DROP TABLE coupon_dead_letters;
 DROP TABLE coupons;
 DROP TABLE campaigns;

@@ -88,9 +88,13 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	coupons, err := s.Coupons.ListForUser(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
 	return s.render(w, r, answer{
-		Page: views.AccountPage(views.AccountView{Name: u.Name, Email: u.Email, Balance: u.Balance, Points: u.Points, Since: views.When(u.CreatedAt)}),
-		JSON: map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "balance": u.Balance, "points": u.Points},
+		Page: views.AccountPage(views.AccountView{Name: u.Name, Email: u.Email, Balance: u.Balance, Points: u.Points, Since: views.When(u.CreatedAt), Coupons: myCoupons(coupons)}),
+		JSON: map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "balance": u.Balance, "points": u.Points, "coupons": couponsJSON(coupons)},
 	})
 }
 

@@ -83,7 +83,7 @@ func (s *Server) createProduct(r *http.Request, f *form, in catalog.ProductInput
 }
 
 func (s *Server) adminProduct(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p ca
 }
 
 func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) adminAdjustStock(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}

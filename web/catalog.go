@@ -8,7 +8,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/catalog"
-	"market/internal/errs"
 	"market/views"
 )
 
@@ -168,17 +167,8 @@ func writeJSONVary(w http.ResponseWriter, v any) error {
 	return writeJSON(w, http.StatusOK, v)
 }
 
-// pathID reads {id} as a positive number; anything else is not found.
-func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, errs.New(errs.NotFound, "We could not find that product.")
-	}
-	return id, nil
-}
-
 func (s *Server) product(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
+	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}

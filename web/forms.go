@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/go-chi/chi/v5"
+
 	"market/internal/errs"
 )
 
@@ -87,3 +89,12 @@ func parseWhole(s string) (int64, error) {
 }
 
 func (f *form) err() error { return f.fields.Err() }
+
+// pathID reads a positive numeric id from the route; anything else is a 404.
+func pathID(r *http.Request, name string) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errNotFound
+	}
+	return id, nil
+}

@@ -16,6 +16,7 @@ import (
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/consistency"
+	"market/internal/coupon"
 	"market/internal/testenv"
 )
 
@@ -25,6 +26,8 @@ type harness struct {
 	srv  *httptest.Server
 	pool *pgxpool.Pool
 	s    *Server
+	// coupons is the harness's coupon service; tests run its flusher when they need one.
+	coupons *coupon.Service
 }
 
 const (
@@ -46,12 +49,13 @@ func newHarness(t *testing.T) *harness {
 	if _, err := accounts.EnsureAdmin(t.Context(), cfg.AdminEmail, cfg.AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool),
+	coupons := coupon.NewService(pool, rdb, coupon.Options{})
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Coupons: coupons,
 		Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler))}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, pool: pool, s: s}
+	return &harness{t: t, srv: srv, pool: pool, s: s, coupons: coupons}
 }
 
 // client is one browser: its own cookie jar, redirects not followed.

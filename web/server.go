@@ -17,6 +17,7 @@ import (
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/consistency"
+	"market/internal/coupon"
 	"market/static"
 )
 
@@ -29,6 +30,7 @@ type Deps struct {
 	Accounts    *account.Service
 	Catalog     *catalog.Service
 	Consistency *consistency.Service
+	Coupons     *coupon.Service
 	Metrics     prometheus.Registerer
 }
 
@@ -68,6 +70,7 @@ func (s *Server) routes() chi.Router {
 	r.Get("/login", s.h(s.loginForm))
 	r.Post("/login", s.h(s.login))
 	r.Post("/logout", s.h(s.logout))
+	s.couponRoutes(r)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireUser)
@@ -80,6 +83,7 @@ func (s *Server) routes() chi.Router {
 		r.Use(s.requireUser, s.requireAdmin)
 		r.Get("/", s.h(s.adminHome))
 		s.consistencyRoutes(r)
+		s.adminCampaignRoutes(r)
 	})
 	return r
 }

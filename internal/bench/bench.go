@@ -19,6 +19,7 @@ type command func(ctx context.Context, log *slog.Logger, cfg config.Config, args
 // commands is every benchmark, by name.
 var commands = map[string]command{
 	"search": searchBench,
+	"claims": claims,
 }
 
 // Run dispatches `market bench NAME [flags]`.

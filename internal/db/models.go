@@ -25,6 +25,14 @@ type Campaign struct {
 	UpdatedAt      time.Time
 }
 
+type CampaignEvent struct {
+	ID         int64
+	CampaignID int64
+	Kind       string
+	Detail     string
+	CreatedAt  time.Time
+}
+
 type Category struct {
 	ID   int64
 	Slug string
@@ -52,6 +60,17 @@ type Coupon struct {
 	ExpiresAt  time.Time
 	UsedAt     *time.Time
 	OrderID    *int64
+}
+
+type CouponDeadLetter struct {
+	ID         int64
+	CampaignID int64
+	StreamID   string
+	Payload    string
+	Error      string
+	Attempts   int32
+	CreatedAt  time.Time
+	ResolvedAt *time.Time
 }
 
 type Product struct {

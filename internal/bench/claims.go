@@ -1,0 +1,357 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/account"
+	"market/internal/catalog"
+	"market/internal/config"
+	"market/internal/coupon"
+	"market/internal/db"
+	"market/internal/redisdb"
+	"market/internal/reqctx"
+	"market/web"
+)
+
+// claims: `market bench claims` — many shoppers claim through the real HTTP
+// endpoint; Redis mode and the PostgreSQL row-lock baseline side by side,
+// plus the raw ceiling of the same Lua script without HTTP.
+func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("bench claims", flag.ContinueOnError)
+	shoppers := fs.Int("shoppers", 20000, "distinct shoppers, one claim each")
+	stock := fs.Int64("stock", 10000, "coupons in each campaign")
+	concurrency := fs.Int("concurrency", 500, "shoppers claiming at the same time")
+	mode := fs.String("mode", "both", "redis, db, or both (side by side)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || (*mode != "redis" && *mode != "db" && *mode != "both") {
+		return errors.New("bench claims: -shoppers, -stock and -concurrency must be positive; -mode redis|db|both")
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, int32(min(*concurrency, 150)))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	fsync := "cluster"
+	if v, err := rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil {
+		fsync = "appendonly " + rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] + ", appendfsync " + v["appendfsync"]
+	}
+	fmt.Printf("bench claims: %d shoppers, %d coupons, concurrency %d, Redis %s\n", *shoppers, *stock, *concurrency, fsync)
+
+	cookies, err := benchShoppers(ctx, pool, cfg.SessionSecret, *shoppers)
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	var results []storm
+	for _, m := range []string{"redis", "db"} {
+		if *mode != "both" && *mode != m {
+			continue
+		}
+		svc := coupon.NewService(pool, rdb, coupon.Options{DBClaims: m == "db", Log: quiet, Flush: coupon.FlushOptions{
+			Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts}})
+		r, err := httpStorm(ctx, pool, rdb, cfg, svc, m, cookies, *stock, *concurrency)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	var ceiling float64
+	if *mode != "db" {
+		if ceiling, err = rawCeiling(ctx, pool, rdb, cookies, *stock, *concurrency); err != nil {
+			return err
+		}
+	}
+
+	fmt.Printf("\n%-8s %10s %9s %9s %9s %11s %10s %12s %9s\n", "mode", "claims/s", "p50", "p99", "claimed", "over-issue", "duplicates", "pg matches", "max RSS")
+	for _, r := range results {
+		fmt.Printf("%-8s %10.0f %9s %9s %9d %11d %10d %12s %8dM\n", r.mode, r.perSecond, r.p50.Round(10*time.Microsecond),
+			r.p99.Round(10*time.Microsecond), r.claimed, r.overIssue, r.duplicates, r.catchUp.Round(time.Millisecond), r.rssMB)
+	}
+	if ceiling > 0 {
+		fmt.Printf("raw ceiling (same Lua script, no HTTP, concurrency %d): %.0f claims/s\n", *concurrency, ceiling)
+	}
+	if len(results) == 2 && results[1].perSecond > 0 {
+		fmt.Printf("redis / row-lock baseline: %.1fx\n", results[0].perSecond/results[1].perSecond)
+	}
+	if ceiling > 0 && results[0].mode == "redis" {
+		fmt.Printf("redis HTTP / raw ceiling: %.0f%%\n", 100*results[0].perSecond/ceiling)
+	}
+	for _, r := range results {
+		if r.overIssue != 0 || r.duplicates != 0 {
+			return fmt.Errorf("%s: %d over-issued, %d duplicates", r.mode, r.overIssue, r.duplicates)
+		}
+	}
+	return nil
+}
+
+type storm struct {
+	mode                  string
+	perSecond             float64
+	p50, p99              time.Duration
+	claimed               int64
+	overIssue, duplicates int64
+	catchUp               time.Duration
+	rssMB                 int64
+}
+
+// benchShoppers creates n shoppers (no usable password) and mints their session cookies.
+func benchShoppers(ctx context.Context, pool *pgxpool.Pool, secret string, n int) ([]*http.Cookie, error) {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	rows, err := pool.Query(ctx, `INSERT INTO users (email, password_hash, name)
+		SELECT 'bench-' || $1 || '-' || g || '@example.test', '!', 'Bench ' || g FROM generate_series(1, $2::int) g RETURNING id`, run, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cookies []*http.Cookie
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		c, err := web.SessionCookie(secret, reqctx.User{ID: id, Name: "Bench"})
+		if err != nil {
+			return nil, err
+		}
+		cookies = append(cookies, c)
+	}
+	return cookies, rows.Err()
+}
+
+func benchCampaign(ctx context.Context, svc *coupon.Service, name string, stock int64) (int64, error) {
+	c, err := svc.Create(ctx, coupon.Input{Name: name, DiscountType: coupon.DiscountFixed, DiscountValue: 1000, TotalQuantity: stock,
+		StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour), ValidDays: 7})
+	if err != nil {
+		return 0, err
+	}
+	_, err = svc.Transition(ctx, c.ID, "activate")
+	return c.ID, err
+}
+
+func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cfg config.Config, svc *coupon.Service, mode string, cookies []*http.Cookie, stock int64, concurrency int) (storm, error) {
+	id, err := benchCampaign(ctx, svc, "Bench "+mode, stock)
+	if err != nil {
+		return storm{}, err
+	}
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	flushDone := make(chan struct{})
+	go func() { svc.RunFlusher(flushCtx); close(flushDone) }()
+	defer func() { stopFlush(); <-flushDone }()
+
+	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
+		Catalog:  catalog.NewService(pool), Coupons: svc})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return storm{}, err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/coupons/" + strconv.FormatInt(id, 10) + "/claim"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}
+
+	var (
+		next    atomic.Int64
+		claimed atomic.Int64
+		failed  atomic.Int64
+		mu      sync.Mutex
+		lat     = make([]time.Duration, 0, len(cookies))
+		winners = make(map[int]int)
+		wg      sync.WaitGroup
+	)
+	rss := sampleRSS()
+	fmt.Printf("%s: %d shoppers storming campaign %d ...\n", mode, len(cookies), id)
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			mine := make([]time.Duration, 0, len(cookies)/concurrency+1)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(cookies) || ctx.Err() != nil {
+					break
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(""))
+				req.Header.Set("Accept", "application/json")
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.AddCookie(cookies[i])
+				t0 := time.Now()
+				res, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				var body struct{ Result string }
+				_ = json.NewDecoder(res.Body).Decode(&body)
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				mine = append(mine, time.Since(t0))
+				if body.Result == "claimed" {
+					claimed.Add(1)
+					mu.Lock()
+					winners[i]++
+					mu.Unlock()
+				} else if res.StatusCode >= 500 {
+					failed.Add(1)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stormEnd := time.Now()
+	maxRSS := rss()
+
+	r := storm{mode: mode, claimed: claimed.Load(), rssMB: maxRSS >> 20}
+	r.perSecond = float64(len(lat)) / elapsed.Seconds()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	}
+	for _, n := range winners {
+		if n > 1 {
+			r.duplicates++
+		}
+	}
+	// PostgreSQL catches up with Redis (immediate for the row-lock baseline).
+	want := r.claimed
+	if mode == "redis" {
+		if want, err = rdb.HLen(ctx, fmt.Sprintf("coupon:{%d}:claimed", id)).Result(); err != nil {
+			return r, err
+		}
+	}
+	for {
+		var persisted, rows, distinct int64
+		if err := pool.QueryRow(ctx, `SELECT c.persisted_count, count(k.id), count(DISTINCT k.user_id)
+			FROM campaigns c LEFT JOIN coupons k ON k.campaign_id = c.id WHERE c.id = $1 GROUP BY c.id`, id).Scan(&persisted, &rows, &distinct); err != nil {
+			return r, err
+		}
+		if persisted == want && rows == want {
+			r.catchUp = time.Since(stormEnd)
+			r.overIssue = max(0, rows-stock) + max(0, want-stock)
+			r.duplicates += rows - distinct
+			break
+		}
+		if time.Since(stormEnd) > 60*time.Second {
+			return r, fmt.Errorf("%s: PostgreSQL has %d of %d claims after a minute", mode, persisted, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if f := failed.Load(); f > 0 {
+		fmt.Fprintf(os.Stderr, "%s: %d requests failed\n", mode, f)
+	}
+	return r, nil
+}
+
+// rawCeiling calls the claim script directly (no HTTP, no sessions) at the same concurrency.
+func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cookies []*http.Cookie, stock int64, concurrency int) (float64, error) {
+	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler)})
+	id, err := benchCampaign(ctx, svc, "Bench raw ceiling", stock)
+	if err != nil {
+		return 0, err
+	}
+	var userIDs []int64
+	if err := pgxCollect(ctx, pool, len(cookies), &userIDs); err != nil {
+		return 0, err
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range concurrency {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(userIDs) {
+					return
+				}
+				_, _ = svc.Claim(ctx, id, userIDs[i])
+			}
+		})
+	}
+	wg.Wait()
+	rate := float64(len(userIDs)) / time.Since(start).Seconds()
+	// Leave nothing behind for the flusher of a running app: persist these too.
+	flushCtx, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer stop()
+	svc.RunFlusher(flushCtx)
+	return rate, nil
+}
+
+// pgxCollect reads the ids of the newest n bench shoppers.
+func pgxCollect(ctx context.Context, pool *pgxpool.Pool, n int, out *[]int64) error {
+	rows, err := pool.Query(ctx, `SELECT id FROM users WHERE email LIKE 'bench-%' ORDER BY id DESC LIMIT $1`, n)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		*out = append(*out, id)
+	}
+	return rows.Err()
+}
+
+// sampleRSS samples this process's resident memory every 50 ms; the returned
+// function stops sampling and gives the maximum in bytes.
+func sampleRSS() func() int64 {
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if b, err := os.ReadFile("/proc/self/status"); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+						kb, _ := strconv.ParseInt(f[1], 10, 64)
+						if kb*1024 > peak.Load() {
+							peak.Store(kb * 1024)
+						}
+					}
+				}
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(stop); <-done; return peak.Load() }
+}

@@ -1,0 +1,368 @@
+// Package coupon is the flash-sale coupons domain: campaigns and their state
+// machine in PostgreSQL, claims in Redis (one Lua script, no database on the
+// path), and the write-back flusher that persists claims to PostgreSQL.
+package coupon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// Campaign states: draft → active ⇄ paused → ended.
+const (
+	StateDraft  = "draft"
+	StateActive = "active"
+	StatePaused = "paused"
+	StateEnded  = "ended"
+)
+
+// Discount kinds.
+const (
+	DiscountFixed   = "fixed"
+	DiscountPercent = "percent"
+)
+
+// Bounds of a campaign's numbers.
+const (
+	MaxMoney        = 100_000_000
+	MaxQuantity     = 10_000_000
+	MaxValidDays    = 365
+	DefaultValidDay = 7
+)
+
+// Campaign is a coupon campaign as stored in PostgreSQL.
+type Campaign = db.Campaign
+
+// Discount is what a coupon takes off an order.
+type Discount struct {
+	Type           string
+	Value          int64  // won (fixed) or percent
+	MaxDiscount    *int64 // percent only: the cap in won
+	MinOrderAmount int64
+}
+
+// DiscountOf reads a campaign's discount.
+func DiscountOf(c Campaign) Discount {
+	return Discount{Type: c.DiscountType, Value: c.DiscountValue, MaxDiscount: c.MaxDiscount, MinOrderAmount: c.MinOrderAmount}
+}
+
+// Amount is the won taken off a subtotal (0 below the minimum order amount);
+// never more than the subtotal.
+func (d Discount) Amount(subtotal int64) int64 {
+	if subtotal <= 0 || subtotal < d.MinOrderAmount {
+		return 0
+	}
+	off := d.Value
+	if d.Type == DiscountPercent {
+		off = subtotal * d.Value / 100
+		if d.MaxDiscount != nil && off > *d.MaxDiscount {
+			off = *d.MaxDiscount
+		}
+	}
+	return min(off, subtotal)
+}
+
+// Text says the discount in words: "₩3,000 off", "10% off (up to ₩5,000)".
+func (d Discount) Text() string {
+	if d.Type == DiscountPercent {
+		s := strconv.FormatInt(d.Value, 10) + "% off"
+		if d.MaxDiscount != nil {
+			s += " (up to " + won(*d.MaxDiscount) + ")"
+		}
+		return s
+	}
+	return won(d.Value) + " off"
+}
+
+func won(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	b.WriteString("₩")
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Input is the campaign form (SPEC 5 field names), already parsed to types.
+type Input struct {
+	Name           string
+	DiscountType   string
+	DiscountValue  int64
+	MaxDiscount    *int64
+	MinOrderAmount int64
+	TotalQuantity  int64
+	StartsAt       time.Time
+	EndsAt         time.Time
+	ValidDays      int64
+}
+
+// Validate checks the rules of a campaign; fields are the form's names.
+func (in *Input) Validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	f := errs.Fields{}
+	n := utf8.RuneCountInString(in.Name)
+	f.Check(n >= 1, "name", "Give the campaign a name.")
+	f.Check(n <= 100, "name", "A name can be at most 100 characters.")
+	f.Check(utf8.ValidString(in.Name), "name", "The name contains characters we cannot store.")
+	switch in.DiscountType {
+	case DiscountFixed:
+		f.Check(in.DiscountValue >= 1 && in.DiscountValue <= MaxMoney, "discount_value", "A fixed discount is 1 to 100,000,000 won.")
+		in.MaxDiscount = nil
+	case DiscountPercent:
+		f.Check(in.DiscountValue >= 1 && in.DiscountValue <= 100, "discount_value", "A percent discount is 1 to 100 percent.")
+		f.Check(in.MaxDiscount != nil, "max_discount", "A percent discount needs a cap in won.")
+		if in.MaxDiscount != nil {
+			f.Check(*in.MaxDiscount >= 1 && *in.MaxDiscount <= MaxMoney, "max_discount", "The cap is 1 to 100,000,000 won.")
+		}
+	default:
+		f.Add("discount_type", "Choose a fixed or a percent discount.")
+	}
+	f.Check(in.MinOrderAmount >= 0 && in.MinOrderAmount <= 10*MaxMoney, "min_order_amount", "The minimum order is 0 to 1,000,000,000 won.")
+	f.Check(in.TotalQuantity >= 1 && in.TotalQuantity <= MaxQuantity, "total_quantity", "The quantity is 1 to 10,000,000 coupons.")
+	f.Check(!in.StartsAt.IsZero(), "starts_at", "Enter when claiming starts.")
+	f.Check(!in.EndsAt.IsZero(), "ends_at", "Enter when claiming ends.")
+	if !in.StartsAt.IsZero() && !in.EndsAt.IsZero() {
+		f.Check(in.EndsAt.After(in.StartsAt), "ends_at", "The claim window must end after it starts.")
+	}
+	if in.ValidDays == 0 {
+		in.ValidDays = DefaultValidDay
+	}
+	f.Check(in.ValidDays >= 1 && in.ValidDays <= MaxValidDays, "valid_days", "A coupon stays valid 1 to 365 days.")
+	return f.Err()
+}
+
+// ParseTime reads a form time: RFC 3339, or an HTML datetime-local value
+// (2025-05-01T10:00, seconds optional) in the server's zone.
+func ParseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > 40 {
+		return time.Time{}, errors.New("too long")
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errors.New("not a time")
+}
+
+// Options configure the service.
+type Options struct {
+	// DBClaims makes Claim take a PostgreSQL row lock instead of Redis: the
+	// benchmark's baseline, never the shop's mode.
+	DBClaims bool
+	Flush    FlushOptions
+	Log      *slog.Logger
+	Metrics  *Metrics // nil: not measured
+}
+
+// Service is the coupons domain.
+type Service struct {
+	pool *pgxpool.Pool
+	q    *db.Queries
+	rdb  redis.UniversalClient
+	opts Options
+	log  *slog.Logger
+	m    *Metrics
+
+	soldOut  sync.Map // campaign id → time.Time until which "sold out" is answered from memory
+	rebuilds sync.Map // campaign id → *sync.Mutex: one rebuild per campaign per process at a time
+}
+
+// NewService builds the service. Start the flusher with RunFlusher.
+func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Service {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	o.Flush = o.Flush.withDefaults()
+	m := o.Metrics
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m}
+}
+
+var errNoCampaign = errs.New(errs.NotFound, "We could not find that campaign.")
+
+// Get returns one campaign.
+func (s *Service) Get(ctx context.Context, id int64) (Campaign, error) {
+	c, err := s.q.GetCampaign(ctx, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Campaign{}, errNoCampaign
+	}
+	return c, err
+}
+
+// List returns the newest campaigns first.
+func (s *Service) List(ctx context.Context) ([]Campaign, error) {
+	return s.q.ListCampaigns(ctx)
+}
+
+// Create stores a draft campaign.
+func (s *Service) Create(ctx context.Context, in Input) (Campaign, error) {
+	if err := in.Validate(); err != nil {
+		return Campaign{}, err
+	}
+	return s.q.CreateCampaign(ctx, db.CreateCampaignParams{
+		Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
+		MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
+		ValidDays: int32(in.ValidDays),
+	})
+}
+
+// Update edits a campaign. A draft may change everything; a live (active or
+// paused) campaign only its total quantity, never below what is claimed.
+func (s *Service) Update(ctx context.Context, id int64, in Input) (Campaign, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Campaign{}, err
+	}
+	switch c.State {
+	case StateDraft:
+		if err := in.Validate(); err != nil {
+			return Campaign{}, err
+		}
+		c, err := s.q.UpdateDraftCampaign(ctx, db.UpdateDraftCampaignParams{
+			ID: id, Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
+			MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
+			ValidDays: int32(in.ValidDays),
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Campaign{}, errs.New(errs.Conflict, "This campaign is no longer a draft; reload the page.")
+		}
+		return c, err
+	case StateActive, StatePaused:
+		return s.resize(ctx, c, in.TotalQuantity)
+	default:
+		return Campaign{}, errs.New(errs.Conflict, "This campaign has ended and cannot be edited.")
+	}
+}
+
+// resize changes a live campaign's quantity: Redis first, where the check
+// against claims is atomic, then PostgreSQL.
+func (s *Service) resize(ctx context.Context, c Campaign, total int64) (Campaign, error) {
+	if total < 1 || total > MaxQuantity {
+		return Campaign{}, &errs.Error{Code: errs.Invalid, Message: "The quantity is 1 to 10,000,000 coupons.",
+			Fields: map[string]string{"total_quantity": "The quantity is 1 to 10,000,000 coupons."}}
+	}
+	status, n, err := runResize(ctx, s.rdb, c.ID, total)
+	if err == nil && status == string(missing) {
+		if _, err = s.rebuild(ctx, c.ID, "warm", "before a quantity change"); err == nil {
+			status, n, err = runResize(ctx, s.rdb, c.ID, total)
+		}
+	}
+	if err != nil {
+		return Campaign{}, unavailable(err)
+	}
+	if status == "below_claimed" {
+		msg := "Shoppers have already claimed " + strconv.FormatInt(n, 10) + " coupons; the quantity cannot go below that."
+		return Campaign{}, &errs.Error{Code: errs.Conflict, Message: msg, Fields: map[string]string{"total_quantity": msg}}
+	}
+	s.soldOut.Delete(c.ID)
+	return s.q.SetCampaignQuantity(ctx, db.SetCampaignQuantityParams{ID: c.ID, TotalQuantity: total})
+}
+
+// Transitions of the state machine, by action.
+var transitions = map[string]struct {
+	from []string
+	to   string
+}{
+	"activate": {[]string{StateDraft, StatePaused}, StateActive},
+	"pause":    {[]string{StateActive}, StatePaused},
+	"end":      {[]string{StateActive, StatePaused}, StateEnded},
+}
+
+// Transition applies an admin action (activate, pause, end; activate also
+// resumes a paused campaign) and brings Redis in line with it.
+func (s *Service) Transition(ctx context.Context, id int64, action string) (Campaign, error) {
+	tr, ok := transitions[action]
+	if !ok {
+		return Campaign{}, errs.New(errs.NotFound, "There is no such campaign action.")
+	}
+	var c Campaign
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		cur, err := q.LockCampaign(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoCampaign
+		}
+		if err != nil {
+			return err
+		}
+		allowed := false
+		for _, f := range tr.from {
+			allowed = allowed || cur.State == f
+		}
+		if !allowed {
+			return errs.New(errs.Conflict, "This campaign is %s; it cannot be %s.", cur.State, pastTense(action))
+		}
+		if tr.to == StateActive && !cur.EndsAt.After(time.Now()) {
+			return errs.New(errs.Conflict, "This campaign's claim window is already over; edit or end it instead.")
+		}
+		c, err = q.SetCampaignState(ctx, db.SetCampaignStateParams{ID: id, State: tr.to})
+		return err
+	})
+	if err != nil {
+		return Campaign{}, err
+	}
+	s.soldOut.Delete(id)
+	// After the commit (no Redis call inside a transaction): activation warms
+	// Redis from PostgreSQL; the other actions change the state it answers with.
+	if _, err := s.rebuild(ctx, id, "warm", action); err != nil {
+		return c, unavailable(err)
+	}
+	return c, nil
+}
+
+func pastTense(action string) string {
+	switch action {
+	case "activate":
+		return "activated"
+	case "pause":
+		return "paused"
+	default:
+		return "ended"
+	}
+}
+
+// unavailable turns a Redis failure into a 503 a shopper can read; the cause is logged by the caller's error chain.
+func unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errs.As(err); ok {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &wrapped{errs.New(errs.Unavailable, "Coupons are busy right now. Please try again in a moment."), err}
+}
+
+// wrapped is an expected error that keeps its cause for logs and errors.Is.
+type wrapped struct {
+	shown *errs.Error
+	cause error
+}
+
+func (w *wrapped) Error() string   { return w.shown.Error() + ": " + w.cause.Error() }
+func (w *wrapped) Unwrap() []error { return []error{w.shown, w.cause} }

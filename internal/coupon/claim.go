@@ -1,0 +1,274 @@
+package coupon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// soldOutMemo is how long a campaign seen sold out is answered from memory,
+// without a Redis round trip. Short, because an admin may add stock and
+// other instances would not hear of it.
+const soldOutMemo = 2 * time.Second
+
+// Claim gives the shopper one coupon of the campaign, or says why not. The
+// path is one Lua script in Redis; PostgreSQL is touched only when Redis has
+// lost the campaign's keys and they are rebuilt first.
+func (s *Service) Claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
+	start := time.Now()
+	o, err := s.claim(ctx, campaignID, userID)
+	if err == nil {
+		s.m.claims.WithLabelValues(string(o.Result)).Inc()
+		s.m.claimSeconds.Observe(time.Since(start).Seconds())
+	}
+	return o, err
+}
+
+func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
+	if campaignID <= 0 || userID <= 0 {
+		return Outcome{}, errNoCampaign
+	}
+	if s.opts.DBClaims {
+		return s.claimWithRowLock(ctx, campaignID, userID)
+	}
+	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
+		return Outcome{Result: SoldOut}, nil
+	}
+	o, err := runClaim(ctx, s.rdb, campaignID, userID)
+	if err == nil && o.Result == missing {
+		var c Campaign
+		if c, err = s.rebuild(ctx, campaignID, "rebuild", "a claim found no keys in Redis"); err != nil {
+			return Outcome{}, unavailable(err)
+		}
+		if c.State == StateDraft {
+			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
+		}
+		o, err = runClaim(ctx, s.rdb, campaignID, userID)
+	}
+	if err != nil {
+		return Outcome{}, unavailable(err)
+	}
+	switch o.Result {
+	case missing:
+		return Outcome{}, unavailable(errors.New("campaign keys vanished again right after a rebuild"))
+	case SoldOut:
+		s.soldOut.Store(campaignID, time.Now().Add(soldOutMemo))
+	}
+	return o, nil
+}
+
+// claimWithRowLock is the benchmark's baseline: the same rules through a
+// PostgreSQL row lock on the campaign, the coupon written at once.
+func (s *Service) claimWithRowLock(ctx context.Context, campaignID, userID int64) (Outcome, error) {
+	var o Outcome
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		c, err := q.LockCampaign(ctx, campaignID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoCampaign
+		}
+		if err != nil {
+			return err
+		}
+		left := c.TotalQuantity - c.PersistedCount
+		now := time.Now()
+		switch {
+		case c.State != StateActive || now.Before(c.StartsAt) || !now.Before(c.EndsAt):
+			o = Outcome{NotActive, left}
+			return nil
+		case left <= 0:
+			o = Outcome{SoldOut, 0}
+			return nil
+		}
+		r, err := q.ClaimWithRowLock(ctx, db.ClaimWithRowLockParams{CampaignID: campaignID, UserID: userID})
+		if err != nil {
+			return err
+		}
+		o = Outcome{Claimed, r.Remaining}
+		if r.Inserted == 0 {
+			o.Result = AlreadyClaimed
+		}
+		return nil
+	})
+	return o, err
+}
+
+// rebuild writes a campaign's Redis state from PostgreSQL plus the claims
+// still waiting in its stream, and records the event. It is a merge
+// (warm.lua), so it is safe while claims are served and on every instance at
+// once; within one process, one rebuild per campaign runs at a time.
+func (s *Service) rebuild(ctx context.Context, campaignID int64, kind, reason string) (Campaign, error) {
+	mu, _ := s.rebuilds.LoadOrStore(campaignID, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+
+	k := keysOf(campaignID)
+	// The group first, so that the stream exists before any claim lands in it
+	// (BUSYGROUP: it exists already).
+	if err := s.rdb.XGroupCreateMkStream(ctx, k.claims, group, "0").Err(); err != nil && !isBusyGroup(err) {
+		return Campaign{}, err
+	}
+	// The stream before PostgreSQL: an entry the flusher moves in between is
+	// then seen in one or the other, never in neither.
+	pending, err := s.rdb.XRange(ctx, k.claims, "-", "+").Result()
+	if err != nil {
+		return Campaign{}, err
+	}
+	c, err := s.Get(ctx, campaignID)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if c.State == StateDraft {
+		return c, nil
+	}
+	rows, err := s.q.CampaignUserIDs(ctx, campaignID)
+	if err != nil {
+		return Campaign{}, err
+	}
+	claims := make(map[int64]time.Time, len(rows)+len(pending))
+	for _, r := range rows {
+		claims[r.UserID] = r.ClaimedAt
+	}
+	fromStream := 0
+	for _, e := range pending {
+		if cl, err := parseEntry(e); err == nil {
+			if _, ok := claims[cl.userID]; !ok {
+				claims[cl.userID] = cl.at
+				fromStream++
+			}
+		}
+	}
+	claimed, remaining, err := runWarm(ctx, s.rdb, c, claims)
+	if err != nil {
+		return Campaign{}, err
+	}
+	s.soldOut.Delete(campaignID)
+	detail := fmt.Sprintf("%s: state %s, %d claimed (%d persisted, %d from the stream), %d remaining",
+		reason, c.State, claimed, len(rows), fromStream, remaining)
+	if kind == "rebuild" {
+		s.m.rebuilds.Inc()
+		s.log.Warn("coupon campaign rebuilt in Redis", "campaign", campaignID, "detail", detail)
+	}
+	if err := s.q.InsertCampaignEvent(ctx, db.InsertCampaignEventParams{CampaignID: campaignID, Kind: kind, Detail: detail}); err != nil {
+		s.log.Error("record campaign event", "campaign", campaignID, "err", err)
+	}
+	return c, nil
+}
+
+// WarmLive writes every active and paused campaign into Redis (a merge, so
+// a Redis that came back behind PostgreSQL catches up). serve calls it at start.
+func (s *Service) WarmLive(ctx context.Context) (int, error) {
+	cs, err := s.q.ListCampaignsInStates(ctx, []string{StateActive, StatePaused})
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range cs {
+		if _, err := s.rebuild(ctx, c.ID, "warm", "start"); err != nil {
+			return 0, fmt.Errorf("warm campaign %d: %w", c.ID, err)
+		}
+	}
+	return len(cs), nil
+}
+
+func isBusyGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "BUSYGROUP")
+}
+
+// claim is one parsed stream entry.
+type claimEntry struct {
+	userID int64
+	at     time.Time
+}
+
+func parseEntry(m redis.XMessage) (claimEntry, error) {
+	u, _ := m.Values["user"].(string)
+	a, _ := m.Values["at"].(string)
+	uid, err1 := strconv.ParseInt(u, 10, 64)
+	ms, err2 := strconv.ParseInt(a, 10, 64)
+	if err1 != nil || err2 != nil || uid <= 0 || ms <= 0 {
+		return claimEntry{}, fmt.Errorf("malformed claim entry %s: %v", m.ID, m.Values)
+	}
+	return claimEntry{userID: uid, at: time.UnixMilli(ms)}, nil
+}
+
+// Live is a campaign with its live counters (SPEC 5's admin campaign JSON).
+type Live struct {
+	Campaign
+	Claimed   int64
+	Remaining int64
+	Pending   int64
+	Warm      bool // Redis holds the campaign's keys
+}
+
+// Live reads one campaign and its Redis counters.
+func (s *Service) Live(ctx context.Context, id int64) (Live, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Live{}, err
+	}
+	return s.withStats(ctx, c)
+}
+
+func (s *Service) withStats(ctx context.Context, c Campaign) (Live, error) {
+	l := Live{Campaign: c, Remaining: c.TotalQuantity - c.PersistedCount, Claimed: c.PersistedCount}
+	if c.State == StateDraft {
+		return l, nil
+	}
+	claimed, remaining, pending, warm, err := liveStats(ctx, s.rdb, c.ID)
+	if err != nil {
+		return l, unavailable(err)
+	}
+	if warm {
+		l.Claimed, l.Remaining, l.Pending, l.Warm = claimed, remaining, pending, true
+	}
+	return l, nil
+}
+
+// ActiveForShoppers lists the active campaigns with their remaining counts.
+func (s *Service) ActiveForShoppers(ctx context.Context) ([]Live, error) {
+	cs, err := s.q.ListCampaignsInStates(ctx, []string{StateActive})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Live, 0, len(cs))
+	for _, c := range cs {
+		l, err := s.withStats(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// Admin is what the admin campaign page shows besides the campaign.
+type Admin struct {
+	Live
+	DeadLetters []db.CouponDeadLetter
+	Events      []db.CampaignEvent
+}
+
+// AdminView reads a campaign with its counters, dead letters and events.
+func (s *Service) AdminView(ctx context.Context, id int64) (Admin, error) {
+	l, err := s.Live(ctx, id)
+	if err != nil && !errs.Is(err, errs.Unavailable) {
+		return Admin{}, err
+	}
+	a := Admin{Live: l}
+	if a.DeadLetters, err = s.q.ListDeadLetters(ctx, id); err != nil {
+		return Admin{}, err
+	}
+	if a.Events, err = s.q.ListCampaignEvents(ctx, id); err != nil {
+		return Admin{}, err
+	}
+	return a, nil
+}

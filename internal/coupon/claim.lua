@@ -1,0 +1,39 @@
+-- claim.lua: one shopper claims one coupon of one campaign, atomically.
+--
+-- Every key shares the campaign's hash tag, so the script runs unchanged on a
+-- Redis Cluster. Keys are never built here.
+--   KEYS[1] coupon:{id}:meta     hash: state, starts_at, ends_at (unix ms), total
+--   KEYS[2] coupon:{id}:stock    string: coupons left
+--   KEYS[3] coupon:{id}:claimed  hash: user id -> claimed at (unix ms)
+--   KEYS[4] coupon:{id}:claims   stream: one entry per claim (user, at), read by the flusher
+--   ARGV[1] the shopper's user id
+--
+-- Returns {result, remaining}, result one of:
+--   "claimed"          the shopper got a coupon; remaining is the stock after it
+--   "already_claimed"  the shopper holds one already; nothing changed
+--   "sold_out"         no stock left; nothing changed
+--   "not_active"       not active or outside the claim window; nothing changed
+--   "missing"          the campaign's keys are not in Redis (never warmed, or
+--                      lost): the caller rebuilds them from PostgreSQL first
+-- The clock is Redis's own (TIME), so every app instance agrees on the window.
+local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at')
+local stock = redis.call('GET', KEYS[2])
+if not meta[1] or not meta[2] or not meta[3] or not stock then
+  return {'missing', 0}
+end
+stock = tonumber(stock)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if meta[1] ~= 'active' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
+  return {'not_active', stock}
+end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+  return {'already_claimed', stock}
+end
+if stock <= 0 then
+  return {'sold_out', 0}
+end
+redis.call('HSET', KEYS[3], ARGV[1], now)
+stock = redis.call('DECR', KEYS[2])
+redis.call('XADD', KEYS[4], '*', 'user', ARGV[1], 'at', now)
+return {'claimed', stock}

@@ -1,0 +1,370 @@
+package coupon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+)
+
+// FlushOptions tune the write-back flusher (FLUSH_* settings).
+type FlushOptions struct {
+	Batch       int           // entries per read and per transaction
+	Interval    time.Duration // pause between passes when the streams are empty
+	ReclaimIdle time.Duration // pending entries idle this long are taken over (XAUTOCLAIM)
+	MaxAttempts int           // deliveries before an entry that keeps failing is dead-lettered
+	Workers     int           // consumers per instance
+	Consumer    string        // consumer name prefix; host and pid when empty
+}
+
+func (o FlushOptions) withDefaults() FlushOptions {
+	if o.Batch <= 0 {
+		o.Batch = 200
+	}
+	if o.Interval <= 0 {
+		o.Interval = 200 * time.Millisecond
+	}
+	if o.ReclaimIdle <= 0 {
+		o.ReclaimIdle = 30 * time.Second
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		o.Consumer = fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1_000_000)
+	}
+	return o
+}
+
+// drainTimeout bounds the final pass on shutdown.
+const drainTimeout = 10 * time.Second
+
+// RunFlusher persists claims from the campaigns' streams until ctx ends, then
+// drains what is left (new entries and this instance's pending ones) and
+// returns. Several instances share the work through one consumer group.
+func (s *Service) RunFlusher(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range s.opts.Flush.Workers {
+		w := &flushWorker{s: s, consumer: fmt.Sprintf("%s-w%d", s.opts.Flush.Consumer, i), gauges: i == 0}
+		wg.Go(func() { w.run(ctx) })
+	}
+	wg.Wait()
+}
+
+// flushWorker is one consumer of the group.
+type flushWorker struct {
+	s         *Service
+	consumer  string
+	gauges    bool    // this worker refreshes the pending gauges
+	campaigns []int64 // the last list read from PostgreSQL, kept when it is down
+}
+
+func (w *flushWorker) run(ctx context.Context) {
+	t := time.NewTicker(w.s.opts.Flush.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			w.drain()
+			return
+		case <-t.C:
+		}
+		w.pass(ctx, false)
+	}
+}
+
+// drain runs passes with a fresh context until nothing is left to read.
+func (w *flushWorker) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		if n, err := w.pass(ctx, true); err != nil || n == 0 {
+			return
+		}
+	}
+}
+
+// pass goes once over every flushable campaign: reclaims idle pending
+// entries, then reads new ones until a short batch. It returns how many
+// entries it persisted.
+func (w *flushWorker) pass(ctx context.Context, draining bool) (int, error) {
+	if ids, err := w.s.q.ListFlushableCampaigns(ctx); err == nil {
+		w.campaigns = ids
+	} else if len(w.campaigns) == 0 {
+		return 0, err
+	}
+	total := 0
+	var firstErr error
+	for _, id := range w.campaigns {
+		n, err := w.flushCampaign(ctx, id, draining)
+		total += n
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil && ctx.Err() == nil {
+		w.s.m.flushErrors.Inc()
+		w.s.log.Warn("coupon flush pass failed; entries stay pending", "consumer", w.consumer, "err", firstErr)
+	}
+	if w.gauges {
+		w.refreshGauges(ctx)
+	}
+	return total, firstErr
+}
+
+func (w *flushWorker) flushCampaign(ctx context.Context, id int64, draining bool) (int, error) {
+	k := keysOf(id)
+	opt := w.s.opts.Flush
+	total := 0
+	// This consumer's own pending entries first when draining ("0" re-reads them).
+	if draining {
+		msgs, err := w.read(ctx, k.claims, "0")
+		if err != nil {
+			return 0, err
+		}
+		n, err := w.persist(ctx, id, msgs)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	// Entries a crashed (or failing) consumer left pending too long.
+	start := "0-0"
+	for {
+		msgs, next, err := w.s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: k.claims, Group: group, Consumer: w.consumer, MinIdle: opt.ReclaimIdle, Start: start, Count: int64(opt.Batch),
+		}).Result()
+		if isNoGroup(err) {
+			return total, nil // the stream is gone; a claim will rebuild it
+		}
+		if err != nil {
+			return total, err
+		}
+		if len(msgs) > 0 {
+			w.s.m.reclaimed.Add(float64(len(msgs)))
+			msgs, err = w.deadLetterExhausted(ctx, id, k.claims, msgs)
+			if err != nil {
+				return total, err
+			}
+			n, err := w.persist(ctx, id, msgs)
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	for {
+		msgs, err := w.read(ctx, k.claims, ">")
+		if err != nil {
+			return total, err
+		}
+		n, err := w.persist(ctx, id, msgs)
+		total += n
+		if err != nil || len(msgs) < opt.Batch {
+			return total, err
+		}
+	}
+}
+
+func (w *flushWorker) read(ctx context.Context, stream, from string) ([]redis.XMessage, error) {
+	res, err := w.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: group, Consumer: w.consumer, Streams: []string{stream, from}, Count: int64(w.s.opts.Flush.Batch), Block: -1,
+	}).Result()
+	if errors.Is(err, redis.Nil) || isNoGroup(err) {
+		return nil, nil
+	}
+	if err != nil || len(res) == 0 {
+		return nil, err
+	}
+	return res[0].Messages, nil
+}
+
+// persist inserts a batch in one transaction and only then acknowledges and
+// deletes its entries (a deleted entry is a persisted one, so the stream's
+// length is the backlog). When the batch fails with a data error, entries
+// are tried one by one so that one bad entry does not hold up the rest; a
+// connection error leaves everything pending for the next pass.
+func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessage) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	var good []redis.XMessage
+	var entries []claimEntry
+	for _, m := range msgs {
+		e, err := parseEntry(m)
+		if err != nil {
+			// Nothing will ever make it valid: dead-letter it at once.
+			if err := w.deadLetter(ctx, id, keysOf(id).claims, m, err.Error(), 1); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		good = append(good, m)
+		entries = append(entries, e)
+	}
+	n, err := w.s.insert(ctx, id, entries)
+	if err == nil {
+		return int(n), w.ack(ctx, id, good)
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return 0, err
+	}
+	total := 0
+	for i, m := range good {
+		n, err := w.s.insert(ctx, id, entries[i:i+1])
+		if err != nil {
+			w.s.log.Warn("coupon claim failed to persist; stays pending", "campaign", id, "entry", m.ID, "err", err)
+			continue
+		}
+		total += int(n)
+		if err := w.ack(ctx, id, []redis.XMessage{m}); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (w *flushWorker) ack(ctx context.Context, id int64, msgs []redis.XMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	k := keysOf(id)
+	pipe := w.s.rdb.Pipeline()
+	pipe.XAck(ctx, k.claims, group, ids...)
+	pipe.XDel(ctx, k.claims, ids...)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// deadLetterExhausted moves entries delivered more than MaxAttempts times to
+// the dead-letter table, if they still fail on their own now (an outage of
+// PostgreSQL is not the entry's fault), and returns the others.
+func (w *flushWorker) deadLetterExhausted(ctx context.Context, id int64, stream string, msgs []redis.XMessage) ([]redis.XMessage, error) {
+	pend, err := w.s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: stream, Group: group, Start: msgs[0].ID, End: msgs[len(msgs)-1].ID, Count: int64(len(msgs)) * 2,
+	}).Result()
+	if err != nil {
+		return nil, err
+	}
+	deliveries := make(map[string]int64, len(pend))
+	for _, p := range pend {
+		deliveries[p.ID] = p.RetryCount
+	}
+	keep := msgs[:0:0]
+	for _, m := range msgs {
+		tries := deliveries[m.ID]
+		if tries <= int64(w.s.opts.Flush.MaxAttempts) {
+			keep = append(keep, m)
+			continue
+		}
+		e, perr := parseEntry(m)
+		if perr == nil {
+			_, perr = w.s.insert(ctx, id, []claimEntry{e})
+			if perr == nil {
+				if err := w.ack(ctx, id, []redis.XMessage{m}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			var pgErr *pgconn.PgError
+			if !errors.As(perr, &pgErr) {
+				return nil, perr // PostgreSQL unreachable: keep it pending
+			}
+		}
+		if err := w.deadLetter(ctx, id, stream, m, perr.Error(), tries); err != nil {
+			return nil, err
+		}
+	}
+	return keep, nil
+}
+
+func (w *flushWorker) deadLetter(ctx context.Context, id int64, stream string, m redis.XMessage, reason string, tries int64) error {
+	payload := fmt.Sprint(m.Values)
+	err := w.s.q.InsertDeadLetter(ctx, db.InsertDeadLetterParams{
+		CampaignID: id, StreamID: m.ID, Payload: payload, Error: reason, Attempts: int32(tries),
+	})
+	if err != nil {
+		return err
+	}
+	w.s.m.deadLetters.Inc()
+	w.s.log.Error("coupon claim dead-lettered", "campaign", id, "entry", m.ID, "payload", payload, "err", reason)
+	return w.ack(ctx, id, []redis.XMessage{m})
+}
+
+// refreshGauges sets the backlog and the age of its oldest entry.
+func (w *flushWorker) refreshGauges(ctx context.Context) {
+	var backlog int64
+	var oldest time.Duration
+	for _, id := range w.campaigns {
+		k := keysOf(id)
+		n, err := w.s.rdb.XLen(ctx, k.claims).Result()
+		if err != nil || n == 0 {
+			continue
+		}
+		backlog += n
+		if first, err := w.s.rdb.XRangeN(ctx, k.claims, "-", "+", 1).Result(); err == nil && len(first) == 1 {
+			if age := time.Since(streamTime(first[0].ID)); age > oldest {
+				oldest = age
+			}
+		}
+	}
+	w.s.m.pending.Set(float64(backlog))
+	w.s.m.oldestPending.Set(oldest.Seconds())
+}
+
+// streamTime is the time in a stream entry id ("ms-seq").
+func streamTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	var n int64
+	fmt.Sscan(ms, &n)
+	return time.UnixMilli(n)
+}
+
+func isNoGroup(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOGROUP")
+}
+
+// insert persists claims idempotently and counts them in the campaign, in
+// one statement; it returns how many rows were new.
+func (s *Service) insert(ctx context.Context, id int64, entries []claimEntry) (int64, error) {
+	if len(entries) == 0 {
+		return 0, nil
+	}
+	users := make([]int64, len(entries))
+	ats := make([]time.Time, len(entries))
+	for i, e := range entries {
+		users[i], ats[i] = e.userID, e.at
+	}
+	var n int64
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		var err error
+		n, err = q.InsertClaims(ctx, db.InsertClaimsParams{CampaignID: id, UserIds: users, ClaimedAts: ats})
+		return err
+	})
+	if err == nil {
+		s.m.flushed.Add(float64(n))
+		s.m.flushBatches.Inc()
+	}
+	return n, err
+}

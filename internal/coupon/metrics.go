@@ -1,0 +1,59 @@
+package coupon
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the coupon domain's Prometheus series (market_coupon_*).
+type Metrics struct {
+	claims        *prometheus.CounterVec
+	claimSeconds  prometheus.Histogram
+	flushed       prometheus.Counter
+	flushBatches  prometheus.Counter
+	flushErrors   prometheus.Counter
+	reclaimed     prometheus.Counter
+	deadLetters   prometheus.Counter
+	rebuilds      prometheus.Counter
+	pending       prometheus.Gauge
+	oldestPending prometheus.Gauge
+}
+
+// NewMetrics creates the series and registers them when reg is not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		claims: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "market_coupon_claims_total", Help: "Coupon claims by result.",
+		}, []string{"result"}),
+		claimSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "market_coupon_claim_duration_seconds", Help: "Time of one claim in the service (Redis round trip).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
+		}),
+		flushed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_flushed_total", Help: "Claims the flusher persisted to PostgreSQL (new rows).",
+		}),
+		flushBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_flush_batches_total", Help: "Batches the flusher committed.",
+		}),
+		flushErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_flush_errors_total", Help: "Batches that failed to persist and stay pending.",
+		}),
+		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_reclaimed_total", Help: "Stream entries reclaimed from idle consumers (XAUTOCLAIM).",
+		}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_dead_letters_total", Help: "Stream entries moved to the dead-letter table.",
+		}),
+		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_rebuilds_total", Help: "Campaigns rebuilt in Redis after their keys were lost.",
+		}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "market_coupon_flush_pending", Help: "Claims in Redis streams not yet persisted to PostgreSQL.",
+		}),
+		oldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "market_coupon_flush_oldest_pending_seconds", Help: "Age of the oldest claim not yet persisted.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.claims, m.claimSeconds, m.flushed, m.flushBatches, m.flushErrors, m.reclaimed,
+			m.deadLetters, m.rebuilds, m.pending, m.oldestPending)
+	}
+	return m
+}

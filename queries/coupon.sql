@@ -1,0 +1,113 @@
+-- name: CreateCampaign :one
+INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount,
+                       total_quantity, starts_at, ends_at, valid_days)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING *;
+
+-- name: GetCampaign :one
+SELECT * FROM campaigns WHERE id = $1;
+
+-- name: LockCampaign :one
+-- Serialises state changes and edits of one campaign (and the row-lock claim baseline).
+SELECT * FROM campaigns WHERE id = $1 FOR UPDATE;
+
+-- name: UpdateDraftCampaign :one
+UPDATE campaigns
+SET name = $2, discount_type = $3, discount_value = $4, max_discount = $5, min_order_amount = $6,
+    total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, updated_at = now()
+WHERE id = $1 AND state = 'draft'
+RETURNING *;
+
+-- name: SetCampaignQuantity :one
+-- The CHECK persisted_count <= total_quantity backs up the service's claimed-count check.
+UPDATE campaigns SET total_quantity = $2, updated_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- name: SetCampaignState :one
+UPDATE campaigns SET state = $2, updated_at = now()
+WHERE id = $1
+RETURNING *;
+
+-- name: ListCampaigns :many
+SELECT * FROM campaigns ORDER BY id DESC LIMIT 500;
+
+-- name: ListCampaignsInStates :many
+-- campaigns_state_idx.
+SELECT * FROM campaigns WHERE state = ANY(@states::text[]) ORDER BY id;
+
+-- name: ListFlushableCampaigns :many
+-- Campaigns whose stream may still hold claims: live ones, and ended ones for a week.
+SELECT id FROM campaigns
+WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
+ORDER BY id;
+
+-- name: InsertClaims :one
+-- The one idempotent write of claims, used by the flusher and by SyncUser:
+-- rows that already exist are skipped, and persisted_count grows by exactly
+-- the rows inserted, in the same statement (so in the caller's transaction).
+WITH claims AS (
+    -- Two set-returning functions in one select list advance together (zip).
+    SELECT unnest(@user_ids::bigint[]) AS user_id, unnest(@claimed_ats::timestamptz[]) AS claimed_at
+), ins AS (
+    INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
+    SELECT c.id, claims.user_id, claims.claimed_at, claims.claimed_at + make_interval(days => c.valid_days)
+    FROM campaigns c, claims
+    WHERE c.id = @campaign_id
+    ON CONFLICT (campaign_id, user_id) DO NOTHING
+    RETURNING 1
+)
+UPDATE campaigns
+SET persisted_count = persisted_count + (SELECT count(*) FROM ins), updated_at = now()
+WHERE campaigns.id = @campaign_id
+RETURNING (SELECT count(*) FROM ins)::bigint AS inserted;
+
+-- name: CampaignUserIDs :many
+SELECT user_id, claimed_at FROM coupons WHERE campaign_id = $1;
+
+-- name: UnsyncedCampaignsForUser :many
+-- Live campaigns in which this shopper holds no persisted coupon yet: a claim
+-- there may still be waiting in Redis for the flusher.
+SELECT c.id FROM campaigns c
+WHERE c.state IN ('active', 'paused')
+  AND NOT EXISTS (SELECT 1 FROM coupons WHERE campaign_id = c.id AND user_id = $1)
+ORDER BY c.id;
+
+-- name: ListUserCoupons :many
+SELECT k.id, k.campaign_id, k.status, k.claimed_at, k.expires_at, k.used_at, k.order_id,
+       c.name AS campaign_name, c.discount_type, c.discount_value, c.max_discount, c.min_order_amount
+FROM coupons k JOIN campaigns c ON c.id = k.campaign_id
+WHERE k.user_id = $1
+ORDER BY k.claimed_at DESC, k.id DESC;
+
+-- name: InsertDeadLetter :exec
+INSERT INTO coupon_dead_letters (campaign_id, stream_id, payload, error, attempts)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (campaign_id, stream_id) DO NOTHING;
+
+-- name: ListDeadLetters :many
+SELECT * FROM coupon_dead_letters WHERE campaign_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 100;
+
+-- name: CountDeadLetters :one
+SELECT count(*) FROM coupon_dead_letters WHERE resolved_at IS NULL;
+
+-- name: InsertCampaignEvent :exec
+INSERT INTO campaign_events (campaign_id, kind, detail) VALUES ($1, $2, $3);
+
+-- name: ListCampaignEvents :many
+SELECT * FROM campaign_events WHERE campaign_id = $1 ORDER BY id DESC LIMIT 20;
+
+-- name: ClaimWithRowLock :one
+-- The benchmark's baseline: the same claim through a PostgreSQL row lock.
+-- Runs after LockCampaign in one transaction.
+WITH ins AS (
+    INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
+    SELECT c.id, @user_id, now(), now() + make_interval(days => c.valid_days)
+    FROM campaigns c WHERE c.id = @campaign_id
+    ON CONFLICT (campaign_id, user_id) DO NOTHING
+    RETURNING 1
+)
+UPDATE campaigns
+SET persisted_count = persisted_count + (SELECT count(*) FROM ins)
+WHERE campaigns.id = @campaign_id
+RETURNING (SELECT count(*) FROM ins)::bigint AS inserted, (total_quantity - persisted_count)::bigint AS remaining;

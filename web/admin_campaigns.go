@@ -1,0 +1,202 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"market/internal/coupon"
+	"market/views"
+)
+
+func (s *Server) adminCampaignRoutes(r chi.Router) {
+	r.Get("/campaigns", s.h(s.adminCampaigns))
+	r.Post("/campaigns", s.h(s.adminCreateCampaign))
+	r.Get("/campaigns/{id}", s.h(s.adminCampaign))
+	r.Post("/campaigns/{id}", s.h(s.adminUpdateCampaign))
+	r.Post("/campaigns/{id}/{action:activate|pause|end}", s.h(s.adminCampaignAction))
+}
+
+// campaignJSON is SPEC 5's campaign: id, state, the form's fields, and on the
+// campaign page the live counters.
+func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
+	m := map[string]any{
+		"id": c.ID, "state": c.State, "name": c.Name, "discount_type": c.DiscountType, "discount_value": c.DiscountValue,
+		"max_discount": c.MaxDiscount, "min_order_amount": c.MinOrderAmount, "total_quantity": c.TotalQuantity,
+		"starts_at": c.StartsAt.Format(time.RFC3339), "ends_at": c.EndsAt.Format(time.RFC3339), "valid_days": c.ValidDays,
+	}
+	if live != nil {
+		m["claimed"], m["remaining"], m["persisted"], m["pending"] = live.Claimed, live.Remaining, c.PersistedCount, live.Pending
+	}
+	return m
+}
+
+func campaignRow(l coupon.Live) views.CampaignRow {
+	c := l.Campaign
+	return views.CampaignRow{ID: c.ID, Name: c.Name, State: c.State, Discount: coupon.DiscountOf(c).Text(), MinOrder: c.MinOrderAmount,
+		Total: c.TotalQuantity, Claimed: l.Claimed, Remaining: l.Remaining, Persisted: c.PersistedCount, Pending: l.Pending,
+		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), ValidDays: int64(c.ValidDays)}
+}
+
+func (s *Server) adminCampaigns(w http.ResponseWriter, r *http.Request) error {
+	return s.renderCampaigns(w, r, http.StatusOK, views.Form{Values: map[string]string{"valid_days": "7", "min_order_amount": "0"}})
+}
+
+func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status int, f views.Form) error {
+	cs, err := s.Coupons.List(r.Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]views.CampaignRow, len(cs))
+	js := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		rows[i] = campaignRow(coupon.Live{Campaign: c})
+		js[i] = campaignJSON(c, nil)
+	}
+	return s.render(w, r, answer{Status: status, Page: views.AdminCampaignsPage(rows, f), JSON: map[string]any{"campaigns": js}})
+}
+
+// campaignInput parses the campaign form; full is false for a live
+// campaign's form, which has only the quantity.
+func campaignInput(f *form, full bool) coupon.Input {
+	in := coupon.Input{TotalQuantity: f.int64("total_quantity", 1, coupon.MaxQuantity, true, 0)}
+	if !full {
+		return in
+	}
+	in.Name = f.str("name", 100)
+	in.DiscountType = f.str("discount_type", 10)
+	in.DiscountValue = f.int64("discount_value", 1, coupon.MaxMoney, true, 0)
+	if in.DiscountType == coupon.DiscountPercent {
+		cap := f.int64("max_discount", 1, coupon.MaxMoney, true, 0)
+		in.MaxDiscount = &cap
+	}
+	in.MinOrderAmount = f.int64("min_order_amount", 0, 10*coupon.MaxMoney, false, 0)
+	in.StartsAt = formTime(f, "starts_at")
+	in.EndsAt = formTime(f, "ends_at")
+	in.ValidDays = f.int64("valid_days", 1, coupon.MaxValidDays, false, coupon.DefaultValidDay)
+	return in
+}
+
+func formTime(f *form, name string) time.Time {
+	raw := f.str(name, 40)
+	if raw == "" {
+		f.fields.Add(name, "This field is required.")
+		return time.Time{}
+	}
+	t, err := coupon.ParseTime(raw)
+	if err != nil {
+		f.fields.Add(name, "Enter a date and time, like 2025-05-01T10:00.")
+	}
+	return t
+}
+
+func (s *Server) adminCreateCampaign(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	in := campaignInput(f, true)
+	if err = f.err(); err == nil {
+		var c coupon.Campaign
+		if c, err = s.Coupons.Create(r.Context(), in); err == nil {
+			if wantsJSON(r) {
+				return writeJSON(w, http.StatusCreated, campaignJSON(c, nil))
+			}
+			s.sessions.flash(w, r, "success", "Campaign created as a draft. Activate it when ready.")
+			redirect(w, r, "/admin/campaigns/"+itoa(c.ID))
+			return nil
+		}
+	}
+	vf, status, ok := formOf(err, f.values)
+	if !ok || wantsJSON(r) {
+		return err
+	}
+	return s.renderCampaigns(w, r, status, vf)
+}
+
+func (s *Server) adminCampaign(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	return s.renderCampaign(w, r, id, http.StatusOK, views.Form{})
+}
+
+func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64, status int, f views.Form) error {
+	a, err := s.Coupons.AdminView(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	c := a.Campaign
+	if f.Values == nil {
+		f.Values = map[string]string{
+			"name": c.Name, "discount_type": c.DiscountType, "discount_value": itoa(c.DiscountValue),
+			"min_order_amount": itoa(c.MinOrderAmount), "total_quantity": itoa(c.TotalQuantity),
+			"starts_at": c.StartsAt.Local().Format("2006-01-02T15:04"), "ends_at": c.EndsAt.Local().Format("2006-01-02T15:04"),
+			"valid_days": strconv.Itoa(int(c.ValidDays)),
+		}
+		if c.MaxDiscount != nil {
+			f.Values["max_discount"] = itoa(*c.MaxDiscount)
+		}
+	}
+	v := views.AdminCampaignView{Campaign: campaignRow(a.Live), Form: f}
+	for _, d := range a.DeadLetters {
+		v.DeadLetters = append(v.DeadLetters, views.DeadLetterRow{StreamID: d.StreamID, Payload: d.Payload, Error: d.Error, Attempts: int64(d.Attempts), At: views.When(d.CreatedAt)})
+	}
+	for _, e := range a.Events {
+		v.Events = append(v.Events, views.EventRow{Kind: e.Kind, Detail: e.Detail, At: views.When(e.CreatedAt)})
+	}
+	return s.render(w, r, answer{Status: status, Page: views.AdminCampaignPage(v), JSON: campaignJSON(c, &a.Live)})
+}
+
+func (s *Server) adminUpdateCampaign(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	cur, err := s.Coupons.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	in := campaignInput(f, cur.State == coupon.StateDraft)
+	if err = f.err(); err == nil {
+		var c coupon.Campaign
+		if c, err = s.Coupons.Update(r.Context(), id, in); err == nil {
+			if wantsJSON(r) {
+				return writeJSON(w, http.StatusOK, campaignJSON(c, nil))
+			}
+			s.sessions.flash(w, r, "success", "Campaign saved.")
+			redirect(w, r, "/admin/campaigns/"+itoa(id))
+			return nil
+		}
+	}
+	vf, status, ok := formOf(err, f.values)
+	if !ok || wantsJSON(r) {
+		return err
+	}
+	return s.renderCampaign(w, r, id, status, vf)
+}
+
+func (s *Server) adminCampaignAction(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	action := chi.URLParam(r, "action")
+	c, err := s.Coupons.Transition(r.Context(), id, action)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, campaignJSON(c, nil))
+	}
+	s.sessions.flash(w, r, "success", "Campaign "+c.Name+" is now "+c.State+".")
+	redirect(w, r, "/admin/campaigns/"+itoa(id))
+	return nil
+}

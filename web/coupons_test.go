@@ -1,0 +1,216 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// adminCampaign creates and activates a campaign through the admin routes.
+func (h *harness) activeCampaign(total string) string {
+	h.t.Helper()
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	admin = admin.json()
+	r := admin.post("/admin/campaigns", campaignForm(map[string]string{"total_quantity": total}))
+	if r.status != http.StatusCreated {
+		h.t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var c struct{ ID int64 }
+	_ = json.Unmarshal([]byte(r.body), &c)
+	id := itoa(c.ID)
+	if r := admin.post("/admin/campaigns/"+id+"/activate", nil); r.status != 200 || !strings.Contains(r.body, `"state":"active"`) {
+		h.t.Fatalf("activate: %d %s", r.status, r.body)
+	}
+	return id
+}
+
+func campaignForm(over map[string]string) url.Values {
+	v := url.Values{
+		"name": {"Spring sale"}, "discount_type": {"fixed"}, "discount_value": {"3000"}, "min_order_amount": {"0"},
+		"total_quantity": {"2"}, "starts_at": {time.Now().Add(-time.Hour).Format(time.RFC3339)},
+		"ends_at": {time.Now().Add(time.Hour).Format(time.RFC3339)}, "valid_days": {"7"},
+	}
+	for k, x := range over {
+		v.Set(k, x)
+	}
+	return v
+}
+
+func TestClaimAnswersWithTheContractStatuses(t *testing.T) {
+	h := newHarness(t)
+	id := h.activeCampaign("1")
+	a, b := h.client(), h.client()
+	a.signup("a@example.test", "A", "password123")
+	b.signup("b@example.test", "B", "password123")
+	a, b = a.json(), b.json()
+
+	tests := []struct {
+		name   string
+		c      *client
+		status int
+		body   string
+	}{
+		{"first claim wins", a, 200, `{"remaining":0,"result":"claimed"}`},
+		{"second claim by the same shopper", a, 409, `{"remaining":0,"result":"already_claimed"}`},
+		{"another shopper finds it sold out", b, 410, `{"remaining":0,"result":"sold_out"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.c.post("/coupons/"+id+"/claim", nil)
+			if r.status != tt.status || strings.TrimSpace(r.body) != tt.body {
+				t.Fatalf("%d %s, want %d %s", r.status, r.body, tt.status, tt.body)
+			}
+		})
+	}
+	// The winner sees the coupon in their account at once (before any flusher).
+	r := a.get("/account")
+	if !strings.Contains(r.body, `"coupons":[{"id":`) || !strings.Contains(r.body, `"status":"issued"`) {
+		t.Fatalf("account: %s", r.body)
+	}
+	if n := h.count("SELECT persisted_count FROM campaigns WHERE id = $1", id); n != 1 {
+		t.Fatalf("persisted %d", n)
+	}
+}
+
+func TestBadClaimsAreRefusedAndChangeNothing(t *testing.T) {
+	h := newHarness(t)
+	id := h.activeCampaign("5")
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	admin = admin.json()
+	draft := admin.post("/admin/campaigns", campaignForm(nil))
+	var d struct{ ID int64 }
+	_ = json.Unmarshal([]byte(draft.body), &d)
+	paused := h.activeCampaign("5")
+	admin.post("/admin/campaigns/"+paused+"/pause", nil)
+	ended := h.activeCampaign("5")
+	admin.post("/admin/campaigns/"+ended+"/end", nil)
+	future := admin.post("/admin/campaigns", campaignForm(map[string]string{
+		"starts_at": time.Now().Add(time.Hour).Format(time.RFC3339), "ends_at": time.Now().Add(2 * time.Hour).Format(time.RFC3339)}))
+	var f struct{ ID int64 }
+	_ = json.Unmarshal([]byte(future.body), &f)
+	admin.post("/admin/campaigns/"+itoa(f.ID)+"/activate", nil)
+
+	shopper := h.client()
+	shopper.signup("s@example.test", "S", "password123")
+	shopper = shopper.json()
+	tests := []struct {
+		name   string
+		c      *client
+		path   string
+		status int
+		extra  []string
+	}{
+		{"unknown campaign", shopper, "/coupons/999999/claim", 404, nil},
+		{"non-numeric id", shopper, "/coupons/abc/claim", 404, nil},
+		{"negative id", shopper, "/coupons/-1/claim", 404, nil},
+		{"draft", shopper, "/coupons/" + itoa(d.ID) + "/claim", 403, nil},
+		{"paused", shopper, "/coupons/" + paused + "/claim", 403, nil},
+		{"ended", shopper, "/coupons/" + ended + "/claim", 403, nil},
+		{"before the window", shopper, "/coupons/" + itoa(f.ID) + "/claim", 403, nil},
+		{"anonymous JSON", h.client().json(), "/coupons/" + id + "/claim", 401, nil},
+		{"cross-origin", shopper, "/coupons/" + id + "/claim", 403, []string{"Origin", "https://evil.test"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := tt.c.post(tt.path, nil, tt.extra...); r.status != tt.status {
+				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
+			}
+		})
+	}
+	anon := h.client().post("/coupons/"+id+"/claim", nil)
+	if anon.status != http.StatusSeeOther || !strings.HasPrefix(anon.header.Get("Location"), "/login?next=") {
+		t.Fatalf("anonymous browser: %d %q", anon.status, anon.header.Get("Location"))
+	}
+	if n := h.count("SELECT count(*) FROM coupons"); n != 0 {
+		t.Fatalf("%d coupons", n)
+	}
+	if r := shopper.get("/coupons"); !strings.Contains(r.body, `"remaining":5`) {
+		t.Fatalf("stock changed: %s", r.body)
+	}
+}
+
+func TestClaimByHTMXSwapsTheResultAndPlainFormRedirects(t *testing.T) {
+	h := newHarness(t)
+	id := h.activeCampaign("3")
+	c := h.client()
+	c.signup("h@example.test", "H", "password123")
+
+	page := c.get("/coupons")
+	if !strings.Contains(page.body, `hx-post="/coupons/`+id+`/claim"`) || !strings.Contains(page.body, "Claim coupon") || !strings.Contains(page.body, `aria-live="polite"`) {
+		t.Fatalf("coupons page: %s", page.body)
+	}
+	r := c.post("/coupons/"+id+"/claim", nil, "HX-Request", "true")
+	if r.status != 200 || strings.Contains(r.body, "<html") || !strings.Contains(r.body, "You got it!") ||
+		!strings.Contains(r.body, `id="remaining-`+id+`"`) || !strings.Contains(r.body, `hx-swap-oob="true"`) || !strings.Contains(r.body, "2 left") {
+		t.Fatalf("fragment: %d %s", r.status, r.body)
+	}
+	r = c.post("/coupons/"+id+"/claim", nil, "HX-Request", "true")
+	if r.status != 409 || !strings.Contains(r.body, "You already have this coupon.") {
+		t.Fatalf("again: %d %s", r.status, r.body)
+	}
+	// Without JavaScript: the form posts, and the answer comes back as a flash.
+	r = c.post("/coupons/"+id+"/claim", nil)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/coupons" {
+		t.Fatalf("plain form: %d %q", r.status, r.header.Get("Location"))
+	}
+	if p := c.get("/coupons"); !strings.Contains(p.body, "You already have this coupon.") {
+		t.Fatal("no flash after the plain form")
+	}
+}
+
+func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	now := time.Now()
+	tests := []struct {
+		name string
+		over map[string]string
+		text string
+	}{
+		{"window ends before it starts", map[string]string{"ends_at": now.Add(-2 * time.Hour).Format(time.RFC3339)}, "must end after it starts"},
+		{"zero quantity", map[string]string{"total_quantity": "0"}, "Enter a number from 1"},
+		{"negative quantity", map[string]string{"total_quantity": "-3"}, "Enter a number from 1"},
+		{"percent over 100", map[string]string{"discount_type": "percent", "discount_value": "150", "max_discount": "5000"}, "1 to 100 percent"},
+		{"percent without cap", map[string]string{"discount_type": "percent", "discount_value": "10", "max_discount": ""}, "This field is required."},
+		{"unreadable start", map[string]string{"starts_at": "next tuesday"}, "Enter a date and time"},
+		{"non-numeric discount", map[string]string{"discount_value": "lots"}, "Enter a whole number."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := admin.post("/admin/campaigns", campaignForm(tt.over))
+			if r.status != 422 || !strings.Contains(r.body, tt.text) {
+				t.Fatalf("%d, want 422 with %q:\n%s", r.status, tt.text, r.body)
+			}
+			if j := admin.json().post("/admin/campaigns", campaignForm(tt.over)); j.status != 422 || !strings.Contains(j.body, `"code":"invalid_input"`) {
+				t.Fatalf("JSON: %d %s", j.status, j.body)
+			}
+		})
+	}
+	if n := h.count("SELECT count(*) FROM campaigns"); n != 0 {
+		t.Fatalf("%d campaigns stored", n)
+	}
+	// A datetime-local value in the server's zone is accepted.
+	r := admin.post("/admin/campaigns", campaignForm(map[string]string{
+		"starts_at": now.Format("2006-01-02T15:04"), "ends_at": now.Add(time.Hour).Format("2006-01-02T15:04")}))
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("datetime-local: %d %s", r.status, r.body)
+	}
+	// The admin campaign page answers JSON with the live counters.
+	loc := r.header.Get("Location")
+	j := admin.json().get(loc)
+	for _, k := range []string{`"claimed":`, `"remaining":`, `"persisted":`, `"pending":`, `"state":"draft"`} {
+		if !strings.Contains(j.body, k) {
+			t.Fatalf("campaign JSON lacks %s: %s", k, j.body)
+		}
+	}
+	// Ending a draft is a conflict.
+	if e := admin.json().post(loc+"/end", nil); e.status != 409 {
+		t.Fatalf("end draft: %d %s", e.status, e.body)
+	}
+}
