@@ -28,6 +28,7 @@ import (
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/db"
+	"market/internal/order"
 	"market/internal/redisdb"
 	"market/internal/seed"
 	"market/web"
@@ -87,12 +88,18 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}
 
+	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking})
+	if err != nil {
+		return err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts: accounts,
 		Catalog:  catalog.NewService(pool),
+		Orders:   orders,
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}

@@ -15,6 +15,7 @@ import (
 	"market/internal/account"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/order"
 	"market/internal/testenv"
 )
 
@@ -45,7 +46,11 @@ func newHarness(t *testing.T) *harness {
 	if _, err := accounts.EnsureAdmin(t.Context(), cfg.AdminEmail, cfg.AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool)}
+	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Orders: orders}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

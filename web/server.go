@@ -16,6 +16,7 @@ import (
 	"market/internal/account"
 	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/order"
 	"market/static"
 )
 
@@ -27,6 +28,7 @@ type Deps struct {
 	Redis    redis.UniversalClient
 	Accounts *account.Service
 	Catalog  *catalog.Service
+	Orders   *order.Service
 	Metrics  prometheus.Registerer
 }
 
@@ -52,7 +54,7 @@ func (s *Server) routes() chi.Router {
 	d := s.Deps
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, limitBody(maxBody),
-		chimw.Timeout(d.Config.RequestTimeout), s.loadSession)
+		chimw.Timeout(d.Config.RequestTimeout), s.loadSession, s.cartBadge)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
 
@@ -71,6 +73,8 @@ func (s *Server) routes() chi.Router {
 		r.Use(s.requireUser)
 		r.Get("/account", s.h(s.account))
 	})
+
+	s.orderRoutes(r)
 
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(s.requireUser, s.requireAdmin)

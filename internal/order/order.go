@@ -101,7 +101,7 @@ func (s *Service) Locking() string { return s.opt.Locking }
 // Retries counts retried transactions and optimistic re-reads since start.
 func (s *Service) Retries() int64 { return s.retries.Load() }
 
-var errBusy = errs.New(errs.Busy, "The shop is very busy right now, so your order was not placed. Please try again.")
+var errBusy = errs.New(errs.Busy, "We are very busy right now, so nothing was changed. Please try again.")
 
 // inTx runs fn in a transaction whose lock waits are bounded, retrying
 // transient failures (lock timeout, serialization failure, deadlock) a few

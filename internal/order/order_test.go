@@ -583,3 +583,38 @@ func TestTopUpBounds(t *testing.T) {
 	}
 	e.consistent()
 }
+
+func TestLockWaitsAreBoundedAndEndInBusy(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	svc, err := order.NewService(e.pool, order.Options{LockTimeout: 50 * time.Millisecond, Attempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.product(1000, 10)
+	u := e.shoppers(1, 10_000)[0]
+	e.add(u, p, 1)
+	// Another transaction holds the shopper's row for longer than every wait allows.
+	tx, err := e.pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(context.Background(), "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", u); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, err = svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "k"})
+	if !errs.Is(err, errs.Busy) {
+		t.Fatalf("err %v, want busy", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("waited %v", took)
+	}
+	if svc.Retries() != 1 {
+		t.Errorf("%d retries, want 1", svc.Retries())
+	}
+	_ = tx.Rollback(context.Background())
+	if n := e.count("SELECT count(*) FROM orders"); n != 0 {
+		t.Errorf("%d orders", n)
+	}
+}
