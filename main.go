@@ -204,6 +204,9 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if err := seed.Shoppers(ctx, pool, *shoppers, os.Stderr); err != nil {
 		return err
 	}
+	if err := seed.DemoOrders(ctx, pool, os.Stderr); err != nil {
+		return err
+	}
 	printLogins(cfg)
 	return nil
 }
