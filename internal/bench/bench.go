@@ -17,7 +17,9 @@ import (
 type command func(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error
 
 // commands is every benchmark, by name.
-var commands = map[string]command{}
+var commands = map[string]command{
+	"checkout": checkoutBench,
+}
 
 // Run dispatches `market bench NAME [flags]`.
 func Run(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {

@@ -203,14 +203,15 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	}
 
 	// 5. Stock last, in ascending product id (CartLines is ordered so): the
-	// hot rows are held for the shortest time before commit.
+	// hot rows are locked by the final statements, so each is held only until
+	// the commit. Its ledger rows go first; a failed update rolls them back.
+	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
+		return Order{}, false, err
+	}
 	for _, l := range cart.Lines {
 		if err := s.takeStock(ctx, q, l); err != nil {
 			return Order{}, false, err
 		}
-	}
-	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
-		return Order{}, false, err
 	}
 	items := make([]db.OrderItem, len(cart.Lines))
 	for i := range cart.Lines {
