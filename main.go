@@ -31,6 +31,7 @@ import (
 	"market/internal/consistency"
 	"market/internal/coupon"
 	"market/internal/db"
+	"market/internal/order"
 	"market/internal/redisdb"
 	"market/internal/seed"
 	"market/web"
@@ -101,6 +102,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	} else if n > 0 {
 		log.Info("coupon campaigns warmed in Redis", "campaigns", n)
 	}
+	// Coupons claimed a second ago are persisted before checkout needs them.
+	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking, Coupons: coupons})
+	if err != nil {
+		return err
+	}
 	checks := consistency.NewService(pool, log)
 
 	// Background loops outlive the HTTP server by a little: they stop after
@@ -108,7 +114,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	// and the flusher drains what it holds before serve returns.
 	var background sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() { stopBackground(); background.Wait(); log.Info("background work stopped; coupon flusher drained") }()
+	defer func() {
+		stopBackground()
+		background.Wait()
+		log.Info("background work stopped; coupon flusher drained")
+	}()
 	background.Go(func() { coupons.RunFlusher(bgCtx) })
 	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
 
@@ -118,6 +128,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Catalog:     catalog.NewService(pool),
 		Consistency: checks,
 		Coupons:     coupons,
+		Orders:      orders,
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
@@ -223,6 +234,9 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 		return err
 	}
 	if err := seed.Campaign(ctx, pool, os.Stderr); err != nil {
+		return err
+	}
+	if err := seed.DemoOrders(ctx, pool, os.Stderr); err != nil {
 		return err
 	}
 	printLogins(cfg)

@@ -84,7 +84,16 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, err error, f
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
+	return s.renderAccount(w, r, views.Form{}, http.StatusOK)
+}
+
+// renderAccount shows the account with its wallet; topUp is the top-up form's state.
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, topUp views.Form, status int) error {
 	u, err := s.Accounts.Get(r.Context(), currentUser(r).ID)
+	if err != nil {
+		return err
+	}
+	wal, err := s.Orders.Wallet(r.Context(), u.ID)
 	if err != nil {
 		return err
 	}
@@ -92,9 +101,13 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	v := views.AccountView{Name: u.Name, Email: u.Email, Balance: wal.Balance, Points: wal.Points, Since: views.When(u.CreatedAt),
+		BalanceHistory: ledgerRows(wal.BalanceHistory), PointsHistory: ledgerRows(wal.PointsHistory), TopUp: topUp, Coupons: myCoupons(coupons)}
 	return s.render(w, r, answer{
-		Page: views.AccountPage(views.AccountView{Name: u.Name, Email: u.Email, Balance: u.Balance, Points: u.Points, Since: views.When(u.CreatedAt), Coupons: myCoupons(coupons)}),
-		JSON: map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "balance": u.Balance, "points": u.Points, "coupons": couponsJSON(coupons)},
+		Status: status,
+		Page:   views.AccountPage(v),
+		JSON: map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "balance": wal.Balance, "points": wal.Points,
+			"coupons": couponsJSON(coupons), "balance_history": ledgerJSON(wal.BalanceHistory), "points_history": ledgerJSON(wal.PointsHistory)},
 	})
 }
 

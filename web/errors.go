@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"market/internal/errs"
+	"market/internal/order"
 	"market/views"
 )
 
@@ -40,6 +41,13 @@ var statusOf = map[errs.Code]int{
 	errs.TooLarge:        http.StatusRequestEntityTooLarge,
 	errs.TooManyRequests: http.StatusTooManyRequests,
 	errs.Unavailable:     http.StatusServiceUnavailable,
+	errs.Busy:            http.StatusServiceUnavailable,
+
+	order.CodeOutOfStock:          http.StatusConflict,
+	order.CodeInsufficientBalance: http.StatusConflict,
+	order.CodeCouponInvalid:       http.StatusUnprocessableEntity,
+	order.CodeCartEmpty:           http.StatusUnprocessableEntity,
+	order.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 }
 
 var titleOf = map[int]string{

@@ -17,6 +17,7 @@ import (
 	"market/internal/config"
 	"market/internal/consistency"
 	"market/internal/coupon"
+	"market/internal/order"
 	"market/internal/testenv"
 )
 
@@ -50,8 +51,12 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	coupons := coupon.NewService(pool, rdb, coupon.Options{})
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Coupons: coupons,
-		Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler))}
+	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking, Coupons: coupons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool),
+		Coupons: coupons, Orders: orders, Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler))}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

@@ -18,6 +18,7 @@ import (
 	"market/internal/config"
 	"market/internal/consistency"
 	"market/internal/coupon"
+	"market/internal/order"
 	"market/static"
 )
 
@@ -31,6 +32,7 @@ type Deps struct {
 	Catalog     *catalog.Service
 	Consistency *consistency.Service
 	Coupons     *coupon.Service
+	Orders      *order.Service
 	Metrics     prometheus.Registerer
 }
 
@@ -56,7 +58,7 @@ func (s *Server) routes() chi.Router {
 	d := s.Deps
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, limitBody(maxBody),
-		chimw.Timeout(d.Config.RequestTimeout), s.loadSession)
+		chimw.Timeout(d.Config.RequestTimeout), s.loadSession, s.cartBadge)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
 
@@ -78,6 +80,7 @@ func (s *Server) routes() chi.Router {
 	})
 
 	s.catalogRoutes(r)
+	s.orderRoutes(r)
 
 	r.Route("/admin", func(r chi.Router) {
 		r.Use(s.requireUser, s.requireAdmin)

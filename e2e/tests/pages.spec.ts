@@ -4,7 +4,7 @@ import { admin, keepScreenshot, logIn, shopper, watchConsole } from './helpers';
 // Every page renders with one h1, no console errors (the CSP would report
 // inline code here), and a screenshot kept as an artifact.
 const publicPages = ['/', '/login', '/signup', '/no-such-page'];
-const shopperPages = ['/account'];
+const shopperPages = ['/account', '/cart', '/orders'];
 const adminPages = ['/admin', '/admin/consistency'];
 
 async function visitAll(page, testInfo, paths: string[]) {

@@ -18,8 +18,9 @@ type command func(ctx context.Context, log *slog.Logger, cfg config.Config, args
 
 // commands is every benchmark, by name.
 var commands = map[string]command{
-	"search": searchBench,
-	"claims": claims,
+	"search":   searchBench,
+	"claims":   claims,
+	"checkout": checkoutBench,
 }
 
 // Run dispatches `market bench NAME [flags]`.

@@ -8,6 +8,15 @@ import (
 	"time"
 )
 
+type BalanceLedger struct {
+	ID        int64
+	UserID    int64
+	Delta     int64
+	Reason    string
+	OrderID   *int64
+	CreatedAt time.Time
+}
+
 type Campaign struct {
 	ID             int64
 	Name           string
@@ -31,6 +40,13 @@ type CampaignEvent struct {
 	Kind       string
 	Detail     string
 	CreatedAt  time.Time
+}
+
+type CartItem struct {
+	UserID    int64
+	ProductID int64
+	Quantity  int32
+	AddedAt   time.Time
 }
 
 type Category struct {
@@ -71,6 +87,46 @@ type CouponDeadLetter struct {
 	Attempts   int32
 	CreatedAt  time.Time
 	ResolvedAt *time.Time
+}
+
+type CouponLedger struct {
+	ID        int64
+	CouponID  int64
+	OrderID   int64
+	Event     string
+	CreatedAt time.Time
+}
+
+type Order struct {
+	ID             int64
+	UserID         int64
+	IdempotencyKey string
+	Status         string
+	Subtotal       int64
+	Discount       int64
+	PointsUsed     int64
+	Charged        int64
+	PointsEarned   int64
+	CouponID       *int64
+	CreatedAt      time.Time
+	CancelledAt    *time.Time
+}
+
+type OrderItem struct {
+	OrderID   int64
+	ProductID int64
+	Name      string
+	Price     int64
+	Quantity  int32
+}
+
+type PointsLedger struct {
+	ID        int64
+	UserID    int64
+	Delta     int64
+	Reason    string
+	OrderID   *int64
+	CreatedAt time.Time
 }
 
 type Product struct {

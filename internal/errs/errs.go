@@ -22,6 +22,8 @@ const (
 	TooLarge        Code = "too_large"
 	TooManyRequests Code = "too_many_requests"
 	Unavailable     Code = "unavailable"
+	// Busy: contention outlasted the bounded waits and retries; trying again is safe.
+	Busy Code = "busy"
 )
 
 // Error is an expected failure: shown to the user, never logged as a bug.

@@ -24,6 +24,7 @@ const (
 	userKey key = iota
 	flashKey
 	requestIDKey
+	cartUnitsKey
 )
 
 func WithUser(ctx context.Context, u User) context.Context {
@@ -52,4 +53,15 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
+}
+
+// WithCartUnits records the units in the shopper's cart, for the header badge.
+func WithCartUnits(ctx context.Context, n int64) context.Context {
+	return context.WithValue(ctx, cartUnitsKey, n)
+}
+
+// CartUnits is the header badge's count (0 when unknown).
+func CartUnits(ctx context.Context) int64 {
+	n, _ := ctx.Value(cartUnitsKey).(int64)
+	return n
 }

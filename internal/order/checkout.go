@@ -1,0 +1,357 @@
+package order
+
+import (
+	"context"
+	"time"
+	"unicode/utf8"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// CheckoutInput is the checkout form.
+type CheckoutInput struct {
+	UserID   int64
+	CouponID int64 // 0: no coupon
+	Points   int64 // points to spend
+	Key      string
+}
+
+// Validate checks the form's bounds; the rest is decided under lock.
+func (in CheckoutInput) Validate() error {
+	f := errs.Fields{}
+	f.Check(in.Key != "" && len(in.Key) <= MaxKeyLen && utf8.ValidString(in.Key), "idempotency_key",
+		"This checkout form is missing its key. Reload the cart and try again.")
+	f.Check(in.Points >= 0, "points", "Points cannot be negative.")
+	f.Check(in.CouponID >= 0, "coupon_id", "Choose one of your coupons.")
+	return f.Err()
+}
+
+// Order is a placed (or cancelled) order.
+type Order struct {
+	ID           int64
+	UserID       int64
+	Status       string // placed | cancelled
+	Subtotal     int64
+	Discount     int64
+	PointsUsed   int64
+	Charged      int64
+	PointsEarned int64
+	CouponID     *int64
+	Items        []Item
+	CreatedAt    time.Time
+	CancelledAt  *time.Time
+}
+
+// Item is an order line as bought.
+type Item struct {
+	ProductID int64
+	Name      string
+	Price     int64
+	Quantity  int64
+}
+
+func (i Item) Amount() int64 { return i.Price * i.Quantity }
+
+func orderOf(o db.Order, items []db.OrderItem) Order {
+	out := Order{ID: o.ID, UserID: o.UserID, Status: o.Status, Subtotal: o.Subtotal, Discount: o.Discount,
+		PointsUsed: o.PointsUsed, Charged: o.Charged, PointsEarned: o.PointsEarned, CouponID: o.CouponID,
+		CreatedAt: o.CreatedAt, CancelledAt: o.CancelledAt, Items: make([]Item, len(items))}
+	for i, it := range items {
+		out.Items[i] = Item{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: int64(it.Quantity)}
+	}
+	return out
+}
+
+// Checkout places the shopper's cart as an order in one transaction: all or
+// nothing. created is false when the key was already used for this cart, and
+// the first order is returned without charging again.
+func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o Order, created bool, err error) {
+	if err := in.Validate(); err != nil {
+		return Order{}, false, err
+	}
+	// A coupon claimed a moment ago may still be only in Redis: persist it
+	// now, before the transaction, so no network call happens under locks.
+	if in.CouponID != 0 && s.opt.Coupons != nil {
+		if err := s.opt.Coupons.SyncUser(ctx, in.UserID); err != nil {
+			return Order{}, false, err
+		}
+	}
+	err = s.inTx(ctx, func(q *db.Queries) error {
+		created = false
+		var err error
+		o, created, err = s.place(ctx, q, in)
+		return err
+	})
+	return o, created, err
+}
+
+func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (Order, bool, error) {
+	// 1. The shopper's row: serialises this shopper's checkouts, so repeats of
+	// one key (double click, five tabs) wait here and then find the order.
+	w, err := q.LockShopper(ctx, in.UserID)
+	if isNoRows(err) {
+		return Order{}, false, errs.New(errs.NotFound, "We could not find your account.")
+	}
+	if err != nil {
+		return Order{}, false, err
+	}
+	rows, err := q.CartLines(ctx, in.UserID)
+	if err != nil {
+		return Order{}, false, err
+	}
+	prev, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
+	if err == nil {
+		items, err := q.OrderItems(ctx, prev.ID)
+		if err != nil {
+			return Order{}, false, err
+		}
+		if !sameRequest(prev, items, rows, in) {
+			return Order{}, false, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
+		}
+		return orderOf(prev, items), false, nil
+	}
+	if !isNoRows(err) {
+		return Order{}, false, err
+	}
+
+	cart, err := cartOf(rows)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if len(cart.Lines) == 0 {
+		return Order{}, false, errs.New(CodeCartEmpty, "Your cart is empty. Add something first.")
+	}
+	// An unlocked pre-check: a sold-out line fails before any lock is taken.
+	// The guarded update below is what actually decides.
+	for _, l := range cart.Lines {
+		if l.Short() {
+			return Order{}, false, outOfStock(l)
+		}
+	}
+
+	// 2. The coupon (locked): the shopper's, unused, unexpired, minimum met.
+	var discount int64
+	var couponID *int64
+	if in.CouponID != 0 {
+		c, err := q.CouponForCheckout(ctx, in.CouponID)
+		if isNoRows(err) || (err == nil && c.UserID != in.UserID) {
+			return Order{}, false, couponInvalid("We could not find that coupon among yours.")
+		}
+		if err != nil {
+			return Order{}, false, err
+		}
+		t := terms{Type: c.DiscountType, Value: c.DiscountValue, Max: c.MaxDiscount, Min: c.MinOrderAmount}
+		switch {
+		case c.Status != "issued":
+			return Order{}, false, couponInvalid("This coupon has already been used.")
+		case !c.ExpiresAt.After(time.Now()):
+			return Order{}, false, couponInvalid("This coupon has expired.")
+		case cart.Subtotal < t.Min:
+			return Order{}, false, couponInvalid("This coupon needs an order of at least ₩%s.", won(t.Min))
+		}
+		discount, couponID = t.discount(cart.Subtotal), &c.ID
+	}
+
+	// 3. Points and balance, against the locked row.
+	if in.Points > w.Points {
+		return Order{}, false, pointsInvalid("You have %s points; you cannot spend more.", won(w.Points))
+	}
+	if in.Points > cart.Subtotal-discount {
+		return Order{}, false, pointsInvalid("You can spend at most %s points on this order.", won(cart.Subtotal-discount))
+	}
+	charged := cart.Subtotal - discount - in.Points
+	if w.Balance < charged {
+		return Order{}, false, errs.New(CodeInsufficientBalance, "Your balance of ₩%s is not enough for ₩%s. Top up on your account page.", won(w.Balance), won(charged))
+	}
+	earned := charged / 100 // 1% of what was charged, rounded down
+
+	// 4. The order, its lines, the coupon, the wallet, and a ledger row for each change.
+	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: cart.Subtotal,
+		Discount: discount, PointsUsed: in.Points, Charged: charged, PointsEarned: earned, CouponID: couponID})
+	if err != nil {
+		return Order{}, false, err
+	}
+	ids := make([]int64, len(cart.Lines))
+	names := make([]string, len(cart.Lines))
+	prices := make([]int64, len(cart.Lines))
+	qtys := make([]int32, len(cart.Lines))
+	deltas := make([]int64, len(cart.Lines))
+	for i, l := range cart.Lines {
+		ids[i], names[i], prices[i], qtys[i], deltas[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity), -l.Quantity
+	}
+	if err := q.InsertOrderItems(ctx, db.InsertOrderItemsParams{OrderID: row.ID, ProductIds: ids, Names: names, Prices: prices, Quantities: qtys}); err != nil {
+		return Order{}, false, err
+	}
+	if couponID != nil {
+		n, err := q.UseCoupon(ctx, db.UseCouponParams{ID: *couponID, OrderID: &row.ID})
+		if err != nil {
+			return Order{}, false, err
+		}
+		if n != 1 {
+			return Order{}, false, couponInvalid("This coupon has already been used.")
+		}
+		if err := q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: *couponID, OrderID: row.ID, Event: "used"}); err != nil {
+			return Order{}, false, err
+		}
+	}
+	if err := moveWallet(ctx, q, in.UserID, &row.ID, -charged, []pointsMove{{-in.Points, "spent"}, {earned, "earned"}}, "order"); err != nil {
+		return Order{}, false, err
+	}
+	if err := q.ClearOrderedLines(ctx, db.ClearOrderedLinesParams{UserID: in.UserID, ProductIds: ids}); err != nil {
+		return Order{}, false, err
+	}
+
+	// 5. Stock last, in ascending product id (CartLines is ordered so): the
+	// hot rows are locked by the final statements, so each is held only until
+	// the commit. Its ledger rows go first; a failed update rolls them back.
+	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
+		return Order{}, false, err
+	}
+	for _, l := range cart.Lines {
+		if err := s.takeStock(ctx, q, l); err != nil {
+			return Order{}, false, err
+		}
+	}
+	items := make([]db.OrderItem, len(cart.Lines))
+	for i := range cart.Lines {
+		items[i] = db.OrderItem{OrderID: row.ID, ProductID: ids[i], Name: names[i], Price: prices[i], Quantity: qtys[i]}
+	}
+	return orderOf(row, items), true, nil
+}
+
+// takeStock deducts one line's stock under the configured strategy.
+func (s *Service) takeStock(ctx context.Context, q *db.Queries, l Line) error {
+	if s.opt.Locking == Pessimistic {
+		// One guarded statement: it waits for the row lock, then checks and deducts.
+		n, err := q.TakeStockGuarded(ctx, db.TakeStockGuardedParams{ProductID: l.ProductID, Quantity: l.Quantity})
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
+		}
+		return nil
+	}
+	// Optimistic: read without a lock, write only if the version is unchanged;
+	// when someone else got there first, read again (bounded, with jitter).
+	for try := 0; ; try++ {
+		cur, err := q.ReadStock(ctx, l.ProductID)
+		if err != nil {
+			return err
+		}
+		if cur.Stock < l.Quantity {
+			l.Stock = cur.Stock
+			return outOfStock(l)
+		}
+		n, err := q.TakeStockVersioned(ctx, db.TakeStockVersionedParams{ProductID: l.ProductID, NewStock: cur.Stock - l.Quantity, Version: cur.Version})
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return nil
+		}
+		s.retries.Add(1)
+		if try+1 >= s.opt.StaleRetries {
+			return errBusy
+		}
+		if err := sleep(ctx, jitter(try, 500*time.Microsecond, 20*time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
+// sameRequest: a repeat of the key is the same checkout when it asks for the
+// same coupon and points, and the cart is either what was ordered or empty
+// (the first submission emptied it).
+func sameRequest(prev db.Order, items []db.OrderItem, cart []db.CartLinesRow, in CheckoutInput) bool {
+	var prevCoupon int64
+	if prev.CouponID != nil {
+		prevCoupon = *prev.CouponID
+	}
+	if prevCoupon != in.CouponID || prev.PointsUsed != in.Points {
+		return false
+	}
+	if len(cart) == 0 {
+		return true
+	}
+	if len(cart) != len(items) {
+		return false
+	}
+	for i := range cart {
+		if cart[i].ProductID != items[i].ProductID || cart[i].Quantity != items[i].Quantity {
+			return false
+		}
+	}
+	return true
+}
+
+type pointsMove struct {
+	delta  int64
+	reason string
+}
+
+// moveWallet changes balance and points and writes a ledger row for every
+// non-zero change.
+func moveWallet(ctx context.Context, q *db.Queries, userID int64, orderID *int64, balance int64, points []pointsMove, balanceReason string) error {
+	var pts int64
+	for _, p := range points {
+		pts += p.delta
+	}
+	if err := q.MoveWallet(ctx, db.MoveWalletParams{ID: userID, BalanceDelta: balance, PointsDelta: pts}); err != nil {
+		return err
+	}
+	if balance != 0 {
+		if err := q.InsertBalanceEntry(ctx, db.InsertBalanceEntryParams{UserID: userID, Delta: balance, Reason: balanceReason, OrderID: orderID}); err != nil {
+			return err
+		}
+	}
+	for _, p := range points {
+		if p.delta == 0 {
+			continue
+		}
+		if err := q.InsertPointsEntry(ctx, db.InsertPointsEntryParams{UserID: userID, Delta: p.delta, Reason: p.reason, OrderID: orderID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func outOfStock(l Line) error {
+	if l.Stock <= 0 {
+		return errs.New(CodeOutOfStock, "Sorry, %s just sold out. Remove it from your cart to check out the rest.", l.Name)
+	}
+	return errs.New(CodeOutOfStock, "Sorry, only %d of %s are left. Lower the quantity to check out.", l.Stock, l.Name)
+}
+
+func couponInvalid(format string, args ...any) error {
+	e := errs.New(CodeCouponInvalid, format, args...)
+	e.Fields = map[string]string{"coupon_id": e.Message}
+	return e
+}
+
+func pointsInvalid(format string, args ...any) error {
+	e := errs.New(errs.Invalid, format, args...)
+	e.Fields = map[string]string{"points": e.Message}
+	return e
+}
+
+// won formats whole won with thousands separators (messages only).
+func won(n int64) string {
+	s := itoa(n)
+	neg := n < 0
+	if neg {
+		s = s[1:]
+	}
+	out := make([]byte, 0, len(s)+len(s)/3)
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	if neg {
+		return "-" + string(out)
+	}
+	return string(out)
+}

@@ -1,0 +1,620 @@
+package order_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"market/internal/errs"
+	"market/internal/order"
+	"market/internal/testenv"
+)
+
+var strategies = []string{order.Pessimistic, order.Optimistic}
+
+type env struct {
+	t    *testing.T
+	pool *pgxpool.Pool
+	svc  *order.Service
+	cat  int64
+}
+
+func newEnv(t *testing.T, locking string) *env {
+	t.Helper()
+	pool := testenv.DB(t)
+	svc, err := order.NewService(pool, order.Options{Locking: locking})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, svc: svc}
+	e.exec("INSERT INTO categories (slug, name) VALUES ('test', 'Test')")
+	e.cat = e.count("SELECT id FROM categories WHERE slug = 'test'")
+	return e
+}
+
+func (e *env) exec(sql string, args ...any) {
+	e.t.Helper()
+	if _, err := e.pool.Exec(context.Background(), sql, args...); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func (e *env) count(sql string, args ...any) int64 {
+	e.t.Helper()
+	var n int64
+	if err := e.pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func (e *env) product(price, stock int64) int64 {
+	e.t.Helper()
+	var id int64
+	err := e.pool.QueryRow(context.Background(), `INSERT INTO products (sku, name, brand, category_id, price)
+		VALUES ('SKU-' || gen_random_uuid(), 'Product', 'Brand', $1, $2) RETURNING id`, e.cat, price).Scan(&id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.exec("INSERT INTO product_stock (product_id, stock, opening_stock) VALUES ($1, $2, $2)", id, stock)
+	return id
+}
+
+// shoppers creates n shoppers, each topped up with balance through the service.
+func (e *env) shoppers(n int, balance int64) []int64 {
+	e.t.Helper()
+	ids := make([]int64, n)
+	for i := range ids {
+		err := e.pool.QueryRow(context.Background(), `INSERT INTO users (email, password_hash, name)
+			VALUES ('s' || gen_random_uuid() || '@example.test', 'x', 'Shopper') RETURNING id`).Scan(&ids[i])
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for left := balance; left > 0; left -= order.MaxTopUp {
+			if _, err := e.svc.TopUp(context.Background(), ids[i], min(left, order.MaxTopUp)); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	return ids
+}
+
+func (e *env) add(user, product, qty int64) {
+	e.t.Helper()
+	if _, err := e.svc.SetItem(context.Background(), user, product, qty); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) coupon(user int64, typ string, value, minOrder int64, expires time.Time) int64 {
+	e.t.Helper()
+	var camp, id int64
+	var maxD *int64
+	if typ == "percent" {
+		m := int64(1_000_000)
+		maxD = &m
+	}
+	err := e.pool.QueryRow(context.Background(), `INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, state)
+		VALUES ('Sale', $1, $2, $3, $4, 100, now() - interval '1 day', now() + interval '1 day', 'active') RETURNING id`, typ, value, maxD, minOrder).Scan(&camp)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	err = e.pool.QueryRow(context.Background(), `INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
+		VALUES ($1, $2, now(), $3) RETURNING id`, camp, user, expires).Scan(&id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return id
+}
+
+// consistent checks every ledger invariant of SPEC 4 that orders touch.
+func (e *env) consistent() {
+	e.t.Helper()
+	checks := map[string]string{
+		"stock = opening + ledger": `SELECT count(*) FROM product_stock s WHERE s.stock <> s.opening_stock +
+			coalesce((SELECT sum(delta) FROM stock_ledger l WHERE l.product_id = s.product_id), 0)`,
+		"stock >= 0": `SELECT count(*) FROM product_stock WHERE stock < 0`,
+		"balance = ledger": `SELECT count(*) FROM users u WHERE u.balance <>
+			coalesce((SELECT sum(delta) FROM balance_ledger l WHERE l.user_id = u.id), 0)`,
+		"points = ledger": `SELECT count(*) FROM users u WHERE u.points <>
+			coalesce((SELECT sum(delta) FROM points_ledger l WHERE l.user_id = u.id), 0)`,
+		"subtotal = items": `SELECT count(*) FROM orders o WHERE o.subtotal <>
+			(SELECT sum(price * quantity) FROM order_items i WHERE i.order_id = o.id)`,
+		"charged = subtotal - discount - points": `SELECT count(*) FROM orders WHERE charged <> subtotal - discount - points_used`,
+		"a used coupon belongs to one live order": `SELECT count(*) FROM coupons c WHERE c.status = 'used' AND
+			(SELECT count(*) FROM orders o WHERE o.coupon_id = c.id AND o.status = 'placed' AND o.id = c.order_id) <> 1`,
+		"a live order's coupon is used by it": `SELECT count(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id
+			WHERE o.status = 'placed' AND (c.status <> 'used' OR c.order_id <> o.id)`,
+		"each order's stock ledger matches its items": `SELECT count(*) FROM order_items i WHERE
+			(SELECT coalesce(sum(-delta), 0) FROM stock_ledger l WHERE l.order_id = i.order_id AND l.product_id = i.product_id AND l.reason = 'order') <> i.quantity`,
+		"each order's charge is in the balance ledger": `SELECT count(*) FROM orders o WHERE o.charged > 0 AND
+			(SELECT coalesce(sum(-delta), 0) FROM balance_ledger l WHERE l.order_id = o.id AND l.reason = 'order') <> o.charged`,
+	}
+	for name, sql := range checks {
+		if n := e.count(sql); n != 0 {
+			e.t.Errorf("invariant %q broken for %d rows", name, n)
+		}
+	}
+}
+
+// crowd runs fn(i) for i in [0, n) at once: every goroutine waits at a start barrier.
+func crowd(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+func key(parts ...any) string { return fmt.Sprint(parts...) }
+
+func TestHotProductIsNeverOversold(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			hot := e.product(1000, 100)
+			buyers := e.shoppers(300, 5000)
+			for _, b := range buyers {
+				e.add(b, hot, 1)
+			}
+			var mu sync.Mutex
+			outcomes := map[string]int{}
+			crowd(len(buyers), func(i int) {
+				_, created, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: buyers[i], Key: key("k", i)})
+				res := "placed"
+				switch {
+				case err == nil && !created:
+					res = "repeat"
+				case err != nil:
+					res = err.Error()
+					if errs.Is(err, order.CodeOutOfStock) {
+						res = "out_of_stock"
+					}
+				}
+				mu.Lock()
+				outcomes[res]++
+				mu.Unlock()
+			})
+			if outcomes["placed"] != 100 || outcomes["out_of_stock"] != 200 || len(outcomes) != 2 {
+				t.Fatalf("outcomes %v, want 100 placed and 200 out_of_stock", outcomes)
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != 100 {
+				t.Errorf("%d orders", n)
+			}
+			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", hot); s != 0 {
+				t.Errorf("stock %d, want 0", s)
+			}
+			if n := e.count("SELECT count(*) FROM users WHERE balance = 5000 - 1000 AND points = 10"); n != 100 {
+				t.Errorf("%d buyers charged ₩1,000 with 10 points earned, want 100", n)
+			}
+			e.consistent()
+		})
+	}
+}
+
+func TestOverlappingCartsNeverDeadlock(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			a, b, c := e.product(100, 60), e.product(200, 60), e.product(300, 60)
+			carts := [][]int64{{a, b}, {b, a}, {a, c}, {c, b}, {c, a, b}, {b}}
+			buyers := e.shoppers(100, 100_000)
+			for i, u := range buyers {
+				for j, p := range carts[i%len(carts)] {
+					e.add(u, p, int64(1+j))
+				}
+			}
+			var mu sync.Mutex
+			outcomes := map[string]int{}
+			crowd(len(buyers), func(i int) {
+				_, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: buyers[i], Key: "once"})
+				res := "placed"
+				if err != nil {
+					res = err.Error()
+					if errs.Is(err, order.CodeOutOfStock) {
+						res = "out_of_stock"
+					}
+				}
+				mu.Lock()
+				outcomes[res]++
+				mu.Unlock()
+			})
+			for res := range outcomes {
+				if res != "placed" && res != "out_of_stock" {
+					t.Errorf("unexpected outcome %q (%d times)", res, outcomes[res])
+				}
+			}
+			if outcomes["placed"] == 0 {
+				t.Errorf("nobody could buy: %v", outcomes)
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != int64(outcomes["placed"]) {
+				t.Errorf("%d orders for %d placements", n, outcomes["placed"])
+			}
+			e.consistent()
+		})
+	}
+}
+
+func TestCheckoutRepeatAndCancelRaceHaveOneOutcome(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			p := e.product(10_000, 10)
+			u := e.shoppers(1, 50_000)[0]
+			cp := e.coupon(u, "fixed", 1000, 0, time.Now().Add(time.Hour))
+			e.add(u, p, 2)
+			in := order.CheckoutInput{UserID: u, Key: "race", CouponID: cp}
+			first, created, err := e.svc.Checkout(context.Background(), in)
+			if err != nil || !created {
+				t.Fatal(created, err)
+			}
+			var mu sync.Mutex
+			cancels, conflicts, repeats := 0, 0, 0
+			crowd(8, func(i int) {
+				if i%2 == 0 {
+					_, err := e.svc.Cancel(context.Background(), u, first.ID)
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err == nil:
+						cancels++
+					case errs.Is(err, errs.Conflict):
+						conflicts++
+					default:
+						t.Errorf("cancel: %v", err)
+					}
+					return
+				}
+				o, created, err := e.svc.Checkout(context.Background(), in)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || created || o.ID != first.ID {
+					t.Errorf("repeat: order %d created %v err %v", o.ID, created, err)
+				}
+				repeats++
+			})
+			if cancels != 1 || conflicts != 3 || repeats != 4 {
+				t.Fatalf("cancels %d conflicts %d repeats %d", cancels, conflicts, repeats)
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != 1 {
+				t.Errorf("%d orders", n)
+			}
+			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", p); s != 10 {
+				t.Errorf("stock %d, want 10 back", s)
+			}
+			if bal := e.count("SELECT balance FROM users WHERE id = $1", u); bal != 50_000 {
+				t.Errorf("balance %d, want 50,000 back", bal)
+			}
+			if st := e.count("SELECT count(*) FROM coupons WHERE id = $1 AND status = 'issued' AND order_id IS NULL", cp); st != 1 {
+				t.Errorf("coupon not usable again")
+			}
+			e.consistent()
+		})
+	}
+}
+
+func TestRacingCheckoutsCannotSpendMoreThanTheBalance(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			p := e.product(6000, 100)
+			u := e.shoppers(1, 10_000)[0]
+			e.add(u, p, 1)
+			// Another tab keeps putting the product back, so later checkouts have a cart to pay for.
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						_, _ = e.svc.SetItem(context.Background(), u, p, 1)
+					}
+				}
+			}()
+			var mu sync.Mutex
+			outcomes := map[string]int{}
+			crowd(10, func(i int) {
+				_, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: key("tab", i)})
+				res := "placed"
+				if e, ok := errs.As(err); ok {
+					res = string(e.Code)
+				} else if err != nil {
+					res = err.Error()
+				}
+				mu.Lock()
+				outcomes[res]++
+				mu.Unlock()
+			})
+			close(stop)
+			<-done
+			if outcomes["placed"] != 1 || outcomes["placed"]+outcomes[string(order.CodeInsufficientBalance)]+outcomes[string(order.CodeCartEmpty)] != 10 {
+				t.Fatalf("outcomes %v, want exactly one placed", outcomes)
+			}
+			if bal := e.count("SELECT balance FROM users WHERE id = $1", u); bal != 4000 {
+				t.Errorf("balance %d, want 4,000", bal)
+			}
+			e.consistent()
+		})
+	}
+}
+
+func TestIdempotencyKeyPlacesOneOrder(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			p, q := e.product(1000, 50), e.product(500, 50)
+			u := e.shoppers(1, 100_000)[0]
+
+			e.add(u, p, 3)
+			var mu sync.Mutex
+			ids := map[int64]int{}
+			createdN := 0
+			crowd(5, func(int) {
+				o, created, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "double-click"})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				ids[o.ID]++
+				if created {
+					createdN++
+				}
+				mu.Unlock()
+			})
+			if len(ids) != 1 || createdN != 1 {
+				t.Fatalf("orders %v, created %d; want one order created once", ids, createdN)
+			}
+			if bal := e.count("SELECT balance FROM users WHERE id = $1", u); bal != 97_000 {
+				t.Errorf("balance %d: charged more than once", bal)
+			}
+			// A later repeat, sequentially: the same order, nothing charged.
+			o, created, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "double-click"})
+			if err != nil || created || ids[o.ID] == 0 {
+				t.Fatalf("sequential repeat: %v %v %v", o.ID, created, err)
+			}
+			// The same key with a different cart is refused and changes nothing.
+			e.add(u, q, 1)
+			_, _, err = e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "double-click"})
+			if !errs.Is(err, order.CodeIdempotencyMismatch) {
+				t.Fatalf("different cart, same key: %v", err)
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != 1 {
+				t.Errorf("%d orders", n)
+			}
+			e.consistent()
+		})
+	}
+}
+
+func TestCheckoutAppliesCouponAndPointsAndCancelRestoresAll(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	p := e.product(20_000, 5)
+	u := e.shoppers(1, 100_000)[0]
+	e.exec("UPDATE users SET points = 500 WHERE id = $1", u)
+	e.exec("INSERT INTO points_ledger (user_id, delta, reason) VALUES ($1, 500, 'earned')", u)
+	cp := e.coupon(u, "percent", 10, 30_000, time.Now().Add(time.Hour))
+	e.add(u, p, 2)
+
+	o, created, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "k", CouponID: cp, Points: 300})
+	if err != nil || !created {
+		t.Fatal(err)
+	}
+	want := order.Order{Subtotal: 40_000, Discount: 4_000, PointsUsed: 300, Charged: 35_700, PointsEarned: 357}
+	if o.Subtotal != want.Subtotal || o.Discount != want.Discount || o.PointsUsed != want.PointsUsed || o.Charged != want.Charged || o.PointsEarned != want.PointsEarned {
+		t.Fatalf("order %+v", o)
+	}
+	if bal, pts := e.count("SELECT balance FROM users WHERE id = $1", u), e.count("SELECT points FROM users WHERE id = $1", u); bal != 64_300 || pts != 557 {
+		t.Fatalf("balance %d points %d", bal, pts)
+	}
+	e.consistent()
+
+	if _, err := e.svc.Cancel(context.Background(), u, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	if bal, pts := e.count("SELECT balance FROM users WHERE id = $1", u), e.count("SELECT points FROM users WHERE id = $1", u); bal != 100_000 || pts != 500 {
+		t.Fatalf("after cancel: balance %d points %d", bal, pts)
+	}
+	if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", p); s != 5 {
+		t.Errorf("stock %d", s)
+	}
+	if n := e.count("SELECT count(*) FROM coupons WHERE id = $1 AND status = 'issued'", cp); n != 1 {
+		t.Errorf("coupon not restored")
+	}
+	if n := e.count("SELECT count(*) FROM coupon_ledger WHERE coupon_id = $1", cp); n != 2 {
+		t.Errorf("coupon ledger has %d rows, want used + restored", n)
+	}
+	if _, err := e.svc.Cancel(context.Background(), u, o.ID); !errs.Is(err, errs.Conflict) {
+		t.Errorf("second cancel: %v", err)
+	}
+	e.consistent()
+}
+
+func TestCancelIsRefusedWhenEarnedPointsWereSpent(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	p := e.product(50_000, 5)
+	u := e.shoppers(1, 200_000)[0]
+	e.add(u, p, 1)
+	first, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.add(u, p, 1)
+	if _, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "b", Points: first.PointsEarned}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Cancel(context.Background(), u, first.ID)
+	if !errs.Is(err, errs.Conflict) {
+		t.Fatalf("cancel: %v, want a refusal", err)
+	}
+	if n := e.count("SELECT count(*) FROM orders WHERE status = 'placed'"); n != 2 {
+		t.Errorf("%d placed orders", n)
+	}
+	e.consistent()
+}
+
+func TestCheckoutRefusesBadRequestsAndChangesNothing(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	p := e.product(10_000, 3)
+	users := e.shoppers(2, 50_000)
+	u, other := users[0], users[1]
+	e.exec("UPDATE users SET points = 100 WHERE id = $1", u)
+	e.exec("INSERT INTO points_ledger (user_id, delta, reason) VALUES ($1, 100, 'earned')", u)
+	othersCoupon := e.coupon(other, "fixed", 1000, 0, time.Now().Add(time.Hour))
+	expired := e.coupon(u, "fixed", 1000, 0, time.Now().Add(-time.Minute))
+	tooSmall := e.coupon(u, "fixed", 1000, 1_000_000, time.Now().Add(time.Hour))
+	e.add(u, p, 2)
+
+	// An already-used coupon: used by another (live) order of this shopper.
+	used := e.coupon(u, "fixed", 500, 0, time.Now().Add(time.Hour))
+	q := e.product(1000, 10)
+	e.exec("DELETE FROM cart_items WHERE user_id = $1", u)
+	e.add(u, q, 1)
+	if _, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "setup", CouponID: used}); err != nil {
+		t.Fatal(err)
+	}
+	e.add(u, p, 2)
+
+	tests := []struct {
+		name string
+		in   order.CheckoutInput
+		code errs.Code
+	}{
+		{"negative points", order.CheckoutInput{Points: -1, Key: "x"}, errs.Invalid},
+		{"more points than held", order.CheckoutInput{Points: 1000, Key: "x"}, errs.Invalid},
+		{"another shopper's coupon", order.CheckoutInput{CouponID: othersCoupon, Key: "x"}, order.CodeCouponInvalid},
+		{"an already used coupon", order.CheckoutInput{CouponID: used, Key: "x"}, order.CodeCouponInvalid},
+		{"an expired coupon", order.CheckoutInput{CouponID: expired, Key: "x"}, order.CodeCouponInvalid},
+		{"minimum not met", order.CheckoutInput{CouponID: tooSmall, Key: "x"}, order.CodeCouponInvalid},
+		{"unknown coupon", order.CheckoutInput{CouponID: 999_999, Key: "x"}, order.CodeCouponInvalid},
+		{"missing key", order.CheckoutInput{}, errs.Invalid},
+		{"key too long", order.CheckoutInput{Key: string(make([]byte, 256))}, errs.Invalid},
+	}
+	snapshot := func() string {
+		var s string
+		err := e.pool.QueryRow(context.Background(), `SELECT concat_ws('/',
+			(SELECT count(*) FROM orders), (SELECT sum(balance) FROM users), (SELECT sum(points) FROM users),
+			(SELECT sum(stock) FROM product_stock), (SELECT count(*) FROM cart_items),
+			(SELECT count(*) FROM coupons WHERE status = 'used'), (SELECT count(*) FROM balance_ledger))`).Scan(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := snapshot()
+			tt.in.UserID = u
+			_, _, err := e.svc.Checkout(context.Background(), tt.in)
+			if !errs.Is(err, tt.code) {
+				t.Fatalf("err %v, want code %s", err, tt.code)
+			}
+			if after := snapshot(); after != before {
+				t.Errorf("changed: %s -> %s", before, after)
+			}
+		})
+	}
+	t.Run("empty cart", func(t *testing.T) {
+		e.exec("DELETE FROM cart_items WHERE user_id = $1", other)
+		_, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: other, Key: "x"})
+		if !errs.Is(err, order.CodeCartEmpty) {
+			t.Fatal(err)
+		}
+	})
+	t.Run("insufficient balance", func(t *testing.T) {
+		e.exec("DELETE FROM cart_items WHERE user_id = $1", other)
+		e.add(other, p, 3) // ₩30,000 of ₩50,000
+		e.add(other, q, 9) // + ₩9,000
+		e.add(other, e.product(20_000, 1), 1)
+		before := snapshot()
+		_, _, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: other, Key: "x"})
+		if !errs.Is(err, order.CodeInsufficientBalance) {
+			t.Fatal(err)
+		}
+		if after := snapshot(); after != before {
+			t.Errorf("changed: %s -> %s", before, after)
+		}
+	})
+	e.consistent()
+}
+
+func TestCouponOffersOnlyThoseThatApply(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	p := e.product(10_000, 10)
+	u := e.shoppers(1, 0)[0]
+	fits := e.coupon(u, "percent", 15, 10_000, time.Now().Add(time.Hour))
+	e.coupon(u, "fixed", 5000, 50_000, time.Now().Add(time.Hour)) // minimum not met
+	e.coupon(u, "fixed", 5000, 0, time.Now().Add(-time.Hour))     // expired
+	e.add(u, p, 2)
+	v, err := e.svc.CheckoutView(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Coupons) != 1 || v.Coupons[0].ID != fits || v.Coupons[0].Discount != 3000 {
+		t.Fatalf("offers %+v", v.Coupons)
+	}
+}
+
+func TestTopUpBounds(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	u := e.shoppers(1, 0)[0]
+	for _, amount := range []int64{0, -1, order.MaxTopUp + 1} {
+		if _, err := e.svc.TopUp(context.Background(), u, amount); !errs.Is(err, errs.Invalid) {
+			t.Errorf("top-up %d: %v", amount, err)
+		}
+	}
+	w, err := e.svc.TopUp(context.Background(), u, order.MaxTopUp)
+	if err != nil || w.Balance != order.MaxTopUp || len(w.BalanceHistory) != 1 || w.BalanceHistory[0].Reason != "topup" {
+		t.Fatalf("%+v %v", w, err)
+	}
+	e.consistent()
+}
+
+func TestLockWaitsAreBoundedAndEndInBusy(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	svc, err := order.NewService(e.pool, order.Options{LockTimeout: 50 * time.Millisecond, Attempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.product(1000, 10)
+	u := e.shoppers(1, 10_000)[0]
+	e.add(u, p, 1)
+	// Another transaction holds the shopper's row for longer than every wait allows.
+	tx, err := e.pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(context.Background(), "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", u); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, _, err = svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "k"})
+	if !errs.Is(err, errs.Busy) {
+		t.Fatalf("err %v, want busy", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("waited %v", took)
+	}
+	if svc.Retries() != 1 {
+		t.Errorf("%d retries, want 1", svc.Retries())
+	}
+	_ = tx.Rollback(context.Background())
+	if n := e.count("SELECT count(*) FROM orders"); n != 0 {
+		t.Errorf("%d orders", n)
+	}
+}

@@ -1,0 +1,89 @@
+-- +goose Up
+-- Carts, orders and the ledgers that explain every change of balance, points
+-- and coupons (stock changes go to stock_ledger from 00001). Invariants the
+-- consistency report checks:
+--   users.balance = sum(balance_ledger.delta), users.points = sum(points_ledger.delta)
+--   orders.charged = subtotal - discount - points_used
+
+-- The cart persisted per shopper: one row per product.
+CREATE TABLE cart_items (
+    user_id    bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    product_id bigint      NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+    quantity   integer     NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+    added_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, product_id)
+);
+
+CREATE TABLE orders (
+    id              bigserial PRIMARY KEY,
+    user_id         bigint      NOT NULL REFERENCES users (id),
+    -- from the checkout form; a repeat of the key answers with this order.
+    idempotency_key text        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
+    status          text        NOT NULL DEFAULT 'placed' CHECK (status IN ('placed', 'cancelled')),
+    subtotal        bigint      NOT NULL CHECK (subtotal > 0),
+    discount        bigint      NOT NULL DEFAULT 0 CHECK (discount >= 0),
+    points_used     bigint      NOT NULL DEFAULT 0 CHECK (points_used >= 0),
+    charged         bigint      NOT NULL CHECK (charged >= 0),
+    points_earned   bigint      NOT NULL DEFAULT 0 CHECK (points_earned >= 0),
+    coupon_id       bigint REFERENCES coupons (id),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    cancelled_at    timestamptz,
+    UNIQUE (user_id, idempotency_key),
+    CHECK (charged = subtotal - discount - points_used),
+    CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL))
+);
+-- The shopper's order list, newest first.
+CREATE INDEX orders_user_idx ON orders (user_id, id DESC);
+-- Admin lists and "orders today".
+CREATE INDEX orders_created_idx ON orders (created_at);
+
+-- Lines as bought: name and price are copied so the order never changes with the catalogue.
+CREATE TABLE order_items (
+    order_id   bigint  NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    product_id bigint  NOT NULL REFERENCES products (id),
+    name       text    NOT NULL,
+    price      bigint  NOT NULL CHECK (price > 0),
+    quantity   integer NOT NULL CHECK (quantity BETWEEN 1 AND 99),
+    PRIMARY KEY (order_id, product_id)
+);
+
+-- One row for every change of a shopper's balance.
+CREATE TABLE balance_ledger (
+    id         bigserial PRIMARY KEY,
+    user_id    bigint      NOT NULL REFERENCES users (id),
+    delta      bigint      NOT NULL CHECK (delta <> 0),
+    reason     text        NOT NULL CHECK (reason IN ('topup', 'order', 'refund')),
+    order_id   bigint REFERENCES orders (id),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX balance_ledger_user_idx ON balance_ledger (user_id, id DESC);
+
+-- One row for every change of a shopper's points.
+CREATE TABLE points_ledger (
+    id         bigserial PRIMARY KEY,
+    user_id    bigint      NOT NULL REFERENCES users (id),
+    delta      bigint      NOT NULL CHECK (delta <> 0),
+    -- spent on an order, earned by one, given back or taken back by a cancel.
+    reason     text        NOT NULL CHECK (reason IN ('spent', 'earned', 'refund', 'clawback')),
+    order_id   bigint REFERENCES orders (id),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX points_ledger_user_idx ON points_ledger (user_id, id DESC);
+
+-- Every use of a coupon by an order and every return by a cancel.
+CREATE TABLE coupon_ledger (
+    id         bigserial PRIMARY KEY,
+    coupon_id  bigint      NOT NULL REFERENCES coupons (id),
+    order_id   bigint      NOT NULL REFERENCES orders (id),
+    event      text        NOT NULL CHECK (event IN ('used', 'restored')),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX coupon_ledger_coupon_idx ON coupon_ledger (coupon_id);
+
+-- +goose Down
+DROP TABLE coupon_ledger;
+DROP TABLE points_ledger;
+DROP TABLE balance_ledger;
+DROP TABLE order_items;
+DROP TABLE orders;
+DROP TABLE cart_items;

@@ -1,0 +1,138 @@
+-- Carts, checkout, cancel and the wallet (internal/order).
+-- Lock order everywhere: the shopper's users row, then the order row, then the
+-- coupon row, then product_stock rows in ascending product id. One fixed order
+-- means no deadlocks between checkouts, cancels and top-ups.
+
+-- name: CartLines :many
+-- Current prices and stock (read without locks: for showing and pre-checks only).
+SELECT ci.product_id, ci.quantity, p.name, p.price, s.stock
+FROM cart_items ci
+JOIN products p ON p.id = ci.product_id
+JOIN product_stock s ON s.product_id = ci.product_id
+WHERE ci.user_id = $1
+ORDER BY ci.product_id;
+
+-- name: SetCartItem :one
+-- Sets a line's quantity; no row when the product does not exist.
+INSERT INTO cart_items (user_id, product_id, quantity)
+SELECT sqlc.arg(user_id), p.id, sqlc.arg(quantity) FROM products p WHERE p.id = sqlc.arg(product_id)
+ON CONFLICT (user_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity
+RETURNING product_id;
+
+-- name: DeleteCartItem :execrows
+DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2;
+
+-- name: CountCartLines :one
+SELECT count(*) FROM cart_items WHERE user_id = $1;
+
+-- name: CartQuantity :one
+-- The header badge: units in the cart.
+SELECT coalesce(sum(quantity), 0)::bigint FROM cart_items WHERE user_id = $1;
+
+-- name: ClearOrderedLines :exec
+-- Only the lines that were ordered: a line added in another tab meanwhile stays.
+DELETE FROM cart_items WHERE user_id = $1 AND product_id = ANY(sqlc.arg(product_ids)::bigint[]);
+
+-- name: LockShopper :one
+-- First lock of every checkout, cancel and top-up: serialises one shopper's
+-- money movements (and repeated idempotency keys). NO KEY UPDATE so that rows
+-- referencing the user (cart lines, claimed coupons) can still be inserted.
+SELECT balance, points FROM users WHERE id = $1 FOR NO KEY UPDATE;
+
+-- name: Wallet :one
+SELECT balance, points FROM users WHERE id = $1;
+
+-- name: OrderByKey :one
+SELECT * FROM orders WHERE user_id = $1 AND idempotency_key = $2;
+
+-- name: CouponForCheckout :one
+-- Locks the coupon for this transaction; the campaign supplies the discount.
+SELECT c.id, c.user_id, c.status, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+FROM coupons c
+JOIN campaigns k ON k.id = c.campaign_id
+WHERE c.id = $1
+FOR UPDATE OF c;
+
+-- name: UsableCoupons :many
+-- The shopper's unused, unexpired coupons (each checked against the cart in Go).
+SELECT c.id, c.campaign_id, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+FROM coupons c
+JOIN campaigns k ON k.id = c.campaign_id
+WHERE c.user_id = $1 AND c.status = 'issued' AND c.expires_at > now()
+ORDER BY c.expires_at, c.id;
+
+-- name: InsertOrder :one
+INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING *;
+
+-- name: InsertOrderItems :exec
+INSERT INTO order_items (order_id, product_id, name, price, quantity)
+SELECT sqlc.arg(order_id), unnest(sqlc.arg(product_ids)::bigint[]), unnest(sqlc.arg(names)::text[]),
+       unnest(sqlc.arg(prices)::bigint[]), unnest(sqlc.arg(quantities)::int[]);
+
+-- name: UseCoupon :execrows
+UPDATE coupons SET status = 'used', order_id = $2, used_at = now() WHERE id = $1 AND status = 'issued';
+
+-- name: InsertCouponEvent :exec
+INSERT INTO coupon_ledger (coupon_id, order_id, event) VALUES ($1, $2, $3);
+
+-- name: MoveWallet :exec
+-- Applies signed changes; the CHECKs (balance, points >= 0) are the last guard.
+UPDATE users SET balance = balance + sqlc.arg(balance_delta), points = points + sqlc.arg(points_delta) WHERE id = sqlc.arg(id);
+
+-- name: InsertBalanceEntry :exec
+INSERT INTO balance_ledger (user_id, delta, reason, order_id) VALUES ($1, $2, $3, $4);
+
+-- name: InsertPointsEntry :exec
+INSERT INTO points_ledger (user_id, delta, reason, order_id) VALUES ($1, $2, $3, $4);
+
+-- name: TakeStockGuarded :execrows
+-- Pessimistic: the row lock is taken by the update itself; the guard makes
+-- "check and deduct" one statement. Zero rows means not enough stock.
+UPDATE product_stock SET stock = stock - sqlc.arg(quantity), version = version + 1
+WHERE product_id = sqlc.arg(product_id) AND stock >= sqlc.arg(quantity);
+
+-- name: ReadStock :one
+-- Optimistic: read without a lock, write back only if nobody changed it since.
+SELECT stock, version FROM product_stock WHERE product_id = $1;
+
+-- name: TakeStockVersioned :execrows
+UPDATE product_stock SET stock = sqlc.arg(new_stock), version = version + 1
+WHERE product_id = sqlc.arg(product_id) AND version = sqlc.arg(version);
+
+-- name: ReturnStock :exec
+UPDATE product_stock SET stock = stock + sqlc.arg(quantity), version = version + 1 WHERE product_id = sqlc.arg(product_id);
+
+-- name: InsertStockEntries :exec
+INSERT INTO stock_ledger (product_id, delta, reason, order_id, actor_id)
+SELECT unnest(sqlc.arg(product_ids)::bigint[]), unnest(sqlc.arg(deltas)::bigint[]), sqlc.arg(reason), sqlc.arg(order_id), sqlc.arg(actor_id);
+
+-- name: ListOrders :many
+SELECT * FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
+
+-- name: GetOrder :one
+SELECT * FROM orders WHERE id = $1 AND user_id = $2;
+
+-- name: LockOrder :one
+SELECT * FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE;
+
+-- name: OrderItems :many
+SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_id;
+
+-- name: MarkCancelled :exec
+UPDATE orders SET status = 'cancelled', cancelled_at = now() WHERE id = $1;
+
+-- name: RestoreCoupon :many
+UPDATE coupons SET status = 'issued', order_id = NULL, used_at = NULL WHERE order_id = $1 RETURNING id;
+
+-- name: BalanceHistory :many
+SELECT * FROM balance_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
+
+-- name: PointsHistory :many
+SELECT * FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
+
+-- name: SetLockTimeout :exec
+-- SET LOCAL lock_timeout, in the form that takes a parameter: every lock wait
+-- in this transaction is bounded.
+SELECT set_config('lock_timeout', sqlc.arg(timeout)::text, true);

@@ -1,0 +1,143 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"market/internal/order"
+	"market/views"
+)
+
+func (s *Server) orders(w http.ResponseWriter, r *http.Request) error {
+	list, err := s.Orders.Orders(r.Context(), currentUser(r).ID)
+	if err != nil {
+		return err
+	}
+	vm := make([]views.OrderView, len(list))
+	js := make([]map[string]any, len(list))
+	for i, o := range list {
+		vm[i] = orderView(o)
+		js[i] = orderJSON(o)
+		delete(js[i], "items") // the list does not load lines
+	}
+	return s.render(w, r, answer{Page: views.OrdersPage(vm), JSON: map[string]any{"orders": js}})
+}
+
+// orderID reads {id}; anything but a positive whole number is not found.
+func orderID(r *http.Request) (int64, error) {
+	id, err := parseWhole(chi.URLParam(r, "id"))
+	if err != nil || id <= 0 {
+		return 0, errNotFound
+	}
+	return id, nil
+}
+
+func (s *Server) orderPage(w http.ResponseWriter, r *http.Request) error {
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	o, err := s.Orders.Order(r.Context(), currentUser(r).ID, id)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{Page: views.OrderPage(orderView(o)), JSON: orderJSON(o)})
+}
+
+func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	o, err := s.Orders.Cancel(r.Context(), currentUser(r).ID, id)
+	if err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, orderJSON(o))
+	}
+	s.sessions.flash(w, r, "success", "Order #"+itoa(o.ID)+" is cancelled. We refunded "+views.Won(o.Charged)+".")
+	redirect(w, r, "/orders/"+itoa(o.ID))
+	return nil
+}
+
+func (s *Server) topUp(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	amount := f.int64("amount", 1, order.MaxTopUp, true, 0)
+	err = f.err()
+	var wal order.Wallet
+	if err == nil {
+		wal, err = s.Orders.TopUp(r.Context(), currentUser(r).ID, amount)
+	}
+	if err != nil {
+		if vf, status, ok := formOf(err, f.values); ok && !wantsJSON(r) {
+			return s.renderAccount(w, r, vf, status)
+		}
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]any{"balance": wal.Balance, "points": wal.Points})
+	}
+	s.sessions.flash(w, r, "success", "Added "+views.Won(amount)+" to your balance.")
+	redirect(w, r, "/account")
+	return nil
+}
+
+func orderView(o order.Order) views.OrderView {
+	v := views.OrderView{ID: o.ID, Status: o.Status, Subtotal: o.Subtotal, Discount: o.Discount, PointsUsed: o.PointsUsed,
+		Charged: o.Charged, PointsEarned: o.PointsEarned, Placed: views.When(o.CreatedAt)}
+	if o.CancelledAt != nil {
+		v.Cancelled = views.When(*o.CancelledAt)
+	}
+	for _, it := range o.Items {
+		v.Lines = append(v.Lines, views.OrderLine{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: it.Quantity})
+	}
+	return v
+}
+
+type orderItemJSON struct {
+	ProductID int64  `json:"product_id"`
+	Name      string `json:"name"`
+	Price     int64  `json:"price"`
+	Quantity  int64  `json:"quantity"`
+}
+
+// orderJSON is the contract's order: id, status, subtotal, discount,
+// points_used, points_earned, charged, items.
+func orderJSON(o order.Order) map[string]any {
+	items := make([]orderItemJSON, len(o.Items))
+	for i, it := range o.Items {
+		items[i] = orderItemJSON{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: it.Quantity}
+	}
+	m := map[string]any{"id": o.ID, "status": o.Status, "subtotal": o.Subtotal, "discount": o.Discount,
+		"points_used": o.PointsUsed, "points_earned": o.PointsEarned, "charged": o.Charged, "items": items,
+		"coupon_id": o.CouponID, "created_at": o.CreatedAt.Format(time.RFC3339)}
+	if o.CancelledAt != nil {
+		m["cancelled_at"] = o.CancelledAt.Format(time.RFC3339)
+	}
+	return m
+}
+
+func ledgerRows(es []order.Entry) []views.LedgerRow {
+	out := make([]views.LedgerRow, len(es))
+	for i, e := range es {
+		out[i] = views.LedgerRow{When: views.When(e.At), Delta: e.Delta, Reason: e.Reason}
+		if e.OrderID != nil {
+			out[i].OrderID = *e.OrderID
+		}
+	}
+	return out
+}
+
+func ledgerJSON(es []order.Entry) []map[string]any {
+	out := make([]map[string]any, len(es))
+	for i, e := range es {
+		out[i] = map[string]any{"delta": e.Delta, "reason": e.Reason, "order_id": e.OrderID, "at": e.At.Format(time.RFC3339)}
+	}
+	return out
+}
