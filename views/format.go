@@ -61,3 +61,11 @@ func Until(d time.Duration) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// itemsWord is the unit after a count, for screen readers: " item" or " items".
+func itemsWord(n int64) string {
+	if n == 1 {
+		return " item"
+	}
+	return " items"
+}
