@@ -352,3 +352,91 @@ func FuzzTsQueryIsAlwaysSafe(f *testing.F) {
 		}
 	})
 }
+
+// TestBroadKeywordOrdersAndCountsABoundedCandidateSet: a keyword with more
+// matches than Candidates is sorted and counted over the first Candidates
+// matches, and says so; a narrower one is exact. Either way the keyset pages
+// walk the whole set in order, without repeats.
+func TestBroadKeywordOrdersAndCountsABoundedCandidateSet(t *testing.T) {
+	pool := catalogDB(t, 20_000)
+	s := NewService(pool)
+	matches := func(q, category string) (n int64) {
+		err := pool.QueryRow(t.Context(), `SELECT count(*) FROM products p JOIN categories c ON c.id = p.category_id
+			WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2)`, tsQuery(q), category).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	broad := ""
+	for _, w := range []string{"pro", "black", "warranty", "seoul", "wireless", "air"} {
+		if matches(w, "") > Candidates*3/2 {
+			broad = w
+			break
+		}
+	}
+	if broad == "" {
+		t.Fatal("no keyword matches enough of the generated catalogue")
+	}
+	narrow := Filter{Q: broad, Category: "books"}
+	if n := matches(broad, "books"); n == 0 || n > Candidates {
+		t.Fatalf("%q in books matches %d", broad, n)
+	}
+	for _, tc := range []struct {
+		f       Filter
+		bounded bool
+	}{
+		{Filter{Q: broad, Sort: SortPriceAsc}, true},
+		{Filter{Q: broad, Sort: SortNewest}, true},
+		{Filter{Q: broad}, true},
+		{narrow, false},
+		{Filter{Q: broad, Category: "books", Sort: SortPriceDesc}, false},
+	} {
+		t.Run(fmt.Sprintf("%+v", tc.f), func(t *testing.T) {
+			f := tc.f
+			first, err := s.Search(t.Context(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := matches(f.Q, f.Category)
+			if tc.bounded {
+				if !first.Capped || first.Within != Candidates || first.Note() == "" || (first.Total != Candidates && first.Total != CountCap) {
+					t.Fatalf("bounded search: total %d capped %v within %d note %q", first.Total, first.Capped, first.Within, first.Note())
+				}
+				want = Candidates
+			} else if first.Capped || first.Within != 0 || first.Note() != "" || first.Total != want {
+				t.Fatalf("exact search: total %d (want %d) capped %v within %d", first.Total, want, first.Capped, first.Within)
+			}
+			seen := map[int64]bool{}
+			var got []Item
+			for p := first; ; {
+				for _, it := range p.Items {
+					if seen[it.ID] {
+						t.Fatalf("item %d repeated", it.ID)
+					}
+					seen[it.ID] = true
+				}
+				got = append(got, p.Items...)
+				if p.NextCursor == "" {
+					break
+				}
+				f.After = p.NextCursor
+				if p, err = s.Search(t.Context(), f); err != nil {
+					t.Fatal(err)
+				}
+				if p.Within != first.Within || p.Total != first.Total {
+					t.Fatalf("a later page says total %d within %d", p.Total, p.Within)
+				}
+			}
+			if int64(len(got)) != want {
+				t.Fatalf("walked %d items, want %d", len(got), want)
+			}
+			for i := 1; i < len(got); i++ {
+				a, b := got[i-1], got[i]
+				if (f.Sort == SortPriceAsc && a.Price > b.Price) || (f.Sort == SortPriceDesc && a.Price < b.Price) {
+					t.Fatalf("price order broken at %d: %d then %d", i, a.Price, b.Price)
+				}
+			}
+		})
+	}
+}
