@@ -39,6 +39,9 @@ async function cards(page: Page) {
 }
 
 test('a shopper filters by category and price in place, pages forward and opens a product', async ({ page }, testInfo) => {
+  // 26 products created through the admin route first: more than the suite's
+  // default 30 s on a busy machine.
+  test.setTimeout(90_000);
   const con = watchConsole(page);
   const run = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
   const category = `E2E Lamps ${run}`;
