@@ -14,7 +14,7 @@ LIMIT $1;
 -- name: CountProducts :one
 SELECT count(*) FROM products;
 
--- Search (SPEC 3.3). One query per sort key, because only a real column in
+-- Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
 -- ORDER BY can walk an index; the optional filters are catch-all
 -- `(narg IS NULL OR …)` terms. The catalog service runs these with
 -- plan_cache_mode = force_custom_plan, so PostgreSQL folds the absent filters
@@ -23,8 +23,9 @@ SELECT count(*) FROM products;
 -- (sort key, id); there is no OFFSET. Each query fetches page_size rows
 -- (the service asks for one more than it shows to know whether a next page
 -- exists) and joins categories and stock only for those rows.
--- Indexes (migrations/00002_search.sql): products_{,cat_,brand_}{price,created,popular}_idx
--- for equality + sort + id, products_search_idx (GIN) for the keyword.
+-- Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
+-- products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
+-- equality + sort + id. Keyword searches: SearchKeyword below (GIN).
 
 -- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1;
@@ -33,8 +34,7 @@ SELECT id FROM categories WHERE slug = $1;
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE (sqlc.narg(query)::text IS NULL OR p.search @@ to_tsquery('english', sqlc.narg(query)::text))
-      AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
@@ -51,8 +51,7 @@ ORDER BY p.price, p.id;
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE (sqlc.narg(query)::text IS NULL OR p.search @@ to_tsquery('english', sqlc.narg(query)::text))
-      AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
@@ -70,8 +69,7 @@ ORDER BY p.price DESC, p.id DESC;
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.created_at AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price, p.created_at FROM products p
-    WHERE (sqlc.narg(query)::text IS NULL OR p.search @@ to_tsquery('english', sqlc.narg(query)::text))
-      AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
@@ -88,8 +86,7 @@ ORDER BY p.created_at DESC, p.id DESC;
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.popularity AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price, p.popularity FROM products p
-    WHERE (sqlc.narg(query)::text IS NULL OR p.search @@ to_tsquery('english', sqlc.narg(query)::text))
-      AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
@@ -102,45 +99,60 @@ JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.popularity DESC, p.id DESC;
 
--- name: SearchRelevance :many
--- Ranking every match of a broad keyword ("head:*" matches ~10% of a million
--- rows) costs tens of milliseconds, so the work is bounded: the GIN index
--- yields at most `candidates` matching rows, and only those are ranked
--- (name > brand > description, blended with popularity). The rank is
--- deterministic, so keyset paging on (rank, id) over the same candidate set
--- is stable while the catalogue does not change.
-WITH candidates AS (
-    SELECT p.id,
-           (ts_rank(p.search, to_tsquery('english', @query::text)) * (1 + ln(1 + p.popularity) / 10))::float8 AS rank
-    FROM products p
+-- name: SearchKeyword :many
+-- A keyword search works on a bounded candidate set: the GIN index yields at
+-- most `candidates` matching rows (in no particular order), and the service
+-- sorts those by the order asked for, pages through them by keyset and counts
+-- them. Sorting or counting every match of a broad keyword ("pro" matches
+-- ~8% of a million rows) would visit a heap row per match; this visits at
+-- most `candidates`. When the set is full the page says that the order (and
+-- the count) covers the first `candidates` matches. Only the narrow sort keys
+-- come back here; ItemsByID fetches the page's rows. The rank (name > brand >
+-- description, blended with popularity) is computed only for relevance.
+SELECT p.id, p.price, p.created_at, p.popularity,
+       (CASE WHEN @rank::boolean
+             THEN ts_rank(p.search, to_tsquery('english', @query::text)) * (1 + ln(1 + p.popularity) / 10)
+             ELSE 0 END)::float8 AS rank
+FROM products p
+WHERE p.search @@ to_tsquery('english', @query::text)
+  AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+  AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+  AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+  AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+  AND (NOT @in_stock::boolean OR p.in_stock)
+LIMIT @candidates;
+
+-- name: ItemsByID :many
+-- The rows of one page of a keyword search, by primary key; the service
+-- puts them back in the page's order.
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock
+FROM products p
+JOIN categories c ON c.id = p.category_id
+JOIN product_stock s ON s.product_id = p.id
+WHERE p.id = ANY(@ids::bigint[]);
+
+-- name: CountKeywordMatches :one
+-- Exact count of a keyword's matches up to the cap. Used only when the
+-- candidate set is full and the planner expects fewer than 15,000 matches, so
+-- the heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
+SELECT count(*) FROM (
+    SELECT 1 FROM products p
     WHERE p.search @@ to_tsquery('english', @query::text)
       AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
       AND (NOT @in_stock::boolean OR p.in_stock)
-    LIMIT @candidates
-), page AS (
-    SELECT id, rank FROM candidates
-    WHERE sqlc.narg(after_id)::bigint IS NULL OR (rank, id) < (sqlc.narg(after_key)::float8, sqlc.narg(after_id)::bigint)
-    ORDER BY rank DESC, id DESC
-    LIMIT @page_size
-)
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, page.rank AS sort_key
-FROM page
-JOIN products p ON p.id = page.id
-JOIN categories c ON c.id = p.category_id
-JOIN product_stock s ON s.product_id = p.id
-ORDER BY page.rank DESC, page.id DESC;
+    LIMIT @cap
+) m;
 
 -- name: CountMatches :one
--- Counts matches up to the cap: "10,000+" instead of a slow exact count.
--- Index-only on the composite indexes (in_stock is an INCLUDE column) or a
--- bitmap over the GIN index for keywords.
+-- Counts matches of a search without a keyword up to the cap: "10,000+"
+-- instead of a slow exact count. Index-only on the composite indexes
+-- (in_stock is an INCLUDE column). Keyword searches count their candidate set.
 SELECT count(*) FROM (
     SELECT 1 FROM products p
-    WHERE (sqlc.narg(query)::text IS NULL OR p.search @@ to_tsquery('english', sqlc.narg(query)::text))
-      AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)

@@ -68,6 +68,7 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 	iterations := fs.Int("iterations", 50, "requests per shape (deep shapes: per page walk)")
 	concurrency := fs.Int("concurrency", 4, "requests in flight")
 	naiveIters := fs.Int("naive-iterations", 3, "requests per shape against the naive baseline")
+	naiveDeep := fs.Int("naive-deep-iterations", 1, "page walks per deep shape against the naive baseline (each is 20 OFFSET pages with an exact count)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -104,8 +105,9 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency * 2}}
 
-	fmt.Printf("search bench: %d products, %d iterations x %d concurrent per shape (naive: %d sequential)\n\n",
-		max(have, int64(*products)), *iterations, *concurrency, *naiveIters)
+	fmt.Printf("search bench: %d products, %d iterations x %d concurrent per shape (naive: %d sequential, deep shapes %d)\n",
+		max(have, int64(*products)), *iterations, *concurrency, *naiveIters, *naiveDeep)
+	fmt.Printf("load average at start: %s\n\n", loadAverage())
 	fmt.Printf("%-38s %8s %8s %8s | %10s %10s | %7s\n", "shape", "p50 ms", "p95 ms", "p99 ms", "naive p50", "naive p95", "ratio")
 	var sumFast, sumNaive time.Duration
 	worstP95 := time.Duration(0)
@@ -121,7 +123,11 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 		if err != nil {
 			return fmt.Errorf("%s: %w", sh.name, err)
 		}
-		naive, err := measure(ctx, *naiveIters, 1, func() (time.Duration, error) { return runNaive(ctx, pool, sh) })
+		n := *naiveIters
+		if sh.pages > 1 {
+			n = *naiveDeep
+		}
+		naive, err := measure(ctx, n, 1, func() (time.Duration, error) { return runNaive(ctx, pool, sh) })
 		if err != nil {
 			return fmt.Errorf("%s (naive): %w", sh.name, err)
 		}
@@ -135,7 +141,17 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 	fmt.Printf("\nworst p95 of the indexed path: %.2f ms; sum of medians: indexed %.1f ms, naive %.1f ms, overall %.0fx faster\n",
 		ms(worstP95), ms(sumFast), ms(sumNaive), float64(sumNaive)/float64(max(sumFast, 1)))
 	fmt.Println("deep shapes: time per page (indexed: following next_cursor; naive: OFFSET), averaged over the 20-page walk")
+	fmt.Printf("load average at end: %s\n", loadAverage())
 	return nil
+}
+
+// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures (the machine is shared).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

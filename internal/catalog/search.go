@@ -1,10 +1,13 @@
 package catalog
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,9 +39,11 @@ const (
 	PageSize = 20
 	// CountCap bounds the result count: beyond it the answer is "10000+".
 	CountCap = 10_000
-	// RankCandidates bounds the relevance sort's work: at most this many
-	// matches are ranked (see SearchRelevance in queries/catalog.sql).
-	RankCandidates = 1_000
+	// Candidates bounds a keyword search's work: at most this many matches
+	// are sorted (in any order, relevance included) and counted; beyond it
+	// the page says the order covers the first Candidates matches and the
+	// count is "1,000+" (see SearchKeyword in queries/catalog.sql).
+	Candidates = 1_000
 	// MaxKeyword is the longest keyword accepted, in characters.
 	MaxKeyword = 200
 	// maxWords bounds the tsquery a keyword becomes.
@@ -63,10 +68,25 @@ type Filter struct {
 type Page struct {
 	Items      []Item
 	NextCursor string // empty on the last page
-	Total      int64  // exact when below CountCap
-	Capped     bool   // more than CountCap matches
+	Total      int64  // exact unless Capped; then CountCap, a lower bound
+	Capped     bool   // more than Total matches
 	Sort       Sort   // the order actually used
 	Notice     string // why nothing matched, when we know
+	// Within is non-zero when a keyword matched more than Candidates
+	// products: the order (and the count) cover only the first Within of them.
+	Within int
+}
+
+// Note tells the shopper when the order covers only part of the matches.
+func (p Page) Note() string {
+	if p.Within == 0 {
+		return ""
+	}
+	n := strconv.Itoa(p.Within)
+	if p.Within >= 1000 {
+		n = strconv.Itoa(p.Within/1000) + "," + fmt.Sprintf("%03d", p.Within%1000)
+	}
+	return "More than " + n + " products match, so this order covers the first " + n + " matches found. Add a word or a filter to narrow the search."
 }
 
 // EffectiveSort is the order a filter is served in: relevance needs a keyword.
@@ -185,14 +205,31 @@ func decodeCursor(s string, want Sort) (cursor, error) {
 	return c, nil
 }
 
-// searchSettings apply to every search transaction.
-const searchSettings = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off"
+// searchSettings are the search transaction's settings. Every search plans
+// each execution for the filters present (SPEC 3.3: a generic plan of a
+// catch-all query cannot pick the index that matches them); with that, the
+// planner picks the composite index of every shape without a keyword by
+// itself at a million rows, and the EXPLAIN test holds it to that.
+//
+// A keyword search also turns sequential scans off, and only it. Its
+// candidate query has a LIMIT and no ORDER BY, and for a broad keyword
+// ("head", 2% of the rows) the planner prefers to read the table from the
+// start until it has found enough matches: at 1M rows it chose
+// "Seq Scan … Rows Removed by Filter: 47182" over the GIN index. That is
+// cheap only while matches are spread evenly through the table; for
+// matches clustered at its end (a brand imported last, a keyword in a
+// category loaded in bulk) it reads the whole table. The GIN bitmap costs
+// the same wherever the matches lie.
+func searchSettings(keyword bool) string {
+	if keyword {
+		return "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off"
+	}
+	return "SET LOCAL plan_cache_mode = force_custom_plan"
+}
 
 // Search runs one page of a search: the rows after the cursor in the chosen
-// order, and (on the first page) the capped count. It runs in one read-only
-// transaction with plan_cache_mode = force_custom_plan, so every execution is
-// planned for the filters actually present (SPEC 3.3: generic plans of
-// catch-all queries ignore the indexes).
+// order, and (on the first page) the capped count, in one read-only
+// transaction with searchSettings.
 func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	if err := f.Validate(); err != nil {
 		return Page{}, err
@@ -206,17 +243,11 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	query := tsQuery(f.Q)
 	brand := strings.TrimSpace(f.Brand)
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		// Custom plans: see above. No sequential scans: every shape has an index, and
-		// with a LIMIT the planner otherwise likes to gamble on a scan that
-		// finds enough matches early (it does not when the matches are elsewhere).
-		if _, err := tx.Exec(ctx, searchSettings); err != nil {
+		if _, err := tx.Exec(ctx, searchSettings(query != "")); err != nil {
 			return err
 		}
 		q := db.New(s.observed(tx))
 		p := db.SearchPriceAscParams{InStock: f.InStock, MinPrice: f.MinPrice, MaxPrice: f.MaxPrice, PageSize: PageSize + 1}
-		if query != "" {
-			p.Query = &query
-		}
 		if brand != "" {
 			p.Brand = &brand
 		}
@@ -234,6 +265,9 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			page.Notice = "Search for words made of letters or digits."
 			return nil
 		}
+		if query != "" {
+			return s.keywordPage(ctx, q, query, sort, p, f.After != "", after, &page)
+		}
 		if f.After != "" {
 			p.AfterID = &after.id
 			p.AfterKey = &after.key
@@ -245,12 +279,9 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 		page.Items = rows
 		if f.After != "" {
 			page.Total = after.total
-		} else {
-			n, err := s.count(ctx, q, p)
-			if err != nil {
-				return err
-			}
-			page.Total = n
+		} else if page.Total, err = q.CountMatches(ctx, db.CountMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
+			MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1}); err != nil {
+			return err
 		}
 		if len(rows) > PageSize {
 			page.Items = rows[:PageSize]
@@ -265,29 +296,108 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	if page.Total > CountCap {
 		page.Total, page.Capped = CountCap, true
 	}
+	// The order of a broad keyword covers its first Candidates matches; the
+	// count stays the contract's: exact up to 10,000, else "10000+".
+	if query != "" && page.Total > Candidates {
+		page.Within = Candidates
+	}
 	if len(page.Items) == 0 && page.Notice == "" && f.After == "" {
 		page.Notice = "No products match."
 	}
 	return page, nil
 }
 
-// count counts the matches up to CountCap+1. A keyword's matches are
-// counted by rechecking heap rows, so when the planner expects far more than
-// the cap (its full-text estimates are good) the answer is "more than the
-// cap" without counting.
-func (s *Service) count(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams) (int64, error) {
-	if p.Query != nil {
-		est, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
+// keywordPage serves a search with a keyword from its candidate set: at
+// most Candidates+1 matches with their sort keys (SearchKeyword), sorted
+// here by the order asked for and paged by keyset, then the page's rows by
+// id. The total is the candidate count when the set is not full; when it is,
+// "10,000+" if the planner expects far more than that (its full-text
+// estimates are good for single words; for several words it assumes them
+// independent, which underestimates), else an exact count up to 10,000.
+// Later pages carry the first page's total in the cursor.
+func (s *Service) keywordPage(ctx context.Context, q *db.Queries, query string, sort Sort, p db.SearchPriceAscParams, paged bool, after cursor, page *Page) error {
+	rows, err := q.SearchKeyword(ctx, db.SearchKeywordParams{Rank: sort == SortRelevance, Query: query, CategoryID: p.CategoryID,
+		Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Candidates: Candidates + 1})
+	if err != nil {
+		return err
+	}
+	switch {
+	case paged:
+		page.Total = after.total
+	case len(rows) <= Candidates:
+		page.Total = int64(len(rows))
+	default:
+		page.Total = Candidates + 1
+		est, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: query, CategoryID: p.CategoryID, Brand: p.Brand,
 			MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
 		if err != nil {
-			return 0, err
+			return err
 		}
 		if est >= CountCap*3/2 {
-			return CountCap + 1, nil
+			page.Total = CountCap + 1
+		} else if page.Total, err = q.CountKeywordMatches(ctx, db.CountKeywordMatchesParams{Query: query, CategoryID: p.CategoryID,
+			Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1}); err != nil {
+			return err
 		}
 	}
-	return q.CountMatches(ctx, db.CountMatchesParams{Query: p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
-		MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1})
+	rows = rows[:min(len(rows), Candidates)]
+	// Every order is (key, id), ascending for price_asc and descending for the rest.
+	type cand struct{ key, id int64 }
+	cands := make([]cand, len(rows))
+	for i, r := range rows {
+		c := cand{id: r.ID}
+		switch sort {
+		case SortPriceAsc, SortPriceDesc:
+			c.key = r.Price
+		case SortNewest:
+			c.key = r.CreatedAt.UnixMicro()
+		case SortPopular:
+			c.key = r.Popularity
+		default: // the bits of a non-negative float64 sort like the float
+			c.key = int64(math.Float64bits(max(r.Rank, 0)))
+		}
+		cands[i] = c
+	}
+	desc := sort != SortPriceAsc
+	order := func(a, b cand) int {
+		n := cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.id, b.id))
+		if desc {
+			return -n
+		}
+		return n
+	}
+	slices.SortFunc(cands, order)
+	if paged {
+		at := cand{key: after.key, id: after.id}
+		i, _ := slices.BinarySearchFunc(cands, at, order)
+		if i < len(cands) && order(cands[i], at) == 0 {
+			i++
+		}
+		cands = cands[i:]
+	}
+	cands = cands[:min(len(cands), PageSize+1)]
+	ids := make([]int64, len(cands))
+	for i, c := range cands {
+		ids[i] = c.id
+	}
+	items, err := q.ItemsByID(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[int64]Item, len(items))
+	for _, r := range items {
+		byID[r.ID] = Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock}
+	}
+	for _, c := range cands[:min(len(cands), PageSize)] {
+		if it, ok := byID[c.id]; ok {
+			page.Items = append(page.Items, it)
+		}
+	}
+	if len(cands) > PageSize {
+		last := cands[PageSize-1]
+		page.NextCursor = cursor{sort: sort, key: last.key, id: last.id, total: page.Total}.encode()
+	}
+	return nil
 }
 
 // searchPage runs the query for the sort and returns the rows and their keyset keys.
@@ -311,14 +421,8 @@ func (s *Service) searchPage(ctx context.Context, q *db.Queries, sort Sort, p db
 			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey)
 		}
 		return items, keys, err
-	case SortPopular:
-		rows, err := q.SearchPopular(ctx, db.SearchPopularParams(p))
-		for _, r := range rows {
-			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey)
-		}
-		return items, keys, err
 	case SortNewest:
-		np := db.SearchNewestParams{Query: p.Query, CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
+		np := db.SearchNewestParams{CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
 			InStock: p.InStock, AfterID: p.AfterID, PageSize: p.PageSize}
 		if p.AfterID != nil {
 			t := time.UnixMicro(after.key)
@@ -329,16 +433,10 @@ func (s *Service) searchPage(ctx context.Context, q *db.Queries, sort Sort, p db
 			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey.UnixMicro())
 		}
 		return items, keys, err
-	default: // relevance; EffectiveSort guarantees a keyword
-		rp := db.SearchRelevanceParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
-			InStock: p.InStock, AfterID: p.AfterID, Candidates: RankCandidates, PageSize: p.PageSize}
-		if p.AfterID != nil {
-			r := math.Float64frombits(uint64(after.key))
-			rp.AfterKey = &r
-		}
-		rows, err := q.SearchRelevance(ctx, rp)
+	default: // popular; without a keyword there is no relevance
+		rows, err := q.SearchPopular(ctx, db.SearchPopularParams(p))
 		for _, r := range rows {
-			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, int64(math.Float64bits(r.SortKey)))
+			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey)
 		}
 		return items, keys, err
 	}

@@ -53,7 +53,7 @@ const categoryIDBySlug = `-- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1
 `
 
-// Search (SPEC 3.3). One query per sort key, because only a real column in
+// Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
 // ORDER BY can walk an index; the optional filters are catch-all
 // `(narg IS NULL OR …)` terms. The catalog service runs these with
 // plan_cache_mode = force_custom_plan, so PostgreSQL folds the absent filters
@@ -62,8 +62,9 @@ SELECT id FROM categories WHERE slug = $1
 // (sort key, id); there is no OFFSET. Each query fetches page_size rows
 // (the service asks for one more than it shows to know whether a next page
 // exists) and joins categories and stock only for those rows.
-// Indexes (migrations/00002_search.sql): products_{,cat_,brand_}{price,created,popular}_idx
-// for equality + sort + id, products_search_idx (GIN) for the keyword.
+// Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
+// products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
+// equality + sort + id. Keyword searches: SearchKeyword below (GIN).
 func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, error) {
 	row := q.db.QueryRow(ctx, categoryIDBySlug, slug)
 	var id int64
@@ -71,10 +72,10 @@ func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, err
 	return id, err
 }
 
-const countMatches = `-- name: CountMatches :one
+const countKeywordMatches = `-- name: CountKeywordMatches :one
 SELECT count(*) FROM (
     SELECT 1 FROM products p
-    WHERE ($1::text IS NULL OR p.search @@ to_tsquery('english', $1::text))
+    WHERE p.search @@ to_tsquery('english', $1::text)
       AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
       AND ($3::text IS NULL OR p.brand = $3::text)
       AND ($4::bigint IS NULL OR p.price >= $4::bigint)
@@ -84,8 +85,8 @@ SELECT count(*) FROM (
 ) m
 `
 
-type CountMatchesParams struct {
-	Query      *string
+type CountKeywordMatchesParams struct {
+	Query      string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
@@ -94,12 +95,50 @@ type CountMatchesParams struct {
 	Cap        int32
 }
 
-// Counts matches up to the cap: "10,000+" instead of a slow exact count.
-// Index-only on the composite indexes (in_stock is an INCLUDE column) or a
-// bitmap over the GIN index for keywords.
+// Exact count of a keyword's matches up to the cap. Used only when the
+// candidate set is full and the planner expects fewer than 15,000 matches, so
+// the heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
+func (q *Queries) CountKeywordMatches(ctx context.Context, arg CountKeywordMatchesParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countKeywordMatches,
+		arg.Query,
+		arg.CategoryID,
+		arg.Brand,
+		arg.MinPrice,
+		arg.MaxPrice,
+		arg.InStock,
+		arg.Cap,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const countMatches = `-- name: CountMatches :one
+SELECT count(*) FROM (
+    SELECT 1 FROM products p
+    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+      AND ($2::text IS NULL OR p.brand = $2::text)
+      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+      AND (NOT $5::boolean OR p.in_stock)
+    LIMIT $6
+) m
+`
+
+type CountMatchesParams struct {
+	CategoryID *int64
+	Brand      *string
+	MinPrice   *int64
+	MaxPrice   *int64
+	InStock    bool
+	Cap        int32
+}
+
+// Counts matches of a search without a keyword up to the cap: "10,000+"
+// instead of a slow exact count. Index-only on the composite indexes
+// (in_stock is an INCLUDE column). Keyword searches count their candidate set.
 func (q *Queries) CountMatches(ctx context.Context, arg CountMatchesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countMatches,
-		arg.Query,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
@@ -288,6 +327,52 @@ func (q *Queries) InsertStockLedger(ctx context.Context, arg InsertStockLedgerPa
 	return err
 }
 
+const itemsByID = `-- name: ItemsByID :many
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock
+FROM products p
+JOIN categories c ON c.id = p.category_id
+JOIN product_stock s ON s.product_id = p.id
+WHERE p.id = ANY($1::bigint[])
+`
+
+type ItemsByIDRow struct {
+	ID       int64
+	Name     string
+	Brand    string
+	Category string
+	Price    int64
+	Stock    int64
+}
+
+// The rows of one page of a keyword search, by primary key; the service
+// puts them back in the page's order.
+func (q *Queries) ItemsByID(ctx context.Context, ids []int64) ([]ItemsByIDRow, error) {
+	rows, err := q.db.Query(ctx, itemsByID, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ItemsByIDRow{}
+	for rows.Next() {
+		var i ItemsByIDRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Brand,
+			&i.Category,
+			&i.Price,
+			&i.Stock,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listBrands = `-- name: ListBrands :many
 WITH RECURSIVE b AS (
     (SELECT brand FROM products ORDER BY brand LIMIT 1)
@@ -410,19 +495,96 @@ func (q *Queries) SKUTaken(ctx context.Context, arg SKUTakenParams) (bool, error
 	return exists, err
 }
 
+const searchKeyword = `-- name: SearchKeyword :many
+SELECT p.id, p.price, p.created_at, p.popularity,
+       (CASE WHEN $1::boolean
+             THEN ts_rank(p.search, to_tsquery('english', $2::text)) * (1 + ln(1 + p.popularity) / 10)
+             ELSE 0 END)::float8 AS rank
+FROM products p
+WHERE p.search @@ to_tsquery('english', $2::text)
+  AND ($3::bigint IS NULL OR p.category_id = $3::bigint)
+  AND ($4::text IS NULL OR p.brand = $4::text)
+  AND ($5::bigint IS NULL OR p.price >= $5::bigint)
+  AND ($6::bigint IS NULL OR p.price <= $6::bigint)
+  AND (NOT $7::boolean OR p.in_stock)
+LIMIT $8
+`
+
+type SearchKeywordParams struct {
+	Rank       bool
+	Query      string
+	CategoryID *int64
+	Brand      *string
+	MinPrice   *int64
+	MaxPrice   *int64
+	InStock    bool
+	Candidates int32
+}
+
+type SearchKeywordRow struct {
+	ID         int64
+	Price      int64
+	CreatedAt  time.Time
+	Popularity int64
+	Rank       float64
+}
+
+// A keyword search works on a bounded candidate set: the GIN index yields at
+// most `candidates` matching rows (in no particular order), and the service
+// sorts those by the order asked for, pages through them by keyset and counts
+// them. Sorting or counting every match of a broad keyword ("pro" matches
+// ~8% of a million rows) would visit a heap row per match; this visits at
+// most `candidates`. When the set is full the page says that the order (and
+// the count) covers the first `candidates` matches. Only the narrow sort keys
+// come back here; ItemsByID fetches the page's rows. The rank (name > brand >
+// description, blended with popularity) is computed only for relevance.
+func (q *Queries) SearchKeyword(ctx context.Context, arg SearchKeywordParams) ([]SearchKeywordRow, error) {
+	rows, err := q.db.Query(ctx, searchKeyword,
+		arg.Rank,
+		arg.Query,
+		arg.CategoryID,
+		arg.Brand,
+		arg.MinPrice,
+		arg.MaxPrice,
+		arg.InStock,
+		arg.Candidates,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchKeywordRow{}
+	for rows.Next() {
+		var i SearchKeywordRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Price,
+			&i.CreatedAt,
+			&i.Popularity,
+			&i.Rank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const searchNewest = `-- name: SearchNewest :many
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.created_at AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price, p.created_at FROM products p
-    WHERE ($1::text IS NULL OR p.search @@ to_tsquery('english', $1::text))
-      AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
-      AND ($3::text IS NULL OR p.brand = $3::text)
-      AND ($4::bigint IS NULL OR p.price >= $4::bigint)
-      AND ($5::bigint IS NULL OR p.price <= $5::bigint)
-      AND (NOT $6::boolean OR p.in_stock)
-      AND ($7::bigint IS NULL OR (p.created_at, p.id) < ($8::timestamptz, $7::bigint))
+    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+      AND ($2::text IS NULL OR p.brand = $2::text)
+      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+      AND (NOT $5::boolean OR p.in_stock)
+      AND ($6::bigint IS NULL OR (p.created_at, p.id) < ($7::timestamptz, $6::bigint))
     ORDER BY p.created_at DESC, p.id DESC
-    LIMIT $9
+    LIMIT $8
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -430,7 +592,6 @@ ORDER BY p.created_at DESC, p.id DESC
 `
 
 type SearchNewestParams struct {
-	Query      *string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
@@ -454,7 +615,6 @@ type SearchNewestRow struct {
 // The keyset key is created_at in microseconds since the epoch (exact, unlike a float).
 func (q *Queries) SearchNewest(ctx context.Context, arg SearchNewestParams) ([]SearchNewestRow, error) {
 	rows, err := q.db.Query(ctx, searchNewest,
-		arg.Query,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
@@ -494,15 +654,14 @@ const searchPopular = `-- name: SearchPopular :many
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.popularity AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price, p.popularity FROM products p
-    WHERE ($1::text IS NULL OR p.search @@ to_tsquery('english', $1::text))
-      AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
-      AND ($3::text IS NULL OR p.brand = $3::text)
-      AND ($4::bigint IS NULL OR p.price >= $4::bigint)
-      AND ($5::bigint IS NULL OR p.price <= $5::bigint)
-      AND (NOT $6::boolean OR p.in_stock)
-      AND ($7::bigint IS NULL OR (p.popularity, p.id) < ($8::bigint, $7::bigint))
+    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+      AND ($2::text IS NULL OR p.brand = $2::text)
+      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+      AND (NOT $5::boolean OR p.in_stock)
+      AND ($6::bigint IS NULL OR (p.popularity, p.id) < ($7::bigint, $6::bigint))
     ORDER BY p.popularity DESC, p.id DESC
-    LIMIT $9
+    LIMIT $8
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -510,7 +669,6 @@ ORDER BY p.popularity DESC, p.id DESC
 `
 
 type SearchPopularParams struct {
-	Query      *string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
@@ -533,7 +691,6 @@ type SearchPopularRow struct {
 
 func (q *Queries) SearchPopular(ctx context.Context, arg SearchPopularParams) ([]SearchPopularRow, error) {
 	rows, err := q.db.Query(ctx, searchPopular,
-		arg.Query,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
@@ -573,15 +730,14 @@ const searchPriceAsc = `-- name: SearchPriceAsc :many
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE ($1::text IS NULL OR p.search @@ to_tsquery('english', $1::text))
-      AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
-      AND ($3::text IS NULL OR p.brand = $3::text)
-      AND ($4::bigint IS NULL OR p.price >= $4::bigint)
-      AND ($5::bigint IS NULL OR p.price <= $5::bigint)
-      AND (NOT $6::boolean OR p.in_stock)
-      AND ($7::bigint IS NULL OR (p.price, p.id) > ($8::bigint, $7::bigint))
+    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+      AND ($2::text IS NULL OR p.brand = $2::text)
+      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+      AND (NOT $5::boolean OR p.in_stock)
+      AND ($6::bigint IS NULL OR (p.price, p.id) > ($7::bigint, $6::bigint))
     ORDER BY p.price, p.id
-    LIMIT $9
+    LIMIT $8
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -589,7 +745,6 @@ ORDER BY p.price, p.id
 `
 
 type SearchPriceAscParams struct {
-	Query      *string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
@@ -612,7 +767,6 @@ type SearchPriceAscRow struct {
 
 func (q *Queries) SearchPriceAsc(ctx context.Context, arg SearchPriceAscParams) ([]SearchPriceAscRow, error) {
 	rows, err := q.db.Query(ctx, searchPriceAsc,
-		arg.Query,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
@@ -652,15 +806,14 @@ const searchPriceDesc = `-- name: SearchPriceDesc :many
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
 FROM (
     SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE ($1::text IS NULL OR p.search @@ to_tsquery('english', $1::text))
-      AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
-      AND ($3::text IS NULL OR p.brand = $3::text)
-      AND ($4::bigint IS NULL OR p.price >= $4::bigint)
-      AND ($5::bigint IS NULL OR p.price <= $5::bigint)
-      AND (NOT $6::boolean OR p.in_stock)
-      AND ($7::bigint IS NULL OR (p.price, p.id) < ($8::bigint, $7::bigint))
+    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+      AND ($2::text IS NULL OR p.brand = $2::text)
+      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+      AND (NOT $5::boolean OR p.in_stock)
+      AND ($6::bigint IS NULL OR (p.price, p.id) < ($7::bigint, $6::bigint))
     ORDER BY p.price DESC, p.id DESC
-    LIMIT $9
+    LIMIT $8
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -668,7 +821,6 @@ ORDER BY p.price DESC, p.id DESC
 `
 
 type SearchPriceDescParams struct {
-	Query      *string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
@@ -691,7 +843,6 @@ type SearchPriceDescRow struct {
 
 func (q *Queries) SearchPriceDesc(ctx context.Context, arg SearchPriceDescParams) ([]SearchPriceDescRow, error) {
 	rows, err := q.db.Query(ctx, searchPriceDesc,
-		arg.Query,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
@@ -708,100 +859,6 @@ func (q *Queries) SearchPriceDesc(ctx context.Context, arg SearchPriceDescParams
 	items := []SearchPriceDescRow{}
 	for rows.Next() {
 		var i SearchPriceDescRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Name,
-			&i.Brand,
-			&i.Category,
-			&i.Price,
-			&i.Stock,
-			&i.SortKey,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const searchRelevance = `-- name: SearchRelevance :many
-WITH candidates AS (
-    SELECT p.id,
-           (ts_rank(p.search, to_tsquery('english', $1::text)) * (1 + ln(1 + p.popularity) / 10))::float8 AS rank
-    FROM products p
-    WHERE p.search @@ to_tsquery('english', $1::text)
-      AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
-      AND ($3::text IS NULL OR p.brand = $3::text)
-      AND ($4::bigint IS NULL OR p.price >= $4::bigint)
-      AND ($5::bigint IS NULL OR p.price <= $5::bigint)
-      AND (NOT $6::boolean OR p.in_stock)
-    LIMIT $7
-), page AS (
-    SELECT id, rank FROM candidates
-    WHERE $8::bigint IS NULL OR (rank, id) < ($9::float8, $8::bigint)
-    ORDER BY rank DESC, id DESC
-    LIMIT $10
-)
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, page.rank AS sort_key
-FROM page
-JOIN products p ON p.id = page.id
-JOIN categories c ON c.id = p.category_id
-JOIN product_stock s ON s.product_id = p.id
-ORDER BY page.rank DESC, page.id DESC
-`
-
-type SearchRelevanceParams struct {
-	Query      string
-	CategoryID *int64
-	Brand      *string
-	MinPrice   *int64
-	MaxPrice   *int64
-	InStock    bool
-	Candidates int32
-	AfterID    *int64
-	AfterKey   *float64
-	PageSize   int32
-}
-
-type SearchRelevanceRow struct {
-	ID       int64
-	Name     string
-	Brand    string
-	Category string
-	Price    int64
-	Stock    int64
-	SortKey  float64
-}
-
-// Ranking every match of a broad keyword ("head:*" matches ~10% of a million
-// rows) costs tens of milliseconds, so the work is bounded: the GIN index
-// yields at most `candidates` matching rows, and only those are ranked
-// (name > brand > description, blended with popularity). The rank is
-// deterministic, so keyset paging on (rank, id) over the same candidate set
-// is stable while the catalogue does not change.
-func (q *Queries) SearchRelevance(ctx context.Context, arg SearchRelevanceParams) ([]SearchRelevanceRow, error) {
-	rows, err := q.db.Query(ctx, searchRelevance,
-		arg.Query,
-		arg.CategoryID,
-		arg.Brand,
-		arg.MinPrice,
-		arg.MaxPrice,
-		arg.InStock,
-		arg.Candidates,
-		arg.AfterID,
-		arg.AfterKey,
-		arg.PageSize,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []SearchRelevanceRow{}
-	for rows.Next() {
-		var i SearchRelevanceRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Name,
