@@ -6,35 +6,15 @@ package views
 import (
 	"strconv"
 	"time"
+
+	"market/internal/money"
 )
 
 // Won formats whole won as ₩12,900.
-func Won(n int64) string {
-	if n < 0 {
-		return "-₩" + Count(-n)
-	}
-	return "₩" + Count(n)
-}
+func Won(n int64) string { return money.Won(n) }
 
 // Count formats an integer with thousands separators: 12,480.
-func Count(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := false
-	if n < 0 {
-		neg, s = true, s[1:]
-	}
-	out := make([]byte, 0, len(s)+len(s)/3+1)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
+func Count(n int64) string { return money.Count(n) }
 
 // When formats a time in the server's zone.
 func When(t time.Time) string {

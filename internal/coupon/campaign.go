@@ -19,6 +19,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/money"
 )
 
 // Campaign states: draft → active ⇄ paused → ended.
@@ -80,24 +81,11 @@ func (d Discount) Text() string {
 	if d.Type == DiscountPercent {
 		s := strconv.FormatInt(d.Value, 10) + "% off"
 		if d.MaxDiscount != nil {
-			s += " (up to " + won(*d.MaxDiscount) + ")"
+			s += " (up to " + money.Won(*d.MaxDiscount) + ")"
 		}
 		return s
 	}
-	return won(d.Value) + " off"
-}
-
-func won(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	var b strings.Builder
-	b.WriteString("₩")
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return money.Won(d.Value) + " off"
 }
 
 // Input is the campaign form (SPEC 5 field names), already parsed to types.

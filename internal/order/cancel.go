@@ -5,6 +5,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/money"
 )
 
 // Cancel reverses an order in one transaction: stock back, balance refunded,
@@ -35,7 +36,7 @@ func (s *Service) Cancel(ctx context.Context, userID, orderID int64) (Order, err
 			return errs.New(errs.Conflict, "This order is already cancelled.")
 		}
 		if w.Points+o.PointsUsed < o.PointsEarned {
-			return errs.New(errs.Conflict, "This order cannot be cancelled: the %s points it earned have already been spent.", won(o.PointsEarned))
+			return errs.New(errs.Conflict, "This order cannot be cancelled: the %s points it earned have already been spent.", money.Count(o.PointsEarned))
 		}
 		if err := q.MarkCancelled(ctx, o.ID); err != nil {
 			return err

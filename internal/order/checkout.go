@@ -7,6 +7,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/money"
 )
 
 // CheckoutInput is the checkout form.
@@ -148,21 +149,21 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 		case !c.ExpiresAt.After(time.Now()):
 			return Order{}, false, couponInvalid("This coupon has expired.")
 		case cart.Subtotal < t.Min:
-			return Order{}, false, couponInvalid("This coupon needs an order of at least ₩%s.", won(t.Min))
+			return Order{}, false, couponInvalid("This coupon needs an order of at least %s.", money.Won(t.Min))
 		}
 		discount, couponID = t.discount(cart.Subtotal), &c.ID
 	}
 
 	// 3. Points and balance, against the locked row.
 	if in.Points > w.Points {
-		return Order{}, false, pointsInvalid("You have %s points; you cannot spend more.", won(w.Points))
+		return Order{}, false, pointsInvalid("You have %s points; you cannot spend more.", money.Count(w.Points))
 	}
 	if in.Points > cart.Subtotal-discount {
-		return Order{}, false, pointsInvalid("You can spend at most %s points on this order.", won(cart.Subtotal-discount))
+		return Order{}, false, pointsInvalid("You can spend at most %s points on this order.", money.Count(cart.Subtotal-discount))
 	}
 	charged := cart.Subtotal - discount - in.Points
 	if w.Balance < charged {
-		return Order{}, false, errs.New(CodeInsufficientBalance, "Your balance of ₩%s is not enough for ₩%s. Top up on your account page.", won(w.Balance), won(charged))
+		return Order{}, false, errs.New(CodeInsufficientBalance, "Your balance of %s is not enough for %s. Top up on your account page.", money.Won(w.Balance), money.Won(charged))
 	}
 	earned := charged / 100 // 1% of what was charged, rounded down
 
@@ -337,21 +338,3 @@ func pointsInvalid(format string, args ...any) error {
 }
 
 // won formats whole won with thousands separators (messages only).
-func won(n int64) string {
-	s := itoa(n)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	out := make([]byte, 0, len(s)+len(s)/3)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
