@@ -340,7 +340,9 @@ func TestClaimsChartBucketsPersistedClaimsByTheirClaimTime(t *testing.T) {
 			got[i] = p.Value
 		}
 	}
-	bucketOf := func(ago time.Duration) int { return 59 - int(now.Truncate(10*time.Second).Sub(now.Add(-ago).Truncate(10*time.Second))/(10*time.Second)) }
+	bucketOf := func(ago time.Duration) int {
+		return 59 - int(now.Truncate(10*time.Second).Sub(now.Add(-ago).Truncate(10*time.Second))/(10*time.Second))
+	}
 	want := map[int]int64{bucketOf(95 * time.Second): 2}
 	want[bucketOf(5*time.Second)]++
 	if fmt.Sprint(got) != fmt.Sprint(want) {
