@@ -10,13 +10,13 @@ type ChartPoint struct {
 
 // Chart geometry, in SVG user units (the SVG scales to its container).
 const (
-	chartW, chartH  = 600, 180
-	chartLeft       = 44 // room for y-axis labels
-	chartBottom     = 22 // room for x-axis labels
-	chartPlotH      = chartH - chartBottom - 8
-	chartPlotW      = chartW - chartLeft - 4
-	chartPlotTop    = 8
-	chartLabels     = 6 // at most this many x-axis labels, so they never overlap
+	chartW, chartH = 600, 180
+	chartLeft      = 44 // room for y-axis labels
+	chartBottom    = 22 // room for x-axis labels
+	chartPlotH     = chartH - chartBottom - 8
+	chartPlotW     = chartW - chartLeft - 4
+	chartPlotTop   = 8
+	chartLabels    = 6 // at most this many x-axis labels, so they never overlap
 )
 
 type bar struct {
