@@ -111,3 +111,19 @@ UPDATE campaigns
 SET persisted_count = persisted_count + (SELECT count(*) FROM ins)
 WHERE campaigns.id = @campaign_id
 RETURNING (SELECT count(*) FROM ins)::bigint AS inserted, (total_quantity - persisted_count)::bigint AS remaining;
+
+-- name: ClaimsPerBucket :many
+-- Persisted claims of every campaign counted per bucket of @step since
+-- @since, set-based: one range scan of coupons_claimed_at_idx, grouped by
+-- date_bin. Empty buckets are not returned (the service fills them in).
+SELECT date_bin(make_interval(secs => @step_seconds::int), claimed_at, @since::timestamptz)::timestamptz AS bucket, count(*)::bigint AS claims
+FROM coupons
+WHERE claimed_at >= @since::timestamptz AND claimed_at < @until::timestamptz
+GROUP BY 1
+ORDER BY 1;
+
+-- name: FlushableCampaignsPersisted :many
+-- The write-back figures cover the same campaigns the flusher reads (ListFlushableCampaigns).
+SELECT id, persisted_count FROM campaigns
+WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
+ORDER BY id;

@@ -136,3 +136,62 @@ SELECT * FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
 -- SET LOCAL lock_timeout, in the form that takes a parameter: every lock wait
 -- in this transaction is bounded.
 SELECT set_config('lock_timeout', sqlc.arg(timeout)::text, true);
+
+-- name: OrdersSince :one
+-- Orders and revenue since the start of the day (orders_created_idx).
+-- Revenue counts what was charged on orders still placed: a cancel refunds it.
+SELECT count(*)::bigint AS orders,
+       coalesce(sum(charged) FILTER (WHERE status = 'placed'), 0)::bigint AS revenue
+FROM orders
+WHERE created_at >= @since::timestamptz;
+
+-- name: OrdersPerBucket :many
+-- Orders per bucket of @step since @since (orders_created_idx), set-based;
+-- empty buckets are not returned (the service fills them in).
+SELECT date_bin(make_interval(secs => @step_seconds::int), created_at, @since::timestamptz)::timestamptz AS bucket, count(*)::bigint AS orders
+FROM orders
+WHERE created_at >= @since::timestamptz AND created_at < @until::timestamptz
+GROUP BY 1
+ORDER BY 1;
+
+-- name: AdminOrders :many
+-- The admin list, newest first, keyset on id (no OFFSET). Every filter is
+-- optional. The shopper filter is an exact user id (the service looks the
+-- email up first) so that orders_user_idx (user_id, id DESC) serves it; the
+-- other shapes walk the primary key backwards and stop at the limit.
+SELECT o.*, u.email
+FROM orders o
+JOIN users u ON u.id = o.user_id
+WHERE (sqlc.narg(user_id)::bigint IS NULL OR o.user_id = sqlc.narg(user_id))
+  AND (sqlc.narg(status)::text IS NULL OR o.status = sqlc.narg(status))
+  AND (sqlc.narg(created_from)::timestamptz IS NULL OR o.created_at >= sqlc.narg(created_from))
+  AND (sqlc.narg(created_before)::timestamptz IS NULL OR o.created_at < sqlc.narg(created_before))
+  AND (sqlc.narg(before_id)::bigint IS NULL OR o.id < sqlc.narg(before_id))
+ORDER BY o.id DESC
+LIMIT sqlc.arg(lim);
+
+-- name: UserIDByEmail :one
+SELECT id FROM users WHERE email = $1;
+
+-- name: AdminOrder :one
+SELECT o.*, u.email, u.name AS shopper_name, k.campaign_id AS coupon_campaign_id, c.name AS coupon_campaign_name
+FROM orders o
+JOIN users u ON u.id = o.user_id
+LEFT JOIN coupons k ON k.id = o.coupon_id
+LEFT JOIN campaigns c ON c.id = k.campaign_id
+WHERE o.id = $1;
+
+-- name: OrderLedger :many
+-- Every ledger row one order caused, oldest first (the *_order_idx indexes).
+-- subject_id is the shopper for balance and points, the product for stock,
+-- the coupon for coupons (delta -1 used, +1 restored).
+SELECT l.ledger, l.subject_id, l.delta, l.reason, l.created_at FROM (
+    SELECT 'balance'::text AS ledger, b.user_id AS subject_id, b.delta, b.reason, b.created_at, b.id FROM balance_ledger b WHERE b.order_id = @order_id::bigint
+    UNION ALL
+    SELECT 'points', p.user_id, p.delta, p.reason, p.created_at, p.id FROM points_ledger p WHERE p.order_id = @order_id::bigint
+    UNION ALL
+    SELECT 'stock', s.product_id, s.delta, s.reason, s.created_at, s.id FROM stock_ledger s WHERE s.order_id = @order_id::bigint
+    UNION ALL
+    SELECT 'coupon', c.coupon_id, CASE c.event WHEN 'used' THEN -1 ELSE 1 END::bigint, c.event, c.created_at, c.id FROM coupon_ledger c WHERE c.order_id = @order_id::bigint
+) l
+ORDER BY l.created_at, l.ledger, l.id;

@@ -10,13 +10,13 @@ type ChartPoint struct {
 
 // Chart geometry, in SVG user units (the SVG scales to its container).
 const (
-	chartW, chartH  = 600, 180
-	chartLeft       = 44 // room for y-axis labels
-	chartBottom     = 22 // room for x-axis labels
-	chartPlotH      = chartH - chartBottom - 8
-	chartPlotW      = chartW - chartLeft - 4
-	chartPlotTop    = 8
-	chartLabelEvery = 5
+	chartW, chartH = 600, 180
+	chartLeft      = 44 // room for y-axis labels
+	chartBottom    = 22 // room for x-axis labels
+	chartPlotH     = chartH - chartBottom - 8
+	chartPlotW     = chartW - chartLeft - 4
+	chartPlotTop   = 8
+	chartLabels    = 6 // at most this many x-axis labels, so they never overlap
 )
 
 type bar struct {
@@ -25,6 +25,7 @@ type bar struct {
 	Label      string
 	ShowLabel  bool
 	LabelX     string
+	Anchor     string // text-anchor: the newest label ends at the plot's edge
 }
 
 func peak(points []ChartPoint) int64 {
@@ -51,6 +52,8 @@ func bars(points []ChartPoint) []bar {
 	top := max(peak(points), 1)
 	slot := float64(chartPlotW) / float64(len(points))
 	w := max(slot*0.8, 1)
+	// Labels count back from the newest bar, which always has one.
+	every := max((len(points)+chartLabels-1)/chartLabels, 1)
 	out := make([]bar, len(points))
 	for i, p := range points {
 		h := float64(p.Value) / float64(top) * chartPlotH
@@ -58,10 +61,12 @@ func bars(points []ChartPoint) []bar {
 		out[i] = bar{
 			X: f(x), Y: f(chartPlotTop + chartPlotH - h), W: f(w), H: f(h),
 			Value: p.Value, Label: p.Label,
-			ShowLabel: i%chartLabelEvery == 0 || i == len(points)-1,
+			ShowLabel: (len(points)-1-i)%every == 0,
 			LabelX:    f(x + w/2),
+			Anchor:    "middle",
 		}
 	}
+	out[len(out)-1].Anchor, out[len(out)-1].LabelX = "end", f(chartW-4)
 	return out
 }
 

@@ -47,3 +47,18 @@ func TestMoneyAndCounts(t *testing.T) {
 		}
 	}
 }
+
+func TestBarLabelsNeverCrowdAndTheNewestIsLabelled(t *testing.T) {
+	for _, n := range []int{1, 5, 6, 7, 60, 600} {
+		b := bars(make([]ChartPoint, n))
+		shown := 0
+		for _, x := range b {
+			if x.ShowLabel {
+				shown++
+			}
+		}
+		if shown > chartLabels || !b[n-1].ShowLabel || b[n-1].Anchor != "end" {
+			t.Errorf("%d points: %d labels, newest shown %v anchored %q", n, shown, b[n-1].ShowLabel, b[n-1].Anchor)
+		}
+	}
+}

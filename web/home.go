@@ -20,18 +20,3 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 		JSON: map[string]any{"featured": featured},
 	})
 }
-
-func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) error {
-	users, err := s.Accounts.Count(r.Context())
-	if err != nil {
-		return err
-	}
-	products, err := s.Catalog.Count(r.Context())
-	if err != nil {
-		return err
-	}
-	return s.render(w, r, answer{
-		Page: views.AdminHomePage(views.AdminHomeView{Users: users, Products: products}),
-		JSON: map[string]any{"users": users, "products": products},
-	})
-}

@@ -87,6 +87,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/", s.h(s.adminHome))
 		s.consistencyRoutes(r)
 		s.adminCampaignRoutes(r)
+		s.adminOrderRoutes(r)
 	})
 	return r
 }

@@ -72,6 +72,48 @@ func (q *Queries) ClaimWithRowLock(ctx context.Context, arg ClaimWithRowLockPara
 	return i, err
 }
 
+const claimsPerBucket = `-- name: ClaimsPerBucket :many
+SELECT date_bin(make_interval(secs => $1::int), claimed_at, $2::timestamptz)::timestamptz AS bucket, count(*)::bigint AS claims
+FROM coupons
+WHERE claimed_at >= $2::timestamptz AND claimed_at < $3::timestamptz
+GROUP BY 1
+ORDER BY 1
+`
+
+type ClaimsPerBucketParams struct {
+	StepSeconds int32
+	Since       time.Time
+	Until       time.Time
+}
+
+type ClaimsPerBucketRow struct {
+	Bucket time.Time
+	Claims int64
+}
+
+// Persisted claims of every campaign counted per bucket of @step since
+// @since, set-based: one range scan of coupons_claimed_at_idx, grouped by
+// date_bin. Empty buckets are not returned (the service fills them in).
+func (q *Queries) ClaimsPerBucket(ctx context.Context, arg ClaimsPerBucketParams) ([]ClaimsPerBucketRow, error) {
+	rows, err := q.db.Query(ctx, claimsPerBucket, arg.StepSeconds, arg.Since, arg.Until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ClaimsPerBucketRow{}
+	for rows.Next() {
+		var i ClaimsPerBucketRow
+		if err := rows.Scan(&i.Bucket, &i.Claims); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countDeadLetters = `-- name: CountDeadLetters :one
 SELECT count(*) FROM coupon_dead_letters WHERE resolved_at IS NULL
 `
@@ -132,6 +174,38 @@ func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) 
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const flushableCampaignsPersisted = `-- name: FlushableCampaignsPersisted :many
+SELECT id, persisted_count FROM campaigns
+WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
+ORDER BY id
+`
+
+type FlushableCampaignsPersistedRow struct {
+	ID             int64
+	PersistedCount int64
+}
+
+// The write-back figures cover the same campaigns the flusher reads (ListFlushableCampaigns).
+func (q *Queries) FlushableCampaignsPersisted(ctx context.Context) ([]FlushableCampaignsPersistedRow, error) {
+	rows, err := q.db.Query(ctx, flushableCampaignsPersisted)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []FlushableCampaignsPersistedRow{}
+	for rows.Next() {
+		var i FlushableCampaignsPersistedRow
+		if err := rows.Scan(&i.ID, &i.PersistedCount); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getCampaign = `-- name: GetCampaign :one

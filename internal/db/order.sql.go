@@ -10,6 +10,141 @@ import (
 	"time"
 )
 
+const adminOrder = `-- name: AdminOrder :one
+SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, u.email, u.name AS shopper_name, k.campaign_id AS coupon_campaign_id, c.name AS coupon_campaign_name
+FROM orders o
+JOIN users u ON u.id = o.user_id
+LEFT JOIN coupons k ON k.id = o.coupon_id
+LEFT JOIN campaigns c ON c.id = k.campaign_id
+WHERE o.id = $1
+`
+
+type AdminOrderRow struct {
+	ID                 int64
+	UserID             int64
+	IdempotencyKey     string
+	Status             string
+	Subtotal           int64
+	Discount           int64
+	PointsUsed         int64
+	Charged            int64
+	PointsEarned       int64
+	CouponID           *int64
+	CreatedAt          time.Time
+	CancelledAt        *time.Time
+	Email              string
+	ShopperName        string
+	CouponCampaignID   *int64
+	CouponCampaignName *string
+}
+
+func (q *Queries) AdminOrder(ctx context.Context, id int64) (AdminOrderRow, error) {
+	row := q.db.QueryRow(ctx, adminOrder, id)
+	var i AdminOrderRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.IdempotencyKey,
+		&i.Status,
+		&i.Subtotal,
+		&i.Discount,
+		&i.PointsUsed,
+		&i.Charged,
+		&i.PointsEarned,
+		&i.CouponID,
+		&i.CreatedAt,
+		&i.CancelledAt,
+		&i.Email,
+		&i.ShopperName,
+		&i.CouponCampaignID,
+		&i.CouponCampaignName,
+	)
+	return i, err
+}
+
+const adminOrders = `-- name: AdminOrders :many
+SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, u.email
+FROM orders o
+JOIN users u ON u.id = o.user_id
+WHERE ($1::bigint IS NULL OR o.user_id = $1)
+  AND ($2::text IS NULL OR o.status = $2)
+  AND ($3::timestamptz IS NULL OR o.created_at >= $3)
+  AND ($4::timestamptz IS NULL OR o.created_at < $4)
+  AND ($5::bigint IS NULL OR o.id < $5)
+ORDER BY o.id DESC
+LIMIT $6
+`
+
+type AdminOrdersParams struct {
+	UserID        *int64
+	Status        *string
+	CreatedFrom   *time.Time
+	CreatedBefore *time.Time
+	BeforeID      *int64
+	Lim           int32
+}
+
+type AdminOrdersRow struct {
+	ID             int64
+	UserID         int64
+	IdempotencyKey string
+	Status         string
+	Subtotal       int64
+	Discount       int64
+	PointsUsed     int64
+	Charged        int64
+	PointsEarned   int64
+	CouponID       *int64
+	CreatedAt      time.Time
+	CancelledAt    *time.Time
+	Email          string
+}
+
+// The admin list, newest first, keyset on id (no OFFSET). Every filter is
+// optional. The shopper filter is an exact user id (the service looks the
+// email up first) so that orders_user_idx (user_id, id DESC) serves it; the
+// other shapes walk the primary key backwards and stop at the limit.
+func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]AdminOrdersRow, error) {
+	rows, err := q.db.Query(ctx, adminOrders,
+		arg.UserID,
+		arg.Status,
+		arg.CreatedFrom,
+		arg.CreatedBefore,
+		arg.BeforeID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AdminOrdersRow{}
+	for rows.Next() {
+		var i AdminOrdersRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.IdempotencyKey,
+			&i.Status,
+			&i.Subtotal,
+			&i.Discount,
+			&i.PointsUsed,
+			&i.Charged,
+			&i.PointsEarned,
+			&i.CouponID,
+			&i.CreatedAt,
+			&i.CancelledAt,
+			&i.Email,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const balanceHistory = `-- name: BalanceHistory :many
 SELECT id, user_id, delta, reason, order_id, created_at FROM balance_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2
 `
@@ -543,6 +678,118 @@ func (q *Queries) OrderItems(ctx context.Context, orderID int64) ([]OrderItem, e
 	return items, nil
 }
 
+const orderLedger = `-- name: OrderLedger :many
+SELECT l.ledger, l.subject_id, l.delta, l.reason, l.created_at FROM (
+    SELECT 'balance'::text AS ledger, b.user_id AS subject_id, b.delta, b.reason, b.created_at, b.id FROM balance_ledger b WHERE b.order_id = $1::bigint
+    UNION ALL
+    SELECT 'points', p.user_id, p.delta, p.reason, p.created_at, p.id FROM points_ledger p WHERE p.order_id = $1::bigint
+    UNION ALL
+    SELECT 'stock', s.product_id, s.delta, s.reason, s.created_at, s.id FROM stock_ledger s WHERE s.order_id = $1::bigint
+    UNION ALL
+    SELECT 'coupon', c.coupon_id, CASE c.event WHEN 'used' THEN -1 ELSE 1 END::bigint, c.event, c.created_at, c.id FROM coupon_ledger c WHERE c.order_id = $1::bigint
+) l
+ORDER BY l.created_at, l.ledger, l.id
+`
+
+type OrderLedgerRow struct {
+	Ledger    string
+	SubjectID int64
+	Delta     int64
+	Reason    string
+	CreatedAt time.Time
+}
+
+// Every ledger row one order caused, oldest first (the *_order_idx indexes).
+// subject_id is the shopper for balance and points, the product for stock,
+// the coupon for coupons (delta -1 used, +1 restored).
+func (q *Queries) OrderLedger(ctx context.Context, orderID int64) ([]OrderLedgerRow, error) {
+	rows, err := q.db.Query(ctx, orderLedger, orderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrderLedgerRow{}
+	for rows.Next() {
+		var i OrderLedgerRow
+		if err := rows.Scan(
+			&i.Ledger,
+			&i.SubjectID,
+			&i.Delta,
+			&i.Reason,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ordersPerBucket = `-- name: OrdersPerBucket :many
+SELECT date_bin(make_interval(secs => $1::int), created_at, $2::timestamptz)::timestamptz AS bucket, count(*)::bigint AS orders
+FROM orders
+WHERE created_at >= $2::timestamptz AND created_at < $3::timestamptz
+GROUP BY 1
+ORDER BY 1
+`
+
+type OrdersPerBucketParams struct {
+	StepSeconds int32
+	Since       time.Time
+	Until       time.Time
+}
+
+type OrdersPerBucketRow struct {
+	Bucket time.Time
+	Orders int64
+}
+
+// Orders per bucket of @step since @since (orders_created_idx), set-based;
+// empty buckets are not returned (the service fills them in).
+func (q *Queries) OrdersPerBucket(ctx context.Context, arg OrdersPerBucketParams) ([]OrdersPerBucketRow, error) {
+	rows, err := q.db.Query(ctx, ordersPerBucket, arg.StepSeconds, arg.Since, arg.Until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrdersPerBucketRow{}
+	for rows.Next() {
+		var i OrdersPerBucketRow
+		if err := rows.Scan(&i.Bucket, &i.Orders); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ordersSince = `-- name: OrdersSince :one
+SELECT count(*)::bigint AS orders,
+       coalesce(sum(charged) FILTER (WHERE status = 'placed'), 0)::bigint AS revenue
+FROM orders
+WHERE created_at >= $1::timestamptz
+`
+
+type OrdersSinceRow struct {
+	Orders  int64
+	Revenue int64
+}
+
+// Orders and revenue since the start of the day (orders_created_idx).
+// Revenue counts what was charged on orders still placed: a cancel refunds it.
+func (q *Queries) OrdersSince(ctx context.Context, since time.Time) (OrdersSinceRow, error) {
+	row := q.db.QueryRow(ctx, ordersSince, since)
+	var i OrdersSinceRow
+	err := row.Scan(&i.Orders, &i.Revenue)
+	return i, err
+}
+
 const pointsHistory = `-- name: PointsHistory :many
 SELECT id, user_id, delta, reason, order_id, created_at FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2
 `
@@ -769,6 +1016,17 @@ func (q *Queries) UseCoupon(ctx context.Context, arg UseCouponParams) (int64, er
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const userIDByEmail = `-- name: UserIDByEmail :one
+SELECT id FROM users WHERE email = $1
+`
+
+func (q *Queries) UserIDByEmail(ctx context.Context, email string) (int64, error) {
+	row := q.db.QueryRow(ctx, userIDByEmail, email)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
 }
 
 const wallet = `-- name: Wallet :one

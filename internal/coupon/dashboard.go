@@ -1,0 +1,116 @@
+package coupon
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+	"market/internal/series"
+)
+
+// The claims chart: 60 buckets of 10 seconds, the last ten minutes.
+const (
+	ClaimStep    = 10 * time.Second
+	ClaimBuckets = 60
+)
+
+// Dashboard is the coupons' share of the admin dashboard.
+type Dashboard struct {
+	Campaigns []Live         // active and paused campaigns, counters from Redis
+	Claims    []series.Point // claims per ClaimStep, oldest first
+	WriteBack WriteBack
+}
+
+// WriteBack is the flusher's state over the campaigns it reads.
+type WriteBack struct {
+	Flushed       int64         // claims persisted to PostgreSQL
+	Pending       int64         // stream entries not yet persisted
+	OldestPending time.Duration // age of the oldest of them; 0 when none
+	DeadLetters   int64         // claims the flusher gave up on, not yet resolved
+}
+
+// Dashboard reads the live campaigns, the claims of the last ten minutes and
+// the write-back state: three queries and one Redis pipeline.
+func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, error) {
+	var d Dashboard
+	shown, err := s.q.ListCampaignsInStates(ctx, []string{StateActive, StatePaused})
+	if err != nil {
+		return d, err
+	}
+	flushable, err := s.q.FlushableCampaignsPersisted(ctx)
+	if err != nil {
+		return d, err
+	}
+	if d.WriteBack.DeadLetters, err = s.q.CountDeadLetters(ctx); err != nil {
+		return d, err
+	}
+	// Claims per bucket come from coupons.claimed_at in PostgreSQL, not from
+	// the stream: the flusher deletes entries once persisted, so the stream
+	// holds only the backlog, while claimed_at is the time of the claim in
+	// Redis (carried in the entry). The backlog is counted into the newest
+	// bucket: it is at most a few flush intervals old while the flusher keeps
+	// up, and once flushed it moves to the bucket of its real time. (An entry
+	// is briefly in both places between the commit and its XDEL, and a
+	// coupon SyncUser persisted early stays in the stream until the flusher
+	// acknowledges it, so "now" can run a little high for a moment.)
+	w := series.Last(now, ClaimStep, ClaimBuckets)
+	rows, err := s.q.ClaimsPerBucket(ctx, db.ClaimsPerBucketParams{StepSeconds: int32(ClaimStep / time.Second), Since: w.Since, Until: w.Until})
+	if err != nil {
+		return d, err
+	}
+	starts, counts := make([]time.Time, len(rows)), make([]int64, len(rows))
+	for i, r := range rows {
+		starts[i], counts[i] = r.Bucket, r.Claims
+	}
+	d.Claims = w.Fill(starts, counts)
+
+	// One round trip for every campaign's counters and backlog.
+	pipe := s.rdb.Pipeline()
+	type liveCmds struct {
+		claimed *redis.IntCmd
+		stock   *redis.StringCmd
+	}
+	type backlogCmds struct {
+		length *redis.IntCmd
+		first  *redis.XMessageSliceCmd
+	}
+	lives := make([]liveCmds, len(shown))
+	for i, c := range shown {
+		k := keysOf(c.ID)
+		lives[i] = liveCmds{pipe.HLen(ctx, k.claimed), pipe.Get(ctx, k.stock)}
+	}
+	backlogs := make([]backlogCmds, len(flushable))
+	for i, c := range flushable {
+		k := keysOf(c.ID)
+		backlogs[i] = backlogCmds{pipe.XLen(ctx, k.claims), pipe.XRangeN(ctx, k.claims, "-", "+", 1)}
+	}
+	if len(shown)+len(flushable) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return d, unavailable(err)
+		}
+	}
+	pendingOf := make(map[int64]int64, len(flushable))
+	for i, c := range flushable {
+		n := backlogs[i].length.Val()
+		pendingOf[c.ID] = n
+		d.WriteBack.Flushed += c.PersistedCount
+		d.WriteBack.Pending += n
+		if first := backlogs[i].first.Val(); n > 0 && len(first) == 1 {
+			d.WriteBack.OldestPending = max(d.WriteBack.OldestPending, now.Sub(streamTime(first[0].ID)))
+		}
+	}
+	if len(d.Claims) > 0 {
+		d.Claims[len(d.Claims)-1].Value += d.WriteBack.Pending
+	}
+	d.Campaigns = make([]Live, len(shown))
+	for i, c := range shown {
+		l := Live{Campaign: c, Claimed: c.PersistedCount, Remaining: c.TotalQuantity - c.PersistedCount}
+		if remaining, err := lives[i].stock.Int64(); err == nil {
+			l.Claimed, l.Remaining, l.Pending, l.Warm = lives[i].claimed.Val(), remaining, pendingOf[c.ID], true
+		}
+		d.Campaigns[i] = l
+	}
+	return d, nil
+}

@@ -1,0 +1,111 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"market/internal/order"
+	"market/views"
+)
+
+func (s *Server) adminOrderRoutes(r chi.Router) {
+	r.Get("/orders", s.h(s.adminOrders))
+	r.Get("/orders/{id}", s.h(s.adminOrder))
+}
+
+// dateLayout is the list filter's dates: an HTML date input's value, a day in the server's zone.
+const dateLayout = "2006-01-02"
+
+// orderFilter parses the list's query: status, email, from and to (days,
+// both included) and the keyset cursor before.
+func orderFilter(f *form) order.Filter {
+	flt := order.Filter{Status: f.str("status", 20), Email: f.str("email", 254)}
+	if raw := f.str("from", 10); raw != "" {
+		if d, err := time.ParseInLocation(dateLayout, raw, time.Local); err != nil {
+			f.fields.Add("from", "Enter a date like 2025-05-01.")
+		} else {
+			flt.From = &d
+		}
+	}
+	if raw := f.str("to", 10); raw != "" {
+		if d, err := time.ParseInLocation(dateLayout, raw, time.Local); err != nil {
+			f.fields.Add("to", "Enter a date like 2025-05-01.")
+		} else {
+			end := d.AddDate(0, 0, 1) // the whole "to" day is included
+			flt.Before = &end
+		}
+	}
+	flt.BeforeID = f.int64("before", 1, 1<<62, false, 0)
+	return flt
+}
+
+func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {
+	f := newForm(r.URL.Query())
+	flt := orderFilter(f)
+	err := f.err()
+	var page order.AdminPage
+	if err == nil {
+		page, err = s.Orders.AdminOrders(r.Context(), flt)
+	}
+	v := views.AdminOrdersView{Form: views.Form{Values: f.values}}
+	status := http.StatusOK
+	if err != nil {
+		vf, st, ok := formOf(err, f.values)
+		if !ok || wantsJSON(r) {
+			return err
+		}
+		v.Form, status = vf, st
+	}
+	js := make([]map[string]any, len(page.Orders))
+	for i, o := range page.Orders {
+		v.Orders = append(v.Orders, views.AdminOrderRow{OrderView: orderView(o.Order), Email: o.Email})
+		js[i] = orderJSON(o.Order)
+		delete(js[i], "items") // the list does not load lines
+		js[i]["email"] = o.Email
+	}
+	next := ""
+	if page.NextBefore > 0 {
+		q := url.Values{}
+		for k, x := range f.values {
+			if x != "" && k != "before" {
+				q.Set(k, x)
+			}
+		}
+		q.Set("before", itoa(page.NextBefore))
+		next = "/admin/orders?" + q.Encode()
+		v.Next = next
+	}
+	return s.render(w, r, answer{Status: status, Page: views.AdminOrdersPage(v), Fragment: views.AdminOrdersBody(v),
+		JSON: map[string]any{"orders": js, "next": next}})
+}
+
+func (s *Server) adminOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.Orders.AdminOrder(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	v := views.AdminOrderDetail{AdminOrderRow: views.AdminOrderRow{OrderView: orderView(d.Order), Email: d.Email}, ShopperName: d.ShopperName}
+	js := orderJSON(d.Order)
+	js["email"], js["user_id"] = d.Email, d.UserID
+	if d.CouponCampaign != nil {
+		v.CouponCampaignID, v.CouponCampaign = d.CouponCampaign.ID, d.CouponCampaign.Name
+		js["coupon_campaign"] = map[string]any{"id": d.CouponCampaign.ID, "name": d.CouponCampaign.Name}
+	}
+	if d.CouponID != nil {
+		v.CouponID = *d.CouponID
+	}
+	ledger := make([]map[string]any, len(d.Ledger))
+	for i, l := range d.Ledger {
+		v.Ledger = append(v.Ledger, views.OrderLedgerRow{Ledger: l.Ledger, SubjectID: l.SubjectID, Delta: l.Delta, Reason: l.Reason, At: views.When(l.At)})
+		ledger[i] = map[string]any{"ledger": l.Ledger, "subject_id": l.SubjectID, "delta": l.Delta, "reason": l.Reason, "at": l.At.Format(time.RFC3339)}
+	}
+	js["ledger"] = ledger
+	return s.render(w, r, answer{Page: views.AdminOrderPage(v), JSON: js})
+}
