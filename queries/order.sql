@@ -136,3 +136,14 @@ SELECT * FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
 -- SET LOCAL lock_timeout, in the form that takes a parameter: every lock wait
 -- in this transaction is bounded.
 SELECT set_config('lock_timeout', sqlc.arg(timeout)::text, true);
+
+-- name: TakeStockOrAbort :exec
+-- Pessimistic, the last statement of a checkout, sent in one round trip with
+-- COMMIT: the same guarded update, but a short stock raises an error
+-- (division_by_zero, 22012) so that the COMMIT behind it never runs.
+WITH taken AS (
+    UPDATE product_stock SET stock = stock - sqlc.arg(quantity), version = version + 1
+    WHERE product_id = sqlc.arg(product_id) AND stock >= sqlc.arg(quantity)
+    RETURNING 1
+)
+SELECT 1 / count(*) FROM taken;
