@@ -5,7 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,19 +16,26 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
+	"market/internal/account"
+	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/order"
+	"market/internal/redisdb"
+	"market/internal/reqctx"
+	"market/web"
 )
 
-// checkoutBench drives order.Service.Checkout (the transaction the HTTP
-// handler calls) with a crowd of buyers, for each locking strategy, on one hot
+// checkoutBench drives POST /checkout (each buyer's session, JSON; or with
+// -via service, order.Service.Checkout directly) with a crowd of buyers, for each locking strategy, on one hot
 // product and on a spread catalogue; then pgbench runs the bare guarded stock
 // update on one hot row as the ceiling.
 func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
@@ -37,11 +47,15 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 	conns := fs.Int("conns", 16, "PostgreSQL connections in the app's pool")
 	locking := fs.String("locking", "both", "pessimistic, optimistic or both")
 	pgbenchSecs := fs.Int("pgbench-seconds", 10, "length of the pgbench ceiling run (0 skips it)")
+	via := fs.String("via", "http", "http (POST /checkout with each buyer's session, JSON) or service (order.Service.Checkout directly)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *buyers < 1 || *stock < 1 || *products < 1 || *concurrency < 1 || *conns < 1 {
 		return errors.New("buyers, stock, products, concurrency and conns must be positive")
+	}
+	if *via != "http" && *via != "service" {
+		return errors.New("-via must be http or service")
 	}
 	strategies := []string{order.Pessimistic, order.Optimistic}
 	if *locking != "both" {
@@ -62,8 +76,15 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 		}
 	}()
 
-	fmt.Printf("checkout bench: %d buyers, concurrency %d, %d connections, hot stock %d, spread over %d products\n\n",
-		*buyers, *concurrency, *conns, *stock, *products)
+	var rdb redis.UniversalClient
+	if *via == "http" {
+		if rdb, err = redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs); err != nil {
+			return err
+		}
+		defer rdb.Close()
+	}
+	fmt.Printf("checkout bench: %d buyers, concurrency %d, %d connections, hot stock %d, spread over %d products, via %s\n\n",
+		*buyers, *concurrency, *conns, *stock, *products, *via)
 	fmt.Printf("%-12s %-8s %9s %8s %8s %8s %6s %9s %9s %8s %8s\n", "strategy", "catalog", "orders/s", "placed", "sold-out", "busy", "5xx", "p50", "p99", "oversell", "retries")
 	var hotRate float64
 	for _, strategy := range strategies {
@@ -72,7 +93,14 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 			return err
 		}
 		for _, spread := range []bool{false, true} {
-			r, err := checkoutRun(ctx, pool, svc, run, *buyers, *stock, *products, *concurrency, spread)
+			var h *checkoutHTTP
+			if *via == "http" {
+				if h, err = newCheckoutHTTP(pool, rdb, cfg, svc, *concurrency); err != nil {
+					return err
+				}
+			}
+			r, err := checkoutRun(ctx, pool, svc, h, run, *buyers, *stock, *products, *concurrency, spread)
+			h.close()
 			if err != nil {
 				return err
 			}
@@ -111,7 +139,7 @@ type runResult struct {
 	consistent                   bool
 }
 
-func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, run string, buyers int, stock int64, products, concurrency int, spread bool) (runResult, error) {
+func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, h *checkoutHTTP, run string, buyers int, stock int64, products, concurrency int, spread bool) (runResult, error) {
 	tag := fmt.Sprintf("%s-%s-%v", run, svc.Locking(), spread)
 	n := 1
 	per := stock
@@ -131,6 +159,7 @@ func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, ru
 		}
 	}
 	users := make([]int64, buyers)
+	cookies := make(map[int64]*http.Cookie, buyers)
 	for i := range users {
 		err := pool.QueryRow(ctx, `INSERT INTO users (email, password_hash, name) VALUES ($1, 'bench', 'Bench buyer') RETURNING id`,
 			fmt.Sprintf("%s-%d@bench.invalid", tag, i)).Scan(&users[i])
@@ -142,6 +171,11 @@ func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, ru
 		}
 		if _, err := svc.SetItem(ctx, users[i], ids[i%n], 1); err != nil {
 			return runResult{}, err
+		}
+		if h != nil {
+			if cookies[users[i]], err = web.SessionCookie(h.secret, reqctx.User{ID: users[i], Name: "Bench buyer"}); err != nil {
+				return runResult{}, err
+			}
 		}
 	}
 
@@ -161,11 +195,29 @@ func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, ru
 			<-start
 			for u := range work {
 				t0 := time.Now()
-				_, _, err := svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "bench"})
+				var err error
+				outcome := ""
+				if h != nil {
+					outcome, err = h.checkout(cookies[u])
+				} else {
+					_, _, err = svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "bench"})
+				}
 				d := time.Since(t0)
 				mu.Lock()
 				latencies = append(latencies, d)
 				switch {
+				case h != nil:
+					switch outcome {
+					case "placed":
+						res.placed++
+					case "out_of_stock":
+						res.soldOut++
+					case "busy":
+						res.busy++
+					default:
+						res.other++
+						fmt.Fprintf(os.Stderr, "checkout: %s %v\n", outcome, err)
+					}
 				case err == nil:
 					res.placed++
 				case errs.Is(err, order.CodeOutOfStock):
@@ -210,6 +262,61 @@ func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, ru
 	res.oversell = max(0, sold-int64(n)*per) + negative + abs(sold-int64(res.placed))
 	res.consistent = drift == 0 && walletDrift == 0
 	return res, nil
+}
+
+// checkoutHTTP is the shop's handler on a loopback listener, so the bench
+// goes through POST /checkout as a browser's JSON client would.
+type checkoutHTTP struct {
+	srv    *http.Server
+	url    string
+	client *http.Client
+	secret string
+}
+
+func newCheckoutHTTP(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg config.Config, svc *order.Service, concurrency int) (*checkoutHTTP, error) {
+	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
+		Catalog:  catalog.NewService(pool), Orders: svc})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h := &checkoutHTTP{srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
+		url: "http://" + ln.Addr().String() + "/checkout", secret: cfg.SessionSecret,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 60 * time.Second}}
+	go h.srv.Serve(ln)
+	return h, nil
+}
+
+func (h *checkoutHTTP) close() {
+	if h != nil {
+		h.srv.Close()
+		h.client.CloseIdleConnections()
+	}
+}
+
+// checkout posts one buyer's checkout form and names the outcome: placed,
+// out_of_stock, busy, or the unexpected status.
+func (h *checkoutHTTP) checkout(c *http.Cookie) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, h.url, strings.NewReader("idempotency_key=bench"))
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(c)
+	res, err := h.client.Do(req)
+	if err != nil {
+		return "transport error", err
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	switch {
+	case res.StatusCode == http.StatusCreated:
+		return "placed", nil
+	case res.StatusCode == http.StatusConflict && strings.Contains(string(body), "out_of_stock"):
+		return "out_of_stock", nil
+	case res.StatusCode == http.StatusServiceUnavailable:
+		return "busy", nil
+	}
+	return "status " + strconv.Itoa(res.StatusCode), errors.New(string(body))
 }
 
 func abs(n int64) int64 {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,13 +41,17 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	stock := fs.Int64("stock", 10000, "coupons in each campaign")
 	concurrency := fs.Int("concurrency", 500, "shoppers claiming at the same time")
 	mode := fs.String("mode", "both", "redis, db, or both (side by side)")
+	baseline := fs.Int("baseline-shoppers", 2000, "shoppers in the row-lock baseline (it is slow; claims/s is compared)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Redis-mode storm to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || (*mode != "redis" && *mode != "db" && *mode != "both") {
 		return errors.New("bench claims: -shoppers, -stock and -concurrency must be positive; -mode redis|db|both")
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL, int32(min(*concurrency, 150)))
+	// The pool `serve` uses (pgx's default, or pool_max_conns in DATABASE_URL):
+	// the baseline is the endpoint as served, not one given a connection per shopper.
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
 	if err != nil {
 		return err
 	}
@@ -63,7 +68,12 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	if v, err := rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil {
 		fsync = "appendonly " + rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] + ", appendfsync " + v["appendfsync"]
 	}
-	fmt.Printf("bench claims: %d shoppers, %d coupons, concurrency %d, Redis %s\n", *shoppers, *stock, *concurrency, fsync)
+	redisPool := 0
+	if c, ok := rdb.(*redis.Client); ok {
+		redisPool = c.Options().PoolSize
+	}
+	fmt.Printf("bench claims: %d shoppers, %d coupons, concurrency %d, Redis %s, %d Redis and %d PostgreSQL connections\n",
+		*shoppers, *stock, *concurrency, fsync, redisPool, pool.Config().MaxConns)
 
 	cookies, err := benchShoppers(ctx, pool, cfg.SessionSecret, *shoppers)
 	if err != nil {
@@ -77,7 +87,19 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 		}
 		svc := coupon.NewService(pool, rdb, coupon.Options{DBClaims: m == "db", Log: quiet, Flush: coupon.FlushOptions{
 			Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts}})
-		r, err := httpStorm(ctx, pool, rdb, cfg, svc, m, cookies, *stock, *concurrency)
+		shoppersHere, stockHere := cookies, *stock
+		if m == "db" && *baseline < len(cookies) {
+			// Same stock-to-shopper proportion, fewer shoppers.
+			shoppersHere, stockHere = cookies[:*baseline], max(1, *stock*int64(*baseline)/int64(len(cookies)))
+		}
+		stopProfile := func() {}
+		if m == "redis" && *cpuprofile != "" {
+			if stopProfile, err = startCPUProfile(*cpuprofile); err != nil {
+				return err
+			}
+		}
+		r, err := httpStorm(ctx, pool, rdb, cfg, svc, m, shoppersHere, stockHere, *concurrency)
+		stopProfile()
 		if err != nil {
 			return err
 		}
@@ -244,8 +266,10 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 			r.duplicates++
 		}
 	}
-	// PostgreSQL catches up with Redis (immediate for the row-lock baseline).
-	want := r.claimed
+	// PostgreSQL catches up with Redis (immediate for the row-lock baseline,
+	// whose truth is its own row count: a claim whose answer the client gave
+	// up waiting for may still have committed).
+	want := int64(-1)
 	if mode == "redis" {
 		if want, err = rdb.HLen(ctx, fmt.Sprintf("coupon:{%d}:claimed", id)).Result(); err != nil {
 			return r, err
@@ -256,6 +280,9 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 		if err := pool.QueryRow(ctx, `SELECT c.persisted_count, count(k.id), count(DISTINCT k.user_id)
 			FROM campaigns c LEFT JOIN coupons k ON k.campaign_id = c.id WHERE c.id = $1 GROUP BY c.id`, id).Scan(&persisted, &rows, &distinct); err != nil {
 			return r, err
+		}
+		if want < 0 {
+			want = persisted
 		}
 		if persisted == want && rows == want {
 			r.catchUp = time.Since(stormEnd)
@@ -306,6 +333,20 @@ func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClie
 	defer stop()
 	svc.RunFlusher(flushCtx)
 	return rate, nil
+}
+
+// startCPUProfile profiles this process (server and load generator both)
+// until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // pgxCollect reads the ids of the newest n bench shoppers.

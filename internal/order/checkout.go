@@ -2,8 +2,11 @@ package order
 
 import (
 	"context"
+	"errors"
 	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"market/internal/db"
 	"market/internal/errs"
@@ -78,16 +81,16 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o Order, crea
 			return Order{}, false, err
 		}
 	}
-	err = s.inTx(ctx, func(q *db.Queries) error {
+	err = s.inTxFinal(ctx, func(q *db.Queries, final *finalStep) error {
 		created = false
 		var err error
-		o, created, err = s.place(ctx, q, in)
+		o, created, err = s.place(ctx, q, final, in)
 		return err
 	})
 	return o, created, err
 }
 
-func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (Order, bool, error) {
+func (s *Service) place(ctx context.Context, q *db.Queries, final *finalStep, in CheckoutInput) (Order, bool, error) {
 	// 1. The shopper's row: serialises this shopper's checkouts, so repeats of
 	// one key (double click, five tabs) wait here and then find the order.
 	w, err := q.LockShopper(ctx, in.UserID)
@@ -209,8 +212,16 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
 		return Order{}, false, err
 	}
-	for _, l := range cart.Lines {
-		if err := s.takeStock(ctx, q, l); err != nil {
+	// Pessimistic: the last line's update goes out with COMMIT in one round
+	// trip, so the hottest lock is released without waiting on this process.
+	last := len(cart.Lines) - 1
+	for i, l := range cart.Lines {
+		if i == last && s.opt.Locking == Pessimistic {
+			err = takeStockAndCommit(ctx, final.Queries(), l)
+		} else {
+			err = s.takeStock(ctx, q, l)
+		}
+		if err != nil {
 			return Order{}, false, err
 		}
 	}
@@ -219,6 +230,17 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 		items[i] = db.OrderItem{OrderID: row.ID, ProductID: ids[i], Name: names[i], Price: prices[i], Quantity: qtys[i]}
 	}
 	return orderOf(row, items), true, nil
+}
+
+// takeStockAndCommit is the pessimistic guarded update sent with COMMIT; a
+// short stock fails the statement (so the COMMIT behind it is skipped).
+func takeStockAndCommit(ctx context.Context, final *db.Queries, l Line) error {
+	err := final.TakeStockOrAbort(ctx, db.TakeStockOrAbortParams{ProductID: l.ProductID, Quantity: l.Quantity})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "22012" { // division_by_zero: the guard matched no row
+		return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
+	}
+	return err
 }
 
 // takeStock deducts one line's stock under the configured strategy.

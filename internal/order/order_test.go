@@ -618,3 +618,61 @@ func TestLockWaitsAreBoundedAndEndInBusy(t *testing.T) {
 		t.Errorf("%d orders", n)
 	}
 }
+
+// The last line's stock is taken after the unlocked pre-check passed but
+// before the checkout's guarded update (sent with COMMIT in one round trip
+// under pessimistic locking): the checkout answers out_of_stock and commits
+// nothing — no order, no charge, the other line's stock untouched.
+func TestLastLineSoldOutUnderTheCheckoutCommitsNothing(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			plenty, last := e.product(1000, 10), e.product(2000, 1)
+			buyer := e.shoppers(1, 10_000)[0]
+			e.add(buyer, plenty, 1)
+			e.add(buyer, last, 1)
+
+			ctx := context.Background()
+			blocker, err := e.pool.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer blocker.Rollback(ctx)
+			// Someone else takes the last unit and holds the row until we commit it.
+			if _, err := blocker.Exec(ctx, "UPDATE product_stock SET stock = 0, version = version + 1 WHERE product_id = $1", last); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := e.svc.Checkout(ctx, order.CheckoutInput{UserID: buyer, Key: "k"})
+				done <- err
+			}()
+			// The checkout passes the pre-check (it still reads 1) and waits on the row.
+			deadline := time.Now().Add(5 * time.Second)
+			for e.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the checkout never waited on the stock row")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			if err := blocker.Commit(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; !errs.Is(err, order.CodeOutOfStock) {
+				t.Fatalf("checkout: %v, want out_of_stock", err)
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != 0 {
+				t.Errorf("%d orders, want 0", n)
+			}
+			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", plenty); s != 10 {
+				t.Errorf("the other line's stock is %d, want 10", s)
+			}
+			if b := e.count("SELECT balance FROM users WHERE id = $1", buyer); b != 10_000 {
+				t.Errorf("balance %d, want 10000", b)
+			}
+			if n := e.count("SELECT count(*) FROM cart_items WHERE user_id = $1", buyer); n != 2 {
+				t.Errorf("%d cart lines left, want 2", n)
+			}
+		})
+	}
+}
