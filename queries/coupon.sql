@@ -111,3 +111,13 @@ UPDATE campaigns
 SET persisted_count = persisted_count + (SELECT count(*) FROM ins)
 WHERE campaigns.id = @campaign_id
 RETURNING (SELECT count(*) FROM ins)::bigint AS inserted, (total_quantity - persisted_count)::bigint AS remaining;
+
+-- name: UnresolvedDeadLetters :many
+-- Dead letters to re-drive: all, or one campaign's ($1 = 0 means all).
+SELECT * FROM coupon_dead_letters
+WHERE resolved_at IS NULL AND (campaign_id = sqlc.arg(campaign_id) OR sqlc.arg(campaign_id)::bigint = 0)
+ORDER BY campaign_id, id
+LIMIT 10000;
+
+-- name: ResolveDeadLetters :execrows
+UPDATE coupon_dead_letters SET resolved_at = now() WHERE id = ANY(@ids::bigint[]) AND resolved_at IS NULL;
