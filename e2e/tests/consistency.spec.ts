@@ -10,6 +10,7 @@ function redisCli(...args: string[]): string {
 }
 
 test('an admin runs the report green, sees a bumped Redis counter red on its campaign, repairs it and sees green', async ({ page }) => {
+  test.setTimeout(90_000); // three report runs on a shared, loaded machine
   const console = watchConsole(page);
   await logIn(page, admin);
 

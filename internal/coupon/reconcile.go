@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/db"
@@ -139,6 +140,12 @@ func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) 
 	r := Rebuilt{Campaign: c}
 	if len(lost) > 0 {
 		if r.Persisted, err = s.insert(ctx, campaignID, lost); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) {
+				// Data the insert refuses (a shopper who no longer exists, more
+				// than the total): shown to the admin, nothing written.
+				return Rebuilt{}, errs.New(errs.Conflict, "Redis holds %d claims PostgreSQL lacks, and they cannot be written back: %s", len(lost), pgErr.Message)
+			}
 			return Rebuilt{}, fmt.Errorf("write back %d claims PostgreSQL lacked: %w", len(lost), err)
 		}
 	}
