@@ -5,6 +5,7 @@
 //	market migrate up|down|status     apply or inspect the embedded migrations
 //	market seed [-products N] [-shoppers N] [-if-empty]
 //	market bench NAME [flags]         load generators with side-by-side baselines
+//	market reconcile                  run the consistency report once; exit 1 when red
 package main
 
 import (
@@ -66,8 +67,10 @@ func run(args []string) error {
 		return seedCmd(ctx, log, cfg, args)
 	case "bench":
 		return bench.Run(ctx, log, cfg, args)
+	case "reconcile":
+		return reconcile(ctx, log, cfg)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, seed, bench)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, seed, bench, reconcile)", cmd)
 	}
 }
 
@@ -107,7 +110,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	checks := consistency.NewService(pool, log)
+	checks := consistency.NewService(pool, log, coupons)
 
 	// Background loops outlive the HTTP server by a little: they stop after
 	// the last request is answered (this defer runs after Shutdown below),
@@ -253,4 +256,39 @@ func secretOrHint(cfg config.Config) string {
 		return "(ADMIN_PASSWORD)"
 	}
 	return cfg.AdminPassword
+}
+
+// reconcile runs the consistency report once (stored in its history like a
+// manual run), prints it, and fails when it is red.
+func reconcile(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, log); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log})
+	r, err := consistency.NewService(pool, log, coupons).Run(ctx, "manual", nil)
+	if err != nil {
+		return err
+	}
+	for _, c := range r.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "RED "
+		}
+		fmt.Printf("%s %-60s %-40s %12d %12d  %s\n", mark, c.Name, c.Subject, c.Left, c.Right, c.Detail)
+	}
+	fmt.Printf("\nrun #%d: %s in %d ms\n", r.ID, r.Summary, r.TookMS)
+	if !r.OK {
+		return fmt.Errorf("the consistency report is red: %s", r.Summary)
+	}
+	return nil
 }

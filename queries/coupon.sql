@@ -127,3 +127,13 @@ ORDER BY 1;
 SELECT id, persisted_count FROM campaigns
 WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
 ORDER BY id;
+
+-- name: UnresolvedDeadLetters :many
+-- Dead letters to re-drive: all, or one campaign's ($1 = 0 means all).
+SELECT * FROM coupon_dead_letters
+WHERE resolved_at IS NULL AND (campaign_id = sqlc.arg(campaign_id) OR sqlc.arg(campaign_id)::bigint = 0)
+ORDER BY campaign_id, id
+LIMIT 10000;
+
+-- name: ResolveDeadLetters :execrows
+UPDATE coupon_dead_letters SET resolved_at = now() WHERE id = ANY(@ids::bigint[]) AND resolved_at IS NULL;

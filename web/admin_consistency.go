@@ -14,6 +14,7 @@ import (
 func (s *Server) consistencyRoutes(r chi.Router) {
 	r.Get("/consistency", s.h(s.consistencyPage))
 	r.Post("/consistency/run", s.h(s.consistencyRun))
+	r.Post("/consistency/repair", s.h(s.consistencyRepair))
 }
 
 func (s *Server) consistencyPage(w http.ResponseWriter, r *http.Request) error {
@@ -71,4 +72,39 @@ func reportJSON(r consistency.Report, hasRun bool) map[string]any {
 		return map[string]any{"ok": false, "ran_at": nil, "checks": []consistency.Check{}}
 	}
 	return map[string]any{"id": r.ID, "ok": r.OK, "ran_at": r.RanAt, "took_ms": r.TookMS, "summary": r.Summary, "checks": r.Checks}
+}
+
+// consistencyRepair runs one safe repair (action rebuild_campaign with
+// campaign_id, or redrive_dead_letters with an optional campaign_id), then
+// the report again.
+func (s *Server) consistencyRepair(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	in := consistency.RepairInput{
+		Action:     f.str("action", 40),
+		CampaignID: f.int64("campaign_id", 0, 1<<53, false, 0),
+		ActorID:    currentUser(r).ID,
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	res, err := s.Consistency.Repair(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	if !wantsJSON(r) && !isPartial(r) {
+		kind := "success"
+		if !res.Repair.OK || !res.After.OK {
+			kind = "error"
+		}
+		s.sessions.flash(w, r, kind, "Repair #"+itoa(res.Repair.ID)+": "+res.Repair.Summary+". The report now says: "+res.After.Summary+".")
+		redirect(w, r, "/admin/consistency")
+		return nil
+	}
+	j := reportJSON(res.After, true)
+	j["repair"] = map[string]any{"id": res.Repair.ID, "ok": res.Repair.OK, "summary": res.Repair.Summary, "action": in.Action, "campaign_id": in.CampaignID, "actor_id": in.ActorID}
+	frag := views.ConsistencyRepaired(res.Repair, res.After)
+	return s.render(w, r, answer{Fragment: frag, Page: frag, JSON: j})
 }

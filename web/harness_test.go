@@ -56,7 +56,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool),
-		Coupons: coupons, Orders: orders, Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler))}
+		Coupons: coupons, Orders: orders, Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

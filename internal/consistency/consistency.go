@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/errs"
 )
@@ -26,6 +27,11 @@ type Check struct {
 	Left    int64  `json:"left"`
 	Right   int64  `json:"right"`
 	Detail  string `json:"detail"`
+	// Repair names the safe repair for a red row ("rebuild_campaign",
+	// "redrive_dead_letters"), with the campaign it applies to; empty when
+	// there is none (ledger drift is shown, never overwritten).
+	Repair     string `json:"repair,omitempty"`
+	CampaignID int64  `json:"campaign_id,omitempty"`
 }
 
 // Source contributes the checks of one domain.
@@ -67,13 +73,27 @@ type Service struct {
 	pool    *pgxpool.Pool
 	q       *db.Queries
 	log     *slog.Logger
+	coupons Coupons
 	sources []Source
 }
 
-// NewService checks the built-in invariants (stock) plus every source given.
-func NewService(pool *pgxpool.Pool, log *slog.Logger, sources ...Source) *Service {
-	s := &Service{pool: pool, q: db.New(pool), log: log}
-	s.sources = append([]Source{SourceFunc(s.stockChecks)}, sources...)
+// Coupons is what the report needs of the coupon service: Redis's side of
+// each campaign, and the two safe repairs.
+type Coupons interface {
+	RedisStates(ctx context.Context, ids []int64) ([]coupon.RedisState, error)
+	Rebuild(ctx context.Context, campaignID int64, reason string) (coupon.Rebuilt, error)
+	RedriveDeadLetters(ctx context.Context, campaignID int64) (coupon.Redriven, error)
+}
+
+// NewService checks the built-in invariants (stock, wallets, orders and,
+// when coupons is not nil, campaigns) plus every source given.
+func NewService(pool *pgxpool.Pool, log *slog.Logger, coupons Coupons, sources ...Source) *Service {
+	s := &Service{pool: pool, q: db.New(pool), log: log, coupons: coupons}
+	builtin := []Source{SourceFunc(s.stockChecks), SourceFunc(s.walletChecks), SourceFunc(s.orderChecks)}
+	if coupons != nil {
+		builtin = append(builtin, SourceFunc(s.campaignChecks))
+	}
+	s.sources = append(builtin, sources...)
 	return s
 }
 

@@ -10,6 +10,94 @@ import (
 	"time"
 )
 
+const campaignCounts = `-- name: CampaignCounts :many
+SELECT c.id, c.name, c.state, c.total_quantity, c.persisted_count,
+       (SELECT count(*) FROM coupons k WHERE k.campaign_id = c.id)::bigint AS coupons,
+       (SELECT count(*)
+        FROM (SELECT unnest($1::bigint[]) AS campaign_id, unnest($2::bigint[]) AS user_id) s
+        JOIN coupons k ON k.campaign_id = s.campaign_id AND k.user_id = s.user_id
+        WHERE s.campaign_id = c.id)::bigint AS already_persisted,
+       (SELECT count(*) FROM coupon_dead_letters d WHERE d.campaign_id = c.id AND d.resolved_at IS NULL)::bigint AS dead_letters
+FROM campaigns c
+WHERE c.id = ANY($3::bigint[])
+ORDER BY c.id
+`
+
+type CampaignCountsParams struct {
+	StreamCampaignIds []int64
+	StreamUserIds     []int64
+	Ids               []int64
+}
+
+type CampaignCountsRow struct {
+	ID               int64
+	Name             string
+	State            string
+	TotalQuantity    int64
+	PersistedCount   int64
+	Coupons          int64
+	AlreadyPersisted int64
+	DeadLetters      int64
+}
+
+// PostgreSQL's side of each campaign, read after Redis's snapshot. The
+// stream arrays are the entries pending at the snapshot (campaign, user);
+// already_persisted counts those the flusher has since written (or had
+// written but not yet deleted), so that they are not counted twice.
+func (q *Queries) CampaignCounts(ctx context.Context, arg CampaignCountsParams) ([]CampaignCountsRow, error) {
+	rows, err := q.db.Query(ctx, campaignCounts, arg.StreamCampaignIds, arg.StreamUserIds, arg.Ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CampaignCountsRow{}
+	for rows.Next() {
+		var i CampaignCountsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.State,
+			&i.TotalQuantity,
+			&i.PersistedCount,
+			&i.Coupons,
+			&i.AlreadyPersisted,
+			&i.DeadLetters,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const checkedCampaigns = `-- name: CheckedCampaigns :many
+SELECT id FROM campaigns WHERE state <> 'draft' ORDER BY id
+`
+
+// Campaigns whose Redis state is compared: every one past draft.
+func (q *Queries) CheckedCampaigns(ctx context.Context) ([]int64, error) {
+	rows, err := q.db.Query(ctx, checkedCampaigns)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const countProductStock = `-- name: CountProductStock :one
 SELECT count(*) FROM product_stock
 `
@@ -19,6 +107,89 @@ func (q *Queries) CountProductStock(ctx context.Context) (int64, error) {
 	var count int64
 	err := row.Scan(&count)
 	return count, err
+}
+
+const countSubjects = `-- name: CountSubjects :one
+SELECT (SELECT count(*) FROM users)::bigint                        AS users,
+       (SELECT count(*) FROM orders)::bigint                       AS orders,
+       (SELECT count(*) FROM coupons WHERE status = 'used')::bigint AS used_coupons
+`
+
+type CountSubjectsRow struct {
+	Users       int64
+	Orders      int64
+	UsedCoupons int64
+}
+
+// The denominators of the summary rows, in one round trip.
+func (q *Queries) CountSubjects(ctx context.Context) (CountSubjectsRow, error) {
+	row := q.db.QueryRow(ctx, countSubjects)
+	var i CountSubjectsRow
+	err := row.Scan(&i.Users, &i.Orders, &i.UsedCoupons)
+	return i, err
+}
+
+const couponOrderDrift = `-- name: CouponOrderDrift :many
+WITH live AS (
+    SELECT coupon_id, count(*) AS n, min(id) AS first_id, array_agg(id ORDER BY id)::bigint[] AS order_ids
+    FROM orders
+    WHERE status = 'placed' AND coupon_id IS NOT NULL
+    GROUP BY coupon_id
+)
+SELECT c.id, c.user_id, c.campaign_id, c.status, c.order_id,
+       o.status AS order_status,
+       coalesce(l.n, 0)::bigint AS live_orders,
+       coalesce(l.order_ids, '{}')::bigint[] AS live_order_ids
+FROM coupons c
+LEFT JOIN live l ON l.coupon_id = c.id
+LEFT JOIN orders o ON o.id = c.order_id
+WHERE (c.status = 'used' AND (coalesce(l.n, 0) <> 1 OR l.first_id <> c.order_id))
+   OR (c.status <> 'used' AND l.n > 0)
+ORDER BY c.id
+LIMIT $1
+`
+
+type CouponOrderDriftRow struct {
+	ID           int64
+	UserID       int64
+	CampaignID   int64
+	Status       string
+	OrderID      *int64
+	OrderStatus  *string
+	LiveOrders   int64
+	LiveOrderIds []int64
+}
+
+// A used coupon belongs to exactly one live (placed) order, the one it names,
+// and a coupon a placed order names is used by that order. live gathers the
+// placed orders per coupon in one pass; the coupons table is scanned once.
+func (q *Queries) CouponOrderDrift(ctx context.Context, limit int32) ([]CouponOrderDriftRow, error) {
+	rows, err := q.db.Query(ctx, couponOrderDrift, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CouponOrderDriftRow{}
+	for rows.Next() {
+		var i CouponOrderDriftRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.CampaignID,
+			&i.Status,
+			&i.OrderID,
+			&i.OrderStatus,
+			&i.LiveOrders,
+			&i.LiveOrderIds,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getConsistencyRun = `-- name: GetConsistencyRun :one
@@ -150,14 +321,126 @@ func (q *Queries) LatestConsistencyRuns(ctx context.Context, limit int32) ([]Lat
 	return items, nil
 }
 
-const productStockDrift = `-- name: ProductStockDrift :many
-SELECT s.product_id, p.name, s.stock, (s.opening_stock + coalesce(l.total, 0))::bigint AS expected
-FROM product_stock s
-JOIN products p ON p.id = s.product_id
-LEFT JOIN (SELECT product_id, sum(delta) AS total FROM stock_ledger GROUP BY product_id) l ON l.product_id = s.product_id
-WHERE s.stock <> s.opening_stock + coalesce(l.total, 0) OR s.stock < 0
-ORDER BY s.product_id
+const orderAmountDrift = `-- name: OrderAmountDrift :many
+SELECT o.id, o.user_id, o.status, o.subtotal, o.discount, o.points_used, o.charged,
+       coalesce(i.items, 0)::bigint AS items, coalesce(i.lines, 0)::bigint AS lines
+FROM orders o
+LEFT JOIN (SELECT order_id, sum(price * quantity)::bigint AS items, count(*) AS lines FROM order_items GROUP BY order_id) i ON i.order_id = o.id
+WHERE o.subtotal <> coalesce(i.items, 0) OR o.charged <> coalesce(i.items, 0) - o.discount - o.points_used
+ORDER BY o.id
 LIMIT $1
+`
+
+type OrderAmountDriftRow struct {
+	ID         int64
+	UserID     int64
+	Status     string
+	Subtotal   int64
+	Discount   int64
+	PointsUsed int64
+	Charged    int64
+	Items      int64
+	Lines      int64
+}
+
+// Set-based: order_items summed once per order. An order whose subtotal is
+// not its items, or whose charge is not items - discount - points, comes back.
+func (q *Queries) OrderAmountDrift(ctx context.Context, limit int32) ([]OrderAmountDriftRow, error) {
+	rows, err := q.db.Query(ctx, orderAmountDrift, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrderAmountDriftRow{}
+	for rows.Next() {
+		var i OrderAmountDriftRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Status,
+			&i.Subtotal,
+			&i.Discount,
+			&i.PointsUsed,
+			&i.Charged,
+			&i.Items,
+			&i.Lines,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const orderLedgerGaps = `-- name: OrderLedgerGaps :many
+SELECT o.id, o.user_id, o.status,
+       (CASE WHEN o.status = 'placed' THEN -o.charged ELSE 0 END)::bigint AS balance_expected,
+       coalesce((SELECT sum(b.delta) FROM balance_ledger b WHERE b.user_id = o.user_id AND b.order_id = o.id), 0)::bigint AS balance_ledger,
+       (CASE WHEN o.status = 'placed' THEN o.points_earned - o.points_used ELSE 0 END)::bigint AS points_expected,
+       coalesce((SELECT sum(p.delta) FROM points_ledger p WHERE p.user_id = o.user_id AND p.order_id = o.id), 0)::bigint AS points_ledger
+FROM orders o
+WHERE o.user_id = ANY($1::bigint[])
+ORDER BY o.id
+`
+
+type OrderLedgerGapsRow struct {
+	ID              int64
+	UserID          int64
+	Status          string
+	BalanceExpected int64
+	BalanceLedger   int64
+	PointsExpected  int64
+	PointsLedger    int64
+}
+
+// The rows that explain a drifting wallet: the shoppers' orders whose ledger
+// rows do not add up to what the order moved (a placed order moved -charged
+// and points_earned - points_used; a cancelled one moved nothing in total).
+// Only for the few shoppers WalletDrift returned; the ledgers are reached
+// through their (user_id, id) indexes.
+func (q *Queries) OrderLedgerGaps(ctx context.Context, userIds []int64) ([]OrderLedgerGapsRow, error) {
+	rows, err := q.db.Query(ctx, orderLedgerGaps, userIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrderLedgerGapsRow{}
+	for rows.Next() {
+		var i OrderLedgerGapsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Status,
+			&i.BalanceExpected,
+			&i.BalanceLedger,
+			&i.PointsExpected,
+			&i.PointsLedger,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const productStockDrift = `-- name: ProductStockDrift :many
+SELECT d.product_id, p.name, d.stock, d.expected
+FROM (
+    SELECT s.product_id, s.stock, (s.opening_stock + coalesce(l.total, 0))::bigint AS expected
+    FROM product_stock s
+    LEFT JOIN (SELECT product_id, sum(delta)::bigint AS total FROM stock_ledger GROUP BY product_id) l ON l.product_id = s.product_id
+    WHERE s.stock <> s.opening_stock + coalesce(l.total, 0) OR s.stock < 0
+    ORDER BY s.product_id
+    LIMIT $1
+) d
+JOIN products p ON p.id = d.product_id
+ORDER BY d.product_id
 `
 
 type ProductStockDriftRow struct {
@@ -169,7 +452,9 @@ type ProductStockDriftRow struct {
 
 // Set-based: one pass over product_stock joined to the ledger's sums. Only
 // products whose stock differs from opening stock plus their ledger (or is
-// negative) come back, at most $1 of them.
+// negative) come back, at most $1 of them. products (the wide row) is joined
+// only to those few, for their names: joining it to a million rows first
+// quadruples the run (measured in docs/PERFORMANCE.md).
 func (q *Queries) ProductStockDrift(ctx context.Context, limit int32) ([]ProductStockDriftRow, error) {
 	rows, err := q.db.Query(ctx, productStockDrift, limit)
 	if err != nil {
@@ -184,6 +469,67 @@ func (q *Queries) ProductStockDrift(ctx context.Context, limit int32) ([]Product
 			&i.Name,
 			&i.Stock,
 			&i.Expected,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const walletDrift = `-- name: WalletDrift :many
+SELECT u.id, u.email, u.balance, u.points,
+       coalesce(b.total, 0)::bigint AS balance_ledger, coalesce(b.n, 0)::bigint AS balance_rows,
+       coalesce(b.last_id, 0)::bigint AS balance_last_id,
+       coalesce(p.total, 0)::bigint AS points_ledger, coalesce(p.n, 0)::bigint AS points_rows,
+       coalesce(p.last_id, 0)::bigint AS points_last_id
+FROM users u
+LEFT JOIN (SELECT user_id, sum(delta)::bigint AS total, count(*) AS n, max(id) AS last_id FROM balance_ledger GROUP BY user_id) b ON b.user_id = u.id
+LEFT JOIN (SELECT user_id, sum(delta)::bigint AS total, count(*) AS n, max(id) AS last_id FROM points_ledger GROUP BY user_id) p ON p.user_id = u.id
+WHERE u.balance <> coalesce(b.total, 0) OR u.points <> coalesce(p.total, 0) OR u.balance < 0 OR u.points < 0
+ORDER BY u.id
+LIMIT $1
+`
+
+type WalletDriftRow struct {
+	ID            int64
+	Email         string
+	Balance       int64
+	Points        int64
+	BalanceLedger int64
+	BalanceRows   int64
+	BalanceLastID int64
+	PointsLedger  int64
+	PointsRows    int64
+	PointsLastID  int64
+}
+
+// Set-based: each ledger is summed once per shopper (one pass each over
+// balance_ledger and points_ledger), joined to users. Only shoppers whose
+// balance or points differ from their ledger, or are negative, come back.
+func (q *Queries) WalletDrift(ctx context.Context, limit int32) ([]WalletDriftRow, error) {
+	rows, err := q.db.Query(ctx, walletDrift, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WalletDriftRow{}
+	for rows.Next() {
+		var i WalletDriftRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Balance,
+			&i.Points,
+			&i.BalanceLedger,
+			&i.BalanceRows,
+			&i.BalanceLastID,
+			&i.PointsLedger,
+			&i.PointsRows,
+			&i.PointsLastID,
 		); err != nil {
 			return nil, err
 		}

@@ -560,6 +560,18 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 	return i, err
 }
 
+const resolveDeadLetters = `-- name: ResolveDeadLetters :execrows
+UPDATE coupon_dead_letters SET resolved_at = now() WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL
+`
+
+func (q *Queries) ResolveDeadLetters(ctx context.Context, ids []int64) (int64, error) {
+	result, err := q.db.Exec(ctx, resolveDeadLetters, ids)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const setCampaignQuantity = `-- name: SetCampaignQuantity :one
 UPDATE campaigns SET total_quantity = $2, updated_at = now()
 WHERE id = $1
@@ -625,6 +637,43 @@ func (q *Queries) SetCampaignState(ctx context.Context, arg SetCampaignStatePara
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const unresolvedDeadLetters = `-- name: UnresolvedDeadLetters :many
+SELECT id, campaign_id, stream_id, payload, error, attempts, created_at, resolved_at FROM coupon_dead_letters
+WHERE resolved_at IS NULL AND (campaign_id = $1 OR $1::bigint = 0)
+ORDER BY campaign_id, id
+LIMIT 10000
+`
+
+// Dead letters to re-drive: all, or one campaign's ($1 = 0 means all).
+func (q *Queries) UnresolvedDeadLetters(ctx context.Context, campaignID int64) ([]CouponDeadLetter, error) {
+	rows, err := q.db.Query(ctx, unresolvedDeadLetters, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CouponDeadLetter{}
+	for rows.Next() {
+		var i CouponDeadLetter
+		if err := rows.Scan(
+			&i.ID,
+			&i.CampaignID,
+			&i.StreamID,
+			&i.Payload,
+			&i.Error,
+			&i.Attempts,
+			&i.CreatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const unsyncedCampaignsForUser = `-- name: UnsyncedCampaignsForUser :many

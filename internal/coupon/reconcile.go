@@ -1,0 +1,226 @@
+package coupon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// RedisState is one campaign's side in Redis, read in one atomic step
+// (MULTI/EXEC) for the consistency report.
+type RedisState struct {
+	CampaignID int64
+	Warm       bool  // the stock key exists
+	Claimed    int64 // shoppers in the claimed hash
+	Remaining  int64 // the stock counter
+	Pending    int64 // stream entries not yet persisted
+	// StreamUsers are the shoppers in the pending entries (at most
+	// maxStreamRead), so the report can tell which of them the flusher has
+	// written meanwhile.
+	StreamUsers []int64
+}
+
+// maxStreamRead bounds how many pending entries one report reads per campaign.
+const maxStreamRead = 200_000
+
+// RedisStates snapshots the campaigns' counters: one pipeline, with each
+// campaign's reads in a MULTI so that its claimed, stock and stream agree
+// with each other (a claim is one Lua script, so it is before or after).
+func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	type cmds struct {
+		hl    *redis.IntCmd
+		stock *redis.StringCmd
+		xl    *redis.IntCmd
+		xr    *redis.XMessageSliceCmd
+	}
+	// One transaction per campaign: in a Cluster each campaign lives in its
+	// own slot, and a MULTI cannot span slots.
+	all := make([]cmds, len(ids))
+	for i, id := range ids {
+		k := keysOf(id)
+		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			all[i] = cmds{
+				hl: p.HLen(ctx, k.claimed), stock: p.Get(ctx, k.stock),
+				xl: p.XLen(ctx, k.claims), xr: p.XRangeN(ctx, k.claims, "-", "+", maxStreamRead),
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+	}
+	out := make([]RedisState, len(ids))
+	for i, id := range ids {
+		c := all[i]
+		st := RedisState{CampaignID: id, Claimed: c.hl.Val(), Pending: c.xl.Val()}
+		if n, err := c.stock.Int64(); err == nil {
+			st.Warm, st.Remaining = true, n
+		}
+		for _, m := range c.xr.Val() {
+			if e, err := parseEntry(m); err == nil {
+				st.StreamUsers = append(st.StreamUsers, e.userID)
+			}
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+// Rebuilt is what a repair of one campaign did.
+type Rebuilt struct {
+	Campaign  Campaign
+	Persisted int64 // claims held in Redis that PostgreSQL had lost, written back
+	Claimed   int64 // after the repair, in Redis
+	Remaining int64
+}
+
+// Rebuild repairs one campaign both ways, and is safe to run twice or while
+// claims are served:
+//  1. claims in Redis's claimed hash that are neither pending in the stream
+//     nor in PostgreSQL are written through the flusher's idempotent insert
+//     (the shopper was told "claimed"; Redis is the record of claims until
+//     they are flushed, as SyncUser also assumes);
+//  2. the Redis state is rebuilt from PostgreSQL plus the pending entries
+//     (warm.lua: a merge; the stock becomes total minus everyone claimed).
+func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) (Rebuilt, error) {
+	c, err := s.Get(ctx, campaignID)
+	if err != nil {
+		return Rebuilt{}, err
+	}
+	if c.State == StateDraft {
+		return Rebuilt{}, errs.New(errs.Conflict, "Campaign %d is a draft: it has nothing in Redis to repair.", campaignID)
+	}
+	k := keysOf(campaignID)
+	var hash *redis.MapStringStringCmd
+	var stream *redis.XMessageSliceCmd
+	// Hash and stream in one MULTI: a claim is in both or in neither, and an
+	// entry missing from the stream was persisted before it was deleted.
+	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		hash = p.HGetAll(ctx, k.claimed)
+		stream = p.XRange(ctx, k.claims, "-", "+")
+		return nil
+	}); err != nil {
+		return Rebuilt{}, unavailable(err)
+	}
+	pending := make(map[int64]bool)
+	for _, m := range stream.Val() {
+		if e, err := parseEntry(m); err == nil {
+			pending[e.userID] = true
+		}
+	}
+	rows, err := s.q.CampaignUserIDs(ctx, campaignID)
+	if err != nil {
+		return Rebuilt{}, err
+	}
+	persisted := make(map[int64]bool, len(rows))
+	for _, r := range rows {
+		persisted[r.UserID] = true
+	}
+	var lost []claimEntry
+	for member, at := range hash.Val() {
+		uid, err1 := strconv.ParseInt(member, 10, 64)
+		ms, err2 := strconv.ParseInt(at, 10, 64)
+		if err1 != nil || err2 != nil || uid <= 0 || pending[uid] || persisted[uid] {
+			continue
+		}
+		lost = append(lost, claimEntry{userID: uid, at: time.UnixMilli(ms)})
+	}
+	r := Rebuilt{Campaign: c}
+	if len(lost) > 0 {
+		if r.Persisted, err = s.insert(ctx, campaignID, lost); err != nil {
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) {
+				// Data the insert refuses (a shopper who no longer exists, more
+				// than the total): shown to the admin, nothing written.
+				return Rebuilt{}, errs.New(errs.Conflict, "Redis holds %d claims PostgreSQL lacks, and they cannot be written back: %s", len(lost), pgErr.Message)
+			}
+			return Rebuilt{}, fmt.Errorf("write back %d claims PostgreSQL lacked: %w", len(lost), err)
+		}
+	}
+	if _, err := s.rebuild(ctx, campaignID, "rebuild", reason); err != nil {
+		return Rebuilt{}, unavailable(err)
+	}
+	st, err := s.RedisStates(ctx, []int64{campaignID})
+	if err != nil {
+		return Rebuilt{}, err
+	}
+	r.Claimed, r.Remaining = st[0].Claimed, st[0].Remaining
+	return r, nil
+}
+
+// Redriven is what a re-drive of dead letters did.
+type Redriven struct {
+	Tried     int   // unresolved dead letters found
+	Persisted int64 // coupons written (0 for those already in PostgreSQL)
+	Resolved  int64 // dead letters marked re-driven
+	Failed    int   // still failing (left unresolved)
+}
+
+// RedriveDeadLetters sends dead-lettered claims (of one campaign, or of all
+// when campaignID is 0) through the flusher's idempotent insert again, and
+// marks each re-driven in the same transaction. Safe to run twice: the second
+// run finds nothing unresolved, and an insert of a coupon that exists is a no-op.
+func (s *Service) RedriveDeadLetters(ctx context.Context, campaignID int64) (Redriven, error) {
+	if campaignID != 0 {
+		if _, err := s.Get(ctx, campaignID); err != nil {
+			return Redriven{}, err
+		}
+	}
+	rows, err := s.q.UnresolvedDeadLetters(ctx, campaignID)
+	if err != nil {
+		return Redriven{}, err
+	}
+	var out Redriven
+	out.Tried = len(rows)
+	for _, d := range rows {
+		e, err := parsePayload(d.Payload)
+		if err != nil {
+			out.Failed++
+			s.log.Warn("dead letter cannot be re-driven", "id", d.ID, "campaign", d.CampaignID, "err", err)
+			continue
+		}
+		err = db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+			n, err := q.InsertClaims(ctx, db.InsertClaimsParams{CampaignID: d.CampaignID, UserIds: []int64{e.userID}, ClaimedAts: []time.Time{e.at}})
+			if err != nil {
+				return err
+			}
+			m, err := q.ResolveDeadLetters(ctx, []int64{d.ID})
+			out.Persisted += n
+			out.Resolved += m
+			return err
+		})
+		if err != nil {
+			out.Failed++
+			s.log.Warn("dead letter failed again", "id", d.ID, "campaign", d.CampaignID, "err", err)
+		}
+	}
+	return out, nil
+}
+
+// parsePayload reads a dead letter's payload, the stream entry's fields as
+// the flusher stored them: fmt.Sprint of the map, "map[at:1700000000000 user:42]".
+func parsePayload(p string) (claimEntry, error) {
+	inner, ok := strings.CutPrefix(p, "map[")
+	inner, ok2 := strings.CutSuffix(inner, "]")
+	if !ok || !ok2 {
+		return claimEntry{}, fmt.Errorf("unreadable payload %q", p)
+	}
+	values := map[string]any{}
+	for _, f := range strings.Fields(inner) {
+		k, v, _ := strings.Cut(f, ":")
+		values[k] = v
+	}
+	return parseEntry(redis.XMessage{ID: "dead-letter", Values: values})
+}
