@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
 	"market/internal/reqctx"
@@ -23,6 +24,11 @@ func newSessionStore(secret string, secure bool) *sessionStore {
 	hashKey := derive(secret, "session-hmac")
 	blockKey := derive(secret, "session-aes")
 	store := sessions.NewCookieStore(hashKey, blockKey)
+	for _, c := range store.Codecs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.SetSerializer(jsonSerializer{})
+		}
+	}
 	store.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   30 * 24 * 3600,
