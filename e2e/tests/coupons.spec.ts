@@ -46,7 +46,7 @@ test('two shoppers race for the last coupon: exactly one wins', async ({ page, b
     return (await area.textContent())?.trim();
   };
   const results = [await outcome(a), await outcome(b)];
-  expect(results.sort()).toEqual([won, lost].sort());
+  expect([...results].sort()).toEqual([won, lost].sort());
   const winner = results[0] === won ? a : b;
   // The remaining count updated in place, without a reload.
   await expect(winner.getByRole('article', { name }).getByTestId('remaining')).toHaveText('0 left');
