@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/consistency"
@@ -63,7 +64,11 @@ func (s *Server) consistencyRun(w http.ResponseWriter, r *http.Request) error {
 		redirect(w, r, "/admin/consistency")
 		return nil
 	}
-	return s.render(w, r, answer{Fragment: views.ConsistencyReport(rep, true), Page: views.ConsistencyReport(rep, true), JSON: reportJSON(rep, true)})
+	frag, err := s.withHistory(r, views.ConsistencyReport(rep, true))
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{Fragment: frag, Page: frag, JSON: reportJSON(rep, true)})
 }
 
 // reportJSON is SPEC 5's shape: {"ok", "ran_at", "checks": [{"name","subject","ok","detail"}]}.
@@ -105,6 +110,21 @@ func (s *Server) consistencyRepair(w http.ResponseWriter, r *http.Request) error
 	}
 	j := reportJSON(res.After, true)
 	j["repair"] = map[string]any{"id": res.Repair.ID, "ok": res.Repair.OK, "summary": res.Repair.Summary, "action": in.Action, "campaign_id": in.CampaignID, "actor_id": in.ActorID}
-	frag := views.ConsistencyRepaired(res.Repair, res.After)
+	frag, err := s.withHistory(r, views.ConsistencyRepaired(res.Repair, res.After))
+	if err != nil {
+		return err
+	}
 	return s.render(w, r, answer{Fragment: frag, Page: frag, JSON: j})
+}
+
+// withHistory adds the refreshed history, swapped out of band, to a fragment.
+func (s *Server) withHistory(r *http.Request, frag templ.Component) (templ.Component, error) {
+	if wantsJSON(r) {
+		return frag, nil
+	}
+	history, err := s.Consistency.History(r.Context(), 20)
+	if err != nil {
+		return nil, err
+	}
+	return templ.Join(frag, views.ConsistencyHistory(history, true)), nil
 }

@@ -34,7 +34,8 @@ func TestConsistencyRunAnswersTheContractShape(t *testing.T) {
 		t.Fatalf("page: %d", page.status)
 	}
 	frag := admin.post("/admin/consistency/run", nil, "HX-Request", "true")
-	if frag.status != 200 || strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, `id="report"`) {
+	if frag.status != 200 || strings.Contains(frag.body, "<html") || !strings.Contains(frag.body, `id="report"`) ||
+		!strings.Contains(frag.body, `<section id="history" aria-labelledby="history-title" hx-swap-oob="true">`) {
 		t.Fatalf("HTMX run: %d %s", frag.status, frag.body)
 	}
 	if r := admin.get("/admin/consistency?run=abc"); r.status != 404 {
