@@ -145,3 +145,15 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// OpenPool opens a second pool on a database made by DBWithURL, as a second
+// app instance would, closed in t.Cleanup (before the database is dropped).
+func OpenPool(t testing.TB, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := db.Open(context.Background(), url, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
