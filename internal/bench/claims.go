@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -22,8 +21,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"market/internal/account"
-	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/coupon"
 	"market/internal/db"
@@ -42,7 +39,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	concurrency := fs.Int("concurrency", 500, "shoppers claiming at the same time")
 	mode := fs.String("mode", "both", "redis, db, or both (side by side)")
 	baseline := fs.Int("baseline-shoppers", 2000, "shoppers in the row-lock baseline (it is slow; claims/s is compared)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Redis-mode storm to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server process during the Redis-mode storm to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,14 +89,11 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 			// Same stock-to-shopper proportion, fewer shoppers.
 			shoppersHere, stockHere = cookies[:*baseline], max(1, *stock*int64(*baseline)/int64(len(cookies)))
 		}
-		stopProfile := func() {}
-		if m == "redis" && *cpuprofile != "" {
-			if stopProfile, err = startCPUProfile(*cpuprofile); err != nil {
-				return err
-			}
+		profile := ""
+		if m == "redis" {
+			profile = *cpuprofile
 		}
-		r, err := httpStorm(ctx, pool, rdb, cfg, svc, m, shoppersHere, stockHere, *concurrency)
-		stopProfile()
+		r, err := httpStorm(ctx, pool, rdb, svc, m, profile, shoppersHere, stockHere, *concurrency)
 		if err != nil {
 			return err
 		}
@@ -112,7 +106,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 		}
 	}
 
-	fmt.Printf("\n%-8s %10s %9s %9s %9s %11s %10s %12s %9s\n", "mode", "claims/s", "p50", "p99", "claimed", "over-issue", "duplicates", "pg matches", "max RSS")
+	fmt.Printf("\n%-8s %10s %9s %9s %9s %11s %10s %12s %9s\n", "mode", "claims/s", "p50", "p99", "claimed", "over-issue", "duplicates", "pg matches", "server RSS")
 	for _, r := range results {
 		fmt.Printf("%-8s %10.0f %9s %9s %9d %11d %10d %12s %8dM\n", r.mode, r.perSecond, r.p50.Round(10*time.Microsecond),
 			r.p99.Round(10*time.Microsecond), r.claimed, r.overIssue, r.duplicates, r.catchUp.Round(time.Millisecond), r.rssMB)
@@ -178,27 +172,23 @@ func benchCampaign(ctx context.Context, svc *coupon.Service, name string, stock 
 	return c.ID, err
 }
 
-func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cfg config.Config, svc *coupon.Service, mode string, cookies []*http.Cookie, stock int64, concurrency int) (storm, error) {
+func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, svc *coupon.Service, mode, cpuprofile string, cookies []*http.Cookie, stock int64, concurrency int) (storm, error) {
 	id, err := benchCampaign(ctx, svc, "Bench "+mode, stock)
 	if err != nil {
 		return storm{}, err
 	}
-	flushCtx, stopFlush := context.WithCancel(context.Background())
-	flushDone := make(chan struct{})
-	go func() { svc.RunFlusher(flushCtx); close(flushDone) }()
-	defer func() { stopFlush(); <-flushDone }()
-
-	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
-		Catalog:  catalog.NewService(pool), Coupons: svc})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The server is its own process (as `serve` would be): the load
+	// generator's CPU and memory are not counted as the server's.
+	srv, err := startServer(mode, cpuprofile)
 	if err != nil {
 		return storm{}, err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/coupons/" + strconv.FormatInt(id, 10) + "/claim"
+	defer func() {
+		if err := srv.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: bench server: %v (log %s)\n", mode, err, srv.log)
+		}
+	}()
+	url := "http://" + srv.addr + "/coupons/" + strconv.FormatInt(id, 10) + "/claim"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}
 
 	var (
@@ -210,7 +200,6 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 		winners = make(map[int]int)
 		wg      sync.WaitGroup
 	)
-	rss := sampleRSS()
 	fmt.Printf("%s: %d shoppers storming campaign %d ...\n", mode, len(cookies), id)
 	start := time.Now()
 	for range concurrency {
@@ -253,9 +242,8 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	wg.Wait()
 	elapsed := time.Since(start)
 	stormEnd := time.Now()
-	maxRSS := rss()
 
-	r := storm{mode: mode, claimed: claimed.Load(), rssMB: maxRSS >> 20}
+	r := storm{mode: mode, claimed: claimed.Load()}
 	r.perSecond = float64(len(lat)) / elapsed.Seconds()
 	slices.Sort(lat)
 	if len(lat) > 0 {
@@ -288,6 +276,7 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 			r.catchUp = time.Since(stormEnd)
 			r.overIssue = max(0, rows-stock) + max(0, want-stock)
 			r.duplicates += rows - distinct
+			r.rssMB = srv.peakRSS() >> 20
 			break
 		}
 		if time.Since(stormEnd) > 60*time.Second {
@@ -364,35 +353,4 @@ func pgxCollect(ctx context.Context, pool *pgxpool.Pool, n int, out *[]int64) er
 		*out = append(*out, id)
 	}
 	return rows.Err()
-}
-
-// sampleRSS samples this process's resident memory every 50 ms; the returned
-// function stops sampling and gives the maximum in bytes.
-func sampleRSS() func() int64 {
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if b, err := os.ReadFile("/proc/self/status"); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-						kb, _ := strconv.ParseInt(f[1], 10, 64)
-						if kb*1024 > peak.Load() {
-							peak.Store(kb * 1024)
-						}
-					}
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() int64 { close(stop); <-done; return peak.Load() }
 }
