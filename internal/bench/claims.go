@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,8 +189,19 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 			fmt.Fprintf(os.Stderr, "%s: bench server: %v (log %s)\n", mode, err, srv.log)
 		}
 	}()
-	url := "http://" + srv.addr + "/coupons/" + strconv.FormatInt(id, 10) + "/claim"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}
+	// One keep-alive connection per shopper goroutine, reused for every claim.
+	conns := make([]*claimConn, concurrency)
+	for j := range conns {
+		conns[j] = &claimConn{addr: srv.addr}
+	}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
+	if err := warmUp(ctx, svc, conns, mode, cookies); err != nil {
+		return storm{}, err
+	}
 
 	var (
 		next    atomic.Int64
@@ -202,7 +214,7 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	)
 	fmt.Printf("%s: %d shoppers storming campaign %d ...\n", mode, len(cookies), id)
 	start := time.Now()
-	for range concurrency {
+	for _, conn := range conns {
 		wg.Go(func() {
 			mine := make([]time.Duration, 0, len(cookies)/concurrency+1)
 			for {
@@ -210,27 +222,19 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 				if i >= len(cookies) || ctx.Err() != nil {
 					break
 				}
-				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(""))
-				req.Header.Set("Accept", "application/json")
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.AddCookie(cookies[i])
 				t0 := time.Now()
-				res, err := client.Do(req)
+				status, result, err := conn.claim(id, cookies[i])
 				if err != nil {
 					failed.Add(1)
 					continue
 				}
-				var body struct{ Result string }
-				_ = json.NewDecoder(res.Body).Decode(&body)
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
 				mine = append(mine, time.Since(t0))
-				if body.Result == "claimed" {
+				if result == "claimed" {
 					claimed.Add(1)
 					mu.Lock()
 					winners[i]++
 					mu.Unlock()
-				} else if res.StatusCode >= 500 {
+				} else if status >= 500 {
 					failed.Add(1)
 				}
 			}
@@ -290,6 +294,98 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	return r, nil
 }
 
+// warmUp opens the load generator's keep-alive connections and the server's
+// pools (Redis, PostgreSQL, the loaded script) with one untimed claim per
+// connection on a separate campaign, so the storm measures a server that is
+// already up, as a flash sale meets one, rather than 500 simultaneous dials.
+func warmUp(ctx context.Context, svc *coupon.Service, conns []*claimConn, mode string, cookies []*http.Cookie) error {
+	id, err := benchCampaign(ctx, svc, "Bench warm-up "+mode, int64(len(conns)))
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for j, conn := range conns {
+		wg.Go(func() {
+			if status, _, err := conn.claim(id, cookies[j%len(cookies)]); err != nil || status != http.StatusOK {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%s warm-up: %d of %d claims failed", mode, n, len(conns))
+	}
+	return nil
+}
+
+// claimConn is one shopper goroutine's keep-alive HTTP/1.1 connection. The
+// load generator writes each request as bytes and parses the answer with
+// net/http's own reader: far less client CPU than http.Client (whose
+// per-connection goroutines and header maps competed with the server for
+// the same two cores); the server sees an ordinary browser-less JSON POST.
+type claimConn struct {
+	addr string
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+// claim POSTs /coupons/{id}/claim as the cookie's shopper and returns the
+// status and the JSON "result". A broken connection is redialled once.
+func (c *claimConn) claim(id int64, cookie *http.Cookie) (int, string, error) {
+	for attempt := 0; ; attempt++ {
+		status, result, err := c.try(id, cookie)
+		if err == nil || attempt == 1 {
+			return status, result, err
+		}
+		c.close()
+	}
+}
+
+func (c *claimConn) try(id int64, cookie *http.Cookie) (int, string, error) {
+	if c.conn == nil {
+		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
+		if err != nil {
+			return 0, "", err
+		}
+		c.conn, c.r = conn, bufio.NewReader(conn)
+	}
+	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	b := append(c.buf[:0], "POST /coupons/"...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, "/claim HTTP/1.1\r\nHost: "...)
+	b = append(b, c.addr...)
+	b = append(b, "\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nCookie: "...)
+	b = append(b, cookie.Name...)
+	b = append(b, '=')
+	b = append(b, cookie.Value...)
+	b = append(b, "\r\n\r\n"...)
+	c.buf = b
+	if _, err := c.conn.Write(b); err != nil {
+		return 0, "", err
+	}
+	res, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	var body struct{ Result string }
+	err = json.NewDecoder(res.Body).Decode(&body)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.Close {
+		c.close()
+	}
+	return res.StatusCode, body.Result, err
+}
+
+func (c *claimConn) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn, c.r = nil, nil
+	}
+}
+
 // rawCeiling calls the claim script directly (no HTTP, no sessions) at the same concurrency.
 func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cookies []*http.Cookie, stock int64, concurrency int) (float64, error) {
 	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler)})
@@ -301,8 +397,18 @@ func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClie
 	if err := pgxCollect(ctx, pool, len(cookies), &userIDs); err != nil {
 		return 0, err
 	}
-	var next atomic.Int64
+	// Warmed like the HTTP storm: one untimed claim per goroutine on another
+	// campaign opens the Redis pool's connections.
+	warm, err := benchCampaign(ctx, svc, "Bench raw ceiling warm-up", int64(concurrency))
+	if err != nil {
+		return 0, err
+	}
 	var wg sync.WaitGroup
+	for j := range concurrency {
+		wg.Go(func() { _, _ = svc.Claim(ctx, warm, userIDs[j%len(userIDs)]) })
+	}
+	wg.Wait()
+	var next atomic.Int64
 	start := time.Now()
 	for range concurrency {
 		wg.Go(func() {
