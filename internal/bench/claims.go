@@ -186,8 +186,11 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	}
 	defer func() {
 		if err := srv.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: bench server: %v (log %s)\n", mode, err, srv.log)
+			fmt.Fprintf(os.Stderr, "%s: bench server: %v (log kept: %s)\n", mode, err, srv.log)
+			return
 		}
+		_ = os.Remove(srv.log) // a clean run leaves no access log behind
+
 	}()
 	// One keep-alive connection per shopper goroutine, reused for every claim.
 	conns := make([]*claimConn, concurrency)
