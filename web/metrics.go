@@ -2,6 +2,7 @@ package web
 
 import (
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,19 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// The children per label set, looked up once (WithLabelValues hashes
+	// and allocates on every call): routeKey → *routeMetrics.
+	children sync.Map
+}
+
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -32,6 +46,15 @@ func (m *httpMetrics) observe(method, route string, status int, took time.Durati
 	if status == 0 {
 		status = 200
 	}
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(method, route).Observe(took.Seconds())
+	k := routeKey{method, route, status}
+	c, ok := m.children.Load(k)
+	if !ok {
+		c, _ = m.children.LoadOrStore(k, &routeMetrics{
+			requests: m.requests.WithLabelValues(method, route, strconv.Itoa(status)),
+			latency:  m.latency.WithLabelValues(method, route),
+		})
+	}
+	rm := c.(*routeMetrics)
+	rm.requests.Inc()
+	rm.latency.Observe(took.Seconds())
 }

@@ -18,9 +18,11 @@ type command func(ctx context.Context, log *slog.Logger, cfg config.Config, args
 
 // commands is every benchmark, by name.
 var commands = map[string]command{
-	"search":   searchBench,
-	"claims":   claims,
-	"checkout": checkoutBench,
+	"search": searchBench,
+	"claims": claims,
+	// The server half of `claims`, started by it as a child process.
+	"claims-server": claimsServer,
+	"checkout":      checkoutBench,
 }
 
 // Run dispatches `market bench NAME [flags]`.

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,6 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,8 +22,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"market/internal/account"
-	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/coupon"
 	"market/internal/db"
@@ -42,7 +40,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	concurrency := fs.Int("concurrency", 500, "shoppers claiming at the same time")
 	mode := fs.String("mode", "both", "redis, db, or both (side by side)")
 	baseline := fs.Int("baseline-shoppers", 2000, "shoppers in the row-lock baseline (it is slow; claims/s is compared)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the Redis-mode storm to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server process during the Redis-mode storm to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,14 +90,11 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 			// Same stock-to-shopper proportion, fewer shoppers.
 			shoppersHere, stockHere = cookies[:*baseline], max(1, *stock*int64(*baseline)/int64(len(cookies)))
 		}
-		stopProfile := func() {}
-		if m == "redis" && *cpuprofile != "" {
-			if stopProfile, err = startCPUProfile(*cpuprofile); err != nil {
-				return err
-			}
+		profile := ""
+		if m == "redis" {
+			profile = *cpuprofile
 		}
-		r, err := httpStorm(ctx, pool, rdb, cfg, svc, m, shoppersHere, stockHere, *concurrency)
-		stopProfile()
+		r, err := httpStorm(ctx, pool, rdb, svc, m, profile, shoppersHere, stockHere, *concurrency)
 		if err != nil {
 			return err
 		}
@@ -112,7 +107,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 		}
 	}
 
-	fmt.Printf("\n%-8s %10s %9s %9s %9s %11s %10s %12s %9s\n", "mode", "claims/s", "p50", "p99", "claimed", "over-issue", "duplicates", "pg matches", "max RSS")
+	fmt.Printf("\n%-8s %10s %9s %9s %9s %11s %10s %12s %9s\n", "mode", "claims/s", "p50", "p99", "claimed", "over-issue", "duplicates", "pg matches", "server RSS")
 	for _, r := range results {
 		fmt.Printf("%-8s %10.0f %9s %9s %9d %11d %10d %12s %8dM\n", r.mode, r.perSecond, r.p50.Round(10*time.Microsecond),
 			r.p99.Round(10*time.Microsecond), r.claimed, r.overIssue, r.duplicates, r.catchUp.Round(time.Millisecond), r.rssMB)
@@ -178,28 +173,38 @@ func benchCampaign(ctx context.Context, svc *coupon.Service, name string, stock 
 	return c.ID, err
 }
 
-func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cfg config.Config, svc *coupon.Service, mode string, cookies []*http.Cookie, stock int64, concurrency int) (storm, error) {
+func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, svc *coupon.Service, mode, cpuprofile string, cookies []*http.Cookie, stock int64, concurrency int) (storm, error) {
 	id, err := benchCampaign(ctx, svc, "Bench "+mode, stock)
 	if err != nil {
 		return storm{}, err
 	}
-	flushCtx, stopFlush := context.WithCancel(context.Background())
-	flushDone := make(chan struct{})
-	go func() { svc.RunFlusher(flushCtx); close(flushDone) }()
-	defer func() { stopFlush(); <-flushDone }()
-
-	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
-		Catalog:  catalog.NewService(pool), Coupons: svc})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The server is its own process (as `serve` would be): the load
+	// generator's CPU and memory are not counted as the server's.
+	srv, err := startServer(mode, cpuprofile)
 	if err != nil {
 		return storm{}, err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/coupons/" + strconv.FormatInt(id, 10) + "/claim"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}
+	defer func() {
+		if err := srv.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: bench server: %v (log kept: %s)\n", mode, err, srv.log)
+			return
+		}
+		_ = os.Remove(srv.log) // a clean run leaves no access log behind
+
+	}()
+	// One keep-alive connection per shopper goroutine, reused for every claim.
+	conns := make([]*claimConn, concurrency)
+	for j := range conns {
+		conns[j] = &claimConn{addr: srv.addr}
+	}
+	defer func() {
+		for _, c := range conns {
+			c.close()
+		}
+	}()
+	if err := warmUp(ctx, svc, conns, mode, cookies); err != nil {
+		return storm{}, err
+	}
 
 	var (
 		next    atomic.Int64
@@ -210,10 +215,9 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 		winners = make(map[int]int)
 		wg      sync.WaitGroup
 	)
-	rss := sampleRSS()
 	fmt.Printf("%s: %d shoppers storming campaign %d ...\n", mode, len(cookies), id)
 	start := time.Now()
-	for range concurrency {
+	for _, conn := range conns {
 		wg.Go(func() {
 			mine := make([]time.Duration, 0, len(cookies)/concurrency+1)
 			for {
@@ -221,27 +225,19 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 				if i >= len(cookies) || ctx.Err() != nil {
 					break
 				}
-				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(""))
-				req.Header.Set("Accept", "application/json")
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.AddCookie(cookies[i])
 				t0 := time.Now()
-				res, err := client.Do(req)
+				status, result, err := conn.claim(id, cookies[i])
 				if err != nil {
 					failed.Add(1)
 					continue
 				}
-				var body struct{ Result string }
-				_ = json.NewDecoder(res.Body).Decode(&body)
-				io.Copy(io.Discard, res.Body)
-				res.Body.Close()
 				mine = append(mine, time.Since(t0))
-				if body.Result == "claimed" {
+				if result == "claimed" {
 					claimed.Add(1)
 					mu.Lock()
 					winners[i]++
 					mu.Unlock()
-				} else if res.StatusCode >= 500 {
+				} else if status >= 500 {
 					failed.Add(1)
 				}
 			}
@@ -253,9 +249,8 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	wg.Wait()
 	elapsed := time.Since(start)
 	stormEnd := time.Now()
-	maxRSS := rss()
 
-	r := storm{mode: mode, claimed: claimed.Load(), rssMB: maxRSS >> 20}
+	r := storm{mode: mode, claimed: claimed.Load()}
 	r.perSecond = float64(len(lat)) / elapsed.Seconds()
 	slices.Sort(lat)
 	if len(lat) > 0 {
@@ -288,6 +283,7 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 			r.catchUp = time.Since(stormEnd)
 			r.overIssue = max(0, rows-stock) + max(0, want-stock)
 			r.duplicates += rows - distinct
+			r.rssMB = srv.peakRSS() >> 20
 			break
 		}
 		if time.Since(stormEnd) > 60*time.Second {
@@ -301,6 +297,98 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	return r, nil
 }
 
+// warmUp opens the load generator's keep-alive connections and the server's
+// pools (Redis, PostgreSQL, the loaded script) with one untimed claim per
+// connection on a separate campaign, so the storm measures a server that is
+// already up, as a flash sale meets one, rather than 500 simultaneous dials.
+func warmUp(ctx context.Context, svc *coupon.Service, conns []*claimConn, mode string, cookies []*http.Cookie) error {
+	id, err := benchCampaign(ctx, svc, "Bench warm-up "+mode, int64(len(conns)))
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for j, conn := range conns {
+		wg.Go(func() {
+			if status, _, err := conn.claim(id, cookies[j%len(cookies)]); err != nil || status != http.StatusOK {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%s warm-up: %d of %d claims failed", mode, n, len(conns))
+	}
+	return nil
+}
+
+// claimConn is one shopper goroutine's keep-alive HTTP/1.1 connection. The
+// load generator writes each request as bytes and parses the answer with
+// net/http's own reader: far less client CPU than http.Client (whose
+// per-connection goroutines and header maps competed with the server for
+// the same two cores); the server sees an ordinary browser-less JSON POST.
+type claimConn struct {
+	addr string
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+// claim POSTs /coupons/{id}/claim as the cookie's shopper and returns the
+// status and the JSON "result". A broken connection is redialled once.
+func (c *claimConn) claim(id int64, cookie *http.Cookie) (int, string, error) {
+	for attempt := 0; ; attempt++ {
+		status, result, err := c.try(id, cookie)
+		if err == nil || attempt == 1 {
+			return status, result, err
+		}
+		c.close()
+	}
+}
+
+func (c *claimConn) try(id int64, cookie *http.Cookie) (int, string, error) {
+	if c.conn == nil {
+		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
+		if err != nil {
+			return 0, "", err
+		}
+		c.conn, c.r = conn, bufio.NewReader(conn)
+	}
+	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	b := append(c.buf[:0], "POST /coupons/"...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, "/claim HTTP/1.1\r\nHost: "...)
+	b = append(b, c.addr...)
+	b = append(b, "\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nCookie: "...)
+	b = append(b, cookie.Name...)
+	b = append(b, '=')
+	b = append(b, cookie.Value...)
+	b = append(b, "\r\n\r\n"...)
+	c.buf = b
+	if _, err := c.conn.Write(b); err != nil {
+		return 0, "", err
+	}
+	res, err := http.ReadResponse(c.r, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	var body struct{ Result string }
+	err = json.NewDecoder(res.Body).Decode(&body)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.Close {
+		c.close()
+	}
+	return res.StatusCode, body.Result, err
+}
+
+func (c *claimConn) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn, c.r = nil, nil
+	}
+}
+
 // rawCeiling calls the claim script directly (no HTTP, no sessions) at the same concurrency.
 func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cookies []*http.Cookie, stock int64, concurrency int) (float64, error) {
 	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler)})
@@ -312,8 +400,18 @@ func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClie
 	if err := pgxCollect(ctx, pool, len(cookies), &userIDs); err != nil {
 		return 0, err
 	}
-	var next atomic.Int64
+	// Warmed like the HTTP storm: one untimed claim per goroutine on another
+	// campaign opens the Redis pool's connections.
+	warm, err := benchCampaign(ctx, svc, "Bench raw ceiling warm-up", int64(concurrency))
+	if err != nil {
+		return 0, err
+	}
 	var wg sync.WaitGroup
+	for j := range concurrency {
+		wg.Go(func() { _, _ = svc.Claim(ctx, warm, userIDs[j%len(userIDs)]) })
+	}
+	wg.Wait()
+	var next atomic.Int64
 	start := time.Now()
 	for range concurrency {
 		wg.Go(func() {
@@ -364,35 +462,4 @@ func pgxCollect(ctx context.Context, pool *pgxpool.Pool, n int, out *[]int64) er
 		*out = append(*out, id)
 	}
 	return rows.Err()
-}
-
-// sampleRSS samples this process's resident memory every 50 ms; the returned
-// function stops sampling and gives the maximum in bytes.
-func sampleRSS() func() int64 {
-	var peak atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if b, err := os.ReadFile("/proc/self/status"); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-						kb, _ := strconv.ParseInt(f[1], 10, 64)
-						if kb*1024 > peak.Load() {
-							peak.Store(kb * 1024)
-						}
-					}
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() int64 { close(stop); <-done; return peak.Load() }
 }

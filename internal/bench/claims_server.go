@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"market/internal/account"
+	"market/internal/catalog"
+	"market/internal/config"
+	"market/internal/coupon"
+	"market/internal/db"
+	"market/internal/redisdb"
+	"market/web"
+)
+
+// claimsServer: `market bench claims-server -mode redis|db` — the server half
+// of the claims bench, run by `bench claims` as a child process so that the
+// load generator does not share the server's CPU or memory. It serves the
+// same handler and services as `serve` (text access log, Prometheus metrics,
+// write-back flusher), with the coupon service in the given claim mode,
+// prints "listening ADDR" on stdout, and drains on SIGTERM.
+func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("bench claims-server", flag.ContinueOnError)
+	mode := fs.String("mode", "redis", "redis or db (PostgreSQL row lock)")
+	addr := fs.String("addr", "127.0.0.1:0", "listen address")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this server to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	reg := prometheus.NewRegistry()
+	svc := coupon.NewService(pool, rdb, coupon.Options{DBClaims: *mode == "db", Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts}})
+	var background sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBackground(); background.Wait() }()
+	background.Go(func() { svc.RunFlusher(bgCtx) })
+
+	handler := web.New(web.Deps{Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
+		Catalog:  catalog.NewService(pool), Coupons: svc})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *cpuprofile != "" {
+		stop, err := startCPUProfile(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Printf("listening %s\n", ln.Addr())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// child is a `bench claims-server` process.
+type child struct {
+	cmd  *exec.Cmd
+	addr string
+	log  string
+}
+
+// startServer starts `market bench claims-server` (this binary) and waits
+// until it listens. Its log (the access log `serve` writes) goes to a file.
+func startServer(mode, cpuprofile string) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.CreateTemp("", "market-bench-"+mode+"-*.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	args := []string{"bench", "claims-server", "-mode", mode}
+	if cpuprofile != "" {
+		args = append(args, "-cpuprofile", cpuprofile)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, log: logf.Name()}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening "); err == nil && ok {
+		c.addr = addr
+		return c, nil
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return nil, fmt.Errorf("bench server (%s) did not start: %q %v; see %s", mode, line, err, c.log)
+}
+
+// peakRSS is the child's peak resident memory so far (VmHWM), in bytes.
+func (c *child) peakRSS() int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// stop sends SIGTERM (the server drains its flusher) and waits.
+func (c *child) stop() error {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		return errors.Join(errors.New("bench server did not stop in 30 s"), <-done)
+	}
+}
