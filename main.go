@@ -32,7 +32,6 @@ import (
 	"market/internal/consistency"
 	"market/internal/coupon"
 	"market/internal/db"
-	"market/internal/logbuf"
 	"market/internal/order"
 	"market/internal/redisdb"
 	"market/internal/seed"
@@ -51,10 +50,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Log lines (one per request) are batched into one write every 100 ms.
-	logOut := logbuf.New(os.Stderr, 64<<10, 100*time.Millisecond)
-	defer logOut.Close()
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
