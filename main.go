@@ -21,9 +21,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"market/internal/account"
 	"market/internal/bench"
@@ -74,20 +76,30 @@ func run(args []string) error {
 	}
 }
 
-func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
-	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+// openStores connects PostgreSQL (migrated) and Redis; close releases both.
+func openStores(ctx context.Context, log *slog.Logger, cfg config.Config, maxConns int32) (*pgxpool.Pool, redis.UniversalClient, func(), error) {
+	pool, err := db.Open(ctx, cfg.DatabaseURL, maxConns)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer pool.Close()
 	if err := db.Migrate(ctx, pool, log); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		pool.Close()
+		return nil, nil, nil, fmt.Errorf("migrate: %w", err)
 	}
 	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
 	if err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	return pool, rdb, func() { rdb.Close(); pool.Close() }, nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	pool, rdb, closeStores, err := openStores(ctx, log, cfg, 0)
+	if err != nil {
 		return err
 	}
-	defer rdb.Close()
+	defer closeStores()
 
 	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow})
 	if _, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
@@ -261,19 +273,11 @@ func secretOrHint(cfg config.Config) string {
 // reconcile runs the consistency report once (stored in its history like a
 // manual run), prints it, and fails when it is red.
 func reconcile(ctx context.Context, log *slog.Logger, cfg config.Config) error {
-	pool, err := db.Open(ctx, cfg.DatabaseURL, 4)
+	pool, rdb, closeStores, err := openStores(ctx, log, cfg, 4)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool, log); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeStores()
 	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log})
 	r, err := consistency.NewService(pool, log, coupons).Run(ctx, "manual", nil)
 	if err != nil {
