@@ -121,22 +121,9 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 		p, err = s.Catalog.Update(r.Context(), id, in)
 	}
 	if err != nil {
-		vf, status, ok := formOf(err, f.values)
-		if !ok || wantsJSON(r) {
-			return err
-		}
-		cur, err2 := s.Catalog.Product(r.Context(), id)
-		if err2 != nil {
-			return err2
-		}
-		return s.renderAdminProduct(w, r, cur, vf, views.Form{}, status)
+		return s.productFormFailed(w, r, id, err, f, false)
 	}
-	if wantsJSON(r) {
-		return writeJSON(w, http.StatusOK, p)
-	}
-	s.sessions.flash(w, r, "success", "Saved “"+p.Name+"”.")
-	redirect(w, r, "/admin/products/"+itoa(p.ID))
-	return nil
+	return s.productSaved(w, r, p, "Saved “"+p.Name+"”.")
 }
 
 func (s *Server) adminAdjustStock(w http.ResponseWriter, r *http.Request) error {
@@ -155,20 +142,36 @@ func (s *Server) adminAdjustStock(w http.ResponseWriter, r *http.Request) error 
 		p, err = s.Catalog.Adjust(r.Context(), id, a)
 	}
 	if err != nil {
-		vf, status, ok := formOf(err, f.values)
-		if !ok || wantsJSON(r) {
-			return err
-		}
-		cur, err2 := s.Catalog.Product(r.Context(), id)
-		if err2 != nil {
-			return err2
-		}
-		return s.renderAdminProduct(w, r, cur, productForm(cur), vf, status)
+		return s.productFormFailed(w, r, id, err, f, true)
 	}
+	return s.productSaved(w, r, p, "Stock of “"+p.Name+"” is now "+views.Count(p.Stock)+".")
+}
+
+// productFormFailed re-renders the product page with the failed form's
+// messages (the edit form, or the stock form when adjusting), or hands
+// other errors on.
+func (s *Server) productFormFailed(w http.ResponseWriter, r *http.Request, id int64, err error, f *form, adjusting bool) error {
+	vf, status, ok := formOf(err, f.values)
+	if !ok || wantsJSON(r) {
+		return err
+	}
+	cur, err := s.Catalog.Product(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	edit, adjust := vf, views.Form{}
+	if adjusting {
+		edit, adjust = productForm(cur), vf
+	}
+	return s.renderAdminProduct(w, r, cur, edit, adjust, status)
+}
+
+// productSaved answers a successful edit: the product as JSON, or back to its page with a note.
+func (s *Server) productSaved(w http.ResponseWriter, r *http.Request, p catalog.Product, msg string) error {
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, p)
 	}
-	s.sessions.flash(w, r, "success", "Stock of “"+p.Name+"” is now "+views.Count(p.Stock)+".")
+	s.sessions.flash(w, r, "success", msg)
 	redirect(w, r, "/admin/products/"+itoa(p.ID))
 	return nil
 }
