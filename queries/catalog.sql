@@ -25,22 +25,36 @@ SELECT count(*) FROM products;
 -- exists) and joins categories and stock only for those rows.
 -- Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
 -- products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
--- equality + sort + id. Keyword searches: SearchKeyword below (GIN).
+-- equality + sort + id.
+-- Keyword searches use the same four queries: they walk at most `walk` rows
+-- of the sort key's index (stopping as soon as the page is full) and keep the
+-- rows that match; a word too rare along that order to fill the page in
+-- `walk` rows is served by SearchKeywordExact from its matches instead. For
+-- searches without a keyword, walk = page_size and the query is as before.
 
 -- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1;
 
 -- name: SearchPriceAsc :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-      AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
-      AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
-      AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
-      AND (NOT @in_stock::boolean OR p.in_stock)
-      AND (sqlc.narg(after_id)::bigint IS NULL OR (p.price, p.id) > (sqlc.narg(after_key)::bigint, sqlc.narg(after_id)::bigint))
-    ORDER BY p.price, p.id
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.search,
+               row_number() OVER (ORDER BY p.price, p.id) AS walked
+        FROM products p
+        WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+          AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+          AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+          AND (NOT @in_stock::boolean OR p.in_stock)
+          AND (sqlc.narg(after_id)::bigint IS NULL OR (p.price, p.id) > (sqlc.narg(after_key)::bigint, sqlc.narg(after_id)::bigint))
+        ORDER BY p.price, p.id
+        LIMIT @walk
+    ) w
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
+        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    ORDER BY w.price, w.id
     LIMIT @page_size
 ) p
 JOIN categories c ON c.id = p.category_id
@@ -48,16 +62,25 @@ JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.price, p.id;
 
 -- name: SearchPriceDesc :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-      AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
-      AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
-      AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
-      AND (NOT @in_stock::boolean OR p.in_stock)
-      AND (sqlc.narg(after_id)::bigint IS NULL OR (p.price, p.id) < (sqlc.narg(after_key)::bigint, sqlc.narg(after_id)::bigint))
-    ORDER BY p.price DESC, p.id DESC
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.search,
+               row_number() OVER (ORDER BY p.price DESC, p.id DESC) AS walked
+        FROM products p
+        WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+          AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+          AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+          AND (NOT @in_stock::boolean OR p.in_stock)
+          AND (sqlc.narg(after_id)::bigint IS NULL OR (p.price, p.id) < (sqlc.narg(after_key)::bigint, sqlc.narg(after_id)::bigint))
+        ORDER BY p.price DESC, p.id DESC
+        LIMIT @walk
+    ) w
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
+        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    ORDER BY w.price DESC, w.id DESC
     LIMIT @page_size
 ) p
 JOIN categories c ON c.id = p.category_id
@@ -66,16 +89,25 @@ ORDER BY p.price DESC, p.id DESC;
 
 -- name: SearchNewest :many
 -- The keyset key is created_at in microseconds since the epoch (exact, unlike a float).
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.created_at AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.created_at AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.created_at FROM products p
-    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-      AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
-      AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
-      AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
-      AND (NOT @in_stock::boolean OR p.in_stock)
-      AND (sqlc.narg(after_id)::bigint IS NULL OR (p.created_at, p.id) < (sqlc.narg(after_key)::timestamptz, sqlc.narg(after_id)::bigint))
-    ORDER BY p.created_at DESC, p.id DESC
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.created_at, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.created_at, p.search,
+               row_number() OVER (ORDER BY p.created_at DESC, p.id DESC) AS walked
+        FROM products p
+        WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+          AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+          AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+          AND (NOT @in_stock::boolean OR p.in_stock)
+          AND (sqlc.narg(after_id)::bigint IS NULL OR (p.created_at, p.id) < (sqlc.narg(after_key)::timestamptz, sqlc.narg(after_id)::bigint))
+        ORDER BY p.created_at DESC, p.id DESC
+        LIMIT @walk
+    ) w
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
+        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    ORDER BY w.created_at DESC, w.id DESC
     LIMIT @page_size
 ) p
 JOIN categories c ON c.id = p.category_id
@@ -83,53 +115,66 @@ JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.created_at DESC, p.id DESC;
 
 -- name: SearchPopular :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.popularity AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.popularity AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.popularity FROM products p
-    WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-      AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
-      AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
-      AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
-      AND (NOT @in_stock::boolean OR p.in_stock)
-      AND (sqlc.narg(after_id)::bigint IS NULL OR (p.popularity, p.id) < (sqlc.narg(after_key)::bigint, sqlc.narg(after_id)::bigint))
-    ORDER BY p.popularity DESC, p.id DESC
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.popularity, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.popularity, p.search,
+               row_number() OVER (ORDER BY p.popularity DESC, p.id DESC) AS walked
+        FROM products p
+        WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+          AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+          AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+          AND (NOT @in_stock::boolean OR p.in_stock)
+          AND (sqlc.narg(after_id)::bigint IS NULL OR (p.popularity, p.id) < (sqlc.narg(after_key)::bigint, sqlc.narg(after_id)::bigint))
+        ORDER BY p.popularity DESC, p.id DESC
+        LIMIT @walk
+    ) w
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
+        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    ORDER BY w.popularity DESC, w.id DESC
     LIMIT @page_size
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.popularity DESC, p.id DESC;
 
--- name: SearchKeyword :many
--- A keyword search works on a bounded candidate set: the GIN index yields at
--- most `candidates` matching rows (in no particular order), and the service
--- sorts those by the order asked for, pages through them by keyset and counts
--- them. Sorting or counting every match of a broad keyword ("pro" matches
--- ~8% of a million rows) would visit a heap row per match; this visits at
--- most `candidates`. When the set is full the page says that the order (and
--- the count) covers the first `candidates` matches. Only the narrow sort keys
--- come back here; ItemsByID fetches the page's rows. The rank (name > brand >
--- description, blended with popularity) is computed only for relevance.
-SELECT p.id, p.price, p.created_at, p.popularity,
-       (CASE WHEN @rank::boolean
-             THEN ts_rank(p.search, to_tsquery('english', @query::text)) * (1 + ln(1 + p.popularity) / 10)
-             ELSE 0 END)::float8 AS rank
-FROM products p
-WHERE p.search @@ to_tsquery('english', @query::text)
-  AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-  AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
-  AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
-  AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
-  AND (NOT @in_stock::boolean OR p.in_stock)
-LIMIT @candidates;
-
--- name: ItemsByID :many
--- The rows of one page of a keyword search, by primary key; the service
--- puts them back in the page's order.
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock
-FROM products p
+-- name: SearchKeywordExact :many
+-- A keyword search's page when walking the sort key's index (the queries
+-- above with a bounded `walk`) did not fill it: the word is rare along that
+-- order, so the planner starts from the matches instead (the GIN index, or
+-- an equality filter's index when that is narrower) and sorts them. The sort
+-- key is an expression on purpose, so that no index order applies and the
+-- planner cannot fall back to the unbounded walk. `sign` is 1 for an
+-- ascending order and -1 for a descending one (the id breaks ties the same
+-- way). Tier 1 keeps the products whose name or brand holds every word
+-- (products_title_search_idx), tier 2 the others; tier 0 keeps all matches.
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.sort_key::bigint AS sort_key
+FROM (
+    SELECT m.id, m.name, m.brand, m.category_id, m.price, m.sort_key FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price,
+               (CASE @sort_key::text WHEN 'price' THEN p.price
+                                     WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
+                                     ELSE p.popularity END) AS sort_key
+        FROM products p
+        WHERE p.search @@ to_tsquery('english', @query::text)
+          AND CASE @tier::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ to_tsquery('english', @query::text)
+                              WHEN 2 THEN NOT p.search @@ to_tsquery('english', @query_ab::text) ELSE true END
+          AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+          AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+          AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+          AND (NOT @in_stock::boolean OR p.in_stock)
+    ) m
+    WHERE sqlc.narg(after_id)::bigint IS NULL
+       OR (m.sort_key * @sign::bigint, m.id * @sign::bigint) > (sqlc.narg(after_key)::bigint * @sign::bigint, sqlc.narg(after_id)::bigint * @sign::bigint)
+    ORDER BY m.sort_key * @sign::bigint, m.id * @sign::bigint
+    LIMIT @page_size
+) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
-WHERE p.id = ANY(@ids::bigint[]);
+ORDER BY p.sort_key * @sign::bigint, p.id * @sign::bigint;
 
 -- name: CountKeywordMatches :one
 -- Exact count of a keyword's matches up to the cap. Used only when the
@@ -219,6 +264,11 @@ INSERT INTO stock_ledger (product_id, delta, reason, actor_id) VALUES (@product_
 
 -- name: ProductExists :one
 SELECT EXISTS (SELECT 1 FROM products WHERE id = $1);
+
+-- name: EstimateFilterMatches :one
+-- The planner's estimate of the rows the filters alone leave (see products_match_estimate).
+SELECT products_match_estimate(NULL, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
+    sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS estimate;
 
 -- name: EstimateMatches :one
 -- The planner's estimate for a keyword search (see products_match_estimate).

@@ -63,17 +63,13 @@ func parseSearch(r *http.Request) (searchParams, error) {
 }
 
 // searchJSON is SPEC 5's search answer; total is a number or, when capped,
-// the string "10000+". A broad keyword's "note" says that the order covers
-// its first 1,000 matches.
+// the string "10000+".
 func searchJSON(p catalog.Page) map[string]any {
 	var total any = p.Total
 	if p.Capped {
 		total = strconv.FormatInt(p.Total, 10) + "+"
 	}
 	out := map[string]any{"items": p.Items, "next_cursor": p.NextCursor, "total": total}
-	if note := p.Note(); note != "" {
-		out["note"] = note
-	}
 	if p.Notice != "" && len(p.Items) == 0 {
 		out["message"] = p.Notice
 	}
@@ -93,7 +89,7 @@ func (s *Server) searchView(r *http.Request, path string, sp searchParams, p cat
 	f := sp.raw
 	v := views.SearchView{
 		Q: f.Get("q"), Category: f.Get("category"), Brand: f.Get("brand"), MinPrice: f.Get("min_price"), MaxPrice: f.Get("max_price"),
-		Sort: string(p.Sort), InStock: sp.filter.InStock, Total: p.Total, Capped: p.Capped, Notice: p.Notice, Note: p.Note(), Paged: sp.filter.After != "",
+		Sort: string(p.Sort), InStock: sp.filter.InStock, Total: p.Total, Capped: p.Capped, Notice: p.Notice, Paged: sp.filter.After != "",
 	}
 	for _, c := range cats {
 		v.Categories = append(v.Categories, views.Option{Value: c.Slug, Label: c.Name})

@@ -69,6 +69,7 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 	concurrency := fs.Int("concurrency", 4, "requests in flight")
 	naiveIters := fs.Int("naive-iterations", 3, "requests per shape against the naive baseline")
 	naiveDeep := fs.Int("naive-deep-iterations", 1, "page walks per deep shape against the naive baseline (each is 20 OFFSET pages with an exact count)")
+	only := fs.String("shapes", "", "run only the shapes whose name contains this text (0 naive iterations skip the baseline)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,6 +116,9 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if !strings.Contains(sh.name, *only) {
+			continue
+		}
 		// Warm-up, then the measured runs: the indexed path through the HTTP handler.
 		if _, err := runShape(ctx, client, srv.URL, sh); err != nil {
 			return fmt.Errorf("%s: %w", sh.name, err)
@@ -157,6 +161,9 @@ func loadAverage() string {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func pct(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100

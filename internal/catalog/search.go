@@ -1,13 +1,9 @@
 package catalog
 
 import (
-	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,11 +35,17 @@ const (
 	PageSize = 20
 	// CountCap bounds the result count: beyond it the answer is "10000+".
 	CountCap = 10_000
-	// Candidates bounds a keyword search's work: at most this many matches
-	// are sorted (in any order, relevance included) and counted; beyond it
-	// the page says the order covers the first Candidates matches and the
-	// count is "1,000+" (see SearchKeyword in queries/catalog.sql).
-	Candidates = 1_000
+	// walkRows is how many rows of the sort key's index a keyword search
+	// reads, keeping the matches, before it gives the walk up and starts from
+	// the word's matches instead (SearchKeywordExact). A word that matches one
+	// product in a hundred fills a page within about 2,100 rows; rarer words
+	// have few enough matches to sort them all.
+	walkRows = 2_000
+	// countAbove is the planner's estimate of a keyword's matches from which
+	// the count is "10000+" without counting: its estimates for single words
+	// come from the statistics of every lexeme and are close, and counting
+	// rechecks every match in the heap (tens of milliseconds per 10,000).
+	countAbove = CountCap * 3 / 2
 	// MaxKeyword is the longest keyword accepted, in characters.
 	MaxKeyword = 200
 	// maxWords bounds the tsquery a keyword becomes.
@@ -72,21 +74,6 @@ type Page struct {
 	Capped     bool   // more than Total matches
 	Sort       Sort   // the order actually used
 	Notice     string // why nothing matched, when we know
-	// Within is non-zero when a keyword matched more than Candidates
-	// products: the order (and the count) cover only the first Within of them.
-	Within int
-}
-
-// Note tells the shopper when the order covers only part of the matches.
-func (p Page) Note() string {
-	if p.Within == 0 {
-		return ""
-	}
-	n := strconv.Itoa(p.Within)
-	if p.Within >= 1000 {
-		n = strconv.Itoa(p.Within/1000) + "," + fmt.Sprintf("%03d", p.Within%1000)
-	}
-	return "More than " + n + " products match, so this order covers the first " + n + " matches found. Add a word or a filter to narrow the search."
 }
 
 // EffectiveSort is the order a filter is served in: relevance needs a keyword.
@@ -144,18 +131,27 @@ func validSort(s Sort) bool {
 // tsQuery turns what a shopper typed into a safe tsquery text: the words
 // (letters and digits only, so no tsquery syntax can get through) joined
 // by AND, the last one a prefix so that "head" finds "headphones".
-func tsQuery(q string) string {
+func tsQuery(q string) string { return weighted(q, "") }
+
+// titleQuery is tsQuery restricted to the name and brand (weights A and B of
+// products.search): every word must be in one of them.
+func titleQuery(q string) string { return weighted(q, "AB") }
+
+func weighted(q, weights string) string {
 	words := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	if len(words) > maxWords {
 		words = words[:maxWords]
 	}
 	for i, w := range words {
-		words[i] = "'" + w + "'"
+		label := weights
+		if i == len(words)-1 {
+			label = "*" + weights
+		}
+		if label != "" {
+			label = ":" + label
+		}
+		words[i] = "'" + w + "'" + label
 	}
-	if len(words) == 0 {
-		return ""
-	}
-	words[len(words)-1] += ":*"
 	return strings.Join(words, " & ")
 }
 
@@ -163,7 +159,8 @@ func tsQuery(q string) string {
 // total counted on the first page (so later pages skip the count).
 type cursor struct {
 	sort  Sort
-	key   int64 // price, popularity, created_at in µs, or the float64 bits of a rank
+	tier  int   // relevance only: 1 the name or brand holds the words, 2 only the description
+	key   int64 // price, popularity, or created_at in µs
 	id    int64
 	total int64
 }
@@ -171,7 +168,7 @@ type cursor struct {
 var errBadCursor = errs.New(errs.Invalid, "That page link is broken or out of date. Start again from the first page.")
 
 func (c cursor) encode() string {
-	s := "v1." + string(c.sort) + "." + strconv.FormatInt(c.key, 36) + "." + strconv.FormatInt(c.id, 36) + "." + strconv.FormatInt(c.total, 36)
+	s := "v2." + string(c.sort) + "." + strconv.Itoa(c.tier) + "." + strconv.FormatInt(c.key, 36) + "." + strconv.FormatInt(c.id, 36) + "." + strconv.FormatInt(c.total, 36)
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
@@ -184,23 +181,19 @@ func decodeCursor(s string, want Sort) (cursor, error) {
 		return cursor{}, errBadCursor
 	}
 	parts := strings.Split(string(b), ".")
-	if len(parts) != 5 || parts[0] != "v1" || Sort(parts[1]) != want {
+	if len(parts) != 6 || parts[0] != "v2" || Sort(parts[1]) != want {
 		return cursor{}, errBadCursor
 	}
-	var n [3]int64
+	var n [4]int64
 	for i, p := range parts[2:] {
 		if n[i], err = strconv.ParseInt(p, 36, 64); err != nil {
 			return cursor{}, errBadCursor
 		}
 	}
-	c := cursor{sort: want, key: n[0], id: n[1], total: n[2]}
-	if c.id <= 0 || c.total < 0 || c.total > CountCap+1 {
+	c := cursor{sort: want, tier: int(n[0]), key: n[1], id: n[2], total: n[3]}
+	tiered := want == SortRelevance
+	if c.id <= 0 || c.total < 0 || c.total > CountCap+1 || (tiered && c.tier != 1 && c.tier != 2) || (!tiered && c.tier != 0) {
 		return cursor{}, errBadCursor
-	}
-	if want == SortRelevance {
-		if r := math.Float64frombits(uint64(c.key)); math.IsNaN(r) || math.IsInf(r, 0) {
-			return cursor{}, errBadCursor
-		}
 	}
 	return c, nil
 }
@@ -212,14 +205,11 @@ func decodeCursor(s string, want Sort) (cursor, error) {
 // itself at a million rows, and the EXPLAIN test holds it to that.
 //
 // A keyword search also turns sequential scans off, and only it. Its
-// candidate query has a LIMIT and no ORDER BY, and for a broad keyword
-// ("head", 2% of the rows) the planner prefers to read the table from the
-// start until it has found enough matches: at 1M rows it chose
-// "Seq Scan … Rows Removed by Filter: 47182" over the GIN index. That is
-// cheap only while matches are spread evenly through the table; for
-// matches clustered at its end (a brand imported last, a keyword in a
-// category loaded in bulk) it reads the whole table. The GIN bitmap costs
-// the same wherever the matches lie.
+// exact query (SearchKeywordExact) must start from the GIN index or an
+// equality filter's index: for a broad keyword the planner would rather read
+// the table from the start, which is cheap only while the matches are spread
+// evenly through it; for matches clustered at its end (a brand imported
+// last, a keyword in a category loaded in bulk) it reads the whole table.
 func searchSettings(keyword bool) string {
 	if keyword {
 		return "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL enable_seqscan = off"
@@ -230,14 +220,22 @@ func searchSettings(keyword bool) string {
 // Search runs one page of a search: the rows after the cursor in the chosen
 // order, and (on the first page) the capped count, in one read-only
 // transaction with searchSettings.
+//
+// A keyword search is exact in every order: it walks the index of the sort
+// key and keeps the matching rows, which stops after a page for a word that
+// is common along that order, and sorts the word's matches instead when the
+// walk finds too few (see SearchKeywordExact). Relevance puts the products
+// whose name or brand holds every word first and those that match only in
+// the description after them, the most popular first within each.
 func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	if err := f.Validate(); err != nil {
 		return Page{}, err
 	}
 	sort := f.EffectiveSort()
 	page := Page{Items: []Item{}, Sort: sort}
+	paged := f.After != ""
 	var after cursor
-	if f.After != "" {
+	if paged {
 		after, _ = decodeCursor(f.After, sort)
 	}
 	query := tsQuery(f.Q)
@@ -265,28 +263,40 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			page.Notice = "Search for words made of letters or digits."
 			return nil
 		}
+		var rows []row
+		var density float64
+		var err error
 		if query != "" {
-			return s.keywordPage(ctx, q, query, sort, p, f.After != "", after, &page)
+			p.Query, p.QueryAb = &query, titleQuery(f.Q)
 		}
-		if f.After != "" {
-			p.AfterID = &after.id
-			p.AfterKey = &after.key
+		if sort == SortRelevance {
+			rows, density, err = s.relevanceRows(ctx, q, p, after, paged)
+		} else {
+			rows, density, err = s.rows(ctx, q, sort, p, after, paged)
 		}
-		rows, keys, err := s.searchPage(ctx, q, sort, p, after)
 		if err != nil {
 			return err
 		}
-		page.Items = rows
-		if f.After != "" {
+		switch {
+		case paged:
 			page.Total = after.total
-		} else if page.Total, err = q.CountMatches(ctx, db.CountMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
-			MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1}); err != nil {
+		case len(rows) <= PageSize:
+			page.Total = int64(len(rows))
+		case query != "":
+			page.Total, err = s.countKeyword(ctx, q, p, density)
+		default:
+			page.Total, err = q.CountMatches(ctx, db.CountMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
+				MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1})
+		}
+		if err != nil {
 			return err
 		}
+		for _, r := range rows[:min(len(rows), PageSize)] {
+			page.Items = append(page.Items, r.Item)
+		}
 		if len(rows) > PageSize {
-			page.Items = rows[:PageSize]
-			last := page.Items[PageSize-1]
-			page.NextCursor = cursor{sort: sort, key: keys[PageSize-1], id: last.ID, total: page.Total}.encode()
+			last := rows[PageSize-1]
+			page.NextCursor = cursor{sort: sort, tier: last.tier, key: last.key, id: last.ID, total: page.Total}.encode()
 		}
 		return nil
 	})
@@ -296,149 +306,146 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	if page.Total > CountCap {
 		page.Total, page.Capped = CountCap, true
 	}
-	// The order of a broad keyword covers its first Candidates matches; the
-	// count stays the contract's: exact up to 10,000, else "10000+".
-	if query != "" && page.Total > Candidates {
-		page.Within = Candidates
-	}
-	if len(page.Items) == 0 && page.Notice == "" && f.After == "" {
+	if len(page.Items) == 0 && page.Notice == "" && !paged {
 		page.Notice = "No products match."
 	}
 	return page, nil
 }
 
-// keywordPage serves a search with a keyword from its candidate set: at
-// most Candidates+1 matches with their sort keys (SearchKeyword), sorted
-// here by the order asked for and paged by keyset, then the page's rows by
-// id. The total is the candidate count when the set is not full; when it is,
-// "10,000+" if the planner expects far more than that (its full-text
-// estimates are good for single words; for several words it assumes them
-// independent, which underestimates), else an exact count up to 10,000.
-// Later pages carry the first page's total in the cursor.
-func (s *Service) keywordPage(ctx context.Context, q *db.Queries, query string, sort Sort, p db.SearchPriceAscParams, paged bool, after cursor, page *Page) error {
-	rows, err := q.SearchKeyword(ctx, db.SearchKeywordParams{Rank: sort == SortRelevance, Query: query, CategoryID: p.CategoryID,
-		Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Candidates: Candidates + 1})
-	if err != nil {
-		return err
-	}
-	switch {
-	case paged:
-		page.Total = after.total
-	case len(rows) <= Candidates:
-		page.Total = int64(len(rows))
-	default:
-		page.Total = Candidates + 1
-		est, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: query, CategoryID: p.CategoryID, Brand: p.Brand,
+// countKeyword counts a keyword's matches up to the cap, or answers "10000+"
+// when an estimate is far above the cap (countAbove): the planner's, or, when
+// the page was filled by walking an index, the share of walked rows that
+// matched times the rows the filters leave. The planner assumes words
+// independent of each other and of the filters, which underestimates ("pro"
+// within audio); the walk's share sees that. Either way a search in doubt is
+// counted.
+func (s *Service) countKeyword(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, density float64) (int64, error) {
+	est, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
+		MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
+	if err == nil && est < countAbove && density > 0 {
+		var rows int64
+		rows, err = q.EstimateFilterMatches(ctx, db.EstimateFilterMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
 			MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
-		if err != nil {
-			return err
-		}
-		if est >= CountCap*3/2 {
-			page.Total = CountCap + 1
-		} else if page.Total, err = q.CountKeywordMatches(ctx, db.CountKeywordMatchesParams{Query: query, CategoryID: p.CategoryID,
-			Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1}); err != nil {
-			return err
-		}
+		est = max(est, int64(density*float64(rows)))
 	}
-	rows = rows[:min(len(rows), Candidates)]
-	// Every order is (key, id), ascending for price_asc and descending for the rest.
-	type cand struct{ key, id int64 }
-	cands := make([]cand, len(rows))
-	for i, r := range rows {
-		c := cand{id: r.ID}
-		switch sort {
-		case SortPriceAsc, SortPriceDesc:
-			c.key = r.Price
-		case SortNewest:
-			c.key = r.CreatedAt.UnixMicro()
-		case SortPopular:
-			c.key = r.Popularity
-		default: // the bits of a non-negative float64 sort like the float
-			c.key = int64(math.Float64bits(max(r.Rank, 0)))
-		}
-		cands[i] = c
+	if err != nil || est >= countAbove {
+		return CountCap + 1, err
 	}
-	desc := sort != SortPriceAsc
-	order := func(a, b cand) int {
-		n := cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.id, b.id))
-		if desc {
-			return -n
-		}
-		return n
-	}
-	slices.SortFunc(cands, order)
-	if paged {
-		at := cand{key: after.key, id: after.id}
-		i, _ := slices.BinarySearchFunc(cands, at, order)
-		if i < len(cands) && order(cands[i], at) == 0 {
-			i++
-		}
-		cands = cands[i:]
-	}
-	cands = cands[:min(len(cands), PageSize+1)]
-	ids := make([]int64, len(cands))
-	for i, c := range cands {
-		ids[i] = c.id
-	}
-	items, err := q.ItemsByID(ctx, ids)
-	if err != nil {
-		return err
-	}
-	byID := make(map[int64]Item, len(items))
-	for _, r := range items {
-		byID[r.ID] = Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock}
-	}
-	for _, c := range cands[:min(len(cands), PageSize)] {
-		if it, ok := byID[c.id]; ok {
-			page.Items = append(page.Items, it)
-		}
-	}
-	if len(cands) > PageSize {
-		last := cands[PageSize-1]
-		page.NextCursor = cursor{sort: sort, key: last.key, id: last.id, total: page.Total}.encode()
-	}
-	return nil
+	return q.CountKeywordMatches(ctx, db.CountKeywordMatchesParams{Query: *p.Query, CategoryID: p.CategoryID,
+		Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1})
 }
 
-// searchPage runs the query for the sort and returns the rows and their keyset keys.
-func (s *Service) searchPage(ctx context.Context, q *db.Queries, sort Sort, p db.SearchPriceAscParams, after cursor) ([]Item, []int64, error) {
-	var items []Item
-	var keys []int64
-	add := func(id int64, name, brand, category string, price, stock, key int64) {
-		items = append(items, Item{ID: id, Name: name, Brand: brand, Category: category, Price: price, Stock: stock})
-		keys = append(keys, key)
+// row is a result with its keyset position.
+type row struct {
+	Item
+	tier int
+	key  int64
+}
+
+// relevanceRows fills a relevance page from tier 1 (every word in the name
+// or brand), then tier 2 (the other matches), each in popularity order. The
+// density is the larger of the tiers' (see rows): each tier's share is a
+// lower bound of the keyword's.
+func (s *Service) relevanceRows(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, after cursor, paged bool) ([]row, float64, error) {
+	var out []row
+	var density float64
+	first := 1
+	if paged {
+		first = after.tier
+	}
+	want := p.PageSize
+	for tier := first; tier <= 2 && int32(len(out)) < want; tier++ {
+		p.Tier, p.PageSize = int32(tier), want-int32(len(out))
+		rows, d, err := s.rows(ctx, q, SortPopular, p, after, paged && tier == after.tier)
+		if err != nil {
+			return nil, 0, err
+		}
+		density = max(density, d)
+		for _, r := range rows {
+			r.tier = tier
+			out = append(out, r)
+		}
+	}
+	return out, density, nil
+}
+
+// rows runs the query for the sort: page_size rows after the cursor (when
+// paged). With a keyword it walks at most walkRows rows of the sort key's
+// index and, if that does not fill the page, asks SearchKeywordExact. When
+// the walk filled the page, density is the share of the walked rows that
+// matched the keyword.
+func (s *Service) rows(ctx context.Context, q *db.Queries, sort Sort, p db.SearchPriceAscParams, after cursor, paged bool) ([]row, float64, error) {
+	if paged {
+		p.AfterID, p.AfterKey = &after.id, &after.key
+	}
+	p.Walk = p.PageSize
+	if p.Query != nil {
+		p.Walk = walkRows
+	}
+	rows, walked, err := s.walk(ctx, q, sort, p)
+	if err != nil || p.Query == nil {
+		return rows, 0, err
+	}
+	if int32(len(rows)) == p.PageSize {
+		return rows, float64(len(rows)) / float64(walked), nil
+	}
+	e := db.SearchKeywordExactParams{SortKey: "popularity", Sign: -1, Query: *p.Query, Tier: p.Tier, QueryAb: p.QueryAb,
+		CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock,
+		AfterID: p.AfterID, AfterKey: p.AfterKey, PageSize: p.PageSize}
+	switch sort {
+	case SortPriceAsc:
+		e.SortKey, e.Sign = "price", 1
+	case SortPriceDesc:
+		e.SortKey = "price"
+	case SortNewest:
+		e.SortKey = "created_at"
+	}
+	exact, err := q.SearchKeywordExact(ctx, e)
+	rows = rows[:0]
+	for _, r := range exact {
+		rows = append(rows, row{Item: Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock}, key: r.SortKey})
+	}
+	return rows, 0, err
+}
+
+// walk runs the query that walks the sort key's index; walked is how many
+// rows of the index it read to find the last row it returns.
+func (s *Service) walk(ctx context.Context, q *db.Queries, sort Sort, p db.SearchPriceAscParams) (out []row, walked int64, err error) {
+	add := func(id int64, name, brand, category string, price, stock, key, n int64) {
+		out = append(out, row{Item: Item{ID: id, Name: name, Brand: brand, Category: category, Price: price, Stock: stock}, key: key})
+		walked = n
 	}
 	switch sort {
 	case SortPriceAsc:
 		rows, err := q.SearchPriceAsc(ctx, p)
 		for _, r := range rows {
-			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey)
+			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey, r.Walked)
 		}
-		return items, keys, err
+		return out, walked, err
 	case SortPriceDesc:
 		rows, err := q.SearchPriceDesc(ctx, db.SearchPriceDescParams(p))
 		for _, r := range rows {
-			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey)
+			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey, r.Walked)
 		}
-		return items, keys, err
+		return out, walked, err
 	case SortNewest:
 		np := db.SearchNewestParams{CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
-			InStock: p.InStock, AfterID: p.AfterID, PageSize: p.PageSize}
-		if p.AfterID != nil {
-			t := time.UnixMicro(after.key)
+			InStock: p.InStock, AfterID: p.AfterID, Walk: p.Walk, Query: p.Query, Tier: p.Tier, QueryAb: p.QueryAb, PageSize: p.PageSize}
+		if p.AfterKey != nil {
+			t := time.UnixMicro(*p.AfterKey)
 			np.AfterKey = &t
 		}
 		rows, err := q.SearchNewest(ctx, np)
 		for _, r := range rows {
-			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey.UnixMicro())
+			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey.UnixMicro(), r.Walked)
 		}
-		return items, keys, err
-	default: // popular; without a keyword there is no relevance
+		return out, walked, err
+	default: // popular
 		rows, err := q.SearchPopular(ctx, db.SearchPopularParams(p))
 		for _, r := range rows {
-			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey)
+			add(r.ID, r.Name, r.Brand, r.Category, r.Price, r.Stock, r.SortKey, r.Walked)
 		}
-		return items, keys, err
+		return out, walked, err
 	}
 }
 

@@ -320,14 +320,18 @@ func TestBadSearchInputIsRefusedNotFailed(t *testing.T) {
 	_ = good
 	priceCursor := cursor{sort: SortPriceAsc, key: 1, id: 1}.encode()
 	for name, f := range map[string]Filter{
-		"min above max":          {MinPrice: ptr[int64](5), MaxPrice: ptr[int64](4)},
-		"negative price":         {MinPrice: ptr[int64](-1)},
-		"unknown sort":           {Sort: "cheapest"},
-		"garbage cursor":         {After: "%%%not-base64"},
-		"cursor of another sort": {After: priceCursor, Sort: SortNewest},
-		"forged cursor zero id":  {After: cursor{sort: SortPriceAsc, key: 1, id: 0}.encode(), Sort: SortPriceAsc},
-		"10 KB keyword":          {Q: strings.Repeat("a", 10_000)},
-		"broken utf-8":           {Q: "\xff\xfe"},
+		"min above max":            {MinPrice: ptr[int64](5), MaxPrice: ptr[int64](4)},
+		"negative price":           {MinPrice: ptr[int64](-1)},
+		"unknown sort":             {Sort: "cheapest"},
+		"garbage cursor":           {After: "%%%not-base64"},
+		"cursor of another sort":   {After: priceCursor, Sort: SortNewest},
+		"forged cursor zero id":    {After: cursor{sort: SortPriceAsc, key: 1, id: 0}.encode(), Sort: SortPriceAsc},
+		"relevance cursor tier 0":  {After: cursor{sort: SortRelevance, key: 1, id: 1}.encode(), Q: "lamp"},
+		"relevance cursor tier 3":  {After: cursor{sort: SortRelevance, tier: 3, key: 1, id: 1}.encode(), Q: "lamp"},
+		"price cursor with a tier": {After: cursor{sort: SortPriceAsc, tier: 1, key: 1, id: 1}.encode(), Sort: SortPriceAsc},
+		"cursor of the old format": {After: "djEucHJpY2VfYXNjLjEuMS4w", Sort: SortPriceAsc},
+		"10 KB keyword":            {Q: strings.Repeat("a", 10_000)},
+		"broken utf-8":             {Q: "\xff\xfe"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.Search(t.Context(), f)
@@ -343,26 +347,38 @@ func FuzzTsQueryIsAlwaysSafe(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, q string) {
-		out := tsQuery(q)
-		for _, r := range out {
-			if strings.ContainsRune("|!()<>\\", r) {
-				t.Fatalf("tsquery syntax %q leaked into %q", r, out)
+		for _, out := range []string{tsQuery(q), titleQuery(q)} {
+			for _, r := range out {
+				if strings.ContainsRune("|!()<>\\", r) {
+					t.Fatalf("tsquery syntax %q leaked into %q", r, out)
+				}
 			}
-		}
-		if strings.Count(out, "'")%2 != 0 {
-			t.Fatalf("unbalanced quotes in %q", out)
+			if strings.Count(out, "'")%2 != 0 {
+				t.Fatalf("unbalanced quotes in %q", out)
+			}
 		}
 	})
 }
 
-// TestBroadKeywordOrdersAndCountsABoundedCandidateSet: a keyword with more
-// matches than Candidates is sorted and counted over the first Candidates
-// matches, and says so; a narrower one is exact. Either way the keyset pages
-// walk the whole set in order, without repeats.
-func TestBroadKeywordOrdersAndCountsABoundedCandidateSet(t *testing.T) {
+// TestKeywordSearchIsExactInEveryOrder walks every page of keyword searches
+// in every order and compares them with one plain ORDER BY over all
+// matches: a word common enough to fill pages by walking the sort key's
+// index, and one so rare that the walk gives up and the matches are sorted
+// instead (SearchKeywordExact) — the same rows in the same order either way,
+// no repeats, no gaps, and the right total.
+func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 	pool := catalogDB(t, 20_000)
 	s := NewService(pool)
-	matches := func(q, category string) (n int64) {
+	var mu sync.Mutex
+	exact := 0
+	s.observe = func(sql string, _ []any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.HasPrefix(sql, "-- name: SearchKeywordExact ") {
+			exact++
+		}
+	}
+	count := func(q, category string) (n int) {
 		err := pool.QueryRow(t.Context(), `SELECT count(*) FROM products p JOIN categories c ON c.id = p.category_id
 			WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2)`, tsQuery(q), category).Scan(&n)
 		if err != nil {
@@ -370,77 +386,104 @@ func TestBroadKeywordOrdersAndCountsABoundedCandidateSet(t *testing.T) {
 		}
 		return n
 	}
-	broad := ""
-	for _, w := range []string{"pro", "black", "warranty", "seoul", "wireless", "air"} {
-		if matches(w, "") > Candidates*3/2 {
-			broad = w
-			break
+	// A common word (several percent of the rows) and a rare one (under 1 in
+	// 200, so that 2,000 walked rows hold fewer than a page of it).
+	var common, rare string
+	for _, w := range []string{"pro", "black", "wireless", "pine", "petal", "echo", "lane", "field", "brew", "mono"} {
+		switch n := count(w, ""); {
+		case common == "" && n > 1_000:
+			common = w
+		case rare == "" && n > 2*PageSize && n < 150:
+			rare = w
 		}
 	}
-	if broad == "" {
-		t.Fatal("no keyword matches enough of the generated catalogue")
+	if common == "" || rare == "" {
+		t.Fatalf("the generated catalogue has no common (%q) or rare (%q) word", common, rare)
 	}
-	narrow := Filter{Q: broad, Category: "books"}
-	if n := matches(broad, "books"); n == 0 || n > Candidates {
-		t.Fatalf("%q in books matches %d", broad, n)
+	orders := map[Sort]string{
+		SortPriceAsc:  "p.price, p.id",
+		SortPriceDesc: "p.price DESC, p.id DESC",
+		SortNewest:    "p.created_at DESC, p.id DESC",
+		SortPopular:   "p.popularity DESC, p.id DESC",
+		SortRelevance: "to_tsvector('english', p.name || ' ' || p.brand) @@ to_tsquery('english', $1) DESC, p.popularity DESC, p.id DESC",
 	}
 	for _, tc := range []struct {
-		f       Filter
-		bounded bool
+		q, category string
+		sort        Sort
+		inStock     bool
+		exact       bool // the walk cannot fill the first page: the matches are sorted
 	}{
-		{Filter{Q: broad, Sort: SortPriceAsc}, true},
-		{Filter{Q: broad, Sort: SortNewest}, true},
-		{Filter{Q: broad}, true},
-		{narrow, false},
-		{Filter{Q: broad, Category: "books", Sort: SortPriceDesc}, false},
+		{q: common, sort: SortPriceAsc}, {q: common, sort: SortPriceDesc}, {q: common, sort: SortNewest},
+		{q: common, sort: SortPopular, inStock: true}, {q: common, sort: SortRelevance},
+		{q: common, category: "audio", sort: SortNewest},
+		{q: rare, sort: SortPopular, exact: true}, {q: rare, sort: SortNewest, exact: true},
+		{q: rare, sort: SortRelevance, exact: true},
 	} {
-		t.Run(fmt.Sprintf("%+v", tc.f), func(t *testing.T) {
-			f := tc.f
-			first, err := s.Search(t.Context(), f)
+		t.Run(fmt.Sprintf("%s %s %s", tc.q, tc.category, tc.sort), func(t *testing.T) {
+			rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
+				WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2) AND (NOT $3 OR p.in_stock)
+				ORDER BY `+orders[tc.sort], tsQuery(tc.q), tc.category, tc.inStock)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := matches(f.Q, f.Category)
-			if tc.bounded {
-				// The order covers the first Candidates matches; the count is
-				// exact up to CountCap (the contract's number or "10000+").
-				if first.Within != Candidates || first.Note() == "" || (first.Capped && first.Total != CountCap) || (!first.Capped && first.Total != want) {
-					t.Fatalf("bounded search: total %d (matches %d) capped %v within %d note %q", first.Total, want, first.Capped, first.Within, first.Note())
-				}
-				want = Candidates
-			} else if first.Capped || first.Within != 0 || first.Note() != "" || first.Total != want {
-				t.Fatalf("exact search: total %d (want %d) capped %v within %d", first.Total, want, first.Capped, first.Within)
+			want, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+			if err != nil {
+				t.Fatal(err)
 			}
-			seen := map[int64]bool{}
-			var got []Item
-			for p := first; ; {
-				for _, it := range p.Items {
-					if seen[it.ID] {
-						t.Fatalf("item %d repeated", it.ID)
-					}
-					seen[it.ID] = true
+			exact = 0
+			f := Filter{Q: tc.q, Category: tc.category, Sort: tc.sort, InStock: tc.inStock}
+			var got []int64
+			for pages := 0; ; pages++ {
+				p, err := s.Search(t.Context(), f)
+				if err != nil {
+					t.Fatal(err)
 				}
-				got = append(got, p.Items...)
-				if p.NextCursor == "" {
+				if pages == 0 && (exact > 0) != tc.exact { // the last page of any word may need it
+					t.Fatalf("the first page ran SearchKeywordExact %d times", exact)
+				}
+				if pages == 0 && (p.Total != int64(min(len(want), CountCap)) || p.Capped != (len(want) > CountCap)) {
+					t.Fatalf("total %d (capped %v), want %d", p.Total, p.Capped, len(want))
+				}
+				for _, it := range p.Items {
+					got = append(got, it.ID)
+				}
+				if p.NextCursor == "" || pages > len(want)/PageSize+1 {
 					break
 				}
 				f.After = p.NextCursor
-				if p, err = s.Search(t.Context(), f); err != nil {
-					t.Fatal(err)
-				}
-				if p.Within != first.Within || p.Total != first.Total {
-					t.Fatalf("a later page says total %d within %d", p.Total, p.Within)
-				}
 			}
-			if int64(len(got)) != want {
-				t.Fatalf("walked %d items, want %d", len(got), want)
-			}
-			for i := 1; i < len(got); i++ {
-				a, b := got[i-1], got[i]
-				if (f.Sort == SortPriceAsc && a.Price > b.Price) || (f.Sort == SortPriceDesc && a.Price < b.Price) {
-					t.Fatalf("price order broken at %d: %d then %d", i, a.Price, b.Price)
-				}
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %d items, want %d; first difference at %d", len(got), len(want), firstDifference(got, want))
 			}
 		})
 	}
+}
+
+func firstDifference(a, b []int64) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// FuzzCursorIsRefusedOrRoundTrips: any text given as `after` is refused as a
+// broken link or is a cursor that encodes back to an equal one; never a panic.
+func FuzzCursorIsRefusedOrRoundTrips(f *testing.F) {
+	f.Add(cursor{sort: SortRelevance, tier: 2, key: 5, id: 9, total: 30}.encode(), string(SortRelevance))
+	f.Add(cursor{sort: SortNewest, key: -1, id: 1}.encode(), string(SortNewest))
+	f.Add("djIucHJpY2VfYXNjLjAuMS4xLjA", string(SortPriceAsc))
+	f.Fuzz(func(t *testing.T, s, sort string) {
+		c, err := decodeCursor(s, Sort(sort))
+		if err != nil {
+			if !errs.Is(err, errs.Invalid) {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		if back, err := decodeCursor(c.encode(), Sort(sort)); err != nil || back != c {
+			t.Fatalf("%q decodes to %+v, which encodes to %+v (%v)", s, c, back, err)
+		}
+	})
 }

@@ -64,7 +64,12 @@ SELECT id FROM categories WHERE slug = $1
 // exists) and joins categories and stock only for those rows.
 // Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
 // products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
-// equality + sort + id. Keyword searches: SearchKeyword below (GIN).
+// equality + sort + id.
+// Keyword searches use the same four queries: they walk at most `walk` rows
+// of the sort key's index (stopping as soon as the page is full) and keep the
+// rows that match; a word too rare along that order to fill the page in
+// `walk` rows is served by SearchKeywordExact from its matches instead. For
+// searches without a keyword, walk = page_size and the query is as before.
 func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, error) {
 	row := q.db.QueryRow(ctx, categoryIDBySlug, slug)
 	var id int64
@@ -230,6 +235,33 @@ func (q *Queries) CreateProductStock(ctx context.Context, arg CreateProductStock
 	return err
 }
 
+const estimateFilterMatches = `-- name: EstimateFilterMatches :one
+SELECT products_match_estimate(NULL, $1::bigint, $2::text,
+    $3::bigint, $4::bigint, $5::boolean)::bigint AS estimate
+`
+
+type EstimateFilterMatchesParams struct {
+	CategoryID *int64
+	Brand      *string
+	MinPrice   *int64
+	MaxPrice   *int64
+	InStock    bool
+}
+
+// The planner's estimate of the rows the filters alone leave (see products_match_estimate).
+func (q *Queries) EstimateFilterMatches(ctx context.Context, arg EstimateFilterMatchesParams) (int64, error) {
+	row := q.db.QueryRow(ctx, estimateFilterMatches,
+		arg.CategoryID,
+		arg.Brand,
+		arg.MinPrice,
+		arg.MaxPrice,
+		arg.InStock,
+	)
+	var estimate int64
+	err := row.Scan(&estimate)
+	return estimate, err
+}
+
 const estimateMatches = `-- name: EstimateMatches :one
 SELECT products_match_estimate(to_tsquery('english', $1::text), $2::bigint, $3::text,
     $4::bigint, $5::bigint, $6::boolean)::bigint AS estimate
@@ -325,52 +357,6 @@ func (q *Queries) InsertStockLedger(ctx context.Context, arg InsertStockLedgerPa
 		arg.ActorID,
 	)
 	return err
-}
-
-const itemsByID = `-- name: ItemsByID :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock
-FROM products p
-JOIN categories c ON c.id = p.category_id
-JOIN product_stock s ON s.product_id = p.id
-WHERE p.id = ANY($1::bigint[])
-`
-
-type ItemsByIDRow struct {
-	ID       int64
-	Name     string
-	Brand    string
-	Category string
-	Price    int64
-	Stock    int64
-}
-
-// The rows of one page of a keyword search, by primary key; the service
-// puts them back in the page's order.
-func (q *Queries) ItemsByID(ctx context.Context, ids []int64) ([]ItemsByIDRow, error) {
-	rows, err := q.db.Query(ctx, itemsByID, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []ItemsByIDRow{}
-	for rows.Next() {
-		var i ItemsByIDRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Name,
-			&i.Brand,
-			&i.Category,
-			&i.Price,
-			&i.Stock,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const listBrands = `-- name: ListBrands :many
@@ -495,73 +481,100 @@ func (q *Queries) SKUTaken(ctx context.Context, arg SKUTakenParams) (bool, error
 	return exists, err
 }
 
-const searchKeyword = `-- name: SearchKeyword :many
-SELECT p.id, p.price, p.created_at, p.popularity,
-       (CASE WHEN $1::boolean
-             THEN ts_rank(p.search, to_tsquery('english', $2::text)) * (1 + ln(1 + p.popularity) / 10)
-             ELSE 0 END)::float8 AS rank
-FROM products p
-WHERE p.search @@ to_tsquery('english', $2::text)
-  AND ($3::bigint IS NULL OR p.category_id = $3::bigint)
-  AND ($4::text IS NULL OR p.brand = $4::text)
-  AND ($5::bigint IS NULL OR p.price >= $5::bigint)
-  AND ($6::bigint IS NULL OR p.price <= $6::bigint)
-  AND (NOT $7::boolean OR p.in_stock)
-LIMIT $8
+const searchKeywordExact = `-- name: SearchKeywordExact :many
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.sort_key::bigint AS sort_key
+FROM (
+    SELECT m.id, m.name, m.brand, m.category_id, m.price, m.sort_key FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price,
+               (CASE $1::text WHEN 'price' THEN p.price
+                                     WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
+                                     ELSE p.popularity END) AS sort_key
+        FROM products p
+        WHERE p.search @@ to_tsquery('english', $2::text)
+          AND CASE $3::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ to_tsquery('english', $2::text)
+                              WHEN 2 THEN NOT p.search @@ to_tsquery('english', $4::text) ELSE true END
+          AND ($5::bigint IS NULL OR p.category_id = $5::bigint)
+          AND ($6::text IS NULL OR p.brand = $6::text)
+          AND ($7::bigint IS NULL OR p.price >= $7::bigint)
+          AND ($8::bigint IS NULL OR p.price <= $8::bigint)
+          AND (NOT $9::boolean OR p.in_stock)
+    ) m
+    WHERE $10::bigint IS NULL
+       OR (m.sort_key * $11::bigint, m.id * $11::bigint) > ($12::bigint * $11::bigint, $10::bigint * $11::bigint)
+    ORDER BY m.sort_key * $11::bigint, m.id * $11::bigint
+    LIMIT $13
+) p
+JOIN categories c ON c.id = p.category_id
+JOIN product_stock s ON s.product_id = p.id
+ORDER BY p.sort_key * $11::bigint, p.id * $11::bigint
 `
 
-type SearchKeywordParams struct {
-	Rank       bool
+type SearchKeywordExactParams struct {
+	SortKey    string
 	Query      string
+	Tier       int32
+	QueryAb    string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
 	MaxPrice   *int64
 	InStock    bool
-	Candidates int32
+	AfterID    *int64
+	Sign       int64
+	AfterKey   *int64
+	PageSize   int32
 }
 
-type SearchKeywordRow struct {
-	ID         int64
-	Price      int64
-	CreatedAt  time.Time
-	Popularity int64
-	Rank       float64
+type SearchKeywordExactRow struct {
+	ID       int64
+	Name     string
+	Brand    string
+	Category string
+	Price    int64
+	Stock    int64
+	SortKey  int64
 }
 
-// A keyword search works on a bounded candidate set: the GIN index yields at
-// most `candidates` matching rows (in no particular order), and the service
-// sorts those by the order asked for, pages through them by keyset and counts
-// them. Sorting or counting every match of a broad keyword ("pro" matches
-// ~8% of a million rows) would visit a heap row per match; this visits at
-// most `candidates`. When the set is full the page says that the order (and
-// the count) covers the first `candidates` matches. Only the narrow sort keys
-// come back here; ItemsByID fetches the page's rows. The rank (name > brand >
-// description, blended with popularity) is computed only for relevance.
-func (q *Queries) SearchKeyword(ctx context.Context, arg SearchKeywordParams) ([]SearchKeywordRow, error) {
-	rows, err := q.db.Query(ctx, searchKeyword,
-		arg.Rank,
+// A keyword search's page when walking the sort key's index (the queries
+// above with a bounded `walk`) did not fill it: the word is rare along that
+// order, so the planner starts from the matches instead (the GIN index, or
+// an equality filter's index when that is narrower) and sorts them. The sort
+// key is an expression on purpose, so that no index order applies and the
+// planner cannot fall back to the unbounded walk. `sign` is 1 for an
+// ascending order and -1 for a descending one (the id breaks ties the same
+// way). Tier 1 keeps the products whose name or brand holds every word
+// (products_title_search_idx), tier 2 the others; tier 0 keeps all matches.
+func (q *Queries) SearchKeywordExact(ctx context.Context, arg SearchKeywordExactParams) ([]SearchKeywordExactRow, error) {
+	rows, err := q.db.Query(ctx, searchKeywordExact,
+		arg.SortKey,
 		arg.Query,
+		arg.Tier,
+		arg.QueryAb,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
 		arg.MaxPrice,
 		arg.InStock,
-		arg.Candidates,
+		arg.AfterID,
+		arg.Sign,
+		arg.AfterKey,
+		arg.PageSize,
 	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []SearchKeywordRow{}
+	items := []SearchKeywordExactRow{}
 	for rows.Next() {
-		var i SearchKeywordRow
+		var i SearchKeywordExactRow
 		if err := rows.Scan(
 			&i.ID,
+			&i.Name,
+			&i.Brand,
+			&i.Category,
 			&i.Price,
-			&i.CreatedAt,
-			&i.Popularity,
-			&i.Rank,
+			&i.Stock,
+			&i.SortKey,
 		); err != nil {
 			return nil, err
 		}
@@ -574,17 +587,26 @@ func (q *Queries) SearchKeyword(ctx context.Context, arg SearchKeywordParams) ([
 }
 
 const searchNewest = `-- name: SearchNewest :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.created_at AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.created_at AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.created_at FROM products p
-    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
-      AND ($2::text IS NULL OR p.brand = $2::text)
-      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
-      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
-      AND (NOT $5::boolean OR p.in_stock)
-      AND ($6::bigint IS NULL OR (p.created_at, p.id) < ($7::timestamptz, $6::bigint))
-    ORDER BY p.created_at DESC, p.id DESC
-    LIMIT $8
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.created_at, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.created_at, p.search,
+               row_number() OVER (ORDER BY p.created_at DESC, p.id DESC) AS walked
+        FROM products p
+        WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+          AND ($2::text IS NULL OR p.brand = $2::text)
+          AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+          AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+          AND (NOT $5::boolean OR p.in_stock)
+          AND ($6::bigint IS NULL OR (p.created_at, p.id) < ($7::timestamptz, $6::bigint))
+        ORDER BY p.created_at DESC, p.id DESC
+        LIMIT $8
+    ) w
+    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
+        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    ORDER BY w.created_at DESC, w.id DESC
+    LIMIT $12
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -599,6 +621,10 @@ type SearchNewestParams struct {
 	InStock    bool
 	AfterID    *int64
 	AfterKey   *time.Time
+	Walk       int32
+	Query      *string
+	Tier       int32
+	QueryAb    string
 	PageSize   int32
 }
 
@@ -610,6 +636,7 @@ type SearchNewestRow struct {
 	Price    int64
 	Stock    int64
 	SortKey  time.Time
+	Walked   int64
 }
 
 // The keyset key is created_at in microseconds since the epoch (exact, unlike a float).
@@ -622,6 +649,10 @@ func (q *Queries) SearchNewest(ctx context.Context, arg SearchNewestParams) ([]S
 		arg.InStock,
 		arg.AfterID,
 		arg.AfterKey,
+		arg.Walk,
+		arg.Query,
+		arg.Tier,
+		arg.QueryAb,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -639,6 +670,7 @@ func (q *Queries) SearchNewest(ctx context.Context, arg SearchNewestParams) ([]S
 			&i.Price,
 			&i.Stock,
 			&i.SortKey,
+			&i.Walked,
 		); err != nil {
 			return nil, err
 		}
@@ -651,17 +683,26 @@ func (q *Queries) SearchNewest(ctx context.Context, arg SearchNewestParams) ([]S
 }
 
 const searchPopular = `-- name: SearchPopular :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.popularity AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.popularity AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.popularity FROM products p
-    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
-      AND ($2::text IS NULL OR p.brand = $2::text)
-      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
-      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
-      AND (NOT $5::boolean OR p.in_stock)
-      AND ($6::bigint IS NULL OR (p.popularity, p.id) < ($7::bigint, $6::bigint))
-    ORDER BY p.popularity DESC, p.id DESC
-    LIMIT $8
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.popularity, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.popularity, p.search,
+               row_number() OVER (ORDER BY p.popularity DESC, p.id DESC) AS walked
+        FROM products p
+        WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+          AND ($2::text IS NULL OR p.brand = $2::text)
+          AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+          AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+          AND (NOT $5::boolean OR p.in_stock)
+          AND ($6::bigint IS NULL OR (p.popularity, p.id) < ($7::bigint, $6::bigint))
+        ORDER BY p.popularity DESC, p.id DESC
+        LIMIT $8
+    ) w
+    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
+        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    ORDER BY w.popularity DESC, w.id DESC
+    LIMIT $12
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -676,6 +717,10 @@ type SearchPopularParams struct {
 	InStock    bool
 	AfterID    *int64
 	AfterKey   *int64
+	Walk       int32
+	Query      *string
+	Tier       int32
+	QueryAb    string
 	PageSize   int32
 }
 
@@ -687,6 +732,7 @@ type SearchPopularRow struct {
 	Price    int64
 	Stock    int64
 	SortKey  int64
+	Walked   int64
 }
 
 func (q *Queries) SearchPopular(ctx context.Context, arg SearchPopularParams) ([]SearchPopularRow, error) {
@@ -698,6 +744,10 @@ func (q *Queries) SearchPopular(ctx context.Context, arg SearchPopularParams) ([
 		arg.InStock,
 		arg.AfterID,
 		arg.AfterKey,
+		arg.Walk,
+		arg.Query,
+		arg.Tier,
+		arg.QueryAb,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -715,6 +765,7 @@ func (q *Queries) SearchPopular(ctx context.Context, arg SearchPopularParams) ([
 			&i.Price,
 			&i.Stock,
 			&i.SortKey,
+			&i.Walked,
 		); err != nil {
 			return nil, err
 		}
@@ -727,17 +778,26 @@ func (q *Queries) SearchPopular(ctx context.Context, arg SearchPopularParams) ([
 }
 
 const searchPriceAsc = `-- name: SearchPriceAsc :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
-      AND ($2::text IS NULL OR p.brand = $2::text)
-      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
-      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
-      AND (NOT $5::boolean OR p.in_stock)
-      AND ($6::bigint IS NULL OR (p.price, p.id) > ($7::bigint, $6::bigint))
-    ORDER BY p.price, p.id
-    LIMIT $8
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.search,
+               row_number() OVER (ORDER BY p.price, p.id) AS walked
+        FROM products p
+        WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+          AND ($2::text IS NULL OR p.brand = $2::text)
+          AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+          AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+          AND (NOT $5::boolean OR p.in_stock)
+          AND ($6::bigint IS NULL OR (p.price, p.id) > ($7::bigint, $6::bigint))
+        ORDER BY p.price, p.id
+        LIMIT $8
+    ) w
+    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
+        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    ORDER BY w.price, w.id
+    LIMIT $12
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -752,6 +812,10 @@ type SearchPriceAscParams struct {
 	InStock    bool
 	AfterID    *int64
 	AfterKey   *int64
+	Walk       int32
+	Query      *string
+	Tier       int32
+	QueryAb    string
 	PageSize   int32
 }
 
@@ -763,6 +827,7 @@ type SearchPriceAscRow struct {
 	Price    int64
 	Stock    int64
 	SortKey  int64
+	Walked   int64
 }
 
 func (q *Queries) SearchPriceAsc(ctx context.Context, arg SearchPriceAscParams) ([]SearchPriceAscRow, error) {
@@ -774,6 +839,10 @@ func (q *Queries) SearchPriceAsc(ctx context.Context, arg SearchPriceAscParams) 
 		arg.InStock,
 		arg.AfterID,
 		arg.AfterKey,
+		arg.Walk,
+		arg.Query,
+		arg.Tier,
+		arg.QueryAb,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -791,6 +860,7 @@ func (q *Queries) SearchPriceAsc(ctx context.Context, arg SearchPriceAscParams) 
 			&i.Price,
 			&i.Stock,
 			&i.SortKey,
+			&i.Walked,
 		); err != nil {
 			return nil, err
 		}
@@ -803,17 +873,26 @@ func (q *Queries) SearchPriceAsc(ctx context.Context, arg SearchPriceAscParams) 
 }
 
 const searchPriceDesc = `-- name: SearchPriceDesc :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.price AS sort_key, p.walked
 FROM (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price FROM products p
-    WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
-      AND ($2::text IS NULL OR p.brand = $2::text)
-      AND ($3::bigint IS NULL OR p.price >= $3::bigint)
-      AND ($4::bigint IS NULL OR p.price <= $4::bigint)
-      AND (NOT $5::boolean OR p.in_stock)
-      AND ($6::bigint IS NULL OR (p.price, p.id) < ($7::bigint, $6::bigint))
-    ORDER BY p.price DESC, p.id DESC
-    LIMIT $8
+    SELECT w.id, w.name, w.brand, w.category_id, w.price, w.walked FROM (
+        SELECT p.id, p.name, p.brand, p.category_id, p.price, p.search,
+               row_number() OVER (ORDER BY p.price DESC, p.id DESC) AS walked
+        FROM products p
+        WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+          AND ($2::text IS NULL OR p.brand = $2::text)
+          AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+          AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+          AND (NOT $5::boolean OR p.in_stock)
+          AND ($6::bigint IS NULL OR (p.price, p.id) < ($7::bigint, $6::bigint))
+        ORDER BY p.price DESC, p.id DESC
+        LIMIT $8
+    ) w
+    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
+        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
+                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    ORDER BY w.price DESC, w.id DESC
+    LIMIT $12
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
@@ -828,6 +907,10 @@ type SearchPriceDescParams struct {
 	InStock    bool
 	AfterID    *int64
 	AfterKey   *int64
+	Walk       int32
+	Query      *string
+	Tier       int32
+	QueryAb    string
 	PageSize   int32
 }
 
@@ -839,6 +922,7 @@ type SearchPriceDescRow struct {
 	Price    int64
 	Stock    int64
 	SortKey  int64
+	Walked   int64
 }
 
 func (q *Queries) SearchPriceDesc(ctx context.Context, arg SearchPriceDescParams) ([]SearchPriceDescRow, error) {
@@ -850,6 +934,10 @@ func (q *Queries) SearchPriceDesc(ctx context.Context, arg SearchPriceDescParams
 		arg.InStock,
 		arg.AfterID,
 		arg.AfterKey,
+		arg.Walk,
+		arg.Query,
+		arg.Tier,
+		arg.QueryAb,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -867,6 +955,7 @@ func (q *Queries) SearchPriceDesc(ctx context.Context, arg SearchPriceDescParams
 			&i.Price,
 			&i.Stock,
 			&i.SortKey,
+			&i.Walked,
 		); err != nil {
 			return nil, err
 		}
