@@ -175,6 +175,7 @@ type Service struct {
 
 	soldOut  sync.Map // campaign id → time.Time until which "sold out" is answered from memory
 	rebuilds sync.Map // campaign id → *sync.Mutex: one rebuild per campaign per process at a time
+	claims   *claimBatcher
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.
@@ -187,7 +188,9 @@ func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Servi
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m}
+	batchSize := m.claimBatch
+	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m,
+		claims: newClaimBatcher(rdb, func(n int) { batchSize.Observe(float64(n)) })}
 }
 
 var errNoCampaign = errs.New(errs.NotFound, "We could not find that campaign.")

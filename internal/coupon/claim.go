@@ -22,7 +22,8 @@ import (
 const soldOutMemo = 2 * time.Second
 
 // Claim gives the shopper one coupon of the campaign, or says why not. The
-// path is one Lua script in Redis; PostgreSQL is touched only when Redis has
+// path is one Lua script in Redis, sent in a pipeline with the claims of
+// other shoppers arriving at the same moment (batch.go); PostgreSQL is touched only when Redis has
 // lost the campaign's keys and they are rebuilt first.
 func (s *Service) Claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
 	start := time.Now()
@@ -44,7 +45,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
 		return Outcome{Result: SoldOut}, nil
 	}
-	o, err := runClaim(ctx, s.rdb, campaignID, userID)
+	o, err := s.claims.claim(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
 		if c, err = s.rebuild(ctx, campaignID, "rebuild", "a claim found no keys in Redis"); err != nil {
@@ -53,7 +54,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		o, err = runClaim(ctx, s.rdb, campaignID, userID)
+		o, err = s.claims.claim(ctx, campaignID, userID)
 	}
 	if err != nil {
 		return Outcome{}, unavailable(err)
