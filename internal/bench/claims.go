@@ -112,6 +112,11 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 		fmt.Printf("%-8s %10.0f %9s %9s %9d %11d %10d %12s %8dM\n", r.mode, r.perSecond, r.p50.Round(10*time.Microsecond),
 			r.p99.Round(10*time.Microsecond), r.claimed, r.overIssue, r.duplicates, r.catchUp.Round(time.Millisecond), r.rssMB)
 	}
+	for _, r := range results {
+		n := float64(r.requests)
+		fmt.Printf("%s CPU per request during the storm: server %.0f µs, load generator %.0f µs, Redis %.0f µs (two cores give %.0f µs per request at this rate)\n",
+			r.mode, us(r.serverCPU)/n, us(r.clientCPU)/n, us(r.redisCPU)/n, 2e6/r.perSecond)
+	}
 	if ceiling > 0 {
 		fmt.Printf("raw ceiling (same Lua script, no HTTP, concurrency %d): %.0f claims/s\n", *concurrency, ceiling)
 	}
@@ -131,13 +136,18 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 
 type storm struct {
 	mode                  string
+	requests              int
 	perSecond             float64
 	p50, p99              time.Duration
 	claimed               int64
 	overIssue, duplicates int64
 	catchUp               time.Duration
 	rssMB                 int64
+	// CPU used during the storm by the server, the load generator and Redis.
+	serverCPU, clientCPU, redisCPU time.Duration
 }
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // benchShoppers creates n shoppers (no usable password) and mints their session cookies.
 func benchShoppers(ctx context.Context, pool *pgxpool.Pool, secret string, n int) ([]*http.Cookie, error) {
@@ -216,6 +226,7 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 		wg      sync.WaitGroup
 	)
 	fmt.Printf("%s: %d shoppers storming campaign %d ...\n", mode, len(cookies), id)
+	server0, client0, redis0 := srv.cpuTime(), selfCPU(), redisCPU(ctx, rdb)
 	start := time.Now()
 	for _, conn := range conns {
 		wg.Go(func() {
@@ -250,7 +261,9 @@ func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 	elapsed := time.Since(start)
 	stormEnd := time.Now()
 
-	r := storm{mode: mode, claimed: claimed.Load()}
+	r := storm{mode: mode, claimed: claimed.Load(),
+		serverCPU: srv.cpuTime() - server0, clientCPU: selfCPU() - client0, redisCPU: redisCPU(ctx, rdb) - redis0}
+	r.requests = len(lat)
 	r.perSecond = float64(len(lat)) / elapsed.Seconds()
 	slices.Sort(lat)
 	if len(lat) > 0 {
