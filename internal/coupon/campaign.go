@@ -159,9 +159,13 @@ type Options struct {
 	// DBClaims makes Claim take a PostgreSQL row lock instead of Redis: the
 	// benchmark's baseline, never the shop's mode.
 	DBClaims bool
-	Flush    FlushOptions
-	Log      *slog.Logger
-	Metrics  *Metrics // nil: not measured
+	// Unbatched sends every claim in its own round trip (EVALSHA, EVAL on
+	// NOSCRIPT) instead of sharing pipelines: the benchmark's ceiling of the
+	// script called one by one, never the shop's mode.
+	Unbatched bool
+	Flush     FlushOptions
+	Log       *slog.Logger
+	Metrics   *Metrics // nil: not measured
 }
 
 // Service is the coupons domain.
