@@ -19,10 +19,15 @@ import (
 
 // batchedService is a service whose claim pipelines are counted.
 func batchedService(t *testing.T, rdb redis.UniversalClient) (*coupon.Service, *pgxpool.Pool, func() (pipelines, claims uint64)) {
+	return serviceWith(t, rdb, coupon.Options{})
+}
+
+func serviceWith(t *testing.T, rdb redis.UniversalClient, o coupon.Options) (*coupon.Service, *pgxpool.Pool, func() (pipelines, claims uint64)) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	pool := testenv.DB(t)
-	s := coupon.NewService(pool, rdb, coupon.Options{Flush: fastFlush, Metrics: coupon.NewMetrics(reg)})
+	o.Flush, o.Metrics = fastFlush, coupon.NewMetrics(reg)
+	s := coupon.NewService(pool, rdb, o)
 	return s, pool, func() (uint64, uint64) {
 		mfs, err := reg.Gather()
 		if err != nil {
@@ -222,5 +227,25 @@ func TestAClaimWhoseShopperLeftIsNotSent(t *testing.T) {
 	}
 	if n, err := rdb.HLen(t.Context(), fmt.Sprintf("coupon:{%d}:claimed", id)).Result(); err != nil || n != 0 {
 		t.Fatalf("a cancelled claim reached Redis: %d claimed (%v)", n, err)
+	}
+}
+
+// The bench's one-by-one ceiling (Options.Unbatched) must answer like the
+// batched path, and really send no pipeline.
+func TestUnbatchedClaimsAnswerEachShopperAsOneByOne(t *testing.T) {
+	rdb := testenv.Redis(t)
+	s, pool, batches := serviceWith(t, rdb, coupon.Options{Unbatched: true})
+	shoppers := users(t, pool, 600)
+	id := activeCampaign(t, s, 200)
+	var claims [][2]int64
+	for i, u := range shoppers {
+		claims = append(claims, [2]int64{id, u})
+		if i%5 == 0 {
+			claims = append(claims, [2]int64{id, u})
+		}
+	}
+	checkExactlyOnce(t, rdb, id, 200, crowd(s, claims))
+	if p, _ := batches(); p != 0 {
+		t.Fatalf("%d pipelines sent in unbatched mode", p)
 	}
 }

@@ -22,9 +22,10 @@ import (
 const soldOutMemo = 2 * time.Second
 
 // Claim gives the shopper one coupon of the campaign, or says why not. The
-// path is one Lua script in Redis, sent in a pipeline with the claims of
-// other shoppers arriving at the same moment (batch.go); PostgreSQL is touched only when Redis has
-// lost the campaign's keys and they are rebuilt first.
+// path is one Lua script in Redis, sent in one pipeline with the claims of
+// other shoppers arriving at the same moment (batch.go); PostgreSQL is
+// touched only when Redis has lost the campaign's keys and they are rebuilt
+// first.
 func (s *Service) Claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
 	start := time.Now()
 	o, err := s.claim(ctx, campaignID, userID)
