@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 
 	"github.com/gorilla/securecookie"
@@ -77,4 +78,82 @@ func BenchmarkSessionDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSessionDeserialize is the serializer alone on a logged-in
+// shopper's values (the fast path) and on values with a flash (the generic one).
+func BenchmarkSessionDeserialize(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		values map[any]any
+	}{
+		{"logged-in", map[any]any{"uid": int64(42), "name": "Shopper 42", "email": "shopper42@example.test", "admin": false}},
+		{"with-flash", map[any]any{"uid": int64(42), "name": "Shopper 42", "email": "shopper42@example.test", "admin": false, "_flash": []any{"success|Hi"}}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			src, err := jsonSerializer{}.Serialize(tc.values)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				var m map[any]any
+				if err := (jsonSerializer{}).Deserialize(src, &m); err != nil || m["uid"] != int64(42) {
+					b.Fatal(err, m)
+				}
+			}
+		})
+	}
+}
+
+// The logged-in fast path must read every session exactly as the generic
+// decoder does, and accept nothing the generic decoder would read differently.
+func FuzzSessionFastPathAgreesWithGenericDecoder(f *testing.F) {
+	for _, v := range []map[any]any{
+		{"uid": int64(42), "name": "Shopper 42", "email": "s@example.test", "admin": false},
+		{"uid": int64(-9_007_199_254_740_993), "name": "민지 \"<b>\"", "email": "", "admin": true},
+		{"uid": int64(0), "name": "\x00\xff", "email": "a\\b", "admin": true},
+		{"uid": int64(1), "name": "x", "email": "y", "admin": true, "_flash": []any{"success|Hi"}},
+	} {
+		src, err := jsonSerializer{}.Serialize(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(src)
+	}
+	f.Add([]byte(`{"admin":true,"email":"","name":"","uid":+5}`))
+	f.Add([]byte(`{"admin":true,"email":"","name":"","uid":05}`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		var fast, generic map[any]any
+		if !deserializeLoggedIn(src, &fast) {
+			return
+		}
+		if err := deserializeAny(src, &generic); err != nil {
+			t.Fatalf("fast path read %q, the generic decoder fails: %v", src, err)
+		}
+		if !reflect.DeepEqual(fast, generic) {
+			t.Fatalf("%q: fast path %#v, generic %#v", src, fast, generic)
+		}
+	})
+}
+
+// Whatever logIn can store comes back the same through Deserialize.
+func FuzzSessionValuesRoundTrip(f *testing.F) {
+	f.Add(int64(42), "Shopper 42", "s@example.test", false)
+	f.Add(int64(-1), "\"quoted\" <tag> & \u2028", "\xff", true)
+	f.Fuzz(func(t *testing.T, uid int64, name, email string, admin bool) {
+		src, err := jsonSerializer{}.Serialize(map[any]any{"uid": uid, "name": name, "email": email, "admin": admin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want map[any]any
+		if err := (jsonSerializer{}).Deserialize(src, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := deserializeAny(src, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) || got["uid"] != uid || got["admin"] != admin {
+			t.Fatalf("%q: got %#v, want %#v", src, got, want)
+		}
+	})
 }

@@ -159,9 +159,13 @@ type Options struct {
 	// DBClaims makes Claim take a PostgreSQL row lock instead of Redis: the
 	// benchmark's baseline, never the shop's mode.
 	DBClaims bool
-	Flush    FlushOptions
-	Log      *slog.Logger
-	Metrics  *Metrics // nil: not measured
+	// Unbatched sends every claim in its own round trip (EVALSHA, EVAL on
+	// NOSCRIPT) instead of sharing pipelines: the benchmark's ceiling of the
+	// script called one by one, never the shop's mode.
+	Unbatched bool
+	Flush     FlushOptions
+	Log       *slog.Logger
+	Metrics   *Metrics // nil: not measured
 }
 
 // Service is the coupons domain.
@@ -175,6 +179,7 @@ type Service struct {
 
 	soldOut  sync.Map // campaign id → time.Time until which "sold out" is answered from memory
 	rebuilds sync.Map // campaign id → *sync.Mutex: one rebuild per campaign per process at a time
+	claims   *claimBatcher
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.
@@ -187,7 +192,9 @@ func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Servi
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m}
+	batchSize := m.claimBatch
+	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m,
+		claims: newClaimBatcher(rdb, func(n int) { batchSize.Observe(float64(n)) })}
 }
 
 var errNoCampaign = errs.New(errs.NotFound, "We could not find that campaign.")

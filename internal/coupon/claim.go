@@ -22,8 +22,10 @@ import (
 const soldOutMemo = 2 * time.Second
 
 // Claim gives the shopper one coupon of the campaign, or says why not. The
-// path is one Lua script in Redis; PostgreSQL is touched only when Redis has
-// lost the campaign's keys and they are rebuilt first.
+// path is one Lua script in Redis, sent in one pipeline with the claims of
+// other shoppers arriving at the same moment (batch.go); PostgreSQL is
+// touched only when Redis has lost the campaign's keys and they are rebuilt
+// first.
 func (s *Service) Claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
 	start := time.Now()
 	o, err := s.claim(ctx, campaignID, userID)
@@ -44,7 +46,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
 		return Outcome{Result: SoldOut}, nil
 	}
-	o, err := runClaim(ctx, s.rdb, campaignID, userID)
+	o, err := s.runClaim(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
 		if c, err = s.rebuild(ctx, campaignID, "rebuild", "a claim found no keys in Redis"); err != nil {
@@ -53,7 +55,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		o, err = runClaim(ctx, s.rdb, campaignID, userID)
+		o, err = s.runClaim(ctx, campaignID, userID)
 	}
 	if err != nil {
 		return Outcome{}, unavailable(err)
@@ -65,6 +67,19 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		s.soldOut.Store(campaignID, time.Now().Add(soldOutMemo))
 	}
 	return o, nil
+}
+
+// runClaim calls claim.lua: in the next pipeline batch, or on its own.
+func (s *Service) runClaim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
+	if !s.opts.Unbatched {
+		return s.claims.claim(ctx, campaignID, userID)
+	}
+	k := keysOf(campaignID)
+	v, err := claimScript.Run(ctx, s.rdb, []string{k.meta, k.stock, k.claimed, k.claims}, userID).Slice()
+	if err != nil {
+		return Outcome{}, err
+	}
+	return pairOf(v)
 }
 
 // claimWithRowLock is the benchmark's baseline: the same rules through a

@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type Metrics struct {
 	claims        *prometheus.CounterVec
 	claimSeconds  prometheus.Histogram
+	claimBatch    prometheus.Histogram
 	flushed       prometheus.Counter
 	flushBatches  prometheus.Counter
 	flushErrors   prometheus.Counter
@@ -25,6 +26,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		claimSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "market_coupon_claim_duration_seconds", Help: "Time of one claim in the service (Redis round trip).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1},
+		}),
+		claimBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "market_coupon_claim_batch_size", Help: "Claims sent to Redis in one pipeline.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
 		flushed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "market_coupon_flushed_total", Help: "Claims the flusher persisted to PostgreSQL (new rows).",
@@ -52,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.claims, m.claimSeconds, m.flushed, m.flushBatches, m.flushErrors, m.reclaimed,
+		reg.MustRegister(m.claims, m.claimSeconds, m.claimBatch, m.flushed, m.flushBatches, m.flushErrors, m.reclaimed,
 			m.deadLetters, m.rebuilds, m.pending, m.oldestPending)
 	}
 	return m

@@ -32,8 +32,9 @@ var (
 	//go:embed resize.lua
 	resizeSrc string
 
-	// redis.Script runs EVALSHA and falls back to EVAL on NOSCRIPT, so a
-	// Redis that restarted with an empty script cache costs one extra round trip.
+	// EVALSHA first, EVAL on NOSCRIPT (redis.Script.Run, and the claim
+	// batcher for its pipelines), so a Redis that restarted with an empty
+	// script cache costs one extra round trip.
 	claimScript  = redis.NewScript(claimSrc)
 	warmScript   = redis.NewScript(warmSrc)
 	resizeScript = redis.NewScript(resizeSrc)
@@ -55,16 +56,6 @@ const (
 type Outcome struct {
 	Result    Result
 	Remaining int64
-}
-
-// runClaim calls claim.lua.
-func runClaim(ctx context.Context, rdb redis.Scripter, campaignID, userID int64) (Outcome, error) {
-	k := keysOf(campaignID)
-	v, err := claimScript.Run(ctx, rdb, []string{k.meta, k.stock, k.claimed, k.claims}, userID).Slice()
-	if err != nil {
-		return Outcome{}, err
-	}
-	return pairOf(v)
 }
 
 // runWarm calls warm.lua with the claims known elsewhere (user → claimed at).
