@@ -177,9 +177,9 @@ JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.sort_key * @sign::bigint, p.id * @sign::bigint;
 
 -- name: CountKeywordMatches :one
--- Exact count of a keyword's matches up to the cap. Used only when the
--- candidate set is full and the planner expects fewer than 15,000 matches, so
--- the heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
+-- Exact count of a keyword's matches up to the cap. Used only when the first
+-- page is not the whole result and no estimate reaches 15,000 matches, so the
+-- heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
 SELECT count(*) FROM (
     SELECT 1 FROM products p
     WHERE p.search @@ to_tsquery('english', @query::text)
@@ -194,7 +194,7 @@ SELECT count(*) FROM (
 -- name: CountMatches :one
 -- Counts matches of a search without a keyword up to the cap: "10,000+"
 -- instead of a slow exact count. Index-only on the composite indexes
--- (in_stock is an INCLUDE column). Keyword searches count their candidate set.
+-- (in_stock is an INCLUDE column). Keyword searches: CountKeywordMatches.
 SELECT count(*) FROM (
     SELECT 1 FROM products p
     WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
@@ -265,12 +265,10 @@ INSERT INTO stock_ledger (product_id, delta, reason, actor_id) VALUES (@product_
 -- name: ProductExists :one
 SELECT EXISTS (SELECT 1 FROM products WHERE id = $1);
 
--- name: EstimateFilterMatches :one
--- The planner's estimate of the rows the filters alone leave (see products_match_estimate).
-SELECT products_match_estimate(NULL, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
-    sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS estimate;
-
 -- name: EstimateMatches :one
--- The planner's estimate for a keyword search (see products_match_estimate).
+-- The planner's estimates (see products_match_estimate) for a keyword search,
+-- and for its filters alone, in one round trip.
 SELECT products_match_estimate(to_tsquery('english', @query::text), sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
-    sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS estimate;
+           sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS matches,
+       products_match_estimate(NULL, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
+           sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS filtered;

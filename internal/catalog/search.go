@@ -320,14 +320,9 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 // within audio); the walk's share sees that. Either way a search in doubt is
 // counted.
 func (s *Service) countKeyword(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, density float64) (int64, error) {
-	est, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
+	e, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
 		MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
-	if err == nil && est < countAbove && density > 0 {
-		var rows int64
-		rows, err = q.EstimateFilterMatches(ctx, db.EstimateFilterMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
-			MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
-		est = max(est, int64(density*float64(rows)))
-	}
+	est := max(e.Matches, int64(density*float64(e.Filtered)))
 	if err != nil || est >= countAbove {
 		return CountCap + 1, err
 	}

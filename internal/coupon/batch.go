@@ -54,8 +54,7 @@ func newClaimBatcher(rdb redis.UniversalClient, observe func(int)) *claimBatcher
 // claim runs claim.lua for one shopper in the next batch. A cancelled ctx
 // returns at once; the claim is then dropped if it has not been sent yet.
 func (b *claimBatcher) claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
-	k := keysOf(campaignID)
-	c := &claimCall{ctx: ctx, keys: []string{k.meta, k.stock, k.claimed, k.claims}, userID: userID, done: make(chan struct{})}
+	c := &claimCall{ctx: ctx, keys: keysOf(campaignID).forClaim(), userID: userID, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
 	if b.senders < b.maxSenders {

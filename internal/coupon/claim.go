@@ -74,8 +74,7 @@ func (s *Service) runClaim(ctx context.Context, campaignID, userID int64) (Outco
 	if !s.opts.Unbatched {
 		return s.claims.claim(ctx, campaignID, userID)
 	}
-	k := keysOf(campaignID)
-	v, err := claimScript.Run(ctx, s.rdb, []string{k.meta, k.stock, k.claimed, k.claims}, userID).Slice()
+	v, err := claimScript.Run(ctx, s.rdb, keysOf(campaignID).forClaim(), userID).Slice()
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -21,6 +21,9 @@ func keysOf(campaignID int64) keys {
 	return keys{meta: p + "meta", stock: p + "stock", claimed: p + "claimed", claims: p + "claims"}
 }
 
+// forClaim is claim.lua's KEYS, in its order.
+func (k keys) forClaim() []string { return []string{k.meta, k.stock, k.claimed, k.claims} }
+
 // group is the flusher's consumer group on every campaign's claims stream.
 const group = "flusher"
 

@@ -100,9 +100,9 @@ type CountKeywordMatchesParams struct {
 	Cap        int32
 }
 
-// Exact count of a keyword's matches up to the cap. Used only when the
-// candidate set is full and the planner expects fewer than 15,000 matches, so
-// the heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
+// Exact count of a keyword's matches up to the cap. Used only when the first
+// page is not the whole result and no estimate reaches 15,000 matches, so the
+// heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
 func (q *Queries) CountKeywordMatches(ctx context.Context, arg CountKeywordMatchesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countKeywordMatches,
 		arg.Query,
@@ -141,7 +141,7 @@ type CountMatchesParams struct {
 
 // Counts matches of a search without a keyword up to the cap: "10,000+"
 // instead of a slow exact count. Index-only on the composite indexes
-// (in_stock is an INCLUDE column). Keyword searches count their candidate set.
+// (in_stock is an INCLUDE column). Keyword searches: CountKeywordMatches.
 func (q *Queries) CountMatches(ctx context.Context, arg CountMatchesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countMatches,
 		arg.CategoryID,
@@ -235,36 +235,11 @@ func (q *Queries) CreateProductStock(ctx context.Context, arg CreateProductStock
 	return err
 }
 
-const estimateFilterMatches = `-- name: EstimateFilterMatches :one
-SELECT products_match_estimate(NULL, $1::bigint, $2::text,
-    $3::bigint, $4::bigint, $5::boolean)::bigint AS estimate
-`
-
-type EstimateFilterMatchesParams struct {
-	CategoryID *int64
-	Brand      *string
-	MinPrice   *int64
-	MaxPrice   *int64
-	InStock    bool
-}
-
-// The planner's estimate of the rows the filters alone leave (see products_match_estimate).
-func (q *Queries) EstimateFilterMatches(ctx context.Context, arg EstimateFilterMatchesParams) (int64, error) {
-	row := q.db.QueryRow(ctx, estimateFilterMatches,
-		arg.CategoryID,
-		arg.Brand,
-		arg.MinPrice,
-		arg.MaxPrice,
-		arg.InStock,
-	)
-	var estimate int64
-	err := row.Scan(&estimate)
-	return estimate, err
-}
-
 const estimateMatches = `-- name: EstimateMatches :one
 SELECT products_match_estimate(to_tsquery('english', $1::text), $2::bigint, $3::text,
-    $4::bigint, $5::bigint, $6::boolean)::bigint AS estimate
+           $4::bigint, $5::bigint, $6::boolean)::bigint AS matches,
+       products_match_estimate(NULL, $2::bigint, $3::text,
+           $4::bigint, $5::bigint, $6::boolean)::bigint AS filtered
 `
 
 type EstimateMatchesParams struct {
@@ -276,8 +251,14 @@ type EstimateMatchesParams struct {
 	InStock    bool
 }
 
-// The planner's estimate for a keyword search (see products_match_estimate).
-func (q *Queries) EstimateMatches(ctx context.Context, arg EstimateMatchesParams) (int64, error) {
+type EstimateMatchesRow struct {
+	Matches  int64
+	Filtered int64
+}
+
+// The planner's estimates (see products_match_estimate) for a keyword search,
+// and for its filters alone, in one round trip.
+func (q *Queries) EstimateMatches(ctx context.Context, arg EstimateMatchesParams) (EstimateMatchesRow, error) {
 	row := q.db.QueryRow(ctx, estimateMatches,
 		arg.Query,
 		arg.CategoryID,
@@ -286,9 +267,9 @@ func (q *Queries) EstimateMatches(ctx context.Context, arg EstimateMatchesParams
 		arg.MaxPrice,
 		arg.InStock,
 	)
-	var estimate int64
-	err := row.Scan(&estimate)
-	return estimate, err
+	var i EstimateMatchesRow
+	err := row.Scan(&i.Matches, &i.Filtered)
+	return i, err
 }
 
 const featuredProducts = `-- name: FeaturedProducts :many
