@@ -32,6 +32,26 @@ SELECT count(*) FROM products;
 -- `walk` rows is served by SearchKeywordExact from its matches instead. For
 -- searches without a keyword, walk = page_size and the query is as before.
 
+-- name: KeywordTerms :many
+-- What the words of a keyword search stand for (search_terms): each word's
+-- stems, in order, and for each stem the lexemes it matches with the
+-- categories that hold them: the stem itself, or for the last word (a
+-- prefix) every lexeme it begins, at most max_lexemes + 1 of them. A stem
+-- no product holds comes back with an empty lexeme; a stop word not at all.
+SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(t.lexeme, '')::text AS lexeme, t.categories::bigint[] AS categories
+FROM unnest(sqlc.arg(words)::text[]) WITH ORDINALITY AS w(word, pos)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
+LEFT JOIN LATERAL (
+    SELECT st.lexeme, array_agg(st.category_id ORDER BY st.category_id) AS categories
+    FROM search_terms st
+    WHERE st.lexeme >= s.stem COLLATE "C"
+      AND st.lexeme <= CASE WHEN w.pos = cardinality(sqlc.arg(words)::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
+    GROUP BY st.lexeme
+    ORDER BY st.lexeme
+    LIMIT sqlc.arg(max_lexemes)::int + 1
+) t ON true
+ORDER BY w.pos, s.stem, t.lexeme;
+
 -- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1;
 
@@ -51,9 +71,9 @@ FROM (
         ORDER BY p.price, p.id
         LIMIT @walk
     ) w
-    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
-        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ (sqlc.narg(query)::text)::tsquery AND
+        CASE @tier::int WHEN 1 THEN w.search @@ (@query_ab::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ (@query_ab::text)::tsquery ELSE true END)
     ORDER BY w.price, w.id
     LIMIT @page_size
 ) p
@@ -77,9 +97,9 @@ FROM (
         ORDER BY p.price DESC, p.id DESC
         LIMIT @walk
     ) w
-    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
-        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ (sqlc.narg(query)::text)::tsquery AND
+        CASE @tier::int WHEN 1 THEN w.search @@ (@query_ab::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ (@query_ab::text)::tsquery ELSE true END)
     ORDER BY w.price DESC, w.id DESC
     LIMIT @page_size
 ) p
@@ -104,9 +124,9 @@ FROM (
         ORDER BY p.created_at DESC, p.id DESC
         LIMIT @walk
     ) w
-    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
-        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ (sqlc.narg(query)::text)::tsquery AND
+        CASE @tier::int WHEN 1 THEN w.search @@ (@query_ab::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ (@query_ab::text)::tsquery ELSE true END)
     ORDER BY w.created_at DESC, w.id DESC
     LIMIT @page_size
 ) p
@@ -130,9 +150,9 @@ FROM (
         ORDER BY p.popularity DESC, p.id DESC
         LIMIT @walk
     ) w
-    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ to_tsquery('english', sqlc.narg(query)::text) AND
-        CASE @tier::int WHEN 1 THEN w.search @@ to_tsquery('english', @query_ab::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', @query_ab::text) ELSE true END)
+    WHERE sqlc.narg(query)::text IS NULL OR (w.search @@ (sqlc.narg(query)::text)::tsquery AND
+        CASE @tier::int WHEN 1 THEN w.search @@ (@query_ab::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ (@query_ab::text)::tsquery ELSE true END)
     ORDER BY w.popularity DESC, w.id DESC
     LIMIT @page_size
 ) p
@@ -143,8 +163,11 @@ ORDER BY p.popularity DESC, p.id DESC;
 -- name: SearchKeywordExact :many
 -- A keyword search's page when walking the sort key's index (the queries
 -- above with a bounded `walk`) did not fill it: the word is rare along that
--- order, so the planner starts from the matches instead (the GIN index, or
--- an equality filter's index when that is narrower) and sorts them. The sort
+-- order, so the planner starts from the matches instead and sorts them:
+-- `match` is the keyword's tsquery with the brand filter, and the category
+-- filter unless the words imply it, as lexemes of products_search_doc
+-- (migration 00010): one GIN scan finds the rows that hold the words in that
+-- category and brand. The sort
 -- key is an expression on purpose, so that no index order applies and the
 -- planner cannot fall back to the unbounded walk. `sign` is 1 for an
 -- ascending order and -1 for a descending one (the id breaks ties the same
@@ -158,11 +181,9 @@ FROM (
                                      WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                      ELSE p.popularity END) AS sort_key
         FROM products p
-        WHERE p.search @@ to_tsquery('english', @query::text)
-          AND CASE @tier::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ to_tsquery('english', @query::text)
-                              WHEN 2 THEN NOT p.search @@ to_tsquery('english', @query_ab::text) ELSE true END
-          AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+        WHERE products_search_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
+          AND CASE @tier::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ (@query::text)::tsquery
+                              WHEN 2 THEN NOT p.search @@ (@query_ab::text)::tsquery ELSE true END
           AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
           AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
           AND (NOT @in_stock::boolean OR p.in_stock)
@@ -177,14 +198,13 @@ JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.sort_key * @sign::bigint, p.id * @sign::bigint;
 
 -- name: CountKeywordMatches :one
--- Exact count of a keyword's matches up to the cap. Used only when the first
--- page is not the whole result and no estimate reaches 15,000 matches, so the
--- heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
+-- Exact count of a keyword's matches up to the cap (`match` as in
+-- SearchKeywordExact). Used only when the first page is not the whole result
+-- and no estimate reaches 15,000 matches, so the heap visits stay bounded;
+-- broader keywords answer "10,000+" unseen.
 SELECT count(*) FROM (
     SELECT 1 FROM products p
-    WHERE p.search @@ to_tsquery('english', @query::text)
-      AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-      AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+    WHERE products_search_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
       AND (NOT @in_stock::boolean OR p.in_stock)
@@ -268,7 +288,7 @@ SELECT EXISTS (SELECT 1 FROM products WHERE id = $1);
 -- name: EstimateMatches :one
 -- The planner's estimates (see products_match_estimate) for a keyword search,
 -- and for its filters alone, in one round trip.
-SELECT products_match_estimate(to_tsquery('english', @query::text), sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
+SELECT products_match_estimate((@query::text)::tsquery, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
            sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS matches,
        products_match_estimate(NULL, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
            sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS filtered;

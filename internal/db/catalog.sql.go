@@ -49,27 +49,9 @@ func (q *Queries) CategoryBySlugOrName(ctx context.Context, name string) (Catego
 }
 
 const categoryIDBySlug = `-- name: CategoryIDBySlug :one
-
 SELECT id FROM categories WHERE slug = $1
 `
 
-// Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
-// ORDER BY can walk an index; the optional filters are catch-all
-// `(narg IS NULL OR …)` terms. The catalog service runs these with
-// plan_cache_mode = force_custom_plan, so PostgreSQL folds the absent filters
-// away on every execution instead of switching to a generic plan that cannot
-// pick the index matching the filters present. Paging is keyset on
-// (sort key, id); there is no OFFSET. Each query fetches page_size rows
-// (the service asks for one more than it shows to know whether a next page
-// exists) and joins categories and stock only for those rows.
-// Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
-// products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
-// equality + sort + id.
-// Keyword searches use the same four queries: they walk at most `walk` rows
-// of the sort key's index (stopping as soon as the page is full) and keep the
-// rows that match; a word too rare along that order to fill the page in
-// `walk` rows is served by SearchKeywordExact from its matches instead. For
-// searches without a keyword, walk = page_size and the query is as before.
 func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, error) {
 	row := q.db.QueryRow(ctx, categoryIDBySlug, slug)
 	var id int64
@@ -80,34 +62,29 @@ func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, err
 const countKeywordMatches = `-- name: CountKeywordMatches :one
 SELECT count(*) FROM (
     SELECT 1 FROM products p
-    WHERE p.search @@ to_tsquery('english', $1::text)
-      AND ($2::bigint IS NULL OR p.category_id = $2::bigint)
-      AND ($3::text IS NULL OR p.brand = $3::text)
-      AND ($4::bigint IS NULL OR p.price >= $4::bigint)
-      AND ($5::bigint IS NULL OR p.price <= $5::bigint)
-      AND (NOT $6::boolean OR p.in_stock)
-    LIMIT $7
+    WHERE products_search_doc(p.search, p.category_id, p.brand) @@ ($1::text)::tsquery
+      AND ($2::bigint IS NULL OR p.price >= $2::bigint)
+      AND ($3::bigint IS NULL OR p.price <= $3::bigint)
+      AND (NOT $4::boolean OR p.in_stock)
+    LIMIT $5
 ) m
 `
 
 type CountKeywordMatchesParams struct {
-	Query      string
-	CategoryID *int64
-	Brand      *string
-	MinPrice   *int64
-	MaxPrice   *int64
-	InStock    bool
-	Cap        int32
+	Match    string
+	MinPrice *int64
+	MaxPrice *int64
+	InStock  bool
+	Cap      int32
 }
 
-// Exact count of a keyword's matches up to the cap. Used only when the first
-// page is not the whole result and no estimate reaches 15,000 matches, so the
-// heap rechecks stay bounded; broader keywords answer "10,000+" unseen.
+// Exact count of a keyword's matches up to the cap (`match` as in
+// SearchKeywordExact). Used only when the first page is not the whole result
+// and no estimate reaches 15,000 matches, so the heap visits stay bounded;
+// broader keywords answer "10,000+" unseen.
 func (q *Queries) CountKeywordMatches(ctx context.Context, arg CountKeywordMatchesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countKeywordMatches,
-		arg.Query,
-		arg.CategoryID,
-		arg.Brand,
+		arg.Match,
 		arg.MinPrice,
 		arg.MaxPrice,
 		arg.InStock,
@@ -236,7 +213,7 @@ func (q *Queries) CreateProductStock(ctx context.Context, arg CreateProductStock
 }
 
 const estimateMatches = `-- name: EstimateMatches :one
-SELECT products_match_estimate(to_tsquery('english', $1::text), $2::bigint, $3::text,
+SELECT products_match_estimate(($1::text)::tsquery, $2::bigint, $3::text,
            $4::bigint, $5::bigint, $6::boolean)::bigint AS matches,
        products_match_estimate(NULL, $2::bigint, $3::text,
            $4::bigint, $5::bigint, $6::boolean)::bigint AS filtered
@@ -338,6 +315,82 @@ func (q *Queries) InsertStockLedger(ctx context.Context, arg InsertStockLedgerPa
 		arg.ActorID,
 	)
 	return err
+}
+
+const keywordTerms = `-- name: KeywordTerms :many
+
+SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(t.lexeme, '')::text AS lexeme, t.categories::bigint[] AS categories
+FROM unnest($1::text[]) WITH ORDINALITY AS w(word, pos)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
+LEFT JOIN LATERAL (
+    SELECT st.lexeme, array_agg(st.category_id ORDER BY st.category_id) AS categories
+    FROM search_terms st
+    WHERE st.lexeme >= s.stem COLLATE "C"
+      AND st.lexeme <= CASE WHEN w.pos = cardinality($1::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
+    GROUP BY st.lexeme
+    ORDER BY st.lexeme
+    LIMIT $2::int + 1
+) t ON true
+ORDER BY w.pos, s.stem, t.lexeme
+`
+
+type KeywordTermsParams struct {
+	Words      []string
+	MaxLexemes int32
+}
+
+type KeywordTermsRow struct {
+	Pos        int32
+	Stem       string
+	Lexeme     string
+	Categories []int64
+}
+
+// Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
+// ORDER BY can walk an index; the optional filters are catch-all
+// `(narg IS NULL OR …)` terms. The catalog service runs these with
+// plan_cache_mode = force_custom_plan, so PostgreSQL folds the absent filters
+// away on every execution instead of switching to a generic plan that cannot
+// pick the index matching the filters present. Paging is keyset on
+// (sort key, id); there is no OFFSET. Each query fetches page_size rows
+// (the service asks for one more than it shows to know whether a next page
+// exists) and joins categories and stock only for those rows.
+// Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
+// products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
+// equality + sort + id.
+// Keyword searches use the same four queries: they walk at most `walk` rows
+// of the sort key's index (stopping as soon as the page is full) and keep the
+// rows that match; a word too rare along that order to fill the page in
+// `walk` rows is served by SearchKeywordExact from its matches instead. For
+// searches without a keyword, walk = page_size and the query is as before.
+// What the words of a keyword search stand for (search_terms): each word's
+// stems, in order, and for each stem the lexemes it matches with the
+// categories that hold them: the stem itself, or for the last word (a
+// prefix) every lexeme it begins, at most max_lexemes + 1 of them. A stem
+// no product holds comes back with an empty lexeme; a stop word not at all.
+func (q *Queries) KeywordTerms(ctx context.Context, arg KeywordTermsParams) ([]KeywordTermsRow, error) {
+	rows, err := q.db.Query(ctx, keywordTerms, arg.Words, arg.MaxLexemes)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []KeywordTermsRow{}
+	for rows.Next() {
+		var i KeywordTermsRow
+		if err := rows.Scan(
+			&i.Pos,
+			&i.Stem,
+			&i.Lexeme,
+			&i.Categories,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listBrands = `-- name: ListBrands :many
@@ -471,39 +524,36 @@ FROM (
                                      WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                      ELSE p.popularity END) AS sort_key
         FROM products p
-        WHERE p.search @@ to_tsquery('english', $2::text)
-          AND CASE $3::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ to_tsquery('english', $2::text)
-                              WHEN 2 THEN NOT p.search @@ to_tsquery('english', $4::text) ELSE true END
-          AND ($5::bigint IS NULL OR p.category_id = $5::bigint)
-          AND ($6::text IS NULL OR p.brand = $6::text)
-          AND ($7::bigint IS NULL OR p.price >= $7::bigint)
-          AND ($8::bigint IS NULL OR p.price <= $8::bigint)
-          AND (NOT $9::boolean OR p.in_stock)
+        WHERE products_search_doc(p.search, p.category_id, p.brand) @@ ($2::text)::tsquery
+          AND CASE $3::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ ($4::text)::tsquery
+                              WHEN 2 THEN NOT p.search @@ ($5::text)::tsquery ELSE true END
+          AND ($6::bigint IS NULL OR p.price >= $6::bigint)
+          AND ($7::bigint IS NULL OR p.price <= $7::bigint)
+          AND (NOT $8::boolean OR p.in_stock)
     ) m
-    WHERE $10::bigint IS NULL
-       OR (m.sort_key * $11::bigint, m.id * $11::bigint) > ($12::bigint * $11::bigint, $10::bigint * $11::bigint)
-    ORDER BY m.sort_key * $11::bigint, m.id * $11::bigint
-    LIMIT $13
+    WHERE $9::bigint IS NULL
+       OR (m.sort_key * $10::bigint, m.id * $10::bigint) > ($11::bigint * $10::bigint, $9::bigint * $10::bigint)
+    ORDER BY m.sort_key * $10::bigint, m.id * $10::bigint
+    LIMIT $12
 ) p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
-ORDER BY p.sort_key * $11::bigint, p.id * $11::bigint
+ORDER BY p.sort_key * $10::bigint, p.id * $10::bigint
 `
 
 type SearchKeywordExactParams struct {
-	SortKey    string
-	Query      string
-	Tier       int32
-	QueryAb    string
-	CategoryID *int64
-	Brand      *string
-	MinPrice   *int64
-	MaxPrice   *int64
-	InStock    bool
-	AfterID    *int64
-	Sign       int64
-	AfterKey   *int64
-	PageSize   int32
+	SortKey  string
+	Match    string
+	Tier     int32
+	Query    string
+	QueryAb  string
+	MinPrice *int64
+	MaxPrice *int64
+	InStock  bool
+	AfterID  *int64
+	Sign     int64
+	AfterKey *int64
+	PageSize int32
 }
 
 type SearchKeywordExactRow struct {
@@ -518,8 +568,11 @@ type SearchKeywordExactRow struct {
 
 // A keyword search's page when walking the sort key's index (the queries
 // above with a bounded `walk`) did not fill it: the word is rare along that
-// order, so the planner starts from the matches instead (the GIN index, or
-// an equality filter's index when that is narrower) and sorts them. The sort
+// order, so the planner starts from the matches instead and sorts them:
+// `match` is the keyword's tsquery with the brand filter, and the category
+// filter unless the words imply it, as lexemes of products_search_doc
+// (migration 00010): one GIN scan finds the rows that hold the words in that
+// category and brand. The sort
 // key is an expression on purpose, so that no index order applies and the
 // planner cannot fall back to the unbounded walk. `sign` is 1 for an
 // ascending order and -1 for a descending one (the id breaks ties the same
@@ -528,11 +581,10 @@ type SearchKeywordExactRow struct {
 func (q *Queries) SearchKeywordExact(ctx context.Context, arg SearchKeywordExactParams) ([]SearchKeywordExactRow, error) {
 	rows, err := q.db.Query(ctx, searchKeywordExact,
 		arg.SortKey,
-		arg.Query,
+		arg.Match,
 		arg.Tier,
+		arg.Query,
 		arg.QueryAb,
-		arg.CategoryID,
-		arg.Brand,
 		arg.MinPrice,
 		arg.MaxPrice,
 		arg.InStock,
@@ -583,9 +635,9 @@ FROM (
         ORDER BY p.created_at DESC, p.id DESC
         LIMIT $8
     ) w
-    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
-        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    WHERE $9::text IS NULL OR (w.search @@ ($9::text)::tsquery AND
+        CASE $10::int WHEN 1 THEN w.search @@ ($11::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ ($11::text)::tsquery ELSE true END)
     ORDER BY w.created_at DESC, w.id DESC
     LIMIT $12
 ) p
@@ -679,9 +731,9 @@ FROM (
         ORDER BY p.popularity DESC, p.id DESC
         LIMIT $8
     ) w
-    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
-        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    WHERE $9::text IS NULL OR (w.search @@ ($9::text)::tsquery AND
+        CASE $10::int WHEN 1 THEN w.search @@ ($11::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ ($11::text)::tsquery ELSE true END)
     ORDER BY w.popularity DESC, w.id DESC
     LIMIT $12
 ) p
@@ -774,9 +826,9 @@ FROM (
         ORDER BY p.price, p.id
         LIMIT $8
     ) w
-    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
-        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    WHERE $9::text IS NULL OR (w.search @@ ($9::text)::tsquery AND
+        CASE $10::int WHEN 1 THEN w.search @@ ($11::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ ($11::text)::tsquery ELSE true END)
     ORDER BY w.price, w.id
     LIMIT $12
 ) p
@@ -869,9 +921,9 @@ FROM (
         ORDER BY p.price DESC, p.id DESC
         LIMIT $8
     ) w
-    WHERE $9::text IS NULL OR (w.search @@ to_tsquery('english', $9::text) AND
-        CASE $10::int WHEN 1 THEN w.search @@ to_tsquery('english', $11::text)
-                        WHEN 2 THEN NOT w.search @@ to_tsquery('english', $11::text) ELSE true END)
+    WHERE $9::text IS NULL OR (w.search @@ ($9::text)::tsquery AND
+        CASE $10::int WHEN 1 THEN w.search @@ ($11::text)::tsquery
+                        WHEN 2 THEN NOT w.search @@ ($11::text)::tsquery ELSE true END)
     ORDER BY w.price DESC, w.id DESC
     LIMIT $12
 ) p

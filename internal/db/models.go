@@ -151,6 +151,11 @@ type ProductStock struct {
 	Version      int64
 }
 
+type SearchTerm struct {
+	Lexeme     string
+	CategoryID int64
+}
+
 type StockLedger struct {
 	ID        int64
 	ProductID int64

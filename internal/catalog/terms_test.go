@@ -1,0 +1,128 @@
+package catalog
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"market/internal/db"
+	"market/internal/testenv"
+)
+
+// TestSearchTermsFollowProductsUnderConcurrency creates products from a few
+// new words in a new category with 200 goroutines at once, each naming its
+// words in a different order (the trigger's inserts into search_terms must
+// queue, not deadlock), then moves some of them to another category: every
+// product is found by its words, by the prefix of one, and within its
+// category, before and after the move.
+func TestSearchTermsFollowProductsUnderConcurrency(t *testing.T) {
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	vocabulary := []string{"quillfeather", "zantorix", "vombleware", "glimmerhorn", "oxtrapod"}
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			w := shuffled(vocabulary, i)
+			_, err := s.Create(t.Context(), ProductInput{SKU: fmt.Sprintf("ODD-%03d", i), Name: strings.Join(w, " "),
+				Brand: "Oddity Works", Category: "Curios", Description: "One of " + w[0] + " kind.", Price: 5000, Stock: 1})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := func(q, category string) int64 {
+		t.Helper()
+		p, err := s.Search(t.Context(), Filter{Q: q, Category: category})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Total
+	}
+	for _, w := range vocabulary {
+		if got := found(w, ""); got != n {
+			t.Fatalf("%q finds %d products, want %d", w, got, n)
+		}
+	}
+	if got := found("zantorix glimm", "curios"); got != n {
+		t.Fatalf("a prefix of the last word finds %d products, want %d", got, n)
+	}
+
+	// Move a quarter to the books, with a word of their own.
+	if _, err := pool.Exec(t.Context(), `INSERT INTO categories (slug, name) VALUES ('books', 'Books') ON CONFLICT DO NOTHING`); err != nil {
+		t.Fatal(err)
+	}
+	moved, err := pool.Exec(t.Context(), `UPDATE products SET name = name || ' paperback',
+		category_id = (SELECT id FROM categories WHERE slug = 'books') WHERE sku LIKE 'ODD-%' AND id % 4 = 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := moved.RowsAffected()
+	if m == 0 || m == n {
+		t.Fatalf("moved %d products", m)
+	}
+	for _, tc := range []struct {
+		q, category string
+		want        int64
+	}{
+		{"quillfeather", "", n}, {"quillfeather", "curios", n - m}, {"quillfeather", "books", m},
+		{"oxtrapod paperb", "", m}, {"oxtrapod paperback", "curios", 0}, {"zantorix", "books", m},
+	} {
+		if got := found(tc.q, tc.category); got != tc.want {
+			t.Errorf("%q in %q finds %d products, want %d", tc.q, tc.category, got, tc.want)
+		}
+	}
+}
+
+// shuffled returns words in an order of its own for each i.
+func shuffled(words []string, i int) []string {
+	w := append([]string(nil), words...)
+	rand.New(rand.NewPCG(uint64(i), 7)).Shuffle(len(w), func(a, b int) { w[a], w[b] = w[b], w[a] })
+	return w
+}
+
+func TestResolveKeyword(t *testing.T) {
+	type term = db.KeywordTermsRow
+	many := make([]term, maxLexemes+1)
+	for i := range many {
+		many[i] = term{Pos: 2, Stem: "s", Lexeme: fmt.Sprintf("s%02d", i), Categories: []int64{int64(i)}}
+	}
+	for _, tc := range []struct {
+		name  string
+		terms []term
+		last  int32
+		want  keyword
+	}{
+		{"one word, one lexeme", []term{{Pos: 1, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 1,
+			keyword{query: "'jacket'", title: "'jacket':AB", categories: []int64{8}}},
+		{"the prefix stands for its lexemes; categories that hold every word", []term{
+			{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5, 7}},
+			{Pos: 2, Stem: "vac", Lexeme: "vacuum", Categories: []int64{5}},
+			{Pos: 2, Stem: "vac", Lexeme: "vacat", Categories: []int64{7, 9}}}, 2,
+			keyword{query: "'robot' & ('vacuum' | 'vacat')", title: "'robot':AB & ('vacuum':AB | 'vacat':AB)", categories: []int64{5, 7}}},
+		{"a word no product holds", []term{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}}, {Pos: 2, Stem: "zzz"}}, 2,
+			keyword{none: true}},
+		{"no category holds every word", []term{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}},
+			{Pos: 2, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 2, keyword{none: true}},
+		{"a prefix of too many lexemes stays a prefix, in any category", append([]term{{Pos: 1, Stem: "pro", Lexeme: "pro", Categories: []int64{1, 3}}}, many...), 2,
+			keyword{query: "'pro' & 's':*", title: "'pro':AB & 's':*AB", categories: []int64{1, 3}}},
+		{"only stop words", nil, 1, keyword{}},
+		{"quotes in a lexeme", []term{{Pos: 1, Stem: `o'k\`, Lexeme: `o'k\`, Categories: []int64{1}}}, 1,
+			keyword{query: `'o''k\\'`, title: `'o''k\\':AB`, categories: []int64{1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := resolveKeyword(tc.terms, tc.last); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
