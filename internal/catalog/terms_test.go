@@ -126,3 +126,31 @@ func TestResolveKeyword(t *testing.T) {
 		})
 	}
 }
+
+// TestKeywordsNoProductHoldsAnswerAtOnce: stop words alone, a word no product
+// holds, and words no one category holds together answer with a notice and
+// nothing else.
+func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
+	s := NewService(catalogDB(t, 2_000))
+	for _, tc := range []struct{ q, category, notice string }{
+		{"the and of", "", "too common"},
+		{"zzqqxxv", "", "No products match"},
+		{"jacket turntable", "", "No products match"}, // fashion and audio
+		{"jacket", "audio", "No products match"},
+		{"jacket the", "", ""}, // a stop word at the end drops out
+	} {
+		p, err := s.Search(t.Context(), Filter{Q: tc.q, Category: tc.category})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.q, err)
+		}
+		if tc.notice == "" {
+			if len(p.Items) == 0 || p.Notice != "" {
+				t.Errorf("%q: %d items, notice %q", tc.q, len(p.Items), p.Notice)
+			}
+			continue
+		}
+		if len(p.Items) != 0 || p.Total != 0 || !strings.Contains(p.Notice, tc.notice) {
+			t.Errorf("%q in %q: %d items, total %d, notice %q; want none and %q", tc.q, tc.category, len(p.Items), p.Total, p.Notice, tc.notice)
+		}
+	}
+}
