@@ -14,6 +14,27 @@ LIMIT $1;
 -- name: CountProducts :one
 SELECT count(*) FROM products;
 
+-- name: KeywordTerms :many
+-- What the words of a keyword search stand for (search_terms): each word's
+-- stems, in order, and for each stem the lexemes it matches with the
+-- categories that hold them: the stem itself, or for the last word (a
+-- prefix) every lexeme it begins, at most max_lexemes + 1 of them. A stem
+-- no product holds comes back with an empty lexeme; a stop word not at all.
+SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(t.lexeme, '')::text AS lexeme, t.categories::bigint[] AS categories
+FROM unnest(sqlc.arg(words)::text[]) WITH ORDINALITY AS w(word, pos)
+CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
+LEFT JOIN LATERAL (
+    SELECT st.lexeme, array_agg(st.category_id ORDER BY st.category_id) AS categories
+    FROM search_terms st
+    WHERE st.lexeme >= s.stem COLLATE "C"
+      -- U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
+      AND st.lexeme <= CASE WHEN w.pos = cardinality(sqlc.arg(words)::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
+    GROUP BY st.lexeme
+    ORDER BY st.lexeme
+    LIMIT sqlc.arg(max_lexemes)::int + 1
+) t ON true
+ORDER BY w.pos, s.stem, t.lexeme;
+
 -- Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
 -- ORDER BY can walk an index; the optional filters are catch-all
 -- `(narg IS NULL OR …)` terms. The catalog service runs these with
@@ -31,26 +52,6 @@ SELECT count(*) FROM products;
 -- rows that match; a word too rare along that order to fill the page in
 -- `walk` rows is served by SearchKeywordExact from its matches instead. For
 -- searches without a keyword, walk = page_size and the query is as before.
-
--- name: KeywordTerms :many
--- What the words of a keyword search stand for (search_terms): each word's
--- stems, in order, and for each stem the lexemes it matches with the
--- categories that hold them: the stem itself, or for the last word (a
--- prefix) every lexeme it begins, at most max_lexemes + 1 of them. A stem
--- no product holds comes back with an empty lexeme; a stop word not at all.
-SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(t.lexeme, '')::text AS lexeme, t.categories::bigint[] AS categories
-FROM unnest(sqlc.arg(words)::text[]) WITH ORDINALITY AS w(word, pos)
-CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
-LEFT JOIN LATERAL (
-    SELECT st.lexeme, array_agg(st.category_id ORDER BY st.category_id) AS categories
-    FROM search_terms st
-    WHERE st.lexeme >= s.stem COLLATE "C"
-      AND st.lexeme <= CASE WHEN w.pos = cardinality(sqlc.arg(words)::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
-    GROUP BY st.lexeme
-    ORDER BY st.lexeme
-    LIMIT sqlc.arg(max_lexemes)::int + 1
-) t ON true
-ORDER BY w.pos, s.stem, t.lexeme;
 
 -- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1;

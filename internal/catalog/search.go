@@ -303,7 +303,9 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	}
 	words := words(f.Q)
 	brand := strings.TrimSpace(f.Brand)
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	// One snapshot for every statement: the terms, the walks and the count
+	// must see the same products.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, searchSettings(len(words) > 0)); err != nil {
 			return err
 		}
@@ -345,10 +347,10 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			// brand as lexemes (products_search_doc); a category that the words
 			// already imply would only add its rows to the scan.
 			if p.CategoryID != nil && len(kw.categories) != 1 {
-				match += " & " + quoteLexeme("~c"+itoa(*p.CategoryID))
+				match += " & " + quoteLexeme("category "+itoa(*p.CategoryID))
 			}
 			if p.Brand != nil {
-				match += " & " + quoteLexeme("~b"+*p.Brand)
+				match += " & " + quoteLexeme("brand "+*p.Brand)
 			}
 			if len(kw.categories) == 1 {
 				// Only one category holds every word: search within it, walking
@@ -476,7 +478,7 @@ func (s *Service) rows(ctx context.Context, q *db.Queries, sort Sort, p db.Searc
 	if n := int32(len(rows)); n > 0 && n < p.PageSize && float64(p.PageSize-n)*float64(walkRows)/float64(n) <= walkRows/2 {
 		// "robot vacuum" by popularity: 17 matches in 2,000 rows, 4 more expected in 470.
 		last, more := rows[n-1], p
-		more.AfterKey, more.AfterID, more.PageSize = &last.key, &last.ID, p.PageSize-n
+		more.AfterKey, more.AfterID, more.PageSize, more.Walk = &last.key, &last.ID, p.PageSize-n, walkRows/2
 		next, w, err := s.walk(ctx, q, sort, more)
 		if err != nil {
 			return nil, 0, err

@@ -154,3 +154,57 @@ func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestCategoryAndBrandLexemesCannotBeForged: the searches that start from the
+// GIN index find the category and brand filters as lexemes of their own. A
+// product in another category and brand whose text imitates them (old and
+// new spellings) must not be found by a search filtered to them: not on the
+// exact path (the second page here) and not in the count (the first).
+func TestCategoryAndBrandLexemesCannotBeForged(t *testing.T) {
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	create := func(sku, name, brand, category, description string) Product {
+		t.Helper()
+		p, err := s.Create(t.Context(), ProductInput{SKU: sku, Name: name, Brand: brand, Category: category,
+			Description: description, Price: 1000, Stock: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const n = PageSize + 5
+	for i := range n {
+		create(fmt.Sprintf("BOOK-%d", i), fmt.Sprintf("Zantorix Atlas %d", i), "Acme", "Books", "")
+	}
+	var books int64
+	if err := pool.QueryRow(t.Context(), `SELECT id FROM categories WHERE slug = 'books'`).Scan(&books); err != nil {
+		t.Fatal(err)
+	}
+	forged := fmt.Sprintf("x~c%d category %d x~bAcme brand Acme", books, books)
+	create("LAMP-1", "Zantorix Lamp "+forged, "Glow", "Lamps", forged)
+	for _, f := range []Filter{{Q: "zantorix", Category: "books"}, {Q: "zantorix", Brand: "Acme"}, {Q: "zantorix atl", Category: "books", Brand: "Acme"}} {
+		var got int
+		for page := 0; ; page++ {
+			p, err := s.Search(t.Context(), f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page == 0 && (p.Total != n || p.Capped) {
+				t.Errorf("%+v: total %d, want %d", f, p.Total, n)
+			}
+			for _, it := range p.Items {
+				if it.Brand != "Acme" || it.Category != "books" {
+					t.Errorf("%+v found %q (%s, %s)", f, it.Name, it.Brand, it.Category)
+				}
+			}
+			got += len(p.Items)
+			if p.NextCursor == "" || page > 3 {
+				break
+			}
+			f.After = p.NextCursor
+		}
+		if got != n {
+			t.Errorf("%+v: %d items over the pages, want %d", f, got, n)
+		}
+	}
+}

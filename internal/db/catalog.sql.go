@@ -49,9 +49,27 @@ func (q *Queries) CategoryBySlugOrName(ctx context.Context, name string) (Catego
 }
 
 const categoryIDBySlug = `-- name: CategoryIDBySlug :one
+
 SELECT id FROM categories WHERE slug = $1
 `
 
+// Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
+// ORDER BY can walk an index; the optional filters are catch-all
+// `(narg IS NULL OR …)` terms. The catalog service runs these with
+// plan_cache_mode = force_custom_plan, so PostgreSQL folds the absent filters
+// away on every execution instead of switching to a generic plan that cannot
+// pick the index matching the filters present. Paging is keyset on
+// (sort key, id); there is no OFFSET. Each query fetches page_size rows
+// (the service asks for one more than it shows to know whether a next page
+// exists) and joins categories and stock only for those rows.
+// Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
+// products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
+// equality + sort + id.
+// Keyword searches use the same four queries: they walk at most `walk` rows
+// of the sort key's index (stopping as soon as the page is full) and keep the
+// rows that match; a word too rare along that order to fill the page in
+// `walk` rows is served by SearchKeywordExact from its matches instead. For
+// searches without a keyword, walk = page_size and the query is as before.
 func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, error) {
 	row := q.db.QueryRow(ctx, categoryIDBySlug, slug)
 	var id int64
@@ -318,7 +336,6 @@ func (q *Queries) InsertStockLedger(ctx context.Context, arg InsertStockLedgerPa
 }
 
 const keywordTerms = `-- name: KeywordTerms :many
-
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(t.lexeme, '')::text AS lexeme, t.categories::bigint[] AS categories
 FROM unnest($1::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
@@ -326,6 +343,7 @@ LEFT JOIN LATERAL (
     SELECT st.lexeme, array_agg(st.category_id ORDER BY st.category_id) AS categories
     FROM search_terms st
     WHERE st.lexeme >= s.stem COLLATE "C"
+      -- U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
       AND st.lexeme <= CASE WHEN w.pos = cardinality($1::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
     GROUP BY st.lexeme
     ORDER BY st.lexeme
@@ -346,23 +364,6 @@ type KeywordTermsRow struct {
 	Categories []int64
 }
 
-// Search (SPEC 3.3). Without a keyword: one query per sort key, because only a real column in
-// ORDER BY can walk an index; the optional filters are catch-all
-// `(narg IS NULL OR …)` terms. The catalog service runs these with
-// plan_cache_mode = force_custom_plan, so PostgreSQL folds the absent filters
-// away on every execution instead of switching to a generic plan that cannot
-// pick the index matching the filters present. Paging is keyset on
-// (sort key, id); there is no OFFSET. Each query fetches page_size rows
-// (the service asks for one more than it shows to know whether a next page
-// exists) and joins categories and stock only for those rows.
-// Indexes (migrations/00002_search.sql, 00006_search_speed.sql):
-// products_{,cat_,brand_,cat_brand_}{price,created,popular}_idx for
-// equality + sort + id.
-// Keyword searches use the same four queries: they walk at most `walk` rows
-// of the sort key's index (stopping as soon as the page is full) and keep the
-// rows that match; a word too rare along that order to fill the page in
-// `walk` rows is served by SearchKeywordExact from its matches instead. For
-// searches without a keyword, walk = page_size and the query is as before.
 // What the words of a keyword search stand for (search_terms): each word's
 // stems, in order, and for each stem the lexemes it matches with the
 // categories that hold them: the stem itself, or for the last word (a
