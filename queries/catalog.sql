@@ -165,11 +165,10 @@ ORDER BY p.popularity DESC, p.id DESC;
 -- A keyword search's page when walking the sort key's index (the queries
 -- above with a bounded `walk`) did not fill it: the word is rare along that
 -- order, so the planner starts from the matches instead and sorts them:
--- `match` is the keyword's tsquery with the brand filter, and the category
--- filter unless the words imply it, as lexemes of products_search_doc
--- (migration 00010): one GIN scan finds the rows that hold the words in that
--- category and brand. The sort
--- key is an expression on purpose, so that no index order applies and the
+-- `match` is the keyword's tsquery over products_match_doc (migration
+-- 00011): its words as lexemes of the category filtered to, and the brand
+-- filter as a lexeme, so one GIN scan finds the rows that hold the words in
+-- that category and brand. The sort key is an expression on purpose, so that no index order applies and the
 -- planner cannot fall back to the unbounded walk. `sign` is 1 for an
 -- ascending order and -1 for a descending one (the id breaks ties the same
 -- way). Tier 1 keeps the products whose name or brand holds every word
@@ -182,7 +181,7 @@ FROM (
                                      WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                      ELSE p.popularity END) AS sort_key
         FROM products p
-        WHERE products_search_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
+        WHERE products_match_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
           AND CASE @tier::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ (@query::text)::tsquery
                               WHEN 2 THEN NOT p.search @@ (@query_ab::text)::tsquery ELSE true END
           AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
@@ -205,7 +204,7 @@ ORDER BY p.sort_key * @sign::bigint, p.id * @sign::bigint;
 -- broader keywords answer "10,000+" unseen.
 SELECT count(*) FROM (
     SELECT 1 FROM products p
-    WHERE products_search_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
+    WHERE products_match_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
       AND (NOT @in_stock::boolean OR p.in_stock)

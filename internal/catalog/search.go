@@ -140,12 +140,48 @@ func words(q string) []string {
 
 // keyword is a search's words resolved against search_terms (KeywordTerms).
 type keyword struct {
-	query string // tsquery text: every word (the last as its lexemes, or a prefix)
-	title string // the same, every word in the name or brand (weights A and B of products.search)
+	words []term
 	// categories may hold every word; nil when any may (the prefix stands
 	// for more lexemes than were read).
 	categories []int64
 	none       bool // no product holds every word
+}
+
+// term is one word of a keyword: any of its lexemes, or, when prefix is set,
+// any lexeme that begins with its one stem.
+type term struct {
+	lexemes []string
+	prefix  bool
+}
+
+// tsquery writes the keyword as tsquery text, its words ANDed. Each operand
+// names its lexeme within category when that is not 0 (the '<category id>
+// <lexeme>' lexemes of products_match_doc) and carries weights when they
+// are not "" (tsquery's :AB).
+func (kw keyword) tsquery(category int64, weights string) string {
+	var within string
+	if category != 0 {
+		within = itoa(category) + " "
+	}
+	all := make([]string, len(kw.words))
+	for i, w := range kw.words {
+		ops := make([]string, len(w.lexemes))
+		for k, l := range w.lexemes {
+			ops[k] = quoteLexeme(within + l)
+			if w.prefix || weights != "" {
+				ops[k] += ":"
+			}
+			if w.prefix {
+				ops[k] += "*"
+			}
+			ops[k] += weights
+		}
+		all[i] = strings.Join(ops, " | ")
+		if len(ops) > 1 {
+			all[i] = "(" + all[i] + ")"
+		}
+	}
+	return strings.Join(all, " & ")
 }
 
 // maxLexemes is how many lexemes the last word may stand for in the query:
@@ -154,14 +190,13 @@ type keyword struct {
 // it the query keeps the prefix.
 const maxLexemes = 16
 
-// resolveKeyword builds the tsquery of a search from its KeywordTerms: the
+// resolveKeyword resolves the words of a search from its KeywordTerms: the
 // words' stems ANDed, the last word's stem replaced by an OR of the lexemes
 // it begins. A stem that no product holds means no match, and so does a set
 // of categories that hold every word that is empty. Stop words are dropped,
-// as to_tsquery does; all of them leave an empty query.
+// as to_tsquery does; all of them leave no words.
 func resolveKeyword(terms []db.KeywordTermsRow, last int32) keyword {
 	var kw keyword
-	var all, title []string
 	open := true // no word has narrowed the categories yet
 	for i := 0; i < len(terms); {
 		j := i
@@ -178,18 +213,13 @@ func resolveKeyword(terms []db.KeywordTermsRow, last int32) keyword {
 		switch {
 		case len(lexemes) == 0:
 			return keyword{none: true}
-		case !prefix || len(lexemes) == 1:
-			all, title = append(all, quoteLexeme(lexemes[0])), append(title, quoteLexeme(lexemes[0])+":AB")
+		case !prefix:
+			kw.words = append(kw.words, term{lexemes: lexemes[:1]})
 		case len(lexemes) > maxLexemes:
-			all, title = append(all, quoteLexeme(stem)+":*"), append(title, quoteLexeme(stem)+":*AB")
+			kw.words = append(kw.words, term{lexemes: []string{stem}, prefix: true})
 			continue // more lexemes than were read: any category may hold them
 		default:
-			a, t := make([]string, len(lexemes)), make([]string, len(lexemes))
-			for k, l := range lexemes {
-				a[k], t[k] = quoteLexeme(l), quoteLexeme(l)+":AB"
-			}
-			all = append(all, "("+strings.Join(a, " | ")+")")
-			title = append(title, "("+strings.Join(t, " | ")+")")
+			kw.words = append(kw.words, term{lexemes: lexemes})
 		}
 		if open {
 			kw.categories, open = held, false
@@ -203,7 +233,6 @@ func resolveKeyword(terms []db.KeywordTermsRow, last int32) keyword {
 			return keyword{none: true}
 		}
 	}
-	kw.query, kw.title = strings.Join(all, " & "), strings.Join(title, " & ")
 	return kw
 }
 
@@ -338,24 +367,27 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			switch {
 			case kw.none, p.CategoryID != nil && kw.categories != nil && !slices.Contains(kw.categories, *p.CategoryID):
 				return nil // no product holds every word (in that category)
-			case kw.query == "":
+			case len(kw.words) == 0:
 				page.Notice = "Those words are too common to search for. Add a word that names the product."
 				return nil
-			}
-			p.Query, p.QueryAb, match = &kw.query, kw.title, kw.query
-			// The searches that start from the GIN index find the category and
-			// brand as lexemes (products_search_doc); a category that the words
-			// already imply would only add its rows to the scan.
-			if p.CategoryID != nil && len(kw.categories) != 1 {
-				match += " & " + quoteLexeme("category "+itoa(*p.CategoryID))
-			}
-			if p.Brand != nil {
-				match += " & " + quoteLexeme("brand "+*p.Brand)
 			}
 			if len(kw.categories) == 1 {
 				// Only one category holds every word: search within it, walking
 				// its composite index (the same rows, a far shorter walk).
 				p.CategoryID = &kw.categories[0]
+			}
+			query := kw.tsquery(0, "")
+			p.Query, p.QueryAb = &query, kw.tsquery(0, "AB")
+			// The searches that start from the GIN index find the category and
+			// brand in it (products_match_doc): the words as lexemes of that
+			// category, and the brand as a lexeme of its own.
+			var category int64
+			if p.CategoryID != nil {
+				category = *p.CategoryID
+			}
+			match = kw.tsquery(category, "")
+			if p.Brand != nil {
+				match += " & " + quoteLexeme("brand "+*p.Brand)
 			}
 		}
 		var rows []row

@@ -96,31 +96,40 @@ func TestResolveKeyword(t *testing.T) {
 	for i := range many {
 		many[i] = term{Pos: 2, Stem: "s", Lexeme: fmt.Sprintf("s%02d", i), Categories: []int64{int64(i)}}
 	}
+	// want is the keyword as a tsquery, with weights, and within category 3.
+	type want struct {
+		query, title, within string
+		categories           []int64
+		none                 bool
+	}
 	for _, tc := range []struct {
 		name  string
 		terms []term
 		last  int32
-		want  keyword
+		want  want
 	}{
 		{"one word, one lexeme", []term{{Pos: 1, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 1,
-			keyword{query: "'jacket'", title: "'jacket':AB", categories: []int64{8}}},
+			want{query: "'jacket'", title: "'jacket':AB", within: "'3 jacket'", categories: []int64{8}}},
 		{"the prefix stands for its lexemes; categories that hold every word", []term{
 			{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5, 7}},
 			{Pos: 2, Stem: "vac", Lexeme: "vacuum", Categories: []int64{5}},
 			{Pos: 2, Stem: "vac", Lexeme: "vacat", Categories: []int64{7, 9}}}, 2,
-			keyword{query: "'robot' & ('vacuum' | 'vacat')", title: "'robot':AB & ('vacuum':AB | 'vacat':AB)", categories: []int64{5, 7}}},
+			want{query: "'robot' & ('vacuum' | 'vacat')", title: "'robot':AB & ('vacuum':AB | 'vacat':AB)",
+				within: "'3 robot' & ('3 vacuum' | '3 vacat')", categories: []int64{5, 7}}},
 		{"a word no product holds", []term{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}}, {Pos: 2, Stem: "zzz"}}, 2,
-			keyword{none: true}},
+			want{none: true}},
 		{"no category holds every word", []term{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}},
-			{Pos: 2, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 2, keyword{none: true}},
+			{Pos: 2, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 2, want{none: true}},
 		{"a prefix of too many lexemes stays a prefix, in any category", append([]term{{Pos: 1, Stem: "pro", Lexeme: "pro", Categories: []int64{1, 3}}}, many...), 2,
-			keyword{query: "'pro' & 's':*", title: "'pro':AB & 's':*AB", categories: []int64{1, 3}}},
-		{"only stop words", nil, 1, keyword{}},
+			want{query: "'pro' & 's':*", title: "'pro':AB & 's':*AB", within: "'3 pro' & '3 s':*", categories: []int64{1, 3}}},
+		{"only stop words", nil, 1, want{}},
 		{"quotes in a lexeme", []term{{Pos: 1, Stem: `o'k\`, Lexeme: `o'k\`, Categories: []int64{1}}}, 1,
-			keyword{query: `'o''k\\'`, title: `'o''k\\':AB`, categories: []int64{1}}},
+			want{query: `'o''k\\'`, title: `'o''k\\':AB`, within: `'3 o''k\\'`, categories: []int64{1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := resolveKeyword(tc.terms, tc.last); !reflect.DeepEqual(got, tc.want) {
+			kw := resolveKeyword(tc.terms, tc.last)
+			got := want{query: kw.tsquery(0, ""), title: kw.tsquery(0, "AB"), within: kw.tsquery(3, ""), categories: kw.categories, none: kw.none}
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -156,9 +165,10 @@ func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
 }
 
 // TestCategoryAndBrandLexemesCannotBeForged: the searches that start from the
-// GIN index find the category and brand filters as lexemes of their own. A
-// product in another category and brand whose text imitates them (old and
-// new spellings) must not be found by a search filtered to them: not on the
+// GIN index find the words within a category, and the brand, as lexemes of
+// their own ('<category id> <lexeme>', 'brand <brand>'). A product in
+// another category and brand whose text imitates them (this spelling and
+// earlier ones) must not be found by a search filtered to them: not on the
 // exact path (the second page here) and not in the count (the first).
 func TestCategoryAndBrandLexemesCannotBeForged(t *testing.T) {
 	pool := testenv.DB(t)
@@ -180,7 +190,7 @@ func TestCategoryAndBrandLexemesCannotBeForged(t *testing.T) {
 	if err := pool.QueryRow(t.Context(), `SELECT id FROM categories WHERE slug = 'books'`).Scan(&books); err != nil {
 		t.Fatal(err)
 	}
-	forged := fmt.Sprintf("x~c%d category %d x~bAcme brand Acme", books, books)
+	forged := fmt.Sprintf("x~c%d category %d %d zantorix x~bAcme brand Acme", books, books, books)
 	create("LAMP-1", "Zantorix Lamp "+forged, "Glow", "Lamps", forged)
 	for _, f := range []Filter{{Q: "zantorix", Category: "books"}, {Q: "zantorix", Brand: "Acme"}, {Q: "zantorix atl", Category: "books", Brand: "Acme"}} {
 		var got int

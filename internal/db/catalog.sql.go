@@ -80,7 +80,7 @@ func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, err
 const countKeywordMatches = `-- name: CountKeywordMatches :one
 SELECT count(*) FROM (
     SELECT 1 FROM products p
-    WHERE products_search_doc(p.search, p.category_id, p.brand) @@ ($1::text)::tsquery
+    WHERE products_match_doc(p.search, p.category_id, p.brand) @@ ($1::text)::tsquery
       AND ($2::bigint IS NULL OR p.price >= $2::bigint)
       AND ($3::bigint IS NULL OR p.price <= $3::bigint)
       AND (NOT $4::boolean OR p.in_stock)
@@ -525,7 +525,7 @@ FROM (
                                      WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                      ELSE p.popularity END) AS sort_key
         FROM products p
-        WHERE products_search_doc(p.search, p.category_id, p.brand) @@ ($2::text)::tsquery
+        WHERE products_match_doc(p.search, p.category_id, p.brand) @@ ($2::text)::tsquery
           AND CASE $3::int WHEN 1 THEN to_tsvector('english', p.name || ' ' || p.brand) @@ ($4::text)::tsquery
                               WHEN 2 THEN NOT p.search @@ ($5::text)::tsquery ELSE true END
           AND ($6::bigint IS NULL OR p.price >= $6::bigint)
@@ -570,11 +570,10 @@ type SearchKeywordExactRow struct {
 // A keyword search's page when walking the sort key's index (the queries
 // above with a bounded `walk`) did not fill it: the word is rare along that
 // order, so the planner starts from the matches instead and sorts them:
-// `match` is the keyword's tsquery with the brand filter, and the category
-// filter unless the words imply it, as lexemes of products_search_doc
-// (migration 00010): one GIN scan finds the rows that hold the words in that
-// category and brand. The sort
-// key is an expression on purpose, so that no index order applies and the
+// `match` is the keyword's tsquery over products_match_doc (migration
+// 00011): its words as lexemes of the category filtered to, and the brand
+// filter as a lexeme, so one GIN scan finds the rows that hold the words in
+// that category and brand. The sort key is an expression on purpose, so that no index order applies and the
 // planner cannot fall back to the unbounded walk. `sign` is 1 for an
 // ascending order and -1 for a descending one (the id breaks ties the same
 // way). Tier 1 keeps the products whose name or brand holds every word
