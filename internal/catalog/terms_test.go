@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"market/internal/db"
 	"market/internal/testenv"
 )
@@ -215,6 +217,50 @@ func TestCategoryAndBrandLexemesCannotBeForged(t *testing.T) {
 		}
 		if got != n {
 			t.Errorf("%+v: %d items over the pages, want %d", f, got, n)
+		}
+	}
+}
+
+// TestProductWritesLeaveNoPendingSearchEntries: the full-text indexes take
+// each product write at once (migration 00012). With GIN's pending list, new
+// and changed products would wait in a list that every keyword search reads
+// in full until something merges it.
+func TestProductWritesLeaveNoPendingSearchEntries(t *testing.T) {
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	if _, err := pool.Exec(t.Context(), "CREATE EXTENSION IF NOT EXISTS pgstattuple"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		p, err := s.Create(t.Context(), ProductInput{SKU: fmt.Sprintf("LAST-%d", i), Name: fmt.Sprintf("Quillon Kettle %d", i),
+			Brand: "Acme", Category: "Kitchen", Description: "Boils water.", Price: 1000, Stock: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Selling out flips products.in_stock: a new row version in every index.
+		if _, err := s.Adjust(t.Context(), p.ID, Adjustment{Delta: -1, Reason: "sold"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := pool.Query(t.Context(), `SELECT c.relname::text, (pgstatginindex(c.oid)).pending_tuples
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+		WHERE i.indrelid = 'products'::regclass AND a.amname = 'gin'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct {
+		Index   string
+		Pending int64
+	}])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) < 2 {
+		t.Fatalf("want the full-text and title GIN indexes, found %v", pending)
+	}
+	for _, p := range pending {
+		if p.Pending != 0 {
+			t.Errorf("%s holds %d pending entries", p.Index, p.Pending)
 		}
 	}
 }
