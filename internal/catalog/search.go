@@ -154,27 +154,26 @@ type term struct {
 	prefix  bool
 }
 
-// tsquery writes the keyword as tsquery text, its words ANDed. Each operand
-// names its lexeme within category when that is not 0 (the '<category id>
-// <lexeme>' lexemes of products_match_doc) and carries weights when they
-// are not "" (tsquery's :AB).
+// tsquery writes the keyword as tsquery text, its words ANDed. With a
+// category (not 0) each operand names its lexeme within that category, as
+// products_match_doc holds it ('#<category id> <lexeme>'); those lexemes
+// have no weights, so weights ("AB": name or brand) go only with category 0.
 func (kw keyword) tsquery(category int64, weights string) string {
 	var within string
 	if category != 0 {
-		within = itoa(category) + " "
+		within = "#" + itoa(category) + " "
 	}
 	all := make([]string, len(kw.words))
 	for i, w := range kw.words {
 		ops := make([]string, len(w.lexemes))
 		for k, l := range w.lexemes {
 			ops[k] = quoteLexeme(within + l)
-			if w.prefix || weights != "" {
-				ops[k] += ":"
+			switch {
+			case w.prefix:
+				ops[k] += ":*" + weights
+			case weights != "":
+				ops[k] += ":" + weights
 			}
-			if w.prefix {
-				ops[k] += "*"
-			}
-			ops[k] += weights
 		}
 		all[i] = strings.Join(ops, " | ")
 		if len(ops) > 1 {
@@ -387,7 +386,7 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			}
 			match = kw.tsquery(category, "")
 			if p.Brand != nil {
-				match += " & " + quoteLexeme("brand "+*p.Brand)
+				match += " & " + quoteLexeme("#brand "+*p.Brand)
 			}
 		}
 		var rows []row

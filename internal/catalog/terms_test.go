@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -93,10 +94,10 @@ func shuffled(words []string, i int) []string {
 }
 
 func TestResolveKeyword(t *testing.T) {
-	type term = db.KeywordTermsRow
-	many := make([]term, maxLexemes+1)
+	type kt = db.KeywordTermsRow
+	many := make([]kt, maxLexemes+1)
 	for i := range many {
-		many[i] = term{Pos: 2, Stem: "s", Lexeme: fmt.Sprintf("s%02d", i), Categories: []int64{int64(i)}}
+		many[i] = kt{Pos: 2, Stem: "s", Lexeme: fmt.Sprintf("s%02d", i), Categories: []int64{int64(i)}}
 	}
 	// want is the keyword as a tsquery, with weights, and within category 3.
 	type want struct {
@@ -106,27 +107,27 @@ func TestResolveKeyword(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name  string
-		terms []term
+		terms []kt
 		last  int32
 		want  want
 	}{
-		{"one word, one lexeme", []term{{Pos: 1, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 1,
-			want{query: "'jacket'", title: "'jacket':AB", within: "'3 jacket'", categories: []int64{8}}},
-		{"the prefix stands for its lexemes; categories that hold every word", []term{
+		{"one word, one lexeme", []kt{{Pos: 1, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 1,
+			want{query: "'jacket'", title: "'jacket':AB", within: "'#3 jacket'", categories: []int64{8}}},
+		{"the prefix stands for its lexemes; categories that hold every word", []kt{
 			{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5, 7}},
 			{Pos: 2, Stem: "vac", Lexeme: "vacuum", Categories: []int64{5}},
 			{Pos: 2, Stem: "vac", Lexeme: "vacat", Categories: []int64{7, 9}}}, 2,
 			want{query: "'robot' & ('vacuum' | 'vacat')", title: "'robot':AB & ('vacuum':AB | 'vacat':AB)",
-				within: "'3 robot' & ('3 vacuum' | '3 vacat')", categories: []int64{5, 7}}},
-		{"a word no product holds", []term{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}}, {Pos: 2, Stem: "zzz"}}, 2,
+				within: "'#3 robot' & ('#3 vacuum' | '#3 vacat')", categories: []int64{5, 7}}},
+		{"a word no product holds", []kt{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}}, {Pos: 2, Stem: "zzz"}}, 2,
 			want{none: true}},
-		{"no category holds every word", []term{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}},
+		{"no category holds every word", []kt{{Pos: 1, Stem: "robot", Lexeme: "robot", Categories: []int64{5}},
 			{Pos: 2, Stem: "jacket", Lexeme: "jacket", Categories: []int64{8}}}, 2, want{none: true}},
-		{"a prefix of too many lexemes stays a prefix, in any category", append([]term{{Pos: 1, Stem: "pro", Lexeme: "pro", Categories: []int64{1, 3}}}, many...), 2,
-			want{query: "'pro' & 's':*", title: "'pro':AB & 's':*AB", within: "'3 pro' & '3 s':*", categories: []int64{1, 3}}},
+		{"a prefix of too many lexemes stays a prefix, in any category", append([]kt{{Pos: 1, Stem: "pro", Lexeme: "pro", Categories: []int64{1, 3}}}, many...), 2,
+			want{query: "'pro' & 's':*", title: "'pro':AB & 's':*AB", within: "'#3 pro' & '#3 s':*", categories: []int64{1, 3}}},
 		{"only stop words", nil, 1, want{}},
-		{"quotes in a lexeme", []term{{Pos: 1, Stem: `o'k\`, Lexeme: `o'k\`, Categories: []int64{1}}}, 1,
-			want{query: `'o''k\\'`, title: `'o''k\\':AB`, within: `'3 o''k\\'`, categories: []int64{1}}},
+		{"quotes in a lexeme", []kt{{Pos: 1, Stem: `o'k\`, Lexeme: `o'k\`, Categories: []int64{1}}}, 1,
+			want{query: `'o''k\\'`, title: `'o''k\\':AB`, within: `'#3 o''k\\'`, categories: []int64{1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kw := resolveKeyword(tc.terms, tc.last)
@@ -168,7 +169,7 @@ func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
 
 // TestCategoryAndBrandLexemesCannotBeForged: the searches that start from the
 // GIN index find the words within a category, and the brand, as lexemes of
-// their own ('<category id> <lexeme>', 'brand <brand>'). A product in
+// their own ('#<category id> <lexeme>', '#brand <brand>'). A product in
 // another category and brand whose text imitates them (this spelling and
 // earlier ones) must not be found by a search filtered to them: not on the
 // exact path (the second page here) and not in the count (the first).
@@ -192,7 +193,7 @@ func TestCategoryAndBrandLexemesCannotBeForged(t *testing.T) {
 	if err := pool.QueryRow(t.Context(), `SELECT id FROM categories WHERE slug = 'books'`).Scan(&books); err != nil {
 		t.Fatal(err)
 	}
-	forged := fmt.Sprintf("x~c%d category %d %d zantorix x~bAcme brand Acme", books, books, books)
+	forged := fmt.Sprintf("x~c%d category %d %d zantorix #%d zantorix x~bAcme brand Acme #brand Acme", books, books, books, books)
 	create("LAMP-1", "Zantorix Lamp "+forged, "Glow", "Lamps", forged)
 	for _, f := range []Filter{{Q: "zantorix", Category: "books"}, {Q: "zantorix", Brand: "Acme"}, {Q: "zantorix atl", Category: "books", Brand: "Acme"}} {
 		var got int
@@ -218,6 +219,51 @@ func TestCategoryAndBrandLexemesCannotBeForged(t *testing.T) {
 		if got != n {
 			t.Errorf("%+v: %d items over the pages, want %d", f, got, n)
 		}
+	}
+}
+
+// TestAPrefixFindsOnlyWords: a last word that begins more lexemes than
+// maxLexemes stays a tsquery prefix, which must match the words of products
+// and not the category and brand lexemes beside them in products_match_doc
+// ("bra" must not match every product's brand lexeme, nor a digit every
+// product of the categories whose id begins with it).
+func TestAPrefixFindsOnlyWords(t *testing.T) {
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	create := func(sku, name, category, description string) {
+		t.Helper()
+		if _, err := s.Create(t.Context(), ProductInput{SKU: sku, Name: name, Brand: "Acme", Category: category,
+			Description: description, Price: 1000, Stock: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range PageSize + 5 {
+		create(fmt.Sprintf("QB-%d", i), "Quorvex Atlas", "Books", "")
+		create(fmt.Sprintf("QL-%d", i), "Quorvex Lamp", "Lamps", "")
+	}
+	var books int64
+	if err := pool.QueryRow(t.Context(), `SELECT id FROM categories WHERE slug = 'books'`).Scan(&books); err != nil {
+		t.Fatal(err)
+	}
+	digit := strconv.FormatInt(books, 10)[:1] // a category that holds "quorvex" begins with it
+	// More than maxLexemes words begin with "bra" and with the digit.
+	var filler []string
+	for i := range maxLexemes + 1 {
+		filler = append(filler, fmt.Sprintf("bra%c%c", 'a'+i/26, 'a'+i%26), fmt.Sprintf("%s%d", digit, i))
+	}
+	create("FILL-1", "Filler", "Curios", strings.Join(filler, " "))
+	for _, q := range []string{"quorvex bra", "quorvex " + digit} {
+		p, err := s.Search(t.Context(), Filter{Q: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 0 || p.Total != 0 {
+			t.Errorf("%q found %d products (total %d), want none", q, len(p.Items), p.Total)
+		}
+	}
+	// The prefix still finds the words it begins.
+	if p, err := s.Search(t.Context(), Filter{Q: "filler bra"}); err != nil || p.Total != 1 {
+		t.Errorf(`"filler bra": total %d, err %v; want 1`, p.Total, err)
 	}
 }
 
