@@ -267,6 +267,23 @@ func TestAPrefixFindsOnlyWords(t *testing.T) {
 	}
 }
 
+// TestAWordTooLongToQualifyIsStillAProduct: a lexeme may be 2,047 bytes,
+// and its category's copy ('#<id> <lexeme>') would be longer than a
+// tsvector allows; products_match_doc leaves that copy out instead of
+// failing the write.
+func TestAWordTooLongToQualifyIsStillAProduct(t *testing.T) {
+	s := NewService(testenv.DB(t))
+	p, err := s.Create(t.Context(), ProductInput{SKU: "LONG-1", Name: "Vellichor Scroll", Brand: "Acme", Category: "Books",
+		Description: strings.Repeat("a", 2045), Price: 1000, Stock: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Search(t.Context(), Filter{Q: "vellichor", Category: "books"})
+	if err != nil || len(got.Items) != 1 || got.Items[0].ID != p.ID {
+		t.Fatalf("search within its category: %+v, %v", got, err)
+	}
+}
+
 // TestProductWritesLeaveNoPendingSearchEntries: the full-text indexes take
 // each product write at once (migration 00012). With GIN's pending list, new
 // and changed products would wait in a list that every keyword search reads
