@@ -168,8 +168,9 @@ ORDER BY p.popularity DESC, p.id DESC;
 -- `match` is the keyword's tsquery over products_match_doc (migration
 -- 00011): its words as lexemes of the category filtered to, and the brand
 -- filter as a lexeme, so one GIN scan finds the rows that hold the words in
--- that category and brand. The sort key is an expression on purpose, so that no index order applies and the
--- planner cannot fall back to the unbounded walk. `sign` is 1 for an
+-- that category and brand. The sort key is an expression on purpose, so
+-- that no index order applies and the planner cannot fall back to the
+-- unbounded walk. `sign` is 1 for an
 -- ascending order and -1 for a descending one (the id breaks ties the same
 -- way). Tier 1 keeps the products whose name or brand holds every word
 -- (products_title_search_idx), tier 2 the others; tier 0 keeps all matches.
