@@ -22,6 +22,15 @@ func batchedService(t *testing.T, rdb redis.UniversalClient) (*coupon.Service, *
 	return serviceWith(t, rdb, coupon.Options{})
 }
 
+// checkBatched fails unless the claims so far went out in fewer pipelines
+// than there were claims.
+func checkBatched(t *testing.T, batches func() (pipelines, claims uint64)) {
+	t.Helper()
+	if p, n := batches(); n <= p {
+		t.Fatalf("%d claims in %d pipelines: the crowd was not batched", n, p)
+	}
+}
+
 func serviceWith(t *testing.T, rdb redis.UniversalClient, o coupon.Options) (*coupon.Service, *pgxpool.Pool, func() (pipelines, claims uint64)) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
@@ -175,9 +184,7 @@ func TestClaimsAfterScriptCacheFlushRunOnceEach(t *testing.T) {
 	if err != nil || !loaded[0] {
 		t.Fatalf("claim script not loaded after the storm: %v %v", loaded, err)
 	}
-	if p, n := batches(); n <= p {
-		t.Fatalf("%d claims in %d pipelines: the crowd was not batched", n, p)
-	}
+	checkBatched(t, batches)
 }
 
 func TestOneFailingClaimInABatchDoesNotFailTheOthers(t *testing.T) {
@@ -210,9 +217,7 @@ func TestOneFailingClaimInABatchDoesNotFailTheOthers(t *testing.T) {
 		onGood = append(onGood, r)
 	}
 	checkExactlyOnce(t, rdb, good, 400, onGood)
-	if p, n := batches(); n <= p {
-		t.Fatalf("%d claims in %d pipelines: the crowd was not batched", n, p)
-	}
+	checkBatched(t, batches)
 }
 
 func TestAClaimWhoseShopperLeftIsNotSent(t *testing.T) {
