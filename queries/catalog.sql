@@ -199,16 +199,20 @@ JOIN product_stock s ON s.product_id = p.id
 ORDER BY p.sort_key * @sign::bigint, p.id * @sign::bigint;
 
 -- name: CountKeywordMatches :one
--- Exact count of a keyword's matches up to the cap (`match` as in
--- SearchKeywordExact). Used only when the first page is not the whole result
--- and no estimate reaches 15,000 matches, so the heap visits stay bounded;
--- broader keywords answer "10,000+" unseen.
+-- Exact count of a keyword's matches up to the cap, in search_docs
+-- (migration 00013): `match` is the keyword's tsquery, with the brand filter
+-- as a '#brand <brand>' lexeme, and `categories` the categories that may
+-- hold the words (NULL: any), so that only their partitions are read. Used
+-- only when the first page is not the whole result and no estimate reaches
+-- 15,000 matches, so the heap visits stay bounded; broader keywords answer
+-- "10,000+" unseen.
 SELECT count(*) FROM (
-    SELECT 1 FROM products p
-    WHERE products_match_doc(p.search, p.category_id, p.brand) @@ (@match::text)::tsquery
-      AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
-      AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
-      AND (NOT @in_stock::boolean OR p.in_stock)
+    SELECT 1 FROM search_docs d
+    WHERE d.doc @@ (@match::text)::tsquery
+      AND (sqlc.narg(categories)::bigint[] IS NULL OR d.category_id = ANY (sqlc.narg(categories)::bigint[]))
+      AND (sqlc.narg(min_price)::bigint IS NULL OR d.price >= sqlc.narg(min_price)::bigint)
+      AND (sqlc.narg(max_price)::bigint IS NULL OR d.price <= sqlc.narg(max_price)::bigint)
+      AND (NOT @in_stock::boolean OR d.in_stock)
     LIMIT @cap
 ) m;
 

@@ -356,7 +356,8 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			page.Notice = "Search for words made of letters or digits."
 			return nil
 		}
-		var match string // the keyword and filters for the GIN index (SearchKeywordExact, CountKeywordMatches)
+		var match string                       // the keyword, category and brand for products_match_doc (SearchKeywordExact)
+		var count db.CountKeywordMatchesParams // the keyword, brand and categories for search_docs
 		if len(words) > 0 {
 			terms, err := q.KeywordTerms(ctx, db.KeywordTermsParams{Words: words, MaxLexemes: maxLexemes})
 			if err != nil {
@@ -377,16 +378,20 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			}
 			query := kw.tsquery(0, "")
 			p.Query, p.QueryAb = &query, kw.tsquery(0, "AB")
-			// The searches that start from the GIN index find the category and
-			// brand in it (products_match_doc): the words as lexemes of that
-			// category, and the brand as a lexeme of its own.
-			var category int64
-			if p.CategoryID != nil {
-				category = *p.CategoryID
-			}
-			match = kw.tsquery(category, "")
+			// The queries that start from a GIN index find the brand in it, as
+			// a lexeme of its own. SearchKeywordExact finds the category there
+			// too (products_match_doc: the words as lexemes of that category);
+			// the count reads only the partitions of search_docs of the
+			// categories that may hold every word.
+			var ofBrand string
 			if p.Brand != nil {
-				match += " & " + quoteLexeme("#brand "+*p.Brand)
+				ofBrand = " & " + quoteLexeme("#brand "+*p.Brand)
+			}
+			match = query + ofBrand
+			count = db.CountKeywordMatchesParams{Match: query + ofBrand, Categories: kw.categories}
+			if p.CategoryID != nil {
+				match = kw.tsquery(*p.CategoryID, "") + ofBrand
+				count.Categories = []int64{*p.CategoryID}
 			}
 		}
 		var rows []row
@@ -406,7 +411,7 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 		case len(rows) <= PageSize:
 			page.Total = int64(len(rows))
 		case p.Query != nil:
-			page.Total, err = s.countKeyword(ctx, q, p, match, density)
+			page.Total, err = s.countKeyword(ctx, q, p, count, density)
 		default:
 			page.Total, err = q.CountMatches(ctx, db.CountMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
 				MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1})
@@ -442,15 +447,15 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 // independent of each other and of the filters, which underestimates ("pro"
 // within audio); the walk's share sees that. Either way a search in doubt is
 // counted.
-func (s *Service) countKeyword(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, match string, density float64) (int64, error) {
+func (s *Service) countKeyword(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, count db.CountKeywordMatchesParams, density float64) (int64, error) {
 	e, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
 		MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
 	est := max(e.Matches, int64(density*float64(e.Filtered)))
 	if err != nil || est >= countAbove {
 		return CountCap + 1, err
 	}
-	return q.CountKeywordMatches(ctx, db.CountKeywordMatchesParams{Match: match,
-		MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1})
+	count.MinPrice, count.MaxPrice, count.InStock, count.Cap = p.MinPrice, p.MaxPrice, p.InStock, CountCap+1
+	return q.CountKeywordMatches(ctx, count)
 }
 
 // row is a result with its keyset position.

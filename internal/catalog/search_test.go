@@ -93,15 +93,25 @@ func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 	}
 	defer conn.Release()
 	checked := map[string]bool{}
+	countsWithin := 0
 	for i, c := range seen {
 		key := c.sql + fmt.Sprint(c.args)
-		if checked[key] || !strings.Contains(c.sql, "products") || strings.Contains(c.sql, "products_match_estimate") {
+		catalogue := strings.Contains(c.sql, "products") || strings.Contains(c.sql, "search_docs")
+		if checked[key] || !catalogue || strings.Contains(c.sql, "products_match_estimate") {
 			continue
 		}
 		checked[key] = true
 		plan := explainPrepared(t, conn.Conn(), fmt.Sprintf("shape_%d", i), c)
-		if seqScansProducts(plan) {
-			t.Errorf("sequential scan over products for %v:\n%s\n%s", c.args, c.sql, plan)
+		scans := scanned(plan)
+		if slices.ContainsFunc(scans, func(s string) bool { return s == "Seq Scan products" || strings.HasPrefix(s, "Seq Scan search_docs") }) {
+			t.Errorf("sequential scan over the catalogue for %v:\n%s\n%s", c.args, c.sql, plan)
+		}
+		// A count within one category reads that category's partition only.
+		if cats, ok := c.args[1].([]int64); ok && strings.HasPrefix(c.sql, "-- name: CountKeywordMatches ") && len(cats) == 1 {
+			countsWithin++
+			if want := []string{fmt.Sprintf("Bitmap Heap Scan search_docs_%d", cats[0])}; !slices.Equal(scans, want) {
+				t.Errorf("counting within category %d scans %v, want %v", cats[0], scans, want)
+			}
 		}
 		for _, col := range equalityFilters(c.sql, c.args) {
 			if !strings.Contains(indexConds(plan), col) {
@@ -109,8 +119,8 @@ func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 			}
 		}
 	}
-	if len(checked) < len(shapes) {
-		t.Fatalf("checked only %d queries", len(checked))
+	if len(checked) < len(shapes) || countsWithin == 0 {
+		t.Fatalf("checked only %d queries, %d counts within a category", len(checked), countsWithin)
 	}
 }
 
@@ -136,21 +146,24 @@ func equalityFilters(sql string, args []any) []string {
 	return cols
 }
 
-// seqScansProducts: some node of the plan is a sequential scan of products
-// (a scan of the dozen categories is fine).
-func seqScansProducts(plan string) bool {
+// scanned lists the plan's scans of tables, as "<node type> <table>".
+func scanned(plan string) []string {
 	var root []struct{ Plan planNode }
 	if err := json.Unmarshal([]byte(plan), &root); err != nil || len(root) == 0 {
-		return true
+		return []string{"unreadable plan"}
 	}
-	var walk func(n planNode) bool
-	walk = func(n planNode) bool {
-		if n.NodeType == "Seq Scan" && n.Relation == "products" {
-			return true
+	var out []string
+	var walk func(n planNode)
+	walk = func(n planNode) {
+		if n.Relation != "" {
+			out = append(out, n.NodeType+" "+n.Relation)
 		}
-		return slices.ContainsFunc(n.Plans, walk)
+		for _, c := range n.Plans {
+			walk(c)
+		}
 	}
-	return walk(root[0].Plan)
+	walk(root[0].Plan)
+	return out
 }
 
 type planNode struct {

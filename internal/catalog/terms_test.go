@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -10,8 +11,10 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/db"
+	"market/internal/errs"
 	"market/internal/testenv"
 )
 
@@ -326,4 +329,111 @@ func TestProductWritesLeaveNoPendingSearchEntries(t *testing.T) {
 			t.Errorf("%s holds %d pending entries", p.Index, p.Pending)
 		}
 	}
+}
+
+// TestSearchDocsFollowProductsUnderConcurrency runs 200 goroutines at once
+// against 40 products in two categories: creating products, rewriting their
+// words and moving them to the other category, repricing them, selling their
+// stock out and back, and deleting them, several on the same product. Then
+// search_docs holds one row per product, equal to what its triggers make of
+// the product, and the counts read from it agree with products.
+func TestSearchDocsFollowProductsUnderConcurrency(t *testing.T) {
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	ctx := t.Context()
+	categories := []string{"Curios", "Books"}
+	in := func(i int, category, words string) ProductInput {
+		return ProductInput{SKU: fmt.Sprintf("DOC-%03d", i), Name: "Tiltwhistle " + words, Brand: "Doc Works",
+			Category: category, Description: "A " + words + " for tests.", Price: int64(1000 + i), Stock: 1}
+	}
+	ids := make([]int64, 40)
+	for i := range ids {
+		p, err := s.Create(ctx, in(i, categories[i%2], "lamp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = p.ID
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	failed := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			k := i % len(ids)
+			var err error
+			switch i % 5 {
+			case 0:
+				_, err = s.Create(ctx, in(100+i, "Curios", "kettle"))
+			case 1:
+				_, err = s.Update(ctx, ids[k], in(k, categories[(k+1)%2], "kettle lantern"))
+			case 2:
+				_, err = pool.Exec(ctx, `UPDATE products SET price = price + 1 WHERE id = $1`, ids[k])
+			case 3: // sold out and back: in_stock flips twice
+				if _, err = s.Adjust(ctx, ids[k], Adjustment{Delta: -1, Reason: "test"}); err == nil {
+					_, err = s.Adjust(ctx, ids[k], Adjustment{Delta: 1, Reason: "test"})
+				}
+			case 4:
+				if i%20 == 4 {
+					_, err = pool.Exec(ctx, `DELETE FROM products WHERE id = $1`, ids[k])
+				} else {
+					_, err = s.Adjust(ctx, ids[k], Adjustment{Delta: -1, Reason: "test"})
+				}
+			}
+			if errs.Is(err, errs.NotFound) || errs.Is(err, errs.Conflict) { // deleted or sold out meanwhile
+				err = nil
+			}
+			failed <- err
+		})
+	}
+	wg.Wait()
+	close(failed)
+	for err := range failed {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var products, docs, drift int64
+	err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM products), (SELECT count(*) FROM search_docs),
+		(SELECT count(*) FROM products p FULL JOIN search_docs d ON d.id = p.id
+		 WHERE (p.category_id, p.price, p.in_stock, search_doc(p.search, p.brand)) IS DISTINCT FROM (d.category_id, d.price, d.in_stock, d.doc))`).
+		Scan(&products, &docs, &drift)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if products != docs || drift != 0 {
+		t.Fatalf("%d products, %d rows in search_docs, %d of them differ", products, docs, drift)
+	}
+	var moved, soldOut int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE name LIKE '%lantern%'), count(*) FILTER (WHERE NOT in_stock) FROM products`).
+		Scan(&moved, &soldOut); err != nil {
+		t.Fatal(err)
+	}
+	if moved != 8 || soldOut == 0 || products != 40+n/5-2 { // 40 created; ids[4] and ids[24] deleted
+		t.Fatalf("the writes did not all happen: %d products, %d renamed, %d sold out", products, moved, soldOut)
+	}
+	for _, f := range []Filter{{Q: "tiltwhistle"}, {Q: "kettle"}, {Q: "lantern", Category: "books"}, {Q: "tiltwhistle lamp", Category: "curios"},
+		{Q: "tiltwhistle", InStock: true}, {Q: "kettle", Brand: "Doc Works", MinPrice: ptr[int64](1100)}} {
+		p, err := s.Search(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := plainCount(t, pool, f)
+		if p.Total != want {
+			t.Errorf("%+v counts %d, products hold %d", f, p.Total, want)
+		}
+	}
+}
+
+// plainCount counts a filter's matches in products with a plain query.
+func plainCount(t *testing.T, pool *pgxpool.Pool, f Filter) int64 {
+	t.Helper()
+	var n int64
+	err := pool.QueryRow(t.Context(), `SELECT count(*) FROM products p JOIN categories c ON c.id = p.category_id
+		WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2) AND ($3 = '' OR p.brand = $3)
+		  AND p.price >= $4 AND (NOT $5 OR p.in_stock)`,
+		strings.Join(words(f.Q), " & "), f.Category, f.Brand, cmp.Or(f.MinPrice, ptr[int64](0)), f.InStock).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

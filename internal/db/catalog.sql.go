@@ -79,30 +79,36 @@ func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, err
 
 const countKeywordMatches = `-- name: CountKeywordMatches :one
 SELECT count(*) FROM (
-    SELECT 1 FROM products p
-    WHERE products_match_doc(p.search, p.category_id, p.brand) @@ ($1::text)::tsquery
-      AND ($2::bigint IS NULL OR p.price >= $2::bigint)
-      AND ($3::bigint IS NULL OR p.price <= $3::bigint)
-      AND (NOT $4::boolean OR p.in_stock)
-    LIMIT $5
+    SELECT 1 FROM search_docs d
+    WHERE d.doc @@ ($1::text)::tsquery
+      AND ($2::bigint[] IS NULL OR d.category_id = ANY ($2::bigint[]))
+      AND ($3::bigint IS NULL OR d.price >= $3::bigint)
+      AND ($4::bigint IS NULL OR d.price <= $4::bigint)
+      AND (NOT $5::boolean OR d.in_stock)
+    LIMIT $6
 ) m
 `
 
 type CountKeywordMatchesParams struct {
-	Match    string
-	MinPrice *int64
-	MaxPrice *int64
-	InStock  bool
-	Cap      int32
+	Match      string
+	Categories []int64
+	MinPrice   *int64
+	MaxPrice   *int64
+	InStock    bool
+	Cap        int32
 }
 
-// Exact count of a keyword's matches up to the cap (`match` as in
-// SearchKeywordExact). Used only when the first page is not the whole result
-// and no estimate reaches 15,000 matches, so the heap visits stay bounded;
-// broader keywords answer "10,000+" unseen.
+// Exact count of a keyword's matches up to the cap, in search_docs
+// (migration 00013): `match` is the keyword's tsquery, with the brand filter
+// as a '#brand <brand>' lexeme, and `categories` the categories that may
+// hold the words (NULL: any), so that only their partitions are read. Used
+// only when the first page is not the whole result and no estimate reaches
+// 15,000 matches, so the heap visits stay bounded; broader keywords answer
+// "10,000+" unseen.
 func (q *Queries) CountKeywordMatches(ctx context.Context, arg CountKeywordMatchesParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countKeywordMatches,
 		arg.Match,
+		arg.Categories,
 		arg.MinPrice,
 		arg.MaxPrice,
 		arg.InStock,

@@ -151,6 +151,14 @@ type ProductStock struct {
 	Version      int64
 }
 
+type SearchDoc struct {
+	CategoryID int64
+	ID         int64
+	Price      int64
+	InStock    bool
+	Doc        interface{}
+}
+
 type SearchTerm struct {
 	Lexeme     string
 	CategoryID int64

@@ -123,18 +123,21 @@ func Products(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) err
 	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) products"); err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) product_stock"); err != nil {
+	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) product_stock, search_docs"); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "vacuum analyze in %s; %d products seeded in %s\n", time.Since(t).Round(time.Millisecond), n, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// dropSecondaryIndexes drops the products indexes that are neither the
-// primary key nor unique (those guard data) and returns their definitions.
+// dropSecondaryIndexes drops the indexes of products and search_docs (which
+// the products triggers fill) that are neither the primary key nor unique
+// (those guard data), and returns their definitions. The definition of an
+// index of the partitioned search_docs reads "ON ONLY", which would build
+// it for no partition; without ONLY it is built for each.
 func dropSecondaryIndexes(ctx context.Context, tx pgx.Tx) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid)
-		FROM pg_index WHERE indrelid = 'products'::regclass AND NOT indisprimary AND NOT indisunique`)
+	rows, err := tx.Query(ctx, `SELECT indexrelid::regclass::text, replace(pg_get_indexdef(indexrelid), ' ON ONLY ', ' ON ')
+		FROM pg_index WHERE indrelid IN ('products'::regclass, 'search_docs'::regclass) AND NOT indisprimary AND NOT indisunique`)
 	if err != nil {
 		return nil, err
 	}
