@@ -124,3 +124,17 @@ SELECT c.id, c.name, c.state, c.total_quantity, c.persisted_count,
 FROM campaigns c
 WHERE c.id = ANY(@ids::bigint[])
 ORDER BY c.id;
+
+-- name: SearchDocsDrift :many
+-- search_docs (migration 00013), the copy that keyword counts read, against
+-- products: a product whose row is missing or names another category, price
+-- or stock state, or a row whose product is gone; at most $1 of them. The
+-- words are not compared: that would rebuild every product's document (5.8 s
+-- at a million products, against about 1 s for the rest).
+SELECT coalesce(p.id, d.id)::bigint AS product_id, coalesce(p.name, '')::text AS name,
+       p.category_id AS product_category, p.price AS product_price, p.in_stock AS product_in_stock,
+       d.category_id AS doc_category, d.price AS doc_price, d.in_stock AS doc_in_stock
+FROM products p FULL JOIN search_docs d ON d.id = p.id
+WHERE (p.category_id, p.price, p.in_stock) IS DISTINCT FROM (d.category_id, d.price, d.in_stock)
+ORDER BY 1
+LIMIT $1;

@@ -85,11 +85,11 @@ type Coupons interface {
 	RedriveDeadLetters(ctx context.Context, campaignID int64) (coupon.Redriven, error)
 }
 
-// NewService checks the built-in invariants (stock, wallets, orders and,
-// when coupons is not nil, campaigns) plus every source given.
+// NewService checks the built-in invariants (stock, wallets, orders, the
+// search copy and, when coupons is not nil, campaigns) plus every source given.
 func NewService(pool *pgxpool.Pool, log *slog.Logger, coupons Coupons, sources ...Source) *Service {
 	s := &Service{pool: pool, q: db.New(pool), log: log, coupons: coupons}
-	builtin := []Source{SourceFunc(s.stockChecks), SourceFunc(s.walletChecks), SourceFunc(s.orderChecks)}
+	builtin := []Source{SourceFunc(s.stockChecks), SourceFunc(s.walletChecks), SourceFunc(s.orderChecks), SourceFunc(s.searchChecks)}
 	if coupons != nil {
 		builtin = append(builtin, SourceFunc(s.campaignChecks))
 	}

@@ -4,18 +4,15 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"market/internal/testenv"
 )
 
 func TestStockDriftTurnsTheReportRedOnExactlyThatProduct(t *testing.T) {
 	pool := testenv.DB(t)
 	ctx := t.Context()
-	mustExec := func(sql string, args ...any) {
-		t.Helper()
-		if _, err := pool.Exec(ctx, sql, args...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustExec := execer(t, pool)
 	mustExec(`INSERT INTO categories (id, slug, name) VALUES (1, 'audio', 'Audio')`)
 	for id := 1; id <= 3; id++ {
 		mustExec(`INSERT INTO products (id, sku, name, brand, category_id, price) VALUES ($1::bigint, 'SKU-'||$1::text, 'Product '||$1::text, 'Brand', 1, 1000)`, id)
@@ -63,5 +60,70 @@ func TestStockDriftTurnsTheReportRedOnExactlyThatProduct(t *testing.T) {
 	hist, err := s.History(ctx, 10)
 	if err != nil || len(hist) != 3 {
 		t.Fatalf("history: %d (%v)", len(hist), err)
+	}
+}
+
+// TestSearchCopyDriftTurnsTheReportRedOnThatProduct edits search_docs behind
+// the triggers' back, one way per product, and reads each back from the report.
+func TestSearchCopyDriftTurnsTheReportRedOnThatProduct(t *testing.T) {
+	pool := testenv.DB(t)
+	ctx := t.Context()
+	mustExec := execer(t, pool)
+	mustExec(`INSERT INTO categories (id, slug, name) VALUES (1, 'audio', 'Audio'), (2, 'books', 'Books')`)
+	for id := 1; id <= 5; id++ {
+		mustExec(`INSERT INTO products (id, sku, name, brand, category_id, price) VALUES ($1::bigint, 'SKU-'||$1::text, 'Product '||$1::text, 'Brand', 1, 1000)`, id)
+		mustExec(`INSERT INTO product_stock (product_id, stock, opening_stock) VALUES ($1, 10, 10)`, id)
+	}
+	s := NewService(pool, slog.New(slog.DiscardHandler), nil)
+	search := func() []Check {
+		t.Helper()
+		r, err := s.Run(ctx, "manual", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Check
+		for _, c := range r.Checks {
+			if c.Name == nameSearchCopy {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+	if c := search(); len(c) != 1 || !c[0].OK || c[0].Left != 5 || c[0].Right != 5 {
+		t.Fatalf("a clean shop's search copy should agree: %+v", c)
+	}
+
+	mustExec(`UPDATE search_docs SET category_id = 2 WHERE id = 1`)
+	mustExec(`UPDATE search_docs SET price = 999 WHERE id = 2`)
+	mustExec(`UPDATE search_docs SET in_stock = NOT in_stock WHERE id = 3`)
+	mustExec(`DELETE FROM search_docs WHERE id = 4`)
+	mustExec(`ALTER TABLE products DISABLE TRIGGER products_search_docs_delete`)
+	mustExec(`DELETE FROM products WHERE id = 5`)
+	want := []Check{
+		{Subject: "all 5 products", Left: 0, Right: 5},
+		{Subject: "product 1 (Product 1)", Left: 2, Right: 1},
+		{Subject: "product 2 (Product 2)", Left: 999, Right: 1000},
+		{Subject: "product 3 (Product 3)", Left: 0, Right: 1},
+		{Subject: "product 4 (Product 4)", Left: 0, Right: 1},
+		{Subject: "product 5 (deleted)", Left: 1, Right: 0},
+	}
+	got := search()
+	if len(got) != len(want) {
+		t.Fatalf("want %d rows, got %+v", len(want), got)
+	}
+	for i, w := range want {
+		if g := got[i]; g.OK || g.Subject != w.Subject || g.Left != w.Left || g.Right != w.Right || g.Detail == "" {
+			t.Errorf("row %d: got %+v, want %+v", i, g, w)
+		}
+	}
+}
+
+// execer returns a function that runs a statement on pool or fails the test.
+func execer(t *testing.T, pool *pgxpool.Pool) func(sql string, args ...any) {
+	return func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(t.Context(), sql, args...); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
