@@ -388,7 +388,7 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 				ofBrand = " & " + quoteLexeme("#brand "+*p.Brand)
 			}
 			match = query + ofBrand
-			count = db.CountKeywordMatchesParams{Match: query + ofBrand, Categories: kw.categories}
+			count = db.CountKeywordMatchesParams{Match: match, Categories: kw.categories}
 			if p.CategoryID != nil {
 				match = kw.tsquery(*p.CategoryID, "") + ofBrand
 				count.Categories = []int64{*p.CategoryID}
