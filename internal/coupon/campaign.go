@@ -19,7 +19,6 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
-	"market/internal/money"
 )
 
 // Campaign states: draft → active ⇄ paused → ended.
@@ -46,47 +45,6 @@ const (
 
 // Campaign is a coupon campaign as stored in PostgreSQL.
 type Campaign = db.Campaign
-
-// Discount is what a coupon takes off an order.
-type Discount struct {
-	Type           string
-	Value          int64  // won (fixed) or percent
-	MaxDiscount    *int64 // percent only: the cap in won
-	MinOrderAmount int64
-}
-
-// DiscountOf reads a campaign's discount.
-func DiscountOf(c Campaign) Discount {
-	return Discount{Type: c.DiscountType, Value: c.DiscountValue, MaxDiscount: c.MaxDiscount, MinOrderAmount: c.MinOrderAmount}
-}
-
-// Amount is the won taken off a subtotal (0 below the minimum order amount);
-// never more than the subtotal.
-func (d Discount) Amount(subtotal int64) int64 {
-	if subtotal <= 0 || subtotal < d.MinOrderAmount {
-		return 0
-	}
-	off := d.Value
-	if d.Type == DiscountPercent {
-		off = subtotal * d.Value / 100
-		if d.MaxDiscount != nil && off > *d.MaxDiscount {
-			off = *d.MaxDiscount
-		}
-	}
-	return min(off, subtotal)
-}
-
-// Text says the discount in words: "₩3,000 off", "10% off (up to ₩5,000)".
-func (d Discount) Text() string {
-	if d.Type == DiscountPercent {
-		s := strconv.FormatInt(d.Value, 10) + "% off"
-		if d.MaxDiscount != nil {
-			s += " (up to " + money.Won(*d.MaxDiscount) + ")"
-		}
-		return s
-	}
-	return money.Won(d.Value) + " off"
-}
 
 // Input is the campaign form (SPEC 5 field names), already parsed to types.
 type Input struct {
