@@ -46,10 +46,17 @@ func DB(t testing.TB) *pgxpool.Pool {
 // (the binary under test, a second app instance).
 func DBWithURL(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
+	return dbOn(t, adminURL(), "run `make test`, or `tools/services.sh up test` first")
+}
+
+// dbOn makes a migrated database on the server of adminDSN (the shared test
+// server, or a PostgresServer); hint is added when the server cannot be reached.
+func dbOn(t testing.TB, adminDSN, hint string) (*pgxpool.Pool, string) {
+	t.Helper()
 	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, adminURL())
+	admin, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
-		t.Fatalf("testenv: cannot reach the test PostgreSQL (%v); run `make test`, or `tools/services.sh up test` first", err)
+		t.Fatalf("testenv: cannot reach the test PostgreSQL (%v); %s", err, hint)
 	}
 	defer admin.Close(ctx)
 
@@ -58,7 +65,7 @@ func DBWithURL(t testing.TB) (*pgxpool.Pool, string) {
 	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(4242)"); err != nil {
 		t.Fatal(err)
 	}
-	err = ensureTemplate(ctx, admin, tmpl)
+	err = ensureTemplate(ctx, admin, adminDSN, tmpl)
 	name := "t_" + randomHex(8)
 	if err == nil {
 		_, err = admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s", name, tmpl))
@@ -68,14 +75,14 @@ func DBWithURL(t testing.TB) (*pgxpool.Pool, string) {
 		t.Fatalf("testenv: create database: %v", err)
 	}
 
-	u := withDatabase(adminURL(), name)
+	u := withDatabase(adminDSN, name)
 	pool, err := db.Open(ctx, u, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		pool.Close()
-		c, err := pgx.Connect(context.Background(), adminURL())
+		c, err := pgx.Connect(context.Background(), adminDSN)
 		if err != nil {
 			return
 		}
@@ -102,7 +109,7 @@ func templateName() string {
 	return "tmpl_" + hex.EncodeToString(h.Sum(nil)[:6])
 }
 
-func ensureTemplate(ctx context.Context, admin *pgx.Conn, name string) error {
+func ensureTemplate(ctx context.Context, admin *pgx.Conn, adminDSN, name string) error {
 	var exists bool
 	if err := admin.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 		return err
@@ -117,7 +124,7 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, name string) error {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+building); err != nil {
 		return err
 	}
-	pool, err := db.Open(ctx, withDatabase(adminURL(), building), 2)
+	pool, err := db.Open(ctx, withDatabase(adminDSN, building), 2)
 	if err != nil {
 		return err
 	}
