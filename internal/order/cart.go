@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/errs"
 )
@@ -166,36 +167,11 @@ func (s *Service) CheckoutView(ctx context.Context, userID int64) (CheckoutView,
 		return v, nil
 	}
 	for _, r := range rows {
-		t := terms{Type: r.DiscountType, Value: r.DiscountValue, Max: r.MaxDiscount, Min: r.MinOrderAmount}
-		if c.Subtotal < t.Min {
+		d := coupon.Discount{Type: r.DiscountType, Value: r.DiscountValue, MaxDiscount: r.MaxDiscount, MinOrderAmount: r.MinOrderAmount}
+		if !d.Applies(c.Subtotal) {
 			continue
 		}
-		v.Coupons = append(v.Coupons, CouponOffer{ID: r.ID, CampaignID: r.CampaignID, Name: r.Name, Discount: t.discount(c.Subtotal), ExpiresAt: r.ExpiresAt})
+		v.Coupons = append(v.Coupons, CouponOffer{ID: r.ID, CampaignID: r.CampaignID, Name: r.Name, Discount: d.Amount(c.Subtotal), ExpiresAt: r.ExpiresAt})
 	}
 	return v, nil
-}
-
-// terms is a campaign's discount rule.
-type terms struct {
-	Type  string // fixed | percent
-	Value int64
-	Max   *int64
-	Min   int64
-}
-
-// discount for a subtotal: fixed won, or percent (rounded down) capped by Max;
-// never more than the subtotal.
-func (t terms) discount(subtotal int64) int64 {
-	var d int64
-	switch t.Type {
-	case "fixed":
-		d = t.Value
-	case "percent":
-		// Split to stay far from overflow: subtotal·v/100 = (s/100)·v + (s%100)·v/100.
-		d = subtotal/100*t.Value + subtotal%100*t.Value/100
-		if t.Max != nil && d > *t.Max {
-			d = *t.Max
-		}
-	}
-	return max(0, min(d, subtotal))
 }

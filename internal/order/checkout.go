@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/money"
@@ -145,16 +146,16 @@ func (s *Service) place(ctx context.Context, q *db.Queries, final *finalStep, in
 		if err != nil {
 			return Order{}, false, err
 		}
-		t := terms{Type: c.DiscountType, Value: c.DiscountValue, Max: c.MaxDiscount, Min: c.MinOrderAmount}
+		d := coupon.Discount{Type: c.DiscountType, Value: c.DiscountValue, MaxDiscount: c.MaxDiscount, MinOrderAmount: c.MinOrderAmount}
 		switch {
 		case c.Status != "issued":
 			return Order{}, false, couponInvalid("This coupon has already been used.")
 		case !c.ExpiresAt.After(time.Now()):
 			return Order{}, false, couponInvalid("This coupon has expired.")
-		case cart.Subtotal < t.Min:
-			return Order{}, false, couponInvalid("This coupon needs an order of at least %s.", money.Won(t.Min))
+		case !d.Applies(cart.Subtotal):
+			return Order{}, false, couponInvalid("This coupon needs an order of at least %s.", money.Won(d.MinOrderAmount))
 		}
-		discount, couponID = t.discount(cart.Subtotal), &c.ID
+		discount, couponID = d.Amount(cart.Subtotal), &c.ID
 	}
 
 	// 3. Points and balance, against the locked row.
@@ -358,5 +359,3 @@ func pointsInvalid(format string, args ...any) error {
 	e.Fields = map[string]string{"points": e.Message}
 	return e
 }
-
-// won formats whole won with thousands separators (messages only).

@@ -3,12 +3,14 @@ package order_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"market/internal/coupon"
 	"market/internal/errs"
 	"market/internal/order"
 	"market/internal/testenv"
@@ -567,6 +569,84 @@ func TestCouponOffersOnlyThoseThatApply(t *testing.T) {
 	if len(v.Coupons) != 1 || v.Coupons[0].ID != fits || v.Coupons[0].Discount != 3000 {
 		t.Fatalf("offers %+v", v.Coupons)
 	}
+}
+
+// Checkout charges, and the cart offers, exactly what coupon.Discount.Amount
+// says for the cart's subtotal: one rule for both.
+func TestCheckoutDiscountIsTheCouponRule(t *testing.T) {
+	e := newEnv(t, order.Pessimistic)
+	tests := []struct {
+		name         string
+		typ          string
+		value        int64
+		cap          int64 // percent only; 0 keeps the helper's cap
+		minOrder     int64
+		price, qty   int64
+		wantDiscount int64
+	}{
+		{"percent rounded down", "percent", 15, 0, 0, 12_345, 3, 5555}, // 15% of 37,035 = 5,555.25
+		{"percent capped", "percent", 10, 3000, 0, 50_000, 1, 3000},
+		{"percent at the minimum", "percent", 10, 0, 30_000, 10_000, 3, 3000},
+		{"fixed", "fixed", 3000, 0, 0, 20_000, 1, 3000},
+		{"fixed larger than the subtotal takes the subtotal", "fixed", 5000, 0, 0, 3000, 1, 3000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := e.product(tt.price, 10)
+			u := e.shoppers(1, 200_000)[0]
+			cp := e.coupon(u, tt.typ, tt.value, tt.minOrder, time.Now().Add(time.Hour))
+			if tt.cap != 0 {
+				e.exec("UPDATE campaigns SET max_discount = $1 WHERE id = (SELECT campaign_id FROM coupons WHERE id = $2)", tt.cap, cp)
+			}
+			e.add(u, p, tt.qty)
+
+			var d coupon.Discount
+			err := e.pool.QueryRow(context.Background(), `SELECT k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+				FROM coupons c JOIN campaigns k ON k.id = c.campaign_id WHERE c.id = $1`, cp).Scan(&d.Type, &d.Value, &d.MaxDiscount, &d.MinOrderAmount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subtotal := tt.price * tt.qty
+			want := d.Amount(subtotal)
+			if want != tt.wantDiscount {
+				t.Fatalf("coupon.Discount.Amount(%d) = %d, want %d", subtotal, want, tt.wantDiscount)
+			}
+
+			v, err := e.svc.CheckoutView(context.Background(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(v.Coupons) != 1 || v.Coupons[0].ID != cp || v.Coupons[0].Discount != want {
+				t.Fatalf("offers %+v, want coupon %d with %d off", v.Coupons, cp, want)
+			}
+
+			o, created, err := e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "k", CouponID: cp})
+			if err != nil || !created {
+				t.Fatalf("checkout: %v (created %v)", err, created)
+			}
+			if o.Subtotal != subtotal || o.Discount != want || o.Charged != subtotal-want {
+				t.Fatalf("order subtotal %d discount %d charged %d, want %d, %d, %d", o.Subtotal, o.Discount, o.Charged, subtotal, want, subtotal-want)
+			}
+			if got := e.count("SELECT discount FROM orders WHERE id = $1", o.ID); got != want {
+				t.Errorf("stored discount %d, want %d", got, want)
+			}
+		})
+	}
+	t.Run("below the minimum: not offered, refused naming the minimum", func(t *testing.T) {
+		p := e.product(10_000, 10)
+		u := e.shoppers(1, 200_000)[0]
+		cp := e.coupon(u, "percent", 10, 30_000, time.Now().Add(time.Hour))
+		e.add(u, p, 2)
+		v, err := e.svc.CheckoutView(context.Background(), u)
+		if err != nil || len(v.Coupons) != 0 {
+			t.Fatalf("offers %+v, %v", v.Coupons, err)
+		}
+		_, _, err = e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "k", CouponID: cp})
+		if !errs.Is(err, order.CodeCouponInvalid) || !strings.Contains(err.Error(), "₩30,000") {
+			t.Fatalf("checkout: %v, want a refusal naming ₩30,000", err)
+		}
+	})
+	e.consistent()
 }
 
 func TestTopUpBounds(t *testing.T) {
