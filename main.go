@@ -109,13 +109,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
-		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts,
-	}})
-	// Redis may have restarted empty or behind: live campaigns are merged back from PostgreSQL before serving.
-	if n, err := coupons.WarmLive(ctx); err != nil {
-		return fmt.Errorf("warm coupon campaigns: %w", err)
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle,
+	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}})
+	// Redis may have restarted empty or behind, or missed a change: every
+	// campaign past draft that differs is synced from PostgreSQL before serving.
+	if n, err := coupons.SyncAll(ctx); err != nil {
+		return fmt.Errorf("sync coupon campaigns to Redis: %w", err)
 	} else if n > 0 {
-		log.Info("coupon campaigns warmed in Redis", "campaigns", n)
+		log.Info("coupon campaigns synced to Redis", "campaigns", n)
 	}
 	// Coupons claimed a second ago are persisted before checkout needs them.
 	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking, Coupons: coupons})
@@ -135,6 +136,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		log.Info("background work stopped; coupon flusher drained")
 	}()
 	background.Go(func() { coupons.RunFlusher(bgCtx) })
+	background.Go(func() { coupons.RunSync(bgCtx) })
 	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
 
 	handler := web.New(web.Deps{

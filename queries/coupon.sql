@@ -8,8 +8,15 @@ RETURNING *;
 SELECT * FROM campaigns WHERE id = $1;
 
 -- name: LockCampaign :one
--- Serialises state changes and edits of one campaign (and the row-lock claim baseline).
+-- The one writer of a campaign's configuration, in PostgreSQL and in Redis,
+-- across instances (internal/coupon/sync.go). It also holds the flusher's
+-- persisted_count update back, so a rebuild reads coupons and the stream
+-- while neither moves. (And the row-lock claim baseline.)
 SELECT * FROM campaigns WHERE id = $1 FOR UPDATE;
+
+-- name: SetCampaignLockTimeout :exec
+-- SET LOCAL lock_timeout, in the form that takes a parameter.
+SELECT set_config('lock_timeout', sqlc.arg(timeout)::text, true);
 
 -- name: UpdateDraftCampaign :one
 UPDATE campaigns
@@ -20,14 +27,27 @@ RETURNING *;
 
 -- name: SetCampaignQuantity :one
 -- The CHECK persisted_count <= total_quantity backs up the service's claimed-count check.
-UPDATE campaigns SET total_quantity = $2, updated_at = now()
+-- Redis learns of the change after the commit (redis_pending_since).
+UPDATE campaigns SET total_quantity = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
 RETURNING *;
 
 -- name: SetCampaignState :one
-UPDATE campaigns SET state = $2, updated_at = now()
+UPDATE campaigns SET state = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
 RETURNING *;
+
+-- name: ClearRedisPending :exec
+UPDATE campaigns SET redis_pending_since = NULL WHERE id = $1 AND redis_pending_since IS NOT NULL;
+
+-- name: PendingRedisCampaigns :many
+-- Committed changes Redis has not heard of yet, oldest first.
+SELECT id FROM campaigns WHERE redis_pending_since IS NOT NULL ORDER BY redis_pending_since, id;
+
+-- name: CampaignsInRedis :many
+-- Every campaign that Redis should hold (all past draft), with what it should
+-- hold: the background check compares them with Redis in one pipeline.
+SELECT id, state, total_quantity, persisted_count FROM campaigns WHERE state <> 'draft' ORDER BY id;
 
 -- name: ListCampaigns :many
 SELECT * FROM campaigns ORDER BY id DESC LIMIT 500;
@@ -84,6 +104,11 @@ ORDER BY k.claimed_at DESC, k.id DESC;
 INSERT INTO coupon_dead_letters (campaign_id, stream_id, payload, error, attempts)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (campaign_id, stream_id) DO NOTHING;
+
+-- name: CampaignDeadLetterPayloads :many
+-- Claims that failed to persist are still claims: a rebuild counts them, so
+-- their stock is never offered twice.
+SELECT payload FROM coupon_dead_letters WHERE campaign_id = $1 AND resolved_at IS NULL;
 
 -- name: ListDeadLetters :many
 SELECT * FROM coupon_dead_letters WHERE campaign_id = $1 AND resolved_at IS NULL ORDER BY id LIMIT 100;

@@ -84,7 +84,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 			continue
 		}
 		svc := coupon.NewService(pool, rdb, coupon.Options{DBClaims: m == "db", Log: quiet, Flush: coupon.FlushOptions{
-			Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle, MaxAttempts: cfg.FlushMaxAttempts}})
+			Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
 		shoppersHere, stockHere := cookies, *stock
 		if m == "db" && *baseline < len(cookies) {
 			// Same stock-to-shopper proportion, fewer shoppers.

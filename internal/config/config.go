@@ -51,7 +51,7 @@ type Config struct {
 	FlushBatch       int
 	FlushInterval    time.Duration
 	FlushReclaimIdle time.Duration
-	FlushMaxAttempts int
+	CouponSyncInterval time.Duration
 
 	ConsistencyInterval time.Duration
 }
@@ -80,7 +80,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		FlushBatch:            e.int("FLUSH_BATCH", 200),
 		FlushInterval:         e.duration("FLUSH_INTERVAL", 200*time.Millisecond),
 		FlushReclaimIdle:      e.duration("FLUSH_RECLAIM_IDLE", 30*time.Second),
-		FlushMaxAttempts:      e.int("FLUSH_MAX_ATTEMPTS", 5),
+		CouponSyncInterval:    e.duration("COUPON_SYNC_INTERVAL", time.Second),
 		ConsistencyInterval:   e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
 	}
 	if e.err != nil {
@@ -119,8 +119,8 @@ func (c Config) validate() error {
 	if c.FlushBatch < 1 || c.FlushBatch > 10000 {
 		errs = append(errs, errors.New("FLUSH_BATCH must be between 1 and 10000"))
 	}
-	if c.FlushMaxAttempts < 1 {
-		errs = append(errs, errors.New("FLUSH_MAX_ATTEMPTS must be at least 1"))
+	if c.CouponSyncInterval < 10*time.Millisecond {
+		errs = append(errs, errors.New("COUPON_SYNC_INTERVAL must be at least 10ms"))
 	}
 	return errors.Join(errs...)
 }

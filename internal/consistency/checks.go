@@ -16,6 +16,8 @@ const (
 	namePoints        = "points = points ledger, points ≥ 0"
 	nameOrderAmount   = "charged = items − discount − points"
 	nameCouponOrder   = "a used coupon belongs to exactly one live order"
+	nameRedisState    = "Redis state = PostgreSQL state"
+	nameRedisConfig   = "Redis total = PostgreSQL total"
 	nameRedisTotal    = "Redis claimed + Redis remaining = total"
 	nameRedisCovers   = "PostgreSQL coupons ≤ Redis claimed"
 	nameStreamCovers  = "PostgreSQL coupons + pending stream entries = Redis claimed"
@@ -204,7 +206,7 @@ func (s *Service) campaignChecksOnce(ctx context.Context) ([]Check, bool, error)
 	if err != nil {
 		return nil, false, err
 	}
-	names := []string{nameRedisTotal, nameRedisCovers, nameStreamCovers, nameNeverOver, namePersisted, nameDeadLetters}
+	names := []string{nameRedisState, nameRedisConfig, nameRedisTotal, nameRedisCovers, nameStreamCovers, nameNeverOver, namePersisted, nameDeadLetters}
 	red := map[string][]Check{}
 	for _, c := range rows {
 		for _, ch := range campaignRows(c, redis[c.ID]) {
@@ -241,10 +243,13 @@ func campaignRows(c db.CampaignCountsRow, r coupon.RedisState) []Check {
 			fmt.Sprintf("%d claims failed to persist and wait in coupon_dead_letters", c.DeadLetters)),
 	}
 	if !r.Warm {
-		// Not in Redis (lost, or an ended campaign after a restart): a claim
-		// rebuilds it from PostgreSQL first, so only PostgreSQL's side is checked.
-		cold := "not in Redis; it is rebuilt from PostgreSQL on the next claim"
+		// Not in Redis: claims are refused (a claim first rebuilds it), and the
+		// background sync rebuilds it within a second or two. The counts are
+		// only checked on PostgreSQL's side.
+		cold := "not in Redis; the background sync or the next claim rebuilds it from PostgreSQL"
 		out = append(out,
+			row(nameRedisState, false, 0, 1, repairRebuild, "Redis holds no state for it; PostgreSQL says "+c.State),
+			row(nameRedisConfig, false, 0, c.TotalQuantity, repairRebuild, fmt.Sprintf("Redis holds no total for it; PostgreSQL says %d", c.TotalQuantity)),
 			row(nameRedisTotal, true, 0, c.TotalQuantity, "", cold),
 			row(nameRedisCovers, true, c.Coupons, 0, "", cold),
 			row(nameStreamCovers, true, c.Coupons, 0, "", cold),
@@ -255,6 +260,10 @@ func campaignRows(c db.CampaignCountsRow, r coupon.RedisState) []Check {
 	newPending := r.Pending - c.AlreadyPersisted
 	issued = max(issued, r.Claimed)
 	out = append(out,
+		row(nameRedisState, r.State == c.State, oneIf(r.State == c.State), 1, repairRebuild,
+			fmt.Sprintf("Redis answers claims as %s; PostgreSQL says %s", r.State, c.State)),
+		row(nameRedisConfig, r.Total == c.TotalQuantity, r.Total, c.TotalQuantity, repairRebuild,
+			fmt.Sprintf("Redis counts stock from a total of %d; PostgreSQL says %d", r.Total, c.TotalQuantity)),
 		row(nameRedisTotal, r.Claimed+r.Remaining == c.TotalQuantity, r.Claimed+r.Remaining, c.TotalQuantity, repairRebuild,
 			fmt.Sprintf("Redis: %d claimed + %d remaining = %d; the campaign's total is %d", r.Claimed, r.Remaining, r.Claimed+r.Remaining, c.TotalQuantity)),
 		row(nameRedisCovers, c.Coupons <= r.Claimed, c.Coupons, r.Claimed, repairRebuild,

@@ -122,6 +122,7 @@ type Options struct {
 	// script called one by one, never the shop's mode.
 	Unbatched bool
 	Flush     FlushOptions
+	Sync      SyncOptions
 	Log       *slog.Logger
 	Metrics   *Metrics // nil: not measured
 }
@@ -136,7 +137,7 @@ type Service struct {
 	m    *Metrics
 
 	soldOut  sync.Map // campaign id → time.Time until which "sold out" is answered from memory
-	rebuilds sync.Map // campaign id → *sync.Mutex: one rebuild per campaign per process at a time
+	restores sync.Map // campaign id → *flight: the restore of its lost keys in progress
 	claims   *claimBatcher
 }
 
@@ -146,6 +147,9 @@ func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Servi
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	o.Flush = o.Flush.withDefaults()
+	if o.Sync.Interval <= 0 {
+		o.Sync.Interval = time.Second
+	}
 	m := o.Metrics
 	if m == nil {
 		m = NewMetrics(nil)
@@ -205,34 +209,62 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Campaign, err
 		}
 		return c, err
 	case StateActive, StatePaused:
-		return s.resize(ctx, c, in.TotalQuantity)
+		return s.resize(ctx, id, in.TotalQuantity)
 	default:
 		return Campaign{}, errs.New(errs.Conflict, "This campaign has ended and cannot be edited.")
 	}
 }
 
-// resize changes a live campaign's quantity: Redis first, where the check
-// against claims is atomic, then PostgreSQL.
-func (s *Service) resize(ctx context.Context, c Campaign, total int64) (Campaign, error) {
+// resize changes a live campaign's quantity (sync.go: a smaller total goes
+// to Redis first, where it is checked against claims atomically; a larger
+// one after the commit).
+func (s *Service) resize(ctx context.Context, id, total int64) (Campaign, error) {
 	if total < 1 || total > MaxQuantity {
 		return Campaign{}, &errs.Error{Code: errs.Invalid, Message: "The quantity is 1 to 10,000,000 coupons.",
 			Fields: map[string]string{"total_quantity": "The quantity is 1 to 10,000,000 coupons."}}
 	}
-	status, n, err := runResize(ctx, s.rdb, c.ID, total)
+	var c Campaign
+	err := s.locked(ctx, id, adminLockWait, func(q *db.Queries, cur Campaign) error {
+		if cur.State != StateActive && cur.State != StatePaused {
+			return errs.New(errs.Conflict, "This campaign is %s now; reload the page.", cur.State)
+		}
+		if total < cur.TotalQuantity {
+			if err := s.lowerInRedis(ctx, q, cur, total); err != nil {
+				return err
+			}
+		}
+		var err error
+		c, err = q.SetCampaignQuantity(ctx, db.SetCampaignQuantityParams{ID: id, TotalQuantity: total})
+		return err
+	})
+	if err != nil {
+		return Campaign{}, err
+	}
+	s.soldOut.Delete(id)
+	return s.commitThenSync(ctx, c, "quantity changed"), nil
+}
+
+// lowerInRedis sets a smaller total in Redis, refused below what shoppers
+// have claimed. Under the lock, before the commit.
+func (s *Service) lowerInRedis(ctx context.Context, q *db.Queries, cur Campaign, total int64) error {
+	next := cur
+	next.TotalQuantity = total
+	status, n, err := s.apply(ctx, next, "resize")
 	if err == nil && status == string(missing) {
-		if _, err = s.rebuild(ctx, c.ID, "warm", "before a quantity change"); err == nil {
-			status, n, err = runResize(ctx, s.rdb, c.ID, total)
+		if err = s.rebuildLocked(ctx, q, cur, "before a quantity change"); err == nil {
+			status, n, err = s.apply(ctx, next, "resize")
 		}
 	}
-	if err != nil {
-		return Campaign{}, unavailable(err)
-	}
-	if status == "below_claimed" {
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case status == "below_claimed":
 		msg := "Shoppers have already claimed " + strconv.FormatInt(n, 10) + " coupons; the quantity cannot go below that."
-		return Campaign{}, &errs.Error{Code: errs.Conflict, Message: msg, Fields: map[string]string{"total_quantity": msg}}
+		return &errs.Error{Code: errs.Conflict, Message: msg, Fields: map[string]string{"total_quantity": msg}}
+	case status == string(missing):
+		return unavailable(errors.New("campaign keys vanished again right after a rebuild"))
 	}
-	s.soldOut.Delete(c.ID)
-	return s.q.SetCampaignQuantity(ctx, db.SetCampaignQuantityParams{ID: c.ID, TotalQuantity: total})
+	return nil
 }
 
 // Transitions of the state machine, by action.
@@ -253,14 +285,7 @@ func (s *Service) Transition(ctx context.Context, id int64, action string) (Camp
 		return Campaign{}, errs.New(errs.NotFound, "There is no such campaign action.")
 	}
 	var c Campaign
-	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
-		cur, err := q.LockCampaign(ctx, id)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoCampaign
-		}
-		if err != nil {
-			return err
-		}
+	err := s.locked(ctx, id, adminLockWait, func(q *db.Queries, cur Campaign) error {
 		allowed := false
 		for _, f := range tr.from {
 			allowed = allowed || cur.State == f
@@ -271,6 +296,7 @@ func (s *Service) Transition(ctx context.Context, id int64, action string) (Camp
 		if tr.to == StateActive && !cur.EndsAt.After(time.Now()) {
 			return errs.New(errs.Conflict, "This campaign's claim window is already over; edit or end it instead.")
 		}
+		var err error
 		c, err = q.SetCampaignState(ctx, db.SetCampaignStateParams{ID: id, State: tr.to})
 		return err
 	})
@@ -278,12 +304,8 @@ func (s *Service) Transition(ctx context.Context, id int64, action string) (Camp
 		return Campaign{}, err
 	}
 	s.soldOut.Delete(id)
-	// After the commit (no Redis call inside a transaction): activation warms
-	// Redis from PostgreSQL; the other actions change the state it answers with.
-	if _, err := s.rebuild(ctx, id, "warm", action); err != nil {
-		return c, unavailable(err)
-	}
-	return c, nil
+	// Committed first, copied to Redis after (sync.go).
+	return s.commitThenSync(ctx, c, action), nil
 }
 
 func pastTense(action string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,7 +48,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	o, err := s.runClaim(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
-		if c, err = s.rebuild(ctx, campaignID, "rebuild", "a claim found no keys in Redis"); err != nil {
+		if c, err = s.restore(ctx, campaignID); err != nil {
 			return Outcome{}, unavailable(err)
 		}
 		if c.State == StateDraft {
@@ -116,83 +115,6 @@ func (s *Service) claimWithRowLock(ctx context.Context, campaignID, userID int64
 	return o, err
 }
 
-// rebuild writes a campaign's Redis state from PostgreSQL plus the claims
-// still waiting in its stream, and records the event. It is a merge
-// (warm.lua), so it is safe while claims are served and on every instance at
-// once; within one process, one rebuild per campaign runs at a time.
-func (s *Service) rebuild(ctx context.Context, campaignID int64, kind, reason string) (Campaign, error) {
-	mu, _ := s.rebuilds.LoadOrStore(campaignID, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-
-	k := keysOf(campaignID)
-	// The group first, so that the stream exists before any claim lands in it
-	// (BUSYGROUP: it exists already).
-	if err := s.rdb.XGroupCreateMkStream(ctx, k.claims, group, "0").Err(); err != nil && !isBusyGroup(err) {
-		return Campaign{}, err
-	}
-	// The stream before PostgreSQL: an entry the flusher moves in between is
-	// then seen in one or the other, never in neither.
-	pending, err := s.rdb.XRange(ctx, k.claims, "-", "+").Result()
-	if err != nil {
-		return Campaign{}, err
-	}
-	c, err := s.Get(ctx, campaignID)
-	if err != nil {
-		return Campaign{}, err
-	}
-	if c.State == StateDraft {
-		return c, nil
-	}
-	rows, err := s.q.CampaignUserIDs(ctx, campaignID)
-	if err != nil {
-		return Campaign{}, err
-	}
-	claims := make(map[int64]time.Time, len(rows)+len(pending))
-	for _, r := range rows {
-		claims[r.UserID] = r.ClaimedAt
-	}
-	fromStream := 0
-	for _, e := range pending {
-		if cl, err := parseEntry(e); err == nil {
-			if _, ok := claims[cl.userID]; !ok {
-				claims[cl.userID] = cl.at
-				fromStream++
-			}
-		}
-	}
-	claimed, remaining, err := runWarm(ctx, s.rdb, c, claims)
-	if err != nil {
-		return Campaign{}, err
-	}
-	s.soldOut.Delete(campaignID)
-	detail := fmt.Sprintf("%s: state %s, %d claimed (%d persisted, %d from the stream), %d remaining",
-		reason, c.State, claimed, len(rows), fromStream, remaining)
-	if kind == "rebuild" {
-		s.m.rebuilds.Inc()
-		s.log.Warn("coupon campaign rebuilt in Redis", "campaign", campaignID, "detail", detail)
-	}
-	if err := s.q.InsertCampaignEvent(ctx, db.InsertCampaignEventParams{CampaignID: campaignID, Kind: kind, Detail: detail}); err != nil {
-		s.log.Error("record campaign event", "campaign", campaignID, "err", err)
-	}
-	return c, nil
-}
-
-// WarmLive writes every active and paused campaign into Redis (a merge, so
-// a Redis that came back behind PostgreSQL catches up). serve calls it at start.
-func (s *Service) WarmLive(ctx context.Context) (int, error) {
-	cs, err := s.q.ListCampaignsInStates(ctx, []string{StateActive, StatePaused})
-	if err != nil {
-		return 0, err
-	}
-	for _, c := range cs {
-		if _, err := s.rebuild(ctx, c.ID, "warm", "start"); err != nil {
-			return 0, fmt.Errorf("warm campaign %d: %w", c.ID, err)
-		}
-	}
-	return len(cs), nil
-}
-
 func isBusyGroup(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "BUSYGROUP")
 }
@@ -217,10 +139,12 @@ func parseEntry(m redis.XMessage) (claimEntry, error) {
 // Live is a campaign with its live counters (SPEC 5's admin campaign JSON).
 type Live struct {
 	Campaign
-	Claimed   int64
-	Remaining int64
-	Pending   int64
-	Warm      bool // Redis holds the campaign's keys
+	Claimed    int64
+	Remaining  int64
+	Pending    int64
+	Warm       bool   // Redis holds the campaign's keys
+	RedisState string // what Redis holds, to compare with State ("" when not warm)
+	RedisTotal int64  // and with TotalQuantity
 }
 
 // Live reads one campaign and its Redis counters.
@@ -237,12 +161,13 @@ func (s *Service) withStats(ctx context.Context, c Campaign) (Live, error) {
 	if c.State == StateDraft {
 		return l, nil
 	}
-	claimed, remaining, pending, warm, err := liveStats(ctx, s.rdb, c.ID)
+	h, pending, err := liveStats(ctx, s.rdb, c.ID)
 	if err != nil {
 		return l, unavailable(err)
 	}
-	if warm {
-		l.Claimed, l.Remaining, l.Pending, l.Warm = claimed, remaining, pending, true
+	if h.Warm {
+		l.Claimed, l.Remaining, l.Pending, l.Warm = h.Claimed, h.Remaining, pending, true
+		l.RedisState, l.RedisTotal = h.State, h.Total
 	}
 	return l, nil
 }

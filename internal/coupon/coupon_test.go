@@ -21,7 +21,7 @@ import (
 )
 
 // fastFlush keeps tests quick: short passes and a short reclaim idle.
-var fastFlush = coupon.FlushOptions{Batch: 100, Interval: 20 * time.Millisecond, ReclaimIdle: 300 * time.Millisecond, MaxAttempts: 100}
+var fastFlush = coupon.FlushOptions{Batch: 100, Interval: 20 * time.Millisecond, ReclaimIdle: 300 * time.Millisecond}
 
 func newService(t *testing.T, pool *pgxpool.Pool, rdb redis.UniversalClient, f coupon.FlushOptions) *coupon.Service {
 	t.Helper()

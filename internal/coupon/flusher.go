@@ -19,8 +19,7 @@ import (
 type FlushOptions struct {
 	Batch       int           // entries per read and per transaction
 	Interval    time.Duration // pause between passes when the streams are empty
-	ReclaimIdle time.Duration // pending entries idle this long are taken over (XAUTOCLAIM)
-	MaxAttempts int           // deliveries before an entry that keeps failing is dead-lettered
+	ReclaimIdle time.Duration // another consumer's pending entries idle this long are taken over (XAUTOCLAIM)
 	Workers     int           // consumers per instance
 	Consumer    string        // consumer name prefix; host and pid when empty
 }
@@ -35,9 +34,6 @@ func (o FlushOptions) withDefaults() FlushOptions {
 	if o.ReclaimIdle <= 0 {
 		o.ReclaimIdle = 30 * time.Second
 	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 5
-	}
 	if o.Workers <= 0 {
 		o.Workers = 2
 	}
@@ -48,8 +44,15 @@ func (o FlushOptions) withDefaults() FlushOptions {
 	return o
 }
 
-// drainTimeout bounds the final pass on shutdown.
-const drainTimeout = 10 * time.Second
+// drainTimeout bounds the final pass on shutdown. After a failed pass the
+// next one comes after retryFirst, doubling up to retryMax: a PostgreSQL
+// that comes back is noticed within a second, and the entries this consumer
+// holds are retried at once (they are its own, not left for XAUTOCLAIM).
+const (
+	drainTimeout = 10 * time.Second
+	retryFirst   = 50 * time.Millisecond
+	retryMax     = time.Second
+)
 
 // RunFlusher persists claims from the campaigns' streams until ctx ends, then
 // drains what is left (new entries and this instance's pending ones) and
@@ -72,8 +75,9 @@ type flushWorker struct {
 }
 
 func (w *flushWorker) run(ctx context.Context) {
-	t := time.NewTicker(w.s.opts.Flush.Interval)
+	t := time.NewTimer(w.s.opts.Flush.Interval)
 	defer t.Stop()
+	retry := retryFirst
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,7 +85,13 @@ func (w *flushWorker) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		w.pass(ctx, false)
+		if _, err := w.pass(ctx); err != nil {
+			t.Reset(retry)
+			retry = min(2*retry, retryMax)
+			continue
+		}
+		retry = retryFirst
+		t.Reset(w.s.opts.Flush.Interval)
 	}
 }
 
@@ -90,16 +100,17 @@ func (w *flushWorker) drain() {
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	for ctx.Err() == nil {
-		if n, err := w.pass(ctx, true); err != nil || n == 0 {
+		if n, err := w.pass(ctx); err != nil || n == 0 {
 			return
 		}
 	}
 }
 
-// pass goes once over every flushable campaign: reclaims idle pending
-// entries, then reads new ones until a short batch. It returns how many
+// pass goes once over every flushable campaign: retries this consumer's own
+// pending entries, takes over other consumers' idle ones, then reads new ones
+// until a short batch. It returns how many
 // entries it persisted.
-func (w *flushWorker) pass(ctx context.Context, draining bool) (int, error) {
+func (w *flushWorker) pass(ctx context.Context) (int, error) {
 	if ids, err := w.s.q.ListFlushableCampaigns(ctx); err == nil {
 		w.campaigns = ids
 	} else if len(w.campaigns) == 0 {
@@ -108,7 +119,7 @@ func (w *flushWorker) pass(ctx context.Context, draining bool) (int, error) {
 	total := 0
 	var firstErr error
 	for _, id := range w.campaigns {
-		n, err := w.flushCampaign(ctx, id, draining)
+		n, err := w.flushCampaign(ctx, id)
 		total += n
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -124,23 +135,20 @@ func (w *flushWorker) pass(ctx context.Context, draining bool) (int, error) {
 	return total, firstErr
 }
 
-func (w *flushWorker) flushCampaign(ctx context.Context, id int64, draining bool) (int, error) {
+func (w *flushWorker) flushCampaign(ctx context.Context, id int64) (int, error) {
 	k := keysOf(id)
 	opt := w.s.opts.Flush
-	total := 0
-	// This consumer's own pending entries first when draining ("0" re-reads them).
-	if draining {
-		msgs, err := w.read(ctx, k.claims, "0")
-		if err != nil {
-			return 0, err
-		}
-		n, err := w.persist(ctx, id, msgs)
-		total += n
-		if err != nil {
-			return total, err
-		}
+	// This consumer's own pending entries ("0" re-reads them): left by a
+	// failed pass, or read just before a shutdown.
+	msgs, err := w.read(ctx, k.claims, "0")
+	if err != nil {
+		return 0, err
 	}
-	// Entries a crashed (or failing) consumer left pending too long.
+	total, err := w.persist(ctx, id, msgs)
+	if err != nil {
+		return total, err
+	}
+	// Entries a crashed consumer left pending.
 	start := "0-0"
 	for {
 		msgs, next, err := w.s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
@@ -152,17 +160,11 @@ func (w *flushWorker) flushCampaign(ctx context.Context, id int64, draining bool
 		if err != nil {
 			return total, err
 		}
-		if len(msgs) > 0 {
-			w.s.m.reclaimed.Add(float64(len(msgs)))
-			msgs, err = w.deadLetterExhausted(ctx, id, k.claims, msgs)
-			if err != nil {
-				return total, err
-			}
-			n, err := w.persist(ctx, id, msgs)
-			total += n
-			if err != nil {
-				return total, err
-			}
+		w.s.m.reclaimed.Add(float64(len(msgs)))
+		n, err := w.persist(ctx, id, msgs)
+		total += n
+		if err != nil {
+			return total, err
 		}
 		if next == "0-0" || next == "" {
 			break
@@ -197,9 +199,12 @@ func (w *flushWorker) read(ctx context.Context, stream, from string) ([]redis.XM
 
 // persist inserts a batch in one transaction and only then acknowledges and
 // deletes its entries (a deleted entry is a persisted one, so the stream's
-// length is the backlog). When the batch fails with a data error, entries
-// are tried one by one so that one bad entry does not hold up the rest; a
-// connection error leaves everything pending for the next pass.
+// length is the backlog). Only what can never succeed is dead-lettered: an
+// entry that does not parse, or one PostgreSQL refuses as data (permanent);
+// when a batch is refused so, its entries are tried one by one so that the
+// others go through. Anything else (PostgreSQL unreachable, restarting,
+// overloaded, a deadlock) leaves the entries pending, and the next pass
+// retries them, for as long as it takes.
 func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessage) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
@@ -209,8 +214,7 @@ func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessa
 	for _, m := range msgs {
 		e, err := parseEntry(m)
 		if err != nil {
-			// Nothing will ever make it valid: dead-letter it at once.
-			if err := w.deadLetter(ctx, id, keysOf(id).claims, m, err.Error(), 1); err != nil {
+			if err := w.deadLetter(ctx, id, m, err.Error()); err != nil {
 				return 0, err
 			}
 			continue
@@ -222,23 +226,34 @@ func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessa
 	if err == nil {
 		return int(n), w.ack(ctx, id, good)
 	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
+	if !permanent(err) {
 		return 0, err
 	}
 	total := 0
 	for i, m := range good {
 		n, err := w.s.insert(ctx, id, entries[i:i+1])
-		if err != nil {
-			w.s.log.Warn("coupon claim failed to persist; stays pending", "campaign", id, "entry", m.ID, "err", err)
-			continue
+		switch {
+		case err == nil:
+			total += int(n)
+			err = w.ack(ctx, id, []redis.XMessage{m})
+		case permanent(err):
+			err = w.deadLetter(ctx, id, m, err.Error())
 		}
-		total += int(n)
-		if err := w.ack(ctx, id, []redis.XMessage{m}); err != nil {
+		if err != nil {
 			return total, err
 		}
 	}
 	return total, nil
+}
+
+// permanent says PostgreSQL refused the data itself (class 22, data
+// exception; class 23, integrity constraint): trying again cannot help.
+// Everything else may pass later: a lost connection, a server shutting
+// down or starting (57P01, 57P03), too many connections (53300), a deadlock
+// (40P01), a timeout.
+func permanent(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }
 
 func (w *flushWorker) ack(ctx context.Context, id int64, msgs []redis.XMessage) error {
@@ -257,52 +272,10 @@ func (w *flushWorker) ack(ctx context.Context, id int64, msgs []redis.XMessage) 
 	return err
 }
 
-// deadLetterExhausted moves entries delivered more than MaxAttempts times to
-// the dead-letter table, if they still fail on their own now (an outage of
-// PostgreSQL is not the entry's fault), and returns the others.
-func (w *flushWorker) deadLetterExhausted(ctx context.Context, id int64, stream string, msgs []redis.XMessage) ([]redis.XMessage, error) {
-	pend, err := w.s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-		Stream: stream, Group: group, Start: msgs[0].ID, End: msgs[len(msgs)-1].ID, Count: int64(len(msgs)) * 2,
-	}).Result()
-	if err != nil {
-		return nil, err
-	}
-	deliveries := make(map[string]int64, len(pend))
-	for _, p := range pend {
-		deliveries[p.ID] = p.RetryCount
-	}
-	keep := msgs[:0:0]
-	for _, m := range msgs {
-		tries := deliveries[m.ID]
-		if tries <= int64(w.s.opts.Flush.MaxAttempts) {
-			keep = append(keep, m)
-			continue
-		}
-		e, perr := parseEntry(m)
-		if perr == nil {
-			_, perr = w.s.insert(ctx, id, []claimEntry{e})
-			if perr == nil {
-				if err := w.ack(ctx, id, []redis.XMessage{m}); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			var pgErr *pgconn.PgError
-			if !errors.As(perr, &pgErr) {
-				return nil, perr // PostgreSQL unreachable: keep it pending
-			}
-		}
-		if err := w.deadLetter(ctx, id, stream, m, perr.Error(), tries); err != nil {
-			return nil, err
-		}
-	}
-	return keep, nil
-}
-
-func (w *flushWorker) deadLetter(ctx context.Context, id int64, stream string, m redis.XMessage, reason string, tries int64) error {
+func (w *flushWorker) deadLetter(ctx context.Context, id int64, m redis.XMessage, reason string) error {
 	payload := fmt.Sprint(m.Values)
 	err := w.s.q.InsertDeadLetter(ctx, db.InsertDeadLetterParams{
-		CampaignID: id, StreamID: m.ID, Payload: payload, Error: reason, Attempts: int32(tries),
+		CampaignID: id, StreamID: m.ID, Payload: payload, Error: reason, Attempts: 1,
 	})
 	if err != nil {
 		return err
@@ -351,15 +324,10 @@ func (s *Service) insert(ctx context.Context, id int64, entries []claimEntry) (i
 	if len(entries) == 0 {
 		return 0, nil
 	}
-	users := make([]int64, len(entries))
-	ats := make([]time.Time, len(entries))
-	for i, e := range entries {
-		users[i], ats[i] = e.userID, e.at
-	}
 	var n int64
 	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
 		var err error
-		n, err = q.InsertClaims(ctx, db.InsertClaimsParams{CampaignID: id, UserIds: users, ClaimedAts: ats})
+		n, err = insertClaims(ctx, q, id, entries)
 		return err
 	})
 	if err == nil {
@@ -367,4 +335,13 @@ func (s *Service) insert(ctx context.Context, id int64, entries []claimEntry) (i
 		s.m.flushBatches.Inc()
 	}
 	return n, err
+}
+
+func insertClaims(ctx context.Context, q *db.Queries, id int64, entries []claimEntry) (int64, error) {
+	users := make([]int64, len(entries))
+	ats := make([]time.Time, len(entries))
+	for i, e := range entries {
+		users[i], ats[i] = e.userID, e.at
+	}
+	return q.InsertClaims(ctx, db.InsertClaimsParams{CampaignID: id, UserIds: users, ClaimedAts: ats})
 }

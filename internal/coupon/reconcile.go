@@ -19,8 +19,10 @@ import (
 // (MULTI/EXEC) for the consistency report.
 type RedisState struct {
 	CampaignID int64
-	Warm       bool  // the stock key exists
-	Claimed    int64 // shoppers in the claimed hash
+	Warm       bool   // the meta and stock keys exist
+	State      string // the state claims are answered with ("" when not warm)
+	Total      int64  // the total the stock was counted from
+	Claimed    int64  // shoppers in the claimed hash
 	Remaining  int64 // the stock counter
 	Pending    int64 // stream entries not yet persisted
 	// StreamUsers are the shoppers in the pending entries (at most
@@ -40,6 +42,7 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 		return nil, nil
 	}
 	type cmds struct {
+		meta  *redis.SliceCmd
 		hl    *redis.IntCmd
 		stock *redis.StringCmd
 		xl    *redis.IntCmd
@@ -52,7 +55,7 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 		k := keysOf(id)
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			all[i] = cmds{
-				hl: p.HLen(ctx, k.claimed), stock: p.Get(ctx, k.stock),
+				meta: p.HMGet(ctx, k.meta, "state", "total"), hl: p.HLen(ctx, k.claimed), stock: p.Get(ctx, k.stock),
 				xl: p.XLen(ctx, k.claims), xr: p.XRangeN(ctx, k.claims, "-", "+", maxStreamRead),
 			}
 			return nil
@@ -64,10 +67,8 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 	out := make([]RedisState, len(ids))
 	for i, id := range ids {
 		c := all[i]
-		st := RedisState{CampaignID: id, Claimed: c.hl.Val(), Pending: c.xl.Val()}
-		if n, err := c.stock.Int64(); err == nil {
-			st.Warm, st.Remaining = true, n
-		}
+		h := heldOf(c.meta.Val(), c.stock, c.hl.Val())
+		st := RedisState{CampaignID: id, Warm: h.Warm, State: h.State, Total: h.Total, Claimed: h.Claimed, Remaining: h.Remaining, Pending: c.xl.Val()}
 		for _, m := range c.xr.Val() {
 			if e, err := parseEntry(m); err == nil {
 				st.StreamUsers = append(st.StreamUsers, e.userID)
@@ -86,22 +87,53 @@ type Rebuilt struct {
 	Remaining int64
 }
 
-// Rebuild repairs one campaign both ways, and is safe to run twice or while
-// claims are served:
-//  1. claims in Redis's claimed hash that are neither pending in the stream
-//     nor in PostgreSQL are written through the flusher's idempotent insert
-//     (the shopper was told "claimed"; Redis is the record of claims until
-//     they are flushed, as SyncUser also assumes);
-//  2. the Redis state is rebuilt from PostgreSQL plus the pending entries
-//     (warm.lua: a merge; the stock becomes total minus everyone claimed).
+// Rebuild repairs one campaign both ways, under its lock, and is safe to run
+// twice or while claims are served:
+//  1. claims in Redis's claimed hash that are neither pending in the stream,
+//     nor in PostgreSQL, nor dead letters are written through the flusher's
+//     idempotent insert (the shopper was told "claimed"; Redis is the record
+//     of claims until they are flushed, as SyncUser also assumes);
+//  2. the Redis keys are rebuilt from PostgreSQL, the stream and the dead
+//     letters, and hold PostgreSQL's state and total.
 func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) (Rebuilt, error) {
-	c, err := s.Get(ctx, campaignID)
+	r := Rebuilt{}
+	err := s.locked(ctx, campaignID, adminLockWait, func(q *db.Queries, c Campaign) error {
+		if c.State == StateDraft {
+			return errs.New(errs.Conflict, "Campaign %d is a draft: it has nothing in Redis to repair.", campaignID)
+		}
+		lost, err := s.lostClaims(ctx, q, campaignID)
+		if err != nil {
+			return err
+		}
+		if len(lost) > 0 {
+			if r.Persisted, err = insertClaims(ctx, q, campaignID, lost); err != nil {
+				var pgErr *pgconn.PgError
+				if errors.As(err, &pgErr) {
+					// Data the insert refuses (a shopper who no longer exists, more
+					// than the total): shown to the admin, nothing written.
+					return errs.New(errs.Conflict, "Redis holds %d claims PostgreSQL lacks, and they cannot be written back: %s", len(lost), pgErr.Message)
+				}
+				return fmt.Errorf("write back %d claims PostgreSQL lacked: %w", len(lost), err)
+			}
+			c.PersistedCount += r.Persisted
+		}
+		r.Campaign = c
+		return s.rebuildLocked(ctx, q, c, reason)
+	})
 	if err != nil {
 		return Rebuilt{}, err
 	}
-	if c.State == StateDraft {
-		return Rebuilt{}, errs.New(errs.Conflict, "Campaign %d is a draft: it has nothing in Redis to repair.", campaignID)
+	st, err := s.RedisStates(ctx, []int64{campaignID})
+	if err != nil {
+		return Rebuilt{}, err
 	}
+	r.Claimed, r.Remaining = st[0].Claimed, st[0].Remaining
+	return r, nil
+}
+
+// lostClaims are the claims in Redis's claimed hash that are in none of the
+// stream, PostgreSQL and the dead letters.
+func (s *Service) lostClaims(ctx context.Context, q *db.Queries, campaignID int64) ([]claimEntry, error) {
 	k := keysOf(campaignID)
 	var hash *redis.MapStringStringCmd
 	var stream *redis.XMessageSliceCmd
@@ -112,52 +144,40 @@ func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) 
 		stream = p.XRange(ctx, k.claims, "-", "+")
 		return nil
 	}); err != nil {
-		return Rebuilt{}, unavailable(err)
+		return nil, unavailable(err)
 	}
-	pending := make(map[int64]bool)
+	known := make(map[int64]bool)
 	for _, m := range stream.Val() {
 		if e, err := parseEntry(m); err == nil {
-			pending[e.userID] = true
+			known[e.userID] = true
 		}
 	}
-	rows, err := s.q.CampaignUserIDs(ctx, campaignID)
+	rows, err := q.CampaignUserIDs(ctx, campaignID)
 	if err != nil {
-		return Rebuilt{}, err
+		return nil, err
 	}
-	persisted := make(map[int64]bool, len(rows))
 	for _, r := range rows {
-		persisted[r.UserID] = true
+		known[r.UserID] = true
+	}
+	letters, err := q.CampaignDeadLetterPayloads(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range letters {
+		if e, err := parsePayload(p); err == nil {
+			known[e.userID] = true
+		}
 	}
 	var lost []claimEntry
 	for member, at := range hash.Val() {
 		uid, err1 := strconv.ParseInt(member, 10, 64)
 		ms, err2 := strconv.ParseInt(at, 10, 64)
-		if err1 != nil || err2 != nil || uid <= 0 || pending[uid] || persisted[uid] {
+		if err1 != nil || err2 != nil || uid <= 0 || known[uid] {
 			continue
 		}
 		lost = append(lost, claimEntry{userID: uid, at: time.UnixMilli(ms)})
 	}
-	r := Rebuilt{Campaign: c}
-	if len(lost) > 0 {
-		if r.Persisted, err = s.insert(ctx, campaignID, lost); err != nil {
-			var pgErr *pgconn.PgError
-			if errors.As(err, &pgErr) {
-				// Data the insert refuses (a shopper who no longer exists, more
-				// than the total): shown to the admin, nothing written.
-				return Rebuilt{}, errs.New(errs.Conflict, "Redis holds %d claims PostgreSQL lacks, and they cannot be written back: %s", len(lost), pgErr.Message)
-			}
-			return Rebuilt{}, fmt.Errorf("write back %d claims PostgreSQL lacked: %w", len(lost), err)
-		}
-	}
-	if _, err := s.rebuild(ctx, campaignID, "rebuild", reason); err != nil {
-		return Rebuilt{}, unavailable(err)
-	}
-	st, err := s.RedisStates(ctx, []int64{campaignID})
-	if err != nil {
-		return Rebuilt{}, err
-	}
-	r.Claimed, r.Remaining = st[0].Claimed, st[0].Remaining
-	return r, nil
+	return lost, nil
 }
 
 // Redriven is what a re-drive of dead letters did.

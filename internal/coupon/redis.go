@@ -3,9 +3,9 @@ package coupon
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,17 +30,14 @@ const group = "flusher"
 var (
 	//go:embed claim.lua
 	claimSrc string
-	//go:embed warm.lua
-	warmSrc string
-	//go:embed resize.lua
-	resizeSrc string
+	//go:embed apply.lua
+	applySrc string
 
 	// EVALSHA first, EVAL on NOSCRIPT (redis.Script.Run, and the claim
 	// batcher for its pipelines), so a Redis that restarted with an empty
 	// script cache costs one extra round trip.
-	claimScript  = redis.NewScript(claimSrc)
-	warmScript   = redis.NewScript(warmSrc)
-	resizeScript = redis.NewScript(resizeSrc)
+	claimScript = redis.NewScript(claimSrc)
+	applyScript = redis.NewScript(applySrc)
 )
 
 // Result is what a claim came to (SPEC 5's "result").
@@ -61,35 +58,6 @@ type Outcome struct {
 	Remaining int64
 }
 
-// runWarm calls warm.lua with the claims known elsewhere (user → claimed at).
-func runWarm(ctx context.Context, rdb redis.Scripter, c Campaign, claims map[int64]time.Time) (claimed, remaining int64, err error) {
-	k := keysOf(c.ID)
-	args := make([]any, 0, 4+2*len(claims))
-	args = append(args, c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity)
-	for u, at := range claims {
-		args = append(args, u, at.UnixMilli())
-	}
-	v, err := warmScript.Run(ctx, rdb, []string{k.meta, k.stock, k.claimed}, args...).Int64Slice()
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(v) != 2 {
-		return 0, 0, fmt.Errorf("warm.lua: unexpected reply %v", v)
-	}
-	return v[0], v[1], nil
-}
-
-// runResize calls resize.lua: status is "ok", "below_claimed" or "missing".
-func runResize(ctx context.Context, rdb redis.Scripter, campaignID, total int64) (string, int64, error) {
-	k := keysOf(campaignID)
-	v, err := resizeScript.Run(ctx, rdb, []string{k.meta, k.stock, k.claimed}, total).Slice()
-	if err != nil {
-		return "", 0, err
-	}
-	o, err := pairOf(v)
-	return string(o.Result), o.Remaining, err
-}
-
 func pairOf(v []any) (Outcome, error) {
 	if len(v) != 2 {
 		return Outcome{}, fmt.Errorf("coupon script: unexpected reply %v", v)
@@ -102,18 +70,17 @@ func pairOf(v []any) (Outcome, error) {
 	return Outcome{Result: Result(s), Remaining: n}, nil
 }
 
-// liveStats reads a campaign's counters from Redis: claimed shoppers, stock
-// left, and stream entries not yet persisted (acknowledged entries are deleted).
-func liveStats(ctx context.Context, rdb redis.UniversalClient, campaignID int64) (claimed, remaining, pending int64, warm bool, err error) {
+// liveStats reads a campaign's counters and configuration from Redis, and
+// the stream entries not yet persisted (acknowledged entries are deleted).
+func liveStats(ctx context.Context, rdb redis.UniversalClient, campaignID int64) (heldConfig, int64, error) {
 	k := keysOf(campaignID)
 	pipe := rdb.Pipeline()
+	meta := pipe.HMGet(ctx, k.meta, "state", "total")
 	hl := pipe.HLen(ctx, k.claimed)
 	st := pipe.Get(ctx, k.stock)
 	xl := pipe.XLen(ctx, k.claims)
-	_, err = pipe.Exec(ctx)
-	if err != nil && err != redis.Nil {
-		return 0, 0, 0, false, err
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return heldConfig{}, 0, err
 	}
-	remaining, serr := st.Int64()
-	return hl.Val(), remaining, xl.Val(), serr == nil, nil
+	return heldOf(meta.Val(), st, hl.Val()), xl.Val(), nil
 }

@@ -10,6 +10,32 @@ import (
 	"time"
 )
 
+const campaignDeadLetterPayloads = `-- name: CampaignDeadLetterPayloads :many
+SELECT payload FROM coupon_dead_letters WHERE campaign_id = $1 AND resolved_at IS NULL
+`
+
+// Claims that failed to persist are still claims: a rebuild counts them, so
+// their stock is never offered twice.
+func (q *Queries) CampaignDeadLetterPayloads(ctx context.Context, campaignID int64) ([]string, error) {
+	rows, err := q.db.Query(ctx, campaignDeadLetterPayloads, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var payload string
+		if err := rows.Scan(&payload); err != nil {
+			return nil, err
+		}
+		items = append(items, payload)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const campaignUserIDs = `-- name: CampaignUserIDs :many
 SELECT user_id, claimed_at FROM coupons WHERE campaign_id = $1
 `
@@ -29,6 +55,44 @@ func (q *Queries) CampaignUserIDs(ctx context.Context, campaignID int64) ([]Camp
 	for rows.Next() {
 		var i CampaignUserIDsRow
 		if err := rows.Scan(&i.UserID, &i.ClaimedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const campaignsInRedis = `-- name: CampaignsInRedis :many
+SELECT id, state, total_quantity, persisted_count FROM campaigns WHERE state <> 'draft' ORDER BY id
+`
+
+type CampaignsInRedisRow struct {
+	ID             int64
+	State          string
+	TotalQuantity  int64
+	PersistedCount int64
+}
+
+// Every campaign that Redis should hold (all past draft), with what it should
+// hold: the background check compares them with Redis in one pipeline.
+func (q *Queries) CampaignsInRedis(ctx context.Context) ([]CampaignsInRedisRow, error) {
+	rows, err := q.db.Query(ctx, campaignsInRedis)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CampaignsInRedisRow{}
+	for rows.Next() {
+		var i CampaignsInRedisRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.State,
+			&i.TotalQuantity,
+			&i.PersistedCount,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -114,6 +178,15 @@ func (q *Queries) ClaimsPerBucket(ctx context.Context, arg ClaimsPerBucketParams
 	return items, nil
 }
 
+const clearRedisPending = `-- name: ClearRedisPending :exec
+UPDATE campaigns SET redis_pending_since = NULL WHERE id = $1 AND redis_pending_since IS NOT NULL
+`
+
+func (q *Queries) ClearRedisPending(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, clearRedisPending, id)
+	return err
+}
+
 const countDeadLetters = `-- name: CountDeadLetters :one
 SELECT count(*) FROM coupon_dead_letters WHERE resolved_at IS NULL
 `
@@ -129,7 +202,7 @@ const createCampaign = `-- name: CreateCampaign :one
 INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount,
                        total_quantity, starts_at, ends_at, valid_days)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
 `
 
 type CreateCampaignParams struct {
@@ -172,6 +245,7 @@ func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) 
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -209,7 +283,7 @@ func (q *Queries) FlushableCampaignsPersisted(ctx context.Context) ([]FlushableC
 }
 
 const getCampaign = `-- name: GetCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns WHERE id = $1
 `
 
 func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
@@ -230,6 +304,7 @@ func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -339,7 +414,7 @@ func (q *Queries) ListCampaignEvents(ctx context.Context, campaignID int64) ([]C
 }
 
 const listCampaigns = `-- name: ListCampaigns :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at FROM campaigns ORDER BY id DESC LIMIT 500
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns ORDER BY id DESC LIMIT 500
 `
 
 func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
@@ -366,6 +441,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 			&i.PersistedCount,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.RedisPendingSince,
 		); err != nil {
 			return nil, err
 		}
@@ -378,7 +454,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 }
 
 const listCampaignsInStates = `-- name: ListCampaignsInStates :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
 `
 
 // campaigns_state_idx.
@@ -406,6 +482,7 @@ func (q *Queries) ListCampaignsInStates(ctx context.Context, states []string) ([
 			&i.PersistedCount,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.RedisPendingSince,
 		); err != nil {
 			return nil, err
 		}
@@ -534,10 +611,13 @@ func (q *Queries) ListUserCoupons(ctx context.Context, userID int64) ([]ListUser
 }
 
 const lockCampaign = `-- name: LockCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1 FOR UPDATE
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns WHERE id = $1 FOR UPDATE
 `
 
-// Serialises state changes and edits of one campaign (and the row-lock claim baseline).
+// The one writer of a campaign's configuration, in PostgreSQL and in Redis,
+// across instances (internal/coupon/sync.go). It also holds the flusher's
+// persisted_count update back, so a rebuild reads coupons and the stream
+// while neither moves. (And the row-lock claim baseline.)
 func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) {
 	row := q.db.QueryRow(ctx, lockCampaign, id)
 	var i Campaign
@@ -556,8 +636,34 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RedisPendingSince,
 	)
 	return i, err
+}
+
+const pendingRedisCampaigns = `-- name: PendingRedisCampaigns :many
+SELECT id FROM campaigns WHERE redis_pending_since IS NOT NULL ORDER BY redis_pending_since, id
+`
+
+// Committed changes Redis has not heard of yet, oldest first.
+func (q *Queries) PendingRedisCampaigns(ctx context.Context) ([]int64, error) {
+	rows, err := q.db.Query(ctx, pendingRedisCampaigns)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const resolveDeadLetters = `-- name: ResolveDeadLetters :execrows
@@ -572,10 +678,20 @@ func (q *Queries) ResolveDeadLetters(ctx context.Context, ids []int64) (int64, e
 	return result.RowsAffected(), nil
 }
 
+const setCampaignLockTimeout = `-- name: SetCampaignLockTimeout :exec
+SELECT set_config('lock_timeout', $1::text, true)
+`
+
+// SET LOCAL lock_timeout, in the form that takes a parameter.
+func (q *Queries) SetCampaignLockTimeout(ctx context.Context, timeout string) error {
+	_, err := q.db.Exec(ctx, setCampaignLockTimeout, timeout)
+	return err
+}
+
 const setCampaignQuantity = `-- name: SetCampaignQuantity :one
-UPDATE campaigns SET total_quantity = $2, updated_at = now()
+UPDATE campaigns SET total_quantity = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
 `
 
 type SetCampaignQuantityParams struct {
@@ -584,6 +700,7 @@ type SetCampaignQuantityParams struct {
 }
 
 // The CHECK persisted_count <= total_quantity backs up the service's claimed-count check.
+// Redis learns of the change after the commit (redis_pending_since).
 func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuantityParams) (Campaign, error) {
 	row := q.db.QueryRow(ctx, setCampaignQuantity, arg.ID, arg.TotalQuantity)
 	var i Campaign
@@ -602,14 +719,15 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RedisPendingSince,
 	)
 	return i, err
 }
 
 const setCampaignState = `-- name: SetCampaignState :one
-UPDATE campaigns SET state = $2, updated_at = now()
+UPDATE campaigns SET state = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
 `
 
 type SetCampaignStateParams struct {
@@ -635,6 +753,7 @@ func (q *Queries) SetCampaignState(ctx context.Context, arg SetCampaignStatePara
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -710,7 +829,7 @@ UPDATE campaigns
 SET name = $2, discount_type = $3, discount_value = $4, max_discount = $5, min_order_amount = $6,
     total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, updated_at = now()
 WHERE id = $1 AND state = 'draft'
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
 `
 
 type UpdateDraftCampaignParams struct {
@@ -755,6 +874,7 @@ func (q *Queries) UpdateDraftCampaign(ctx context.Context, arg UpdateDraftCampai
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.RedisPendingSince,
 	)
 	return i, err
 }

@@ -18,20 +18,21 @@ type BalanceLedger struct {
 }
 
 type Campaign struct {
-	ID             int64
-	Name           string
-	DiscountType   string
-	DiscountValue  int64
-	MaxDiscount    *int64
-	MinOrderAmount int64
-	TotalQuantity  int64
-	StartsAt       time.Time
-	EndsAt         time.Time
-	ValidDays      int32
-	State          string
-	PersistedCount int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID                int64
+	Name              string
+	DiscountType      string
+	DiscountValue     int64
+	MaxDiscount       *int64
+	MinOrderAmount    int64
+	TotalQuantity     int64
+	StartsAt          time.Time
+	EndsAt            time.Time
+	ValidDays         int32
+	State             string
+	PersistedCount    int64
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	RedisPendingSince *time.Time
 }
 
 type CampaignEvent struct {

@@ -1,0 +1,388 @@
+package coupon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/db"
+	"market/internal/errs"
+)
+
+// PostgreSQL decides a campaign's configuration (state, window, total);
+// Redis holds the copy that claims read. Every write of that copy happens
+// under the campaign's row lock (LockCampaign) and writes what PostgreSQL
+// holds at that moment, so admins, rebuilds and the background sync on any
+// number of instances take turns and never write an older read.
+//
+// The order of the two stores keeps PostgreSQL's total at or above what Redis
+// may hand out, whatever fails in between:
+//   - a change that lets Redis hand out more, or that stops it (activate,
+//     resume, a larger total, pause, end), is committed first and copied
+//     after the commit; until the copy lands the campaign is pending
+//     (redis_pending_since) and the background sync retries it;
+//   - a smaller total is applied in Redis first, where the check against
+//     claims is atomic, and committed second: should the commit fail, Redis
+//     is lower than PostgreSQL until the next sync, never higher.
+//
+// Holding the row lock also holds the flusher back (its insert needs the row
+// for the foreign key and persisted_count), so a rebuild reads the coupons
+// and the stream while neither moves.
+
+// Lock waits and bounds. The lock is held for one or two Redis round trips,
+// or for a rebuild.
+const (
+	adminLockWait = 5 * time.Second        // an admin's action waits its turn
+	claimLockWait = time.Second            // a claim that found the keys missing
+	syncLockWait  = 200 * time.Millisecond // the background sync skips a campaign being written
+	syncTimeout   = 30 * time.Second       // one copy or rebuild, detached from the request that started it
+	restoreWait   = 2 * time.Second        // claims wait this long for another claim's rebuild
+	rebuildChunk  = 1000                   // claimed-hash fields per round trip of a rebuild
+)
+
+var errBusy = errs.New(errs.Busy, "This campaign is being updated. Please try again in a moment.")
+
+// locked runs fn in one transaction with the campaign's row locked, waiting
+// at most wait for the lock (errBusy after that).
+func (s *Service) locked(ctx context.Context, id int64, wait time.Duration, fn func(q *db.Queries, c Campaign) error) error {
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		if err := q.SetCampaignLockTimeout(ctx, strconv.FormatInt(wait.Milliseconds(), 10)); err != nil {
+			return err
+		}
+		c, err := q.LockCampaign(ctx, id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNoCampaign
+		}
+		if err != nil {
+			return err
+		}
+		return fn(q, c)
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: lock_timeout
+		return errBusy
+	}
+	return err
+}
+
+// apply runs apply.lua with the campaign's figures (mode: resize, sync or create).
+func (s *Service) apply(ctx context.Context, c Campaign, mode string) (string, int64, error) {
+	k := keysOf(c.ID)
+	v, err := applyScript.Run(ctx, s.rdb, []string{k.meta, k.stock, k.claimed},
+		mode, c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, c.PersistedCount).Slice()
+	if err != nil {
+		return "", 0, err
+	}
+	o, err := pairOf(v)
+	return string(o.Result), o.Remaining, err
+}
+
+// syncLocked makes Redis hold the campaign as PostgreSQL does, rebuilding its
+// keys when they are missing or behind. c is the locked row; the pending
+// mark is cleared once Redis holds it.
+func (s *Service) syncLocked(ctx context.Context, q *db.Queries, c *Campaign, why string) error {
+	if c.State != StateDraft {
+		status, left, err := s.apply(ctx, *c, "sync")
+		if err != nil {
+			return unavailable(err)
+		}
+		switch status {
+		case string(missing):
+			if err := s.rebuildLocked(ctx, q, *c, why); err != nil {
+				return err
+			}
+		case "changed":
+			s.event(ctx, q, c.ID, "state", fmt.Sprintf("%s: Redis now holds state %s, total %d, %d remaining", why, c.State, c.TotalQuantity, left))
+		}
+	}
+	if c.RedisPendingSince != nil {
+		if err := q.ClearRedisPending(ctx, c.ID); err != nil {
+			return err
+		}
+		c.RedisPendingSince = nil
+	}
+	return nil
+}
+
+// rebuildLocked writes a campaign's keys from every claim that exists
+// outside the claimed hash: coupons in PostgreSQL, entries waiting in the
+// stream, and dead letters (claims still, so their stock is never offered
+// twice). The hash is merged (a shopper already in it keeps their entry) in
+// chunks, so Redis never blocks on one huge call; the stock key is removed
+// first and written last, so claims answer "missing" (and wait, or are told
+// to retry) until the hash is whole.
+func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, why string) error {
+	k := keysOf(c.ID)
+	if err := s.rdb.Del(ctx, k.stock).Err(); err != nil {
+		return unavailable(err)
+	}
+	// The group before any claim can land in the stream (BUSYGROUP: it exists).
+	if err := s.rdb.XGroupCreateMkStream(ctx, k.claims, group, "0").Err(); err != nil && !isBusyGroup(err) {
+		return unavailable(err)
+	}
+	m := merger{ctx: ctx, rdb: s.rdb, key: k.claimed}
+	entries, err := s.rdb.XRange(ctx, k.claims, "-", "+").Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	for _, e := range entries {
+		if cl, err := parseEntry(e); err == nil {
+			m.add(cl)
+		}
+	}
+	rows, err := q.CampaignUserIDs(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		m.add(claimEntry{userID: r.UserID, at: r.ClaimedAt})
+	}
+	letters, err := q.CampaignDeadLetterPayloads(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	for _, p := range letters {
+		if cl, err := parsePayload(p); err == nil {
+			m.add(cl)
+		}
+	}
+	if err := m.flush(); err != nil {
+		return unavailable(err)
+	}
+	_, left, err := s.apply(ctx, c, "create")
+	if err != nil {
+		return unavailable(err)
+	}
+	s.soldOut.Delete(c.ID)
+	s.m.rebuilds.Inc()
+	detail := fmt.Sprintf("%s: state %s, %d persisted, %d pending in the stream, %d dead letters, %d remaining of %d",
+		why, c.State, len(rows), len(entries), len(letters), left, c.TotalQuantity)
+	s.log.Warn("coupon campaign rebuilt in Redis", "campaign", c.ID, "detail", detail)
+	s.event(ctx, q, c.ID, "rebuild", detail)
+	return nil
+}
+
+// event records what happened to a campaign's Redis copy, in the caller's
+// transaction; a failure to record is logged, not fatal.
+func (s *Service) event(ctx context.Context, q *db.Queries, id int64, kind, detail string) {
+	if err := q.InsertCampaignEvent(ctx, db.InsertCampaignEventParams{CampaignID: id, Kind: kind, Detail: detail}); err != nil {
+		s.log.Error("record campaign event", "campaign", id, "err", err)
+	}
+}
+
+// merger adds claims to a claimed hash with HSETNX, rebuildChunk per round trip.
+type merger struct {
+	ctx  context.Context
+	rdb  redis.UniversalClient
+	key  string
+	pipe redis.Pipeliner
+	n    int
+	err  error
+}
+
+func (m *merger) add(c claimEntry) {
+	if m.err != nil {
+		return
+	}
+	if m.pipe == nil {
+		m.pipe = m.rdb.Pipeline()
+	}
+	m.pipe.HSetNX(m.ctx, m.key, strconv.FormatInt(c.userID, 10), c.at.UnixMilli())
+	if m.n++; m.n == rebuildChunk {
+		m.err = m.flush()
+	}
+}
+
+func (m *merger) flush() error {
+	if m.err != nil || m.pipe == nil {
+		return m.err
+	}
+	_, err := m.pipe.Exec(m.ctx)
+	m.pipe, m.n = nil, 0
+	return err
+}
+
+// commitThenSync copies a committed change to Redis at once, on a context
+// of its own (the admin's request may end first). When that fails the
+// change stays pending and the background sync retries it; the campaign is
+// returned as it is now.
+func (s *Service) commitThenSync(ctx context.Context, c Campaign, why string) Campaign {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	defer cancel()
+	err := s.locked(ctx, c.ID, adminLockWait, func(q *db.Queries, cur Campaign) error {
+		err := s.syncLocked(ctx, q, &cur, why)
+		if err == nil {
+			c = cur
+		}
+		return err
+	})
+	if err != nil {
+		s.log.Warn("campaign change not in Redis yet; the background sync retries it", "campaign", c.ID, "err", err)
+	}
+	return c
+}
+
+// flight is one restore in progress, which other claims of the campaign wait for.
+type flight struct {
+	done chan struct{}
+	c    Campaign
+	err  error
+}
+
+// restore brings back a campaign whose keys a claim found missing. One
+// restore per campaign runs at a time in this process and one across
+// instances (the row lock): a crowd arriving after Redis lost a campaign
+// causes one rebuild, and claims that come meanwhile wait briefly for it or
+// are told to try again. An unknown campaign answers errNoCampaign and
+// touches nothing in Redis.
+func (s *Service) restore(ctx context.Context, id int64) (Campaign, error) {
+	f := &flight{done: make(chan struct{})}
+	if v, running := s.restores.LoadOrStore(id, f); running {
+		f = v.(*flight)
+		select {
+		case <-f.done:
+			return f.c, f.err
+		case <-time.After(restoreWait):
+			return Campaign{}, errBusy
+		case <-ctx.Done():
+			return Campaign{}, ctx.Err()
+		}
+	}
+	defer func() { s.restores.Delete(id); close(f.done) }()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	defer cancel()
+	f.err = s.locked(rctx, id, claimLockWait, func(q *db.Queries, c Campaign) error {
+		err := s.syncLocked(rctx, q, &c, "a claim found no keys in Redis")
+		f.c = c
+		return err
+	})
+	return f.c, f.err
+}
+
+// SyncOptions tune the background sync (SYNC_INTERVAL).
+type SyncOptions struct {
+	Interval time.Duration // how often Redis is compared with PostgreSQL
+}
+
+// RunSync keeps Redis in line with PostgreSQL until ctx ends: every
+// interval it copies the changes Redis has not heard of, and compares every
+// campaign past draft with Redis, syncing those that differ (keys lost to a
+// FLUSHALL or a failover, a total a failed request left lower).
+func (s *Service) RunSync(ctx context.Context) {
+	t := time.NewTicker(s.opts.Sync.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.syncPass(ctx, syncLockWait, "background check"); err != nil && ctx.Err() == nil {
+			s.log.Warn("coupon sync pass failed; it runs again", "err", err)
+		}
+	}
+}
+
+// SyncAll syncs every campaign past draft that differs from Redis, waiting
+// its turn for each; serve calls it at start. It returns how many it synced.
+func (s *Service) SyncAll(ctx context.Context) (int, error) {
+	return s.syncPass(ctx, adminLockWait, "start")
+}
+
+// syncPass compares PostgreSQL and Redis in one query and one pipeline, and
+// syncs (under the lock) the campaigns that are pending or differ.
+func (s *Service) syncPass(ctx context.Context, wait time.Duration, why string) (int, error) {
+	pending, err := s.q.PendingRedisCampaigns(ctx)
+	if err != nil {
+		return 0, err
+	}
+	all, err := s.q.CampaignsInRedis(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]int64, len(all))
+	for i, c := range all {
+		ids[i] = c.ID
+	}
+	held, err := s.redisConfigs(ctx, ids)
+	if err != nil {
+		return 0, err
+	}
+	todo := pending
+	for i, c := range all {
+		h := held[i]
+		if !h.Warm || h.State != c.State || h.Total != c.TotalQuantity || h.Claimed+h.Remaining != c.TotalQuantity || h.Claimed < c.PersistedCount {
+			todo = append(todo, c.ID)
+		}
+	}
+	done := map[int64]bool{}
+	var firstErr error
+	for _, id := range todo {
+		if done[id] {
+			continue
+		}
+		done[id] = true
+		err := s.locked(ctx, id, wait, func(q *db.Queries, c Campaign) error {
+			return s.syncLocked(ctx, q, &c, why)
+		})
+		if err != nil && !errors.Is(err, errBusy) && firstErr == nil {
+			firstErr = fmt.Errorf("sync campaign %d: %w", id, err)
+		}
+	}
+	return len(done), firstErr
+}
+
+// heldConfig is what Redis holds of one campaign's configuration.
+type heldConfig struct {
+	Warm      bool // the meta and stock keys exist
+	State     string
+	Total     int64
+	Claimed   int64
+	Remaining int64
+}
+
+// redisConfigs reads the campaigns' configuration from Redis in one pipeline.
+func (s *Service) redisConfigs(ctx context.Context, ids []int64) ([]heldConfig, error) {
+	out := make([]heldConfig, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	type cmds struct {
+		meta  *redis.SliceCmd
+		stock *redis.StringCmd
+		hl    *redis.IntCmd
+	}
+	all := make([]cmds, len(ids))
+	pipe := s.rdb.Pipeline()
+	for i, id := range ids {
+		k := keysOf(id)
+		all[i] = cmds{meta: pipe.HMGet(ctx, k.meta, "state", "total"), stock: pipe.Get(ctx, k.stock), hl: pipe.HLen(ctx, k.claimed)}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	for i, c := range all {
+		out[i] = heldOf(c.meta.Val(), c.stock, c.hl.Val())
+	}
+	return out, nil
+}
+
+// heldOf reads HMGET meta state total, GET stock and HLEN claimed.
+func heldOf(meta []any, stock *redis.StringCmd, claimed int64) heldConfig {
+	h := heldConfig{Claimed: claimed}
+	if len(meta) == 2 {
+		h.State, _ = meta[0].(string)
+		t, _ := meta[1].(string)
+		h.Total, _ = strconv.ParseInt(t, 10, 64)
+	}
+	n, err := stock.Int64()
+	h.Warm = err == nil && h.State != ""
+	h.Remaining = n
+	return h
+}

@@ -1,0 +1,382 @@
+package coupon_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/coupon"
+	"market/internal/errs"
+	"market/internal/testenv"
+)
+
+// redisFigures reads what Redis holds of a campaign: state, total, claimed, stock.
+func redisFigures(t *testing.T, rdb redis.UniversalClient, id int64) (state string, total, claimed, stock int64) {
+	t.Helper()
+	p := fmt.Sprintf("coupon:{%d}:", id)
+	meta, err := rdb.HMGet(context.Background(), p+"meta", "state", "total").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ = meta[0].(string)
+	ts, _ := meta[1].(string)
+	total, _ = strconv.ParseInt(ts, 10, 64)
+	claimed = rdb.HLen(context.Background(), p+"claimed").Val()
+	stock, _ = rdb.Get(context.Background(), p+"stock").Int64()
+	return state, total, claimed, stock
+}
+
+// agree fails unless Redis holds the campaign exactly as PostgreSQL does and
+// its counters add up.
+func agree(t *testing.T, pool *pgxpool.Pool, rdb redis.UniversalClient, id int64, context string) {
+	t.Helper()
+	var pgState string
+	var pgTotal int64
+	if err := pool.QueryRow(t.Context(), "SELECT state, total_quantity FROM campaigns WHERE id = $1", id).Scan(&pgState, &pgTotal); err != nil {
+		t.Fatal(err)
+	}
+	state, total, claimed, stock := redisFigures(t, rdb, id)
+	if state != pgState || total != pgTotal || claimed+stock != total {
+		t.Fatalf("%s: campaign %d split: Redis %s total %d (claimed %d + stock %d), PostgreSQL %s total %d",
+			context, id, state, total, claimed, stock, pgState, pgTotal)
+	}
+}
+
+// A dozen admins resize one live campaign at the same instant, each to a
+// different total, on two instances, forty rounds in a row: every round ends
+// with Redis and PostgreSQL on the same total.
+func TestSimultaneousResizesNeverSplitTheTotal(t *testing.T) {
+	pool, url := testenv.DBWithURL(t)
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	a := newService(t, pool, srv.Client(), fastFlush)
+	b := newService(t, testenv.OpenPool(t, url), srv.Client(), fastFlush)
+	shoppers := users(t, pool, 40)
+	id := activeCampaign(t, a, 100)
+	for _, u := range shoppers[:30] {
+		if _, err := a.Claim(t.Context(), id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := range 40 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range 12 {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			total := int64(25 + round + 7*i) // some below the 30 claimed: refused
+			wg.Go(func() {
+				<-start
+				_, err := s.Update(context.Background(), id, coupon.Input{TotalQuantity: total})
+				if err != nil && !errs.Is(err, errs.Conflict) {
+					t.Errorf("round %d: resize to %d: %v", round, total, err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		agree(t, pool, srv.Client(), id, fmt.Sprintf("round %d", round))
+	}
+}
+
+// A change whose PostgreSQL write fails leaves Redis no higher than
+// PostgreSQL: a larger total never reaches Redis, and a smaller one that
+// reached Redis first is put back by the next sync.
+func TestAResizeWhosePostgresWriteFailsLeavesRedisNoHigher(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	id := activeCampaign(t, s, 20)
+	// The database refuses two totals, as a failing commit would.
+	exec(t, pool, `CREATE FUNCTION refuse_total() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.total_quantity IN (13, 50) THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`)
+	exec(t, pool, `CREATE TRIGGER refuse_total BEFORE UPDATE ON campaigns FOR EACH ROW EXECUTE FUNCTION refuse_total()`)
+
+	if _, err := s.Update(t.Context(), id, coupon.Input{TotalQuantity: 50}); err == nil {
+		t.Fatal("the larger total was saved although PostgreSQL refused it")
+	}
+	agree(t, pool, rdb, id, "after a larger total failed")
+
+	if _, err := s.Update(t.Context(), id, coupon.Input{TotalQuantity: 13}); err == nil {
+		t.Fatal("the smaller total was saved although PostgreSQL refused it")
+	}
+	if _, total, _, _ := redisFigures(t, rdb, id); total > 20 {
+		t.Fatalf("Redis offers a total of %d above PostgreSQL's 20", total)
+	}
+	if _, err := s.SyncAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	agree(t, pool, rdb, id, "after a smaller total failed and the next sync")
+}
+
+// A rebuild that a claim starts and an admin's resize on another instance,
+// at the same moment, forty times: the rebuild never writes back the total
+// it read before the resize.
+func TestARebuildNeverWritesBackOlderFigures(t *testing.T) {
+	pool, url := testenv.DBWithURL(t)
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	rdb := srv.Client()
+	a := newService(t, pool, rdb, fastFlush)
+	b := newService(t, testenv.OpenPool(t, url), srv.Client(), fastFlush)
+	shoppers := users(t, pool, 40)
+	id := activeCampaign(t, a, 100)
+	for round := range 40 {
+		keys := fmt.Sprintf("coupon:{%d}:", id)
+		if err := rdb.Del(t.Context(), keys+"meta", keys+"stock", keys+"claimed").Err(); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			if _, err := a.Claim(context.Background(), id, shoppers[round]); err != nil && !errs.Is(err, errs.Busy) {
+				t.Errorf("claim: %v", err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			if _, err := b.Update(context.Background(), id, coupon.Input{TotalQuantity: int64(200 + round)}); err != nil {
+				t.Errorf("resize: %v", err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		agree(t, pool, rdb, id, fmt.Sprintf("round %d", round))
+	}
+}
+
+// Ending a campaign while Redis cannot be reached commits, shows the change
+// as pending, and reaches Redis as soon as it is back; an ended campaign that
+// Redis loses is restored at start-up.
+func TestAStateChangeReachesRedisWhenThePushFails(t *testing.T) {
+	pool := testenv.DB(t)
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	direct := srv.Client()
+	p := testenv.NewProxy(t, srv.Addr)
+	viaProxy := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { viaProxy.Close() })
+	s := coupon.NewService(pool, viaProxy, coupon.Options{Flush: fastFlush, Sync: coupon.SyncOptions{Interval: 50 * time.Millisecond}})
+	id := activeCampaign(t, s, 10)
+
+	p.Cut()
+	c, err := s.Transition(t.Context(), id, "end")
+	if err != nil {
+		t.Fatalf("end while Redis is unreachable: %v", err)
+	}
+	if c.State != coupon.StateEnded || c.RedisPendingSince == nil {
+		t.Fatalf("want ended and pending, got %s pending %v", c.State, c.RedisPendingSince)
+	}
+	if _, err := s.Transition(t.Context(), id, "end"); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("ending twice: %v", err)
+	}
+	p.Restore()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.RunSync(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, 5*time.Second, "Redis to hear the campaign ended", func() bool {
+		state, _, _, _ := redisFigures(t, direct, id)
+		return state == coupon.StateEnded
+	})
+	waitFor(t, 5*time.Second, "the pending mark to clear", func() bool {
+		return count(t, pool, "SELECT count(*) FROM campaigns WHERE id = $1 AND redis_pending_since IS NULL", id) == 1
+	})
+
+	if err := direct.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SyncAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	agree(t, pool, direct, id, "after start-up")
+}
+
+// A crowd that arrives after Redis lost a campaign, on two instances, causes
+// one rebuild: the others wait for it or are told to try again.
+func TestACrowdAfterAWipeCausesOneRebuild(t *testing.T) {
+	pool, url := testenv.DBWithURL(t)
+	srv := testenv.StartRedis(t, testenv.RedisOptions{})
+	a := newService(t, pool, srv.Client(), fastFlush)
+	b := newService(t, testenv.OpenPool(t, url), srv.Client(), fastFlush)
+	shoppers := users(t, pool, 300)
+	id := activeCampaign(t, a, 2500)
+	// A campaign big enough that its rebuild crosses several chunks.
+	exec(t, pool, `INSERT INTO users (email, password_hash, name) SELECT 'bulk' || g || '@example.test', 'x', 'Bulk' FROM generate_series(1, 2200) g`)
+	exec(t, pool, `WITH ins AS (INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
+		SELECT $1, id, now(), now() + interval '7 days' FROM users WHERE email LIKE 'bulk%' RETURNING 1)
+		UPDATE campaigns SET persisted_count = (SELECT count(*) FROM ins) WHERE id = $1`, id)
+	if err := srv.Client().FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := count(t, pool, "SELECT count(*) FROM campaign_events WHERE campaign_id = $1 AND kind = 'rebuild'", id)
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		start   = make(chan struct{})
+		results = map[string]int{}
+	)
+	for i, u := range shoppers {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			<-start
+			o, err := s.Claim(context.Background(), id, u)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errs.Is(err, errs.Busy):
+				results["busy"]++
+			case err != nil:
+				t.Errorf("claim: %v", err)
+			default:
+				results[string(o.Result)]++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := count(t, pool, "SELECT count(*) FROM campaign_events WHERE campaign_id = $1 AND kind = 'rebuild'", id) - before; n != 1 {
+		t.Fatalf("%d rebuilds for one wipe (results %v)", n, results)
+	}
+	if results["claimed"] != 300-results["busy"] {
+		t.Fatalf("results %v", results)
+	}
+	agree(t, pool, srv.Client(), id, "after the crowd")
+	if _, _, claimed, _ := redisFigures(t, srv.Client(), id); claimed != 2200+int64(results["claimed"]) {
+		t.Fatalf("Redis holds %d claimed, want %d", claimed, 2200+results["claimed"])
+	}
+}
+
+// A claim on a campaign that does not exist answers "not found" and writes
+// nothing to Redis.
+func TestAClaimOnAnUnknownCampaignTouchesNothingInRedis(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	u := users(t, pool, 1)[0]
+	if _, err := s.Claim(t.Context(), 999999999, u); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("want not found, got %v", err)
+	}
+	if keys := rdb.Keys(t.Context(), "*").Val(); len(keys) != 0 {
+		t.Fatalf("Redis now holds %v", keys)
+	}
+}
+
+// A dead-lettered claim is still a claim: after Redis loses the campaign,
+// its stock is not offered again, and the re-drive persists it once the
+// cause is gone.
+func TestARebuildCountsDeadLettersAsClaimed(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	startFlusher(t, s)
+	shoppers := users(t, pool, 3)
+	id := activeCampaign(t, s, 2)
+	// PostgreSQL refuses the first shopper's coupon as data, for now.
+	exec(t, pool, fmt.Sprintf(`CREATE FUNCTION refuse_coupon() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.user_id = %d THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END $$`, shoppers[0]))
+	exec(t, pool, `CREATE TRIGGER refuse_coupon BEFORE INSERT ON coupons FOR EACH ROW EXECUTE FUNCTION refuse_coupon()`)
+	if o, err := s.Claim(t.Context(), id, shoppers[0]); err != nil || o.Result != coupon.Claimed {
+		t.Fatalf("first claim: %v %v", o, err)
+	}
+	waitFor(t, 5*time.Second, "the refused claim to be dead-lettered", func() bool {
+		return count(t, pool, "SELECT count(*) FROM coupon_dead_letters WHERE campaign_id = $1", id) == 1
+	})
+	if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[coupon.Result]int{}
+	for _, u := range shoppers[1:] {
+		o, err := s.Claim(t.Context(), id, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[o.Result]++
+	}
+	if got[coupon.Claimed] != 1 || got[coupon.SoldOut] != 1 {
+		t.Fatalf("two coupons left to three shoppers: %v", got)
+	}
+	exec(t, pool, `DROP TRIGGER refuse_coupon ON coupons`)
+	r, err := s.RedriveDeadLetters(t.Context(), id)
+	if err != nil || r.Persisted != 1 || r.Failed != 0 {
+		t.Fatalf("redrive: %+v %v", r, err)
+	}
+	waitPersisted(t, pool, id, 2, 5*time.Second)
+}
+
+// PostgreSQL stopped far longer than a few flush attempts: claims go on, no
+// claim is dead-lettered, the oldest-pending metric shows the backlog, and
+// once PostgreSQL is back the backlog drains within 5 s.
+func TestAPostgresOutageNeverDeadLettersAndDrainsQuickly(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	pool, _ := pg.DB(t)
+	rdb := testenv.Redis(t)
+	reg := prometheus.NewRegistry()
+	s := coupon.NewService(pool, rdb, coupon.Options{Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{Batch: 100, Interval: 20 * time.Millisecond, ReclaimIdle: 100 * time.Millisecond}})
+	startFlusher(t, s)
+	shoppers := users(t, pool, 600)
+	id := activeCampaign(t, s, 1000)
+	time.Sleep(200 * time.Millisecond) // the flusher has seen the campaign
+
+	pg.Stop()
+	for _, u := range shoppers {
+		if o, err := s.Claim(t.Context(), id, u); err != nil || o.Result != coupon.Claimed {
+			t.Fatalf("claim while PostgreSQL is down: %v %v", o, err)
+		}
+	}
+	time.Sleep(3 * time.Second) // many times the old retry budget at this reclaim idle
+	if age := gauge(t, reg, "market_coupon_flush_oldest_pending_seconds"); age < 2 {
+		t.Fatalf("oldest pending claim is %.1f s old by the metric; the backlog is older", age)
+	}
+	pg.Start()
+	back := time.Now()
+	waitPersisted(t, pool, id, 600, 5*time.Second)
+	t.Logf("600 claims persisted %v after PostgreSQL came back", time.Since(back).Round(time.Millisecond))
+	if n := count(t, pool, "SELECT count(*) FROM coupon_dead_letters"); n != 0 {
+		t.Fatalf("%d claims dead-lettered during an outage", n)
+	}
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
