@@ -48,9 +48,9 @@ type Config struct {
 
 	OrderLocking string // pessimistic | optimistic
 
-	FlushBatch       int
-	FlushInterval    time.Duration
-	FlushReclaimIdle time.Duration
+	FlushBatch         int
+	FlushInterval      time.Duration
+	FlushReclaimIdle   time.Duration
 	CouponSyncInterval time.Duration
 
 	ConsistencyInterval time.Duration

@@ -23,8 +23,8 @@ type RedisState struct {
 	State      string // the state claims are answered with ("" when not warm)
 	Total      int64  // the total the stock was counted from
 	Claimed    int64  // shoppers in the claimed hash
-	Remaining  int64 // the stock counter
-	Pending    int64 // stream entries not yet persisted
+	Remaining  int64  // the stock counter
+	Pending    int64  // stream entries not yet persisted
 	// StreamUsers are the shoppers in the pending entries (at most
 	// maxStreamRead), so the report can tell which of them the flusher has
 	// written meanwhile.
