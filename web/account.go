@@ -80,6 +80,7 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, err error, f
 	if !ok || wantsJSON(r) {
 		return err
 	}
+	s.setRetryAfter(w, status, err) // the login limiter's 429
 	return s.render(w, r, answer{Status: status, Page: page(vf)})
 }
 

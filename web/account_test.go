@@ -147,8 +147,13 @@ func TestLoginFailuresAreRateLimitedPerEmail(t *testing.T) {
 	}
 	// Now even the right password waits: the window is closed for this email.
 	r := h.client().json().post("/login", url.Values{"email": {"victim@example.test"}, "password": {"password123"}})
-	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, `"code":"too_many_requests"`) {
-		t.Fatalf("status %d: %s", r.status, r.body)
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, `"code":"too_many_requests"`) || r.header.Get("Retry-After") != "900" {
+		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	// The browser's login form says so too, and when to come back: the 15-minute window.
+	r = h.client().post("/login", url.Values{"email": {"victim@example.test"}, "password": {"password123"}})
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many failed logins") || r.header.Get("Retry-After") != "900" {
+		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	// Another email from the same address is not affected.
 	h.client().signup("other@example.test", "Other", "password123")

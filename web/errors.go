@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
+	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/order"
 	"market/views"
@@ -28,6 +30,7 @@ var (
 	errCrossOrigin = errs.New(errs.Forbidden, "This request came from another site and was refused.")
 	errForbidden   = errs.New(errs.Forbidden, "This page is for admins only.")
 	errLoginFirst  = errs.New(errs.Unauthorized, "Please log in first.")
+	errDatabase    = errs.New(errs.Unavailable, "The shop's database is unavailable right now. Please try again in a moment.")
 )
 
 // statusOf maps a domain error code to its HTTP status (SPEC 5). Codes that
@@ -59,8 +62,9 @@ var titleOf = map[int]string{
 	http.StatusGatewayTimeout:      "That took too long",
 }
 
-// fail answers an error. Expected errors show their message; anything else is
-// logged with the request id and shown as a 500 without internals.
+// fail answers an error. Expected errors show their message, and so does an
+// outage of PostgreSQL (503); anything else is logged with the request id and
+// shown as a 500 without internals.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := http.StatusInternalServerError, "internal", "Something went wrong on our side. Please try again."
 	if e, ok := errs.As(err); ok {
@@ -74,10 +78,14 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.Warn("request timed out", "request_id", requestIDOf(r), "path", r.URL.Path, "err", err)
 	} else if errors.Is(err, context.Canceled) {
 		return // the client went away; nobody is listening
+	} else if db.Unavailable(err) {
+		status, code, msg = http.StatusServiceUnavailable, string(errDatabase.Code), errDatabase.Message
+		s.Log.Warn("database unavailable", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		s.Log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	w.Header().Add("Vary", "HX-Request, Accept")
+	s.setRetryAfter(w, status, err)
 	if wantsJSON(r) {
 		_ = writeJSON(w, status, map[string]string{"error": msg, "code": code})
 		return
@@ -87,6 +95,26 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		title = "Cannot do that"
 	}
 	_ = s.render(w, r, answer{Status: status, Page: views.ErrorPage(status, title, msg), Fragment: views.ErrorFragment(msg)})
+}
+
+// setRetryAfter tells the client of a 429 or 503 how many seconds to wait
+// before trying again (SPEC 5).
+func (s *Server) setRetryAfter(w http.ResponseWriter, status int, err error) {
+	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
+		return
+	}
+	secs := 5 // PostgreSQL is down: a restart or a failover takes seconds
+	if e, ok := errs.As(err); ok {
+		switch e.Code {
+		case errs.Busy: // contention outlasted the waits; the next try usually gets through
+			secs = 1
+		case errs.TooManyRequests: // only the login limiter; its fixed window bounds the wait
+			secs = max(1, int(s.Config.LoginWindow/time.Second))
+		default:
+			secs = 2
+		}
+	}
+	w.Header().Set("Retry-After", itoa(int64(secs)))
 }
 
 // formOf turns a validation error into form state for re-rendering the form

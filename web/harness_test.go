@@ -38,7 +38,13 @@ const (
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	pool := testenv.DB(t)
+	return newHarnessOn(t, testenv.DB(t))
+}
+
+// newHarnessOn is the harness over a pool the test opened itself, e.g.
+// through a testenv.Proxy to see PostgreSQL go away.
+func newHarnessOn(t *testing.T, pool *pgxpool.Pool) *harness {
+	t.Helper()
 	rdb := testenv.Redis(t)
 	cfg, err := config.FromEnv(func(k string) string {
 		return map[string]string{"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword, "LOGIN_FAILURES_PER_EMAIL": "5"}[k]

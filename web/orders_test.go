@@ -296,7 +296,7 @@ func TestBusyIsA503WithoutInternals(t *testing.T) {
 	req.Header.Set("Accept", "application/json")
 	w := httptest.NewRecorder()
 	h.s.fail(w, req, fmt.Errorf("%w (lock timeout)", errs.New(errs.Busy, "We are very busy right now, so nothing was changed. Please try again.")))
-	if w.Code != 503 || !strings.Contains(w.Body.String(), `"code":"busy"`) || strings.Contains(w.Body.String(), "lock") {
+	if w.Code != 503 || !strings.Contains(w.Body.String(), `"code":"busy"`) || strings.Contains(w.Body.String(), "lock") || w.Header().Get("Retry-After") != "1" {
 		t.Fatalf("%d %s", w.Code, w.Body.String())
 	}
 }

@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"market/internal/db"
+	"market/internal/errs"
+	"market/internal/testenv"
+)
+
+// While PostgreSQL is unreachable every page that needs it says so with a 503
+// and Retry-After, never a 500; when it is back, the same pages work again
+// without a restart. Sessions live in cookies, so nobody is logged out.
+func TestPagesAnswer503WithRetryAfterWhilePostgresIsDown(t *testing.T) {
+	_, raw := testenv.DBWithURL(t)
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	pool, err := db.Open(t.Context(), u.String(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	h := newHarnessOn(t, pool)
+
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	shopper := h.client()
+	shopper.signup("outage@example.test", "Outage", "password123")
+
+	topUp := url.Values{"amount": {"1000"}}
+	pages := []struct {
+		who  *client
+		path string
+		form url.Values // a POST when set
+	}{
+		{admin, "/admin", nil},
+		{admin, "/admin/campaigns", nil},
+		{admin, "/admin/orders", nil},
+		{admin, "/admin/products", nil},
+		{shopper, "/account", nil},
+		{shopper, "/orders", nil},
+		{shopper, "/cart", nil},
+		{shopper, "/products?q=x", nil},
+		{shopper, "/account/topup", topUp},
+	}
+	ask := func(c *client, path string, form url.Values) reply {
+		if form != nil {
+			return c.post(path, form)
+		}
+		return c.get(path)
+	}
+	each := func(check func(name string, r reply)) {
+		for _, p := range pages {
+			for _, c := range []*client{p.who, p.who.json()} {
+				name := p.path
+				if c.hdr.Get("Accept") != "" {
+					name += " (JSON)"
+				}
+				check(name, ask(c, p.path, p.form))
+			}
+		}
+	}
+	works := func(name string, r reply) {
+		t.Helper()
+		if r.status >= 400 {
+			t.Errorf("%s: status %d with PostgreSQL up: %.300s", name, r.status, r.body)
+		}
+	}
+	each(works)
+
+	proxy.Cut()
+	each(func(name string, r reply) {
+		t.Helper()
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") != "5" {
+			t.Errorf("%s: status %d, Retry-After %q; want 503 and 5: %.300s", name, r.status, r.header.Get("Retry-After"), r.body)
+			return
+		}
+		if !strings.HasSuffix(name, "(JSON)") {
+			if !strings.Contains(r.body, "database is unavailable right now") {
+				t.Errorf("%s: the page does not say what is wrong:\n%s", name, r.body)
+			}
+			return
+		}
+		var got struct{ Error, Code string }
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.Code != "unavailable" || !strings.Contains(got.Error, "database is unavailable") {
+			t.Errorf("%s: JSON %s (%v)", name, r.body, err)
+		}
+	})
+
+	proxy.Restore()
+	each(works)
+}
+
+// Every 429 and 503 tells the client when to try again; other failures do
+// not. A database outage is a warning in the log, not an error.
+func TestEvery503And429SaysWhenToRetry(t *testing.T) {
+	h := newHarness(t)
+	proxy := testenv.NewProxy(t, "127.0.0.1:1") // cut: never dialled
+	proxy.Cut()
+	_, connErr := db.Open(t.Context(), "postgres://postgres@"+proxy.Addr()+"/market?sslmode=disable", 1)
+	if !db.Unavailable(connErr) {
+		t.Fatalf("connect through a cut proxy: %v", connErr)
+	}
+
+	tests := []struct {
+		name       string
+		err        error
+		wantStatus int
+		wantRetry  string
+		wantCode   string
+	}{
+		{"database down", fmt.Errorf("load the cart: %w", connErr), 503, "5", "unavailable"},
+		{"database connection reset", fmt.Errorf("list orders: %w", io.ErrUnexpectedEOF), 503, "5", "unavailable"},
+		{"busy", errs.New(errs.Busy, "We are very busy right now."), 503, "1", "busy"},
+		{"a dependency unavailable", errs.New(errs.Unavailable, "Coupons are busy right now."), 503, "2", "unavailable"},
+		{"rate limited", errs.New(errs.TooManyRequests, "Too many failed logins."), 429, "900", "too_many_requests"},
+		{"conflict", errs.New(errs.Conflict, "Already done."), 409, "", "conflict"},
+		{"bug", errors.New("nil map"), 500, "", "internal"},
+		{"timeout", fmt.Errorf("search: %w", context.DeadlineExceeded), 504, "", "timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := &levels{}
+			h.s.Log = slog.New(logs)
+			req := httptest.NewRequest(http.MethodGet, "/cart", nil)
+			req.Header.Set("Accept", "application/json")
+			w := httptest.NewRecorder()
+			h.s.fail(w, req, tt.err)
+			if w.Code != tt.wantStatus || w.Header().Get("Retry-After") != tt.wantRetry || !strings.Contains(w.Body.String(), `"code":"`+tt.wantCode+`"`) {
+				t.Fatalf("status %d, Retry-After %q: %s", w.Code, w.Header().Get("Retry-After"), w.Body.String())
+			}
+			if tt.wantRetry == "5" && (len(logs.seen) != 1 || logs.seen[0] != "WARN request_id") {
+				t.Fatalf("a database outage is logged as one warning with the request id: %v", logs.seen)
+			}
+		})
+	}
+}
+
+// levels is a slog handler that notes each record's level and whether it
+// carries a request id.
+type levels struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (l *levels) Enabled(context.Context, slog.Level) bool { return true }
+func (l *levels) Handle(_ context.Context, r slog.Record) error {
+	s := r.Level.String()
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "request_id" {
+			s += " request_id"
+		}
+		return true
+	})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seen = append(l.seen, s)
+	return nil
+}
+func (l *levels) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *levels) WithGroup(string) slog.Handler      { return l }
