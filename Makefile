@@ -5,7 +5,7 @@ SERVICES := tools/services.sh
 SQLC     := $(GO) tool -modfile=tools/sqlc.mod sqlc
 GENERATED := views internal/db
 
-.PHONY: run stop build generate check-generated vet test test-go test-e2e e2e-deps services-test bench
+.PHONY: run stop build generate check-generated vet test test-go test-e2e e2e-deps services-test bench soak
 
 ## run: private PostgreSQL + Redis, migrate, seed a demo shop when empty, serve :8080
 run: build
@@ -51,6 +51,12 @@ test: services-test e2e-deps check-generated vet test-go test-e2e
 
 test-go:
 	@eval "$$($(SERVICES) env test)" && $(GO) test -race -count=1 ./...
+
+## soak: the randomized coupon histories of internal/coupon for many seeds
+## (HISTORY_SEEDS, default 100; HISTORY_SEED=S replays one)
+soak: services-test
+	@eval "$$($(SERVICES) env test)" && HISTORY_SEEDS=$${HISTORY_SEEDS:-100} \
+		$(GO) test -race -count=1 -timeout 3h -run 'TestRandomHistoriesKeepOneTruth' ./internal/coupon/
 
 test-e2e: build
 	@$(SERVICES) reset test

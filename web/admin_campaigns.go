@@ -29,15 +29,29 @@ func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 	}
 	if live != nil {
 		m["claimed"], m["remaining"], m["persisted"], m["pending"] = live.Claimed, live.Remaining, c.PersistedCount, live.Pending
+		// What Redis holds (null when it holds nothing), and since when a
+		// saved change has not reached it (null when it has).
+		m["redis_state"], m["redis_total"], m["redis_pending_since"] = nil, nil, nil
+		if live.Warm {
+			m["redis_state"], m["redis_total"] = live.RedisState, live.RedisTotal
+		}
+		if c.RedisPendingSince != nil {
+			m["redis_pending_since"] = c.RedisPendingSince.Format(time.RFC3339)
+		}
 	}
 	return m
 }
 
 func campaignRow(l coupon.Live) views.CampaignRow {
 	c := l.Campaign
-	return views.CampaignRow{ID: c.ID, Name: c.Name, State: c.State, Discount: coupon.DiscountOf(c).Text(), MinOrder: c.MinOrderAmount,
+	r := views.CampaignRow{ID: c.ID, Name: c.Name, State: c.State, Discount: coupon.DiscountOf(c).Text(), MinOrder: c.MinOrderAmount,
 		Total: c.TotalQuantity, Claimed: l.Claimed, Remaining: l.Remaining, Persisted: c.PersistedCount, Pending: l.Pending,
-		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), ValidDays: int64(c.ValidDays)}
+		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), ValidDays: int64(c.ValidDays),
+		RedisState: l.RedisState, RedisTotal: l.RedisTotal}
+	if c.RedisPendingSince != nil {
+		r.RedisPending = views.When(*c.RedisPendingSince)
+	}
+	return r
 }
 
 func (s *Server) adminCampaigns(w http.ResponseWriter, r *http.Request) error {

@@ -213,4 +213,30 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 	if e := admin.json().post(loc+"/end", nil); e.status != 409 {
 		t.Fatalf("end draft: %d %s", e.status, e.body)
 	}
+	// Both stores side by side: Redis holds nothing of a draft, then what
+	// PostgreSQL holds after each change.
+	if !strings.Contains(j.body, `"redis_state":null`) || !strings.Contains(j.body, `"redis_total":null`) {
+		t.Fatalf("a draft's Redis side: %s", j.body)
+	}
+	steps := []struct {
+		path   string
+		form   url.Values
+		wanted []string
+	}{
+		{loc + "/activate", nil, []string{`"state":"active"`, `"redis_state":"active"`, `"redis_total":2`, `"total_quantity":2`}},
+		{loc, url.Values{"total_quantity": {"7"}}, []string{`"redis_state":"active"`, `"redis_total":7`, `"total_quantity":7`}},
+		{loc, url.Values{"total_quantity": {"1"}}, []string{`"redis_total":1`, `"total_quantity":1`, `"remaining":1`}},
+		{loc + "/pause", nil, []string{`"state":"paused"`, `"redis_state":"paused"`, `"redis_pending_since":null`}},
+	}
+	for _, st := range steps {
+		if r := admin.json().post(st.path, st.form); r.status != 200 {
+			t.Fatalf("%s: %d %s", st.path, r.status, r.body)
+		}
+		j := admin.json().get(loc)
+		for _, k := range st.wanted {
+			if !strings.Contains(j.body, k) {
+				t.Fatalf("after %s the campaign JSON lacks %s: %s", st.path, k, j.body)
+			}
+		}
+	}
 }

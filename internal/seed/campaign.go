@@ -12,7 +12,7 @@ import (
 )
 
 // Campaign adds an active demo coupon campaign, open for a month, unless an
-// active one exists. serve warms it into Redis at start, so a new user of
+// active one exists. serve copies it into Redis at start, so a new user of
 // `make run` can claim at once.
 func Campaign(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 	q := db.New(pool)
