@@ -185,6 +185,8 @@ func newFixture(t *testing.T) fixture {
 
 const (
 	redisTotal   = "Redis claimed + Redis remaining = total"
+	redisState   = "Redis state = PostgreSQL state"
+	redisConfig  = "Redis total = PostgreSQL total"
 	redisCovers  = "PostgreSQL coupons ≤ Redis claimed"
 	streamCovers = "PostgreSQL coupons + pending stream entries = Redis claimed"
 	deadLetters  = "no dead-lettered claims left"
@@ -214,6 +216,19 @@ func TestEveryBrokenInvariantTurnsTheReportRedOnExactlyThatItem(t *testing.T) {
 		{"a Redis stock counter bumped is rebuilt from PostgreSQL", func(f fixture) []want {
 			f.rdb.IncrBy(context.Background(), fmt.Sprintf("coupon:{%d}:stock", f.campaign), 5)
 			return []want{{redisTotal, campaignSubject(f), 15, 10, "3 claimed + 12 remaining", "rebuild_campaign"}}
+		}, "rebuild_campaign"},
+		{"Redis answering claims in another state is brought back to PostgreSQL's", func(f fixture) []want {
+			f.rdb.HSet(context.Background(), fmt.Sprintf("coupon:{%d}:meta", f.campaign), "state", "paused")
+			return []want{{redisState, campaignSubject(f), 0, 1, "Redis answers claims as paused; PostgreSQL says active", "rebuild_campaign"}}
+		}, "rebuild_campaign"},
+		{"a Redis total above PostgreSQL's is brought back to PostgreSQL's", func(f fixture) []want {
+			k := fmt.Sprintf("coupon:{%d}:", f.campaign)
+			f.rdb.HSet(context.Background(), k+"meta", "total", 12)
+			f.rdb.IncrBy(context.Background(), k+"stock", 2)
+			return []want{
+				{redisConfig, campaignSubject(f), 12, 10, "Redis counts stock from a total of 12; PostgreSQL says 10", "rebuild_campaign"},
+				{redisTotal, campaignSubject(f), 12, 10, "3 claimed + 9 remaining", "rebuild_campaign"},
+			}
 		}, "rebuild_campaign"},
 		{"a claim lost from Redis is merged back from PostgreSQL", func(f fixture) []want {
 			f.rdb.HDel(context.Background(), fmt.Sprintf("coupon:{%d}:claimed", f.campaign), fmt.Sprint(f.users[2]))
