@@ -160,9 +160,14 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 		return unavailable(err)
 	}
 	s.soldOut.Delete(c.ID)
-	s.m.rebuilds.Inc()
 	detail := fmt.Sprintf("%s: state %s, %d persisted, %d pending in the stream, %d dead letters, %d remaining of %d",
 		why, c.State, len(rows), len(entries), len(letters), left, c.TotalQuantity)
+	if len(rows)+len(entries)+len(letters) == 0 {
+		// Nothing was claimed yet: a first load (activation), not a loss.
+		s.event(ctx, q, c.ID, "warm", detail)
+		return nil
+	}
+	s.m.rebuilds.Inc()
 	s.log.Warn("coupon campaign rebuilt in Redis", "campaign", c.ID, "detail", detail)
 	s.event(ctx, q, c.ID, "rebuild", detail)
 	return nil
