@@ -186,7 +186,9 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 		if !ended && time.Now().After(endAt) {
 			ended = true
 			_, err := inst[rng.IntN(2)].Transition(context.Background(), campaigns[0], "end")
+			actionsMu.Lock()
 			actions[fmt.Sprintf("end %v", err)]++
+			actionsMu.Unlock()
 		}
 		time.Sleep(time.Duration(150+rng.IntN(400)) * time.Millisecond)
 		switch f := rng.IntN(5); f {

@@ -217,6 +217,7 @@ func TestACrowdAfterAWipeCausesOneRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := count(t, pool, "SELECT count(*) FROM campaign_events WHERE campaign_id = $1 AND kind = 'rebuild'", id)
+	acquiredBefore := pool.Stat().AcquireCount()
 
 	var (
 		wg      sync.WaitGroup
@@ -252,9 +253,79 @@ func TestACrowdAfterAWipeCausesOneRebuild(t *testing.T) {
 	if results["claimed"] != 300-results["busy"] {
 		t.Fatalf("results %v", results)
 	}
+	// The instance's 150 claims waited for one restore; they did not each
+	// take a PostgreSQL connection to queue for the lock.
+	if n := pool.Stat().AcquireCount() - acquiredBefore; n > 5 {
+		t.Fatalf("instance a took %d PostgreSQL connections for one restore", n)
+	}
 	agree(t, pool, srv.Client(), id, "after the crowd")
 	if _, _, claimed, _ := redisFigures(t, srv.Client(), id); claimed != 2200+int64(results["claimed"]) {
 		t.Fatalf("Redis holds %d claimed, want %d", claimed, 2200+results["claimed"])
+	}
+}
+
+// A Redis that came back behind PostgreSQL (an older snapshot: keys present,
+// some persisted claims missing from the claimed hash, the stock counted
+// from what is left) is rebuilt by the next sync, before those shoppers can
+// claim again and the stock is offered twice.
+func TestARedisBehindPostgresIsRebuilt(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	startFlusher(t, s)
+	shoppers := users(t, pool, 5)
+	id := activeCampaign(t, s, 5)
+	for _, u := range shoppers[:3] {
+		if _, err := s.Claim(t.Context(), id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitPersisted(t, pool, id, 3, 5*time.Second)
+	k := fmt.Sprintf("coupon:{%d}:", id)
+	rdb.HDel(t.Context(), k+"claimed", strconv.FormatInt(shoppers[0], 10), strconv.FormatInt(shoppers[1], 10))
+	rdb.Set(t.Context(), k+"stock", 4, 0)
+	if _, err := s.SyncAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	agree(t, pool, rdb, id, "after the sync")
+	for _, u := range shoppers[:2] {
+		if o, err := s.Claim(t.Context(), id, u); err != nil || o.Result != coupon.AlreadyClaimed {
+			t.Fatalf("a shopper whose claim Redis had lost: %v %v", o, err)
+		}
+	}
+	if _, _, claimed, stock := redisFigures(t, rdb, id); claimed != 3 || stock != 2 {
+		t.Fatalf("Redis holds %d claimed and %d in stock, want 3 and 2", claimed, stock)
+	}
+}
+
+// A PostgreSQL error that passes (here a serialization failure, five times)
+// keeps the claims pending and retried; nothing is dead-lettered.
+func TestTransientPostgresErrorsAreRetriedNotDeadLettered(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	shoppers := users(t, pool, 20)
+	id := activeCampaign(t, s, 100)
+	// A sequence counts the failures: it is not rolled back with them.
+	exec(t, pool, `CREATE SEQUENCE failures`)
+	exec(t, pool, `CREATE FUNCTION fail_five_times() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF nextval('failures') <= 5 THEN RAISE EXCEPTION 'try again' USING ERRCODE = 'serialization_failure'; END IF;
+			RETURN NEW;
+		END $$`)
+	exec(t, pool, `CREATE TRIGGER fail_five_times BEFORE INSERT ON coupons FOR EACH ROW EXECUTE FUNCTION fail_five_times()`)
+	for _, u := range shoppers {
+		if _, err := s.Claim(t.Context(), id, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startFlusher(t, s)
+	waitPersisted(t, pool, id, 20, 5*time.Second)
+	if n := count(t, pool, "SELECT count(*) FROM coupon_dead_letters"); n != 0 {
+		t.Fatalf("%d claims dead-lettered for an error that passes", n)
+	}
+	if n := count(t, pool, "SELECT last_value FROM failures"); n < 6 {
+		t.Fatalf("the trigger ran %d times; it should have failed five inserts first", n)
 	}
 }
 
