@@ -51,13 +51,15 @@ type Limits struct {
 
 // Service is the accounts domain.
 type Service struct {
-	pool    *pgxpool.Pool
-	q       *db.Queries
-	limiter loginLimiter
+	pool     *pgxpool.Pool
+	q        *db.Queries
+	limiter  loginLimiter
+	Sessions *Sessions
 }
 
 func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, l Limits) *Service {
-	return &Service{pool: pool, q: db.New(pool), limiter: loginLimiter{rdb: rdb, perEmail: l.PerEmail, perAddr: l.PerAddr, window: l.Window}}
+	return &Service{pool: pool, q: db.New(pool), limiter: loginLimiter{rdb: rdb, perEmail: l.PerEmail, perAddr: l.PerAddr, window: l.Window},
+		Sessions: NewSessions(rdb, SessionMaxAge)}
 }
 
 // SignupInput is the signup form.
