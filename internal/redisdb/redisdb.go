@@ -5,6 +5,7 @@ package redisdb
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -15,11 +16,23 @@ import (
 // an idle connection costs two 32 KiB buffers, so 256 cost about 16 MB.
 const DefaultPoolSize = 256
 
+// A Redis that stops answering (a frozen node, a network partition) must
+// become a quick 503, not a request that waits out its deadline: each
+// command waits at most ioTimeout and is tried at most twice, unless
+// REDIS_URL says otherwise (`read_timeout`, `write_timeout`, `max_retries`).
+// A claim answers within tens of milliseconds under a storm, so a second
+// of silence is an outage.
+const (
+	ioTimeout  = time.Second
+	maxRetries = 1
+)
+
 // Open connects and pings. clusterAddrs wins over url when set.
 func Open(ctx context.Context, url string, clusterAddrs []string) (redis.UniversalClient, error) {
 	var client redis.UniversalClient
 	if len(clusterAddrs) > 0 {
-		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: clusterAddrs, PoolSize: DefaultPoolSize})
+		client = redis.NewClusterClient(&redis.ClusterOptions{Addrs: clusterAddrs, PoolSize: DefaultPoolSize,
+			ReadTimeout: ioTimeout, WriteTimeout: ioTimeout, MaxRetries: maxRetries})
 	} else {
 		opts, err := redis.ParseURL(url)
 		if err != nil {
@@ -27,6 +40,15 @@ func Open(ctx context.Context, url string, clusterAddrs []string) (redis.Univers
 		}
 		if opts.PoolSize == 0 {
 			opts.PoolSize = DefaultPoolSize
+		}
+		if opts.ReadTimeout == 0 {
+			opts.ReadTimeout = ioTimeout
+		}
+		if opts.WriteTimeout == 0 {
+			opts.WriteTimeout = ioTimeout
+		}
+		if opts.MaxRetries == 0 {
+			opts.MaxRetries = maxRetries
 		}
 		client = redis.NewClient(opts)
 	}
