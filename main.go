@@ -101,7 +101,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}
 	defer closeStores()
 
-	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow})
+	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow,
+		SignupPerAddr: cfg.SignupLimitPerAddr, Hashes: cfg.PasswordHashConcurrency})
 	if _, err := accounts.EnsureAdmin(ctx, cfg.AdminEmail, cfg.AdminPassword); err != nil {
 		return fmt.Errorf("admin bootstrap: %w", err)
 	}

@@ -21,7 +21,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := account.SignupInput{Email: f.values["email"], Name: f.values["name"], Password: f.values["password"]}
-	u, err := s.Accounts.Signup(r.Context(), in)
+	u, err := s.Accounts.Signup(r.Context(), in, clientAddr(r))
 	if err != nil {
 		return s.formFailed(w, r, err, f, views.SignupPage)
 	}
@@ -120,7 +120,7 @@ func userJSON(u account.User) map[string]any {
 	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role}
 }
 
-// clientAddr is the peer's IP, for the login limiter. Behind a proxy the
+// clientAddr is the peer's IP, for the login and sign-up limiters. Behind a proxy the
 // operator would put a trusted X-Forwarded-For step in front of this.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)

@@ -2,9 +2,12 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -147,12 +150,12 @@ func TestLoginFailuresAreRateLimitedPerEmail(t *testing.T) {
 	}
 	// Now even the right password waits: the window is closed for this email.
 	r := h.client().json().post("/login", url.Values{"email": {"victim@example.test"}, "password": {"password123"}})
-	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, `"code":"too_many_requests"`) || r.header.Get("Retry-After") != "900" {
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, `"code":"too_many_requests"`) || !retryWithin(r, 900) {
 		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
-	// The browser's login form says so too, and when to come back: the 15-minute window.
+	// The browser's login form says so too, and when to come back: the rest of the 15-minute window.
 	r = h.client().post("/login", url.Values{"email": {"victim@example.test"}, "password": {"password123"}})
-	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many failed logins") || r.header.Get("Retry-After") != "900" {
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many failed logins") || !retryWithin(r, 900) {
 		t.Fatalf("status %d, Retry-After %q: %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	// Another email from the same address is not affected.
@@ -169,5 +172,83 @@ func TestLogoutEndsTheSession(t *testing.T) {
 	}
 	if r := c.get("/account"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login?next=") {
 		t.Fatalf("account after logout: %d %s", r.status, r.header.Get("Location"))
+	}
+}
+
+// retryWithin reports whether a reply's Retry-After is a wait of 1 to max
+// seconds, and most of max: what is left of a window that just started.
+func retryWithin(r reply, max int) bool {
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	return err == nil && secs >= max*9/10 && secs <= max
+}
+
+// atOnce sends n requests behind a start barrier and returns their replies.
+func atOnce(n int, send func(i int) reply) []reply {
+	out := make([]reply, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			out[i] = send(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+func TestLoginCrowdIsJudgedNoMoreThanTheEmailLimit(t *testing.T) {
+	h := newHarness(t) // 5 failures per email allowed
+	h.client().signup("victim@example.test", "Victim", "password123")
+
+	replies := atOnce(25, func(int) reply {
+		return h.client().json().post("/login", url.Values{"email": {"victim@example.test"}, "password": {"guess-guess"}})
+	})
+	statuses := map[int]int{}
+	for _, r := range replies {
+		statuses[r.status]++
+		if r.status == http.StatusTooManyRequests && (!retryWithin(r, 900) || !strings.Contains(r.body, `"code":"too_many_requests"`)) {
+			t.Errorf("429 with Retry-After %q: %s", r.header.Get("Retry-After"), r.body)
+		}
+	}
+	if statuses[http.StatusUnauthorized] != 5 || statuses[http.StatusTooManyRequests] != 20 {
+		t.Fatalf("25 guesses at once with 5 allowed: statuses %v, want 5 × 401 and 20 × 429", statuses)
+	}
+	r := h.client().json().post("/login", url.Values{"email": {"victim@example.test"}, "password": {"password123"}})
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("the right password while blocked: %d %s", r.status, r.body)
+	}
+}
+
+func TestSignupsFromOneAddressAreLimited(t *testing.T) {
+	h := newHarness(t) // SIGNUP_LIMIT_PER_ADDR's default: 20 an hour
+	before := h.count("SELECT count(*) FROM users")
+	signup := func(i int) reply {
+		return h.client().json().post("/signup", url.Values{"email": {fmt.Sprintf("crowd%d@example.test", i)}, "name": {"Crowd"}, "password": {"password123"}})
+	}
+	replies := atOnce(30, signup)
+	statuses := map[int]int{}
+	for i, r := range replies {
+		// A full hashing pool answers 503 and gives the sign-up's unit back:
+		// coming back later works (and on a busy machine it may take a few tries).
+		for try := 0; r.status == http.StatusServiceUnavailable && r.header.Get("Retry-After") != "" && try < 20; try++ {
+			r = signup(i)
+		}
+		statuses[r.status]++
+		if r.status == http.StatusTooManyRequests && (!retryWithin(r, 3600) || !strings.Contains(r.body, "Too many sign-ups")) {
+			t.Errorf("429 with Retry-After %q: %s", r.header.Get("Retry-After"), r.body)
+		}
+	}
+	if statuses[http.StatusCreated] != 20 || statuses[http.StatusTooManyRequests] != 10 {
+		t.Fatalf("30 sign-ups at once with 20 allowed: statuses %v, want 20 × 201 and 10 × 429", statuses)
+	}
+	if got := h.count("SELECT count(*) FROM users") - before; got != 20 {
+		t.Fatalf("%d accounts created, want 20", got)
+	}
+	// The browser's form says so too.
+	r := h.client().post("/signup", url.Values{"email": {"late@example.test"}, "name": {"Late"}, "password": {"password123"}})
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many sign-ups") || !retryWithin(r, 3600) {
+		t.Fatalf("signup form when the address is full: %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
 	}
 }

@@ -108,10 +108,13 @@ func (s *Server) setRetryAfter(w http.ResponseWriter, status int, err error) {
 		switch e.Code {
 		case errs.Busy: // contention outlasted the waits; the next try usually gets through
 			secs = 1
-		case errs.TooManyRequests: // only the login limiter; its fixed window bounds the wait
+		case errs.TooManyRequests: // a limiter that did not say: the login window bounds the wait
 			secs = max(1, int(s.Config.LoginWindow/time.Second))
 		default:
 			secs = 2
+		}
+		if e.RetryAfter > 0 { // the limiter's own window, or the hashing pool's guess
+			secs = int((e.RetryAfter + time.Second - 1) / time.Second)
 		}
 	}
 	w.Header().Set("Retry-After", itoa(int64(secs)))

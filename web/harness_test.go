@@ -52,7 +52,8 @@ func newHarnessOn(t *testing.T, pool *pgxpool.Pool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow})
+	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow,
+		SignupPerAddr: cfg.SignupLimitPerAddr, Hashes: cfg.PasswordHashConcurrency})
 	if _, err := accounts.EnsureAdmin(t.Context(), cfg.AdminEmail, cfg.AdminPassword); err != nil {
 		t.Fatal(err)
 	}

@@ -42,23 +42,30 @@ func fromRow(r db.User) User {
 	return User{ID: r.ID, Email: r.Email, Name: r.Name, Role: r.Role, Balance: r.Balance, Points: r.Points, CreatedAt: r.CreatedAt}
 }
 
-// Limits is how many failed logins are allowed per window.
+// Limits are the account budgets (SPEC 6) and the hashing pool's size.
+// A zero limit is no limit; config never passes one.
 type Limits struct {
-	PerEmail int
-	PerAddr  int
-	Window   time.Duration
+	PerEmail int           // failed logins per email per Window
+	PerAddr  int           // failed logins per client address per Window
+	Window   time.Duration // the login budgets' fixed window
+	// SignupPerAddr is sign-ups per client address per hour.
+	SignupPerAddr int
+	// Hashes is how many argon2id hashes run at once (19 MiB each); zero is
+	// one per core, and at least two.
+	Hashes int
 }
 
 // Service is the accounts domain.
 type Service struct {
 	pool     *pgxpool.Pool
 	q        *db.Queries
-	limiter  loginLimiter
+	limits   limiters
+	hashes   hashSlots
 	Sessions *Sessions
 }
 
 func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, l Limits) *Service {
-	return &Service{pool: pool, q: db.New(pool), limiter: loginLimiter{rdb: rdb, perEmail: l.PerEmail, perAddr: l.PerAddr, window: l.Window},
+	return &Service{pool: pool, q: db.New(pool), limits: newLimiters(rdb, l), hashes: newHashSlots(l.Hashes),
 		Sessions: NewSessions(rdb, SessionMaxAge)}
 }
 
@@ -107,13 +114,27 @@ func hasControl(s string) bool {
 	return false
 }
 
-// Signup creates a shopper.
-func (s *Service) Signup(ctx context.Context, in SignupInput) (User, error) {
+// Signup creates a shopper. addr is the client's address, for the limiter.
+func (s *Service) Signup(ctx context.Context, in SignupInput, addr string) (User, error) {
 	in.Normalize()
 	if err := in.Validate(); err != nil {
 		return User{}, err
 	}
-	hash, err := HashPassword(in.Password)
+	if err := s.limits.takeSignup(ctx, addr); err != nil {
+		return User{}, err
+	}
+	u, err := s.createShopper(ctx, in)
+	// A taken email keeps its unit: it cost a hash and says that an account
+	// exists. A sign-up that never got that far (a busy pool, an outage)
+	// gives it back.
+	if err != nil && !errs.Is(err, errs.Conflict) {
+		s.limits.giveBackSignup(ctx, addr)
+	}
+	return u, err
+}
+
+func (s *Service) createShopper(ctx context.Context, in SignupInput) (User, error) {
+	hash, err := s.hashes.hash(ctx, in.Password)
 	if err != nil {
 		return User{}, err
 	}
@@ -140,40 +161,41 @@ func (s *Service) Login(ctx context.Context, email, password, addr string) (User
 	if err := f.Err(); err != nil {
 		return User{}, err
 	}
-	blocked, err := s.limiter.blocked(ctx, email, addr)
-	if err != nil {
+	// The attempt pays before it is judged, so a crowd of guesses arriving
+	// at once gets no more judgements than the budgets allow. A failure
+	// keeps its units; a success, or an attempt never judged, gives them
+	// back, so right passwords never lock anyone out.
+	if err := s.limits.takeLogin(ctx, email, addr); err != nil {
 		return User{}, err
 	}
-	if blocked {
-		return User{}, errs.New(errs.TooManyRequests, "Too many failed logins. Please wait a few minutes and try again.")
+	u, err := s.checkLogin(ctx, email, password)
+	if !errors.Is(err, errBadLogin) {
+		s.limits.giveBackLogin(ctx, email, addr)
 	}
+	return u, err
+}
+
+// checkLogin judges one attempt: the user, errBadLogin, or another error.
+func (s *Service) checkLogin(ctx context.Context, email, password string) (User, error) {
 	row, err := s.q.GetUserByEmail(ctx, email)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Hash anyway so that unknown emails take as long as wrong passwords.
-		_, _ = CheckPassword(dummyHash, password)
-		return User{}, s.failed(ctx, email, addr)
+		if _, err := s.hashes.check(ctx, dummyHash, password); err != nil {
+			return User{}, err
+		}
+		return User{}, errBadLogin
 	}
 	if err != nil {
 		return User{}, err
 	}
-	ok, err := CheckPassword(row.PasswordHash, password)
+	ok, err := s.hashes.check(ctx, row.PasswordHash, password)
 	if err != nil {
 		return User{}, err
 	}
 	if !ok {
-		return User{}, s.failed(ctx, email, addr)
-	}
-	if err := s.limiter.reset(ctx, email); err != nil {
-		return User{}, err
+		return User{}, errBadLogin
 	}
 	return fromRow(row), nil
-}
-
-func (s *Service) failed(ctx context.Context, email, addr string) error {
-	if err := s.limiter.fail(ctx, email, addr); err != nil {
-		return err
-	}
-	return errBadLogin
 }
 
 // A fixed hash of a random password, for timing parity on unknown emails.
@@ -199,11 +221,11 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User
 	}
 	// Skip the slow hash when the stored one already matches.
 	if row, err := s.q.GetUserByEmail(ctx, email); err == nil && row.Role == RoleAdmin {
-		if ok, _ := CheckPassword(row.PasswordHash, password); ok {
+		if ok, _ := s.hashes.check(ctx, row.PasswordHash, password); ok {
 			return fromRow(row), nil
 		}
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.hashes.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}

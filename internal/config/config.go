@@ -45,6 +45,11 @@ type Config struct {
 	LoginFailuresPerEmail int
 	LoginFailuresPerAddr  int
 	LoginWindow           time.Duration
+	// Sign-ups allowed per client address per hour before answering 429.
+	SignupLimitPerAddr int
+	// PasswordHashConcurrency is how many argon2id hashes (19 MiB each)
+	// run at once; 0 is one per core, and at least two.
+	PasswordHashConcurrency int
 
 	OrderLocking string // pessimistic | optimistic
 
@@ -60,28 +65,30 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	e := env{get: getenv}
 	c := Config{
-		Production:            e.bool("MARKET_PRODUCTION", false),
-		LogLevel:              e.level("LOG_LEVEL", slog.LevelInfo),
-		Addr:                  e.str("ADDR", "localhost:8080"),
-		MetricsAddr:           e.str("METRICS_ADDR", "127.0.0.1:9090"),
-		DatabaseURL:           e.str("DATABASE_URL", DefaultDatabaseURL),
-		RedisURL:              e.str("REDIS_URL", DefaultRedisURL),
-		RedisAddrs:            e.list("REDIS_CLUSTER_ADDRS"),
-		SessionSecret:         e.str("SESSION_SECRET", ""),
-		SecureCookies:         e.bool("SECURE_COOKIES", false),
-		AdminEmail:            strings.ToLower(e.str("ADMIN_EMAIL", "")),
-		AdminPassword:         e.str("ADMIN_PASSWORD", ""),
-		RequestTimeout:        e.duration("REQUEST_TIMEOUT", 15*time.Second),
-		ShutdownGrace:         e.duration("SHUTDOWN_GRACE", 20*time.Second),
-		LoginFailuresPerEmail: e.int("LOGIN_FAILURES_PER_EMAIL", 10),
-		LoginFailuresPerAddr:  e.int("LOGIN_FAILURES_PER_ADDR", 100),
-		LoginWindow:           e.duration("LOGIN_WINDOW", 15*time.Minute),
-		OrderLocking:          e.str("ORDER_LOCKING", "pessimistic"),
-		FlushBatch:            e.int("FLUSH_BATCH", 200),
-		FlushInterval:         e.duration("FLUSH_INTERVAL", 200*time.Millisecond),
-		FlushReclaimIdle:      e.duration("FLUSH_RECLAIM_IDLE", 30*time.Second),
-		CouponSyncInterval:    e.duration("COUPON_SYNC_INTERVAL", time.Second),
-		ConsistencyInterval:   e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
+		Production:              e.bool("MARKET_PRODUCTION", false),
+		LogLevel:                e.level("LOG_LEVEL", slog.LevelInfo),
+		Addr:                    e.str("ADDR", "localhost:8080"),
+		MetricsAddr:             e.str("METRICS_ADDR", "127.0.0.1:9090"),
+		DatabaseURL:             e.str("DATABASE_URL", DefaultDatabaseURL),
+		RedisURL:                e.str("REDIS_URL", DefaultRedisURL),
+		RedisAddrs:              e.list("REDIS_CLUSTER_ADDRS"),
+		SessionSecret:           e.str("SESSION_SECRET", ""),
+		SecureCookies:           e.bool("SECURE_COOKIES", false),
+		AdminEmail:              strings.ToLower(e.str("ADMIN_EMAIL", "")),
+		AdminPassword:           e.str("ADMIN_PASSWORD", ""),
+		RequestTimeout:          e.duration("REQUEST_TIMEOUT", 15*time.Second),
+		ShutdownGrace:           e.duration("SHUTDOWN_GRACE", 20*time.Second),
+		LoginFailuresPerEmail:   e.int("LOGIN_FAILURES_PER_EMAIL", 10),
+		LoginFailuresPerAddr:    e.int("LOGIN_FAILURES_PER_ADDR", 100),
+		LoginWindow:             e.duration("LOGIN_WINDOW", 15*time.Minute),
+		SignupLimitPerAddr:      e.int("SIGNUP_LIMIT_PER_ADDR", 20),
+		PasswordHashConcurrency: e.int("PASSWORD_HASH_CONCURRENCY", 0),
+		OrderLocking:            e.str("ORDER_LOCKING", "pessimistic"),
+		FlushBatch:              e.int("FLUSH_BATCH", 200),
+		FlushInterval:           e.duration("FLUSH_INTERVAL", 200*time.Millisecond),
+		FlushReclaimIdle:        e.duration("FLUSH_RECLAIM_IDLE", 30*time.Second),
+		CouponSyncInterval:      e.duration("COUPON_SYNC_INTERVAL", time.Second),
+		ConsistencyInterval:     e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
 	}
 	if e.err != nil {
 		return Config{}, e.err
@@ -112,6 +119,15 @@ func (c Config) validate() error {
 		if c.AdminEmail == "" || len(c.AdminPassword) < 12 || c.AdminPassword == DefaultAdminPassword {
 			errs = append(errs, errors.New("ADMIN_EMAIL and a real ADMIN_PASSWORD (12+ characters) are required in production"))
 		}
+	}
+	if c.LoginFailuresPerEmail < 1 || c.LoginFailuresPerAddr < 1 || c.SignupLimitPerAddr < 1 {
+		errs = append(errs, errors.New("LOGIN_FAILURES_PER_EMAIL, LOGIN_FAILURES_PER_ADDR and SIGNUP_LIMIT_PER_ADDR must be at least 1"))
+	}
+	if c.LoginWindow < time.Second {
+		errs = append(errs, errors.New("LOGIN_WINDOW must be at least 1s"))
+	}
+	if c.PasswordHashConcurrency < 0 {
+		errs = append(errs, errors.New("PASSWORD_HASH_CONCURRENCY must be 0 (one per core) or more"))
 	}
 	if c.OrderLocking != "pessimistic" && c.OrderLocking != "optimistic" {
 		errs = append(errs, fmt.Errorf("ORDER_LOCKING must be pessimistic or optimistic, not %q", c.OrderLocking))

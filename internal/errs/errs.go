@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Code is a stable snake_case identifier; it is the "code" of JSON errors.
@@ -31,6 +32,9 @@ type Error struct {
 	Code    Code
 	Message string
 	Fields  map[string]string // form field name → message, for validation errors
+	// RetryAfter is how long until trying again can succeed (a limiter's
+	// window, a full pool); zero leaves the wait to the web layer.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
