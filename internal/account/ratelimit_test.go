@@ -71,7 +71,7 @@ func signUp(t *testing.T, s *Service, email, password string) {
 }
 
 func TestLoginCrowdIsJudgedNoMoreThanTheEmailLimit(t *testing.T) {
-	const window = 2 * time.Second
+	const window = time.Minute
 	s := newTestService(t, Limits{PerEmail: 10, PerAddr: 1000, Window: window, SignupPerAddr: 100})
 	signUp(t, s, "victim@example.test", "right-password")
 	const attacker = "203.0.113.7"
@@ -90,16 +90,10 @@ func TestLoginCrowdIsJudgedNoMoreThanTheEmailLimit(t *testing.T) {
 	if e.RetryAfter > window {
 		t.Fatalf("wait %v is longer than the window %v", e.RetryAfter, window)
 	}
-
-	time.Sleep(e.RetryAfter + 50*time.Millisecond)
-	if _, err := s.Login(t.Context(), "victim@example.test", "right-password", attacker); err != nil {
-		t.Fatalf("after the window: %v", err)
-	}
 }
 
 func TestLoginCrowdIsJudgedNoMoreThanTheAddressLimit(t *testing.T) {
-	const window = 2 * time.Second
-	s := newTestService(t, Limits{PerEmail: 10, PerAddr: 10, Window: window, SignupPerAddr: 100})
+	s := newTestService(t, Limits{PerEmail: 10, PerAddr: 10, Window: time.Minute, SignupPerAddr: 100})
 	signUp(t, s, "shopper@example.test", "right-password")
 	const attacker = "203.0.113.8"
 
@@ -113,14 +107,33 @@ func TestLoginCrowdIsJudgedNoMoreThanTheAddressLimit(t *testing.T) {
 	}
 
 	_, err := s.Login(t.Context(), "shopper@example.test", "right-password", attacker)
-	e := refusal(t, err, "Too many failed logins")
+	refusal(t, err, "Too many failed logins from your network")
 	// Another address is not blocked by this one.
 	if _, err := s.Login(t.Context(), "shopper@example.test", "right-password", "198.51.100.2"); err != nil {
 		t.Fatalf("from another address: %v", err)
 	}
+}
+
+func TestLoginsWorkAgainAfterTheWindow(t *testing.T) {
+	// A short window, and only two hashes inside it, so that a slow machine
+	// still reaches the refusal before the window ends.
+	const window = 2 * time.Second
+	s := newTestService(t, Limits{PerEmail: 2, PerAddr: 2, Window: window, SignupPerAddr: 100})
+	signUp(t, s, "patient@example.test", "right-password")
+	const addr = "203.0.113.11"
+	for range 2 {
+		if _, err := s.Login(t.Context(), "patient@example.test", "wrong-password", addr); !errs.Is(err, errs.Unauthorized) {
+			t.Fatalf("wrong password: %v", err)
+		}
+	}
+	_, err := s.Login(t.Context(), "patient@example.test", "right-password", addr)
+	e := refusal(t, err, "Too many failed logins")
+	if e.RetryAfter > window {
+		t.Fatalf("wait %v is longer than the window %v", e.RetryAfter, window)
+	}
 
 	time.Sleep(e.RetryAfter + 50*time.Millisecond)
-	if _, err := s.Login(t.Context(), "shopper@example.test", "right-password", attacker); err != nil {
+	if _, err := s.Login(t.Context(), "patient@example.test", "right-password", addr); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
 }
