@@ -76,9 +76,10 @@ func run(args []string) error {
 	}
 }
 
-// openStores connects PostgreSQL (migrated) and Redis; close releases both.
+// openStores connects PostgreSQL through a pool under the admin budget,
+// migrated on it, and Redis; close releases both.
 func openStores(ctx context.Context, log *slog.Logger, cfg config.Config, maxConns int32) (*pgxpool.Pool, redis.UniversalClient, func(), error) {
-	pool, err := db.Open(ctx, cfg.DatabaseURL, maxConns)
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, maxConns, adminBudget(cfg))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -94,12 +95,31 @@ func openStores(ctx context.Context, log *slog.Logger, cfg config.Config, maxCon
 	return pool, rdb, func() { rdb.Close(); pool.Close() }, nil
 }
 
+// appBudget bounds what one request may do on a connection; adminBudget is
+// the larger one of migrations, seeding and consistency runs.
+func appBudget(cfg config.Config) db.Budget {
+	return db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout}
+}
+
+func adminBudget(cfg config.Config) db.Budget {
+	return db.Budget{Statement: cfg.AdminStatementTimeout, IdleInTx: cfg.IdleInTxTimeout}
+}
+
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
-	pool, rdb, closeStores, err := openStores(ctx, log, cfg, 0)
+	// Three connections: the scheduled consistency run's lock, its queries,
+	// and an admin's run or page beside it.
+	admin, rdb, closeStores, err := openStores(ctx, log, cfg, 3)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
+	// Requests get a pool of their own under the short budget, so that one
+	// slow query cannot keep one of its few connections for long.
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, appBudget(cfg))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 
 	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow,
 		SignupPerAddr: cfg.SignupLimitPerAddr, Hashes: cfg.PasswordHashConcurrency})
@@ -120,11 +140,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		log.Info("coupon campaigns synced to Redis", "campaigns", n)
 	}
 	// Coupons claimed a second ago are persisted before checkout needs them.
-	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking, Coupons: coupons})
+	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking, Coupons: coupons, TopUpDailyLimit: cfg.TopUpDailyLimit})
 	if err != nil {
 		return err
 	}
-	checks := consistency.NewService(pool, log, coupons)
+	checks := consistency.NewService(admin, log, coupons)
 
 	// Background loops outlive the HTTP server by a little: they stop after
 	// the last request is answered (this defer runs after Shutdown below),
@@ -179,7 +199,7 @@ func migrate(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if len(args) != 1 {
 		return errors.New("usage: market migrate up|down|status")
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 2, adminBudget(cfg))
 	if err != nil {
 		return err
 	}
@@ -226,7 +246,7 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if *products < 0 || *products > 20_000_000 || *shoppers < 0 || *shoppers > 10_000_000 {
 		return errors.New("-products must be 0–20,000,000 and -shoppers 0–10,000,000")
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL, 4)
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 4, adminBudget(cfg))
 	if err != nil {
 		return err
 	}

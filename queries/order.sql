@@ -22,8 +22,11 @@ RETURNING product_id;
 -- name: DeleteCartItem :execrows
 DELETE FROM cart_items WHERE user_id = $1 AND product_id = $2;
 
--- name: CountCartLines :one
-SELECT count(*) FROM cart_items WHERE user_id = $1;
+-- name: CartLineCount :one
+-- Read under the shopper's lock (LockShopper), which every cart add takes:
+-- how many lines the cart has, and whether this product is one of them.
+SELECT count(*)::bigint AS lines, coalesce(bool_or(product_id = sqlc.arg(product_id)), false)::bool AS has_line
+FROM cart_items WHERE user_id = sqlc.arg(user_id);
 
 -- name: CartQuantity :one
 -- The header badge: units in the cart.
@@ -34,10 +37,17 @@ SELECT coalesce(sum(quantity), 0)::bigint FROM cart_items WHERE user_id = $1;
 DELETE FROM cart_items WHERE user_id = $1 AND product_id = ANY(sqlc.arg(product_ids)::bigint[]);
 
 -- name: LockShopper :one
--- First lock of every checkout, cancel and top-up: serialises one shopper's
--- money movements (and repeated idempotency keys). NO KEY UPDATE so that rows
--- referencing the user (cart lines, claimed coupons) can still be inserted.
+-- First lock of every checkout, cancel, top-up and cart add: serialises one
+-- shopper's money movements (and repeated idempotency keys) and the cart's
+-- line limit. NO KEY UPDATE so that rows referencing the user (cart lines,
+-- claimed coupons) can still be inserted.
 SELECT balance, points FROM users WHERE id = $1 FOR NO KEY UPDATE;
+
+-- name: TopUpsLastDay :one
+-- Read under the shopper's lock (LockShopper), which every top-up takes: what
+-- they topped up in the last 24 hours (balance_ledger_topup_idx).
+SELECT coalesce(sum(delta), 0)::bigint FROM balance_ledger
+WHERE user_id = $1 AND reason = 'topup' AND created_at > now() - interval '24 hours';
 
 -- name: Wallet :one
 SELECT balance, points FROM users WHERE id = $1;

@@ -26,7 +26,6 @@ func (s *Server) h(fn handler) http.HandlerFunc {
 
 var (
 	errNotFound    = errs.New(errs.NotFound, "We could not find that page.")
-	errMethod      = errs.New(errs.Invalid, "That action is not allowed here.")
 	errCrossOrigin = errs.New(errs.Forbidden, "This request came from another site and was refused.")
 	errForbidden   = errs.New(errs.Forbidden, "This page is for admins only.")
 	errLoginFirst  = errs.New(errs.Unauthorized, "Please log in first.")
@@ -51,6 +50,8 @@ var statusOf = map[errs.Code]int{
 	order.CodeCouponInvalid:       http.StatusUnprocessableEntity,
 	order.CodeCartEmpty:           http.StatusUnprocessableEntity,
 	order.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
+	order.CodeTopUpLimit:          http.StatusConflict,
+	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 }
 
 var titleOf = map[int]string{
@@ -73,7 +74,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if st, ok := statusOf[e.Code]; ok {
 			status = st
 		}
-	} else if errors.Is(err, context.DeadlineExceeded) {
+	} else if errors.Is(err, context.DeadlineExceeded) || db.TimedOut(err) {
 		status, code, msg = http.StatusGatewayTimeout, "timeout", "That took too long. Please try again."
 		s.Log.Warn("request timed out", "request_id", requestIDOf(r), "path", r.URL.Path, "err", err)
 	} else if errors.Is(err, context.Canceled) {

@@ -11,6 +11,8 @@ import (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// up is 1 when /readyz last reached a dependency (postgres, redis), 0 when not.
+	up *prometheus.GaugeVec
 	// The children per label set, looked up once (WithLabelValues hashes
 	// and allocates on every call): routeKey → *routeMetrics.
 	children sync.Map
@@ -35,9 +37,12 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Name: "market_http_request_duration_seconds", Help: "HTTP request latency by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
+		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "market_dependency_up", Help: "1 when the last /readyz probe reached the dependency, 0 when it did not.",
+		}, []string{"dependency"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.latency)
+		reg.MustRegister(m.requests, m.latency, m.up)
 	}
 	return m
 }
@@ -57,4 +62,12 @@ func (m *httpMetrics) observe(method, route string, status int, took time.Durati
 	rm := c.(*routeMetrics)
 	rm.requests.Inc()
 	rm.latency.Observe(took.Seconds())
+}
+
+func (m *httpMetrics) dependencyUp(name string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.up.WithLabelValues(name).Set(v)
 }

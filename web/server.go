@@ -19,7 +19,6 @@ import (
 	"market/internal/consistency"
 	"market/internal/coupon"
 	"market/internal/order"
-	"market/static"
 )
 
 // Deps is everything the handlers need, built once in main.
@@ -57,14 +56,15 @@ func New(d Deps) http.Handler {
 func (s *Server) routes() chi.Router {
 	d := s.Deps
 	r := chi.NewRouter()
-	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, limitBody(maxBody),
-		chimw.Timeout(d.Config.RequestTimeout), s.loadSession, s.cartBadge)
+	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, headAsGet,
+		limitBody(maxBody), readBodyWithin(d.Config.BodyReadTimeout),
+		chimw.Timeout(d.Config.RequestTimeout), s.loadSession, noStoreWhenSignedIn, s.cartBadge)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
-	r.MethodNotAllowed(s.h(func(w http.ResponseWriter, r *http.Request) error { return errMethod }))
+	r.MethodNotAllowed(s.methodNotAllowed(r))
 
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(365*24*time.Hour, http.FileServerFS(static.FS))))
+	r.Get("/static/*", s.staticFiles().ServeHTTP)
 
 	r.Get("/", s.h(s.home))
 	r.Get("/signup", s.h(s.signupForm))

@@ -40,6 +40,17 @@ type Config struct {
 
 	RequestTimeout time.Duration
 	ShutdownGrace  time.Duration
+	// BodyReadTimeout bounds reading one request's body, so that a body
+	// trickled in a byte at a time cannot hold a connection for minutes.
+	BodyReadTimeout time.Duration
+
+	// Budgets of a PostgreSQL connection (db.Budget; zero is no bound):
+	// requests run statements of at most StatementTimeout; migrations,
+	// seeding and consistency runs have their own pool, with
+	// AdminStatementTimeout. A transaction idle for IdleInTxTimeout is ended.
+	StatementTimeout      time.Duration
+	AdminStatementTimeout time.Duration
+	IdleInTxTimeout       time.Duration
 
 	// Failed logins allowed per window before answering 429.
 	LoginFailuresPerEmail int
@@ -52,6 +63,8 @@ type Config struct {
 	PasswordHashConcurrency int
 
 	OrderLocking string // pessimistic | optimistic
+	// TopUpDailyLimit caps one shopper's top-ups in 24 hours, in won.
+	TopUpDailyLimit int64
 
 	FlushBatch         int
 	FlushInterval      time.Duration
@@ -77,6 +90,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AdminEmail:              strings.ToLower(e.str("ADMIN_EMAIL", "")),
 		AdminPassword:           e.str("ADMIN_PASSWORD", ""),
 		RequestTimeout:          e.duration("REQUEST_TIMEOUT", 15*time.Second),
+		BodyReadTimeout:         e.duration("BODY_READ_TIMEOUT", 30*time.Second),
+		StatementTimeout:        e.duration("STATEMENT_TIMEOUT", 5*time.Second),
+		AdminStatementTimeout:   e.duration("ADMIN_STATEMENT_TIMEOUT", time.Hour),
+		IdleInTxTimeout:         e.duration("IDLE_IN_TRANSACTION_TIMEOUT", 10*time.Second),
+		TopUpDailyLimit:         int64(e.int("TOPUP_DAILY_LIMIT", 5_000_000)),
 		ShutdownGrace:           e.duration("SHUTDOWN_GRACE", 20*time.Second),
 		LoginFailuresPerEmail:   e.int("LOGIN_FAILURES_PER_EMAIL", 10),
 		LoginFailuresPerAddr:    e.int("LOGIN_FAILURES_PER_ADDR", 100),
@@ -128,6 +146,9 @@ func (c Config) validate() error {
 	}
 	if c.PasswordHashConcurrency < 0 {
 		errs = append(errs, errors.New("PASSWORD_HASH_CONCURRENCY must be 0 (one per core) or more"))
+	}
+	if c.TopUpDailyLimit < 1 {
+		errs = append(errs, errors.New("TOPUP_DAILY_LIMIT must be at least 1 (won)"))
 	}
 	if c.OrderLocking != "pessimistic" && c.OrderLocking != "optimistic" {
 		errs = append(errs, fmt.Errorf("ORDER_LOCKING must be pessimistic or optimistic, not %q", c.OrderLocking))

@@ -270,10 +270,12 @@ func TestEveryBrokenInvariantTurnsTheReportRedOnExactlyThatItem(t *testing.T) {
 			f.exec(`UPDATE order_items SET price = price + 100 WHERE order_id = $1`, f.placed.ID)
 			return []want{{amountName, fmt.Sprintf("order %d ", f.placed.ID), f.placed.Charged, f.placed.Charged + 200, "1 item lines sum to 20200", ""}}
 		}, ""},
-		{"a coupon marked used without an order", func(f fixture) []want {
+		// A missing order (order_id 999999) is refused by coupons_order_id_fkey;
+		// another shopper's order, which never used the coupon, is not.
+		{"a coupon marked used by an order that did not use it", func(f fixture) []want {
 			c := f.couponOf(f.users[2])
-			f.exec(`UPDATE coupons SET status = 'used', order_id = 999999, used_at = now() WHERE id = $1`, c)
-			return []want{{couponName, fmt.Sprintf("coupon %d ", c), 0, 1, "order 999999, which does not exist", ""}}
+			f.exec(`UPDATE coupons SET status = 'used', order_id = $2, used_at = now() WHERE id = $1`, c, f.plain.ID)
+			return []want{{couponName, fmt.Sprintf("coupon %d ", c), 0, 1, fmt.Sprintf("order %d, which does not name it", f.plain.ID), ""}}
 		}, ""},
 		{"a coupon marked used by a cancelled order", func(f fixture) []want {
 			c := f.couponOf(f.users[1])

@@ -181,6 +181,30 @@ func (q *Queries) BalanceHistory(ctx context.Context, arg BalanceHistoryParams) 
 	return items, nil
 }
 
+const cartLineCount = `-- name: CartLineCount :one
+SELECT count(*)::bigint AS lines, coalesce(bool_or(product_id = $1), false)::bool AS has_line
+FROM cart_items WHERE user_id = $2
+`
+
+type CartLineCountParams struct {
+	ProductID int64
+	UserID    int64
+}
+
+type CartLineCountRow struct {
+	Lines   int64
+	HasLine bool
+}
+
+// Read under the shopper's lock (LockShopper), which every cart add takes:
+// how many lines the cart has, and whether this product is one of them.
+func (q *Queries) CartLineCount(ctx context.Context, arg CartLineCountParams) (CartLineCountRow, error) {
+	row := q.db.QueryRow(ctx, cartLineCount, arg.ProductID, arg.UserID)
+	var i CartLineCountRow
+	err := row.Scan(&i.Lines, &i.HasLine)
+	return i, err
+}
+
 const cartLines = `-- name: CartLines :many
 
 SELECT ci.product_id, ci.quantity, p.name, p.price, s.stock
@@ -255,17 +279,6 @@ type ClearOrderedLinesParams struct {
 func (q *Queries) ClearOrderedLines(ctx context.Context, arg ClearOrderedLinesParams) error {
 	_, err := q.db.Exec(ctx, clearOrderedLines, arg.UserID, arg.ProductIds)
 	return err
-}
-
-const countCartLines = `-- name: CountCartLines :one
-SELECT count(*) FROM cart_items WHERE user_id = $1
-`
-
-func (q *Queries) CountCartLines(ctx context.Context, userID int64) (int64, error) {
-	row := q.db.QueryRow(ctx, countCartLines, userID)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
 }
 
 const couponForCheckout = `-- name: CouponForCheckout :one
@@ -584,9 +597,10 @@ type LockShopperRow struct {
 	Points  int64
 }
 
-// First lock of every checkout, cancel and top-up: serialises one shopper's
-// money movements (and repeated idempotency keys). NO KEY UPDATE so that rows
-// referencing the user (cart lines, claimed coupons) can still be inserted.
+// First lock of every checkout, cancel, top-up and cart add: serialises one
+// shopper's money movements (and repeated idempotency keys) and the cart's
+// line limit. NO KEY UPDATE so that rows referencing the user (cart lines,
+// claimed coupons) can still be inserted.
 func (q *Queries) LockShopper(ctx context.Context, id int64) (LockShopperRow, error) {
 	row := q.db.QueryRow(ctx, lockShopper, id)
 	var i LockShopperRow
@@ -972,6 +986,20 @@ func (q *Queries) TakeStockVersioned(ctx context.Context, arg TakeStockVersioned
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const topUpsLastDay = `-- name: TopUpsLastDay :one
+SELECT coalesce(sum(delta), 0)::bigint FROM balance_ledger
+WHERE user_id = $1 AND reason = 'topup' AND created_at > now() - interval '24 hours'
+`
+
+// Read under the shopper's lock (LockShopper), which every top-up takes: what
+// they topped up in the last 24 hours (balance_ledger_topup_idx).
+func (q *Queries) TopUpsLastDay(ctx context.Context, userID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, topUpsLastDay, userID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
 const usableCoupons = `-- name: UsableCoupons :many

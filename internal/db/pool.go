@@ -2,26 +2,56 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"market/migrations"
 )
 
-// Open connects a pool and checks that PostgreSQL answers.
+// Budget bounds what one connection may hold: a statement running longer
+// than Statement is cancelled (57014), and a session that sits inside a
+// transaction longer than IdleInTx is ended, releasing its locks. Zero is no
+// bound. The app's requests get a short budget, so that one slow query or a
+// forgotten transaction cannot keep one of a few pooled connections; the long
+// admin work (migrations, seeding, consistency runs) its own, larger one.
+type Budget struct {
+	Statement time.Duration
+	IdleInTx  time.Duration
+}
+
+// Open connects a pool without a budget (tools and tests) and checks that
+// PostgreSQL answers.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	return OpenWithBudget(ctx, url, maxConns, Budget{})
+}
+
+// OpenWithBudget connects a pool whose every connection has the budget (sent
+// as startup parameters: no round trip of its own) and checks that
+// PostgreSQL answers.
+func OpenWithBudget(ctx context.Context, url string, maxConns int32, b Budget) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	if b.Statement > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(b.Statement.Milliseconds(), 10)
+	}
+	if b.IdleInTx > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(b.IdleInTx.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -34,6 +64,14 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	return pool, nil
 }
 
+// TimedOut reports whether PostgreSQL cancelled a statement (query_canceled):
+// it ran past the budget's statement_timeout, or an operator cancelled it.
+// The caller's own deadline shows as a context error instead.
+func TimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014"
+}
+
 // WithTx runs fn in one transaction: committed when fn returns nil, rolled
 // back otherwise. Domain services own their transactions through it.
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *Queries) error) error {
@@ -43,10 +81,22 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *Queries) error) 
 }
 
 // Migrator returns goose over the embedded migrations for the pool's database.
+// Up and Down hold a PostgreSQL advisory lock for the whole run (goose's
+// session locker), so instances starting together migrate one at a time: the
+// first applies what is pending, the others wait and then find nothing to do.
+// The lock holds one of the pool's connections and the migrations run on it.
 func Migrator(pool *pgxpool.Pool) (*goose.Provider, error) {
+	// Polled once a second for up to 15 minutes: a migration building an index
+	// on a million products takes minutes, and a waiting instance should start
+	// soon after the one migrating has finished.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 900))
+	if err != nil {
+		return nil, err
+	}
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	return goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS,
 		goose.WithLogger(goose.NopLogger()),
+		goose.WithSessionLocker(locker),
 		// Branches land migrations in any order; apply a lower-numbered one
 		// that arrives after a higher one instead of refusing to start.
 		goose.WithAllowOutofOrder(true))

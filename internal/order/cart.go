@@ -45,7 +45,11 @@ func (c Cart) Short() bool {
 var errUnknownProduct = &errs.Error{Code: errs.NotFound, Message: "We could not find that product.",
 	Fields: map[string]string{"product_id": "We could not find that product."}}
 
-// SetItem sets the quantity (1–99) of a product in the shopper's cart.
+var errCartFull = errs.New(errs.Invalid, "Your cart is full (%d different products). Check out or remove something first.", MaxCartLines)
+
+// SetItem sets the quantity (1–99) of a product in the shopper's cart. A new
+// product is refused when the cart already has MaxCartLines lines; changing a
+// line already in the cart is still fine.
 func (s *Service) SetItem(ctx context.Context, userID, productID, quantity int64) (Cart, error) {
 	f := errs.Fields{}
 	f.Check(productID > 0, "product_id", "Choose a product.")
@@ -53,37 +57,32 @@ func (s *Service) SetItem(ctx context.Context, userID, productID, quantity int64
 	if err := f.Err(); err != nil {
 		return Cart{}, err
 	}
-	n, err := s.q.CountCartLines(ctx, userID)
-	if err != nil {
-		return Cart{}, err
-	}
-	if n >= MaxCartLines {
-		// Changing a line already in the cart is still fine.
-		if !s.inCart(ctx, userID, productID) {
-			return Cart{}, errs.New(errs.Invalid, "Your cart is full (%d different products). Check out or remove something first.", MaxCartLines)
+	err := s.inTx(ctx, func(q *db.Queries) error {
+		// The shopper's row lock makes count-then-insert one step: two adds
+		// at once cannot both see 49 lines and both insert.
+		if _, err := q.LockShopper(ctx, userID); err != nil {
+			if isNoRows(err) {
+				return errs.New(errs.NotFound, "We could not find your account.")
+			}
+			return err
 		}
-	}
-	_, err = s.q.SetCartItem(ctx, db.SetCartItemParams{UserID: userID, ProductID: productID, Quantity: int32(quantity)})
-	if isNoRows(err) {
-		return Cart{}, errUnknownProduct
-	}
+		n, err := q.CartLineCount(ctx, db.CartLineCountParams{UserID: userID, ProductID: productID})
+		if err != nil {
+			return err
+		}
+		if n.Lines >= MaxCartLines && !n.HasLine {
+			return errCartFull
+		}
+		_, err = q.SetCartItem(ctx, db.SetCartItemParams{UserID: userID, ProductID: productID, Quantity: int32(quantity)})
+		if isNoRows(err) {
+			return errUnknownProduct
+		}
+		return err
+	})
 	if err != nil {
 		return Cart{}, err
 	}
 	return s.Cart(ctx, userID)
-}
-
-func (s *Service) inCart(ctx context.Context, userID, productID int64) bool {
-	c, err := s.Cart(ctx, userID)
-	if err != nil {
-		return false
-	}
-	for _, l := range c.Lines {
-		if l.ProductID == productID {
-			return true
-		}
-	}
-	return false
 }
 
 // RemoveItem takes a product out of the cart (a product not in it is fine).

@@ -38,6 +38,7 @@ const (
 	CodeCouponInvalid       errs.Code = "coupon_invalid"
 	CodeCartEmpty           errs.Code = "cart_empty"
 	CodeIdempotencyMismatch errs.Code = "idempotency_key_reused"
+	CodeTopUpLimit          errs.Code = "topup_limit_reached"
 )
 
 // Limits of the contract.
@@ -46,6 +47,9 @@ const (
 	MaxCartLines = 50
 	MaxTopUp     = 1_000_000
 	MaxKeyLen    = 255
+	// DefaultTopUpDailyLimit is what one shopper may top up in 24 hours
+	// unless Options.TopUpDailyLimit says otherwise (SPEC 5).
+	DefaultTopUpDailyLimit = 5_000_000
 )
 
 // CouponSync persists a shopper's just-claimed coupons (claimed in Redis, not
@@ -64,6 +68,9 @@ type Options struct {
 	// that another checkout changed in between; 100 when zero.
 	StaleRetries int
 	Coupons      CouponSync // may be nil
+	// TopUpDailyLimit caps one shopper's top-ups in 24 hours (won);
+	// DefaultTopUpDailyLimit when zero.
+	TopUpDailyLimit int64
 }
 
 // Service is the orders domain.
@@ -91,6 +98,9 @@ func NewService(pool *pgxpool.Pool, o Options) (*Service, error) {
 	}
 	if o.StaleRetries <= 0 {
 		o.StaleRetries = 100
+	}
+	if o.TopUpDailyLimit <= 0 {
+		o.TopUpDailyLimit = DefaultTopUpDailyLimit
 	}
 	return &Service{pool: pool, q: db.New(pool), opt: o}, nil
 }

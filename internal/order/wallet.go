@@ -8,6 +8,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/money"
 )
 
 // Entry is one ledger row as the account page shows it.
@@ -56,7 +57,10 @@ func (s *Service) Wallet(ctx context.Context, userID int64) (Wallet, error) {
 	return out, nil
 }
 
-// TopUp adds 1–1,000,000 won to the balance (a demo payment) with a ledger row.
+// TopUp adds 1–1,000,000 won to the balance (a demo payment) with a ledger
+// row. A shopper's top-ups of the last 24 hours add up to at most the daily
+// limit (Options.TopUpDailyLimit): the sum is read under the shopper's row
+// lock, so top-ups sent at once are counted one after another.
 func (s *Service) TopUp(ctx context.Context, userID, amount int64) (Wallet, error) {
 	if amount < 1 || amount > MaxTopUp {
 		return Wallet{}, &errs.Error{Code: errs.Invalid, Message: "Top up from ₩1 to ₩1,000,000 at a time.",
@@ -73,12 +77,28 @@ func (s *Service) TopUp(ctx context.Context, userID, amount int64) (Wallet, erro
 		if w.Balance > math.MaxInt64-amount {
 			return errs.New(errs.Conflict, "Your balance cannot hold any more.")
 		}
+		lastDay, err := q.TopUpsLastDay(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if lastDay+amount > s.opt.TopUpDailyLimit {
+			return topUpLimitError(s.opt.TopUpDailyLimit, lastDay)
+		}
 		return moveWallet(ctx, q, userID, nil, amount, nil, "topup")
 	})
 	if err != nil {
 		return Wallet{}, err
 	}
 	return s.Wallet(ctx, userID)
+}
+
+// topUpLimitError says what the limit is and how much can still be added.
+func topUpLimitError(limit, lastDay int64) error {
+	msg := "You can top up at most " + money.Won(limit) + " in 24 hours, and you have reached that. Please try again later."
+	if left := limit - lastDay; left > 0 {
+		msg = "You can top up at most " + money.Won(limit) + " in 24 hours; " + money.Won(left) + " more is possible now."
+	}
+	return &errs.Error{Code: CodeTopUpLimit, Message: msg, Fields: map[string]string{"amount": msg}}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
