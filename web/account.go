@@ -45,7 +45,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.Accounts.Login(r.Context(), f.values["email"], f.values["password"], clientAddr(r))
+	email := f.text("email", account.EmailText)
+	if err := f.err(); err != nil {
+		return s.formFailed(w, r, err, f, views.LoginPage)
+	}
+	u, err := s.Accounts.Login(r.Context(), email, f.values["password"], clientAddr(r))
 	if err != nil {
 		return s.formFailed(w, r, err, f, views.LoginPage)
 	}

@@ -79,7 +79,7 @@ func campaignInput(f *form, full bool) coupon.Input {
 	if !full {
 		return in
 	}
-	in.Name = f.str("name", 100)
+	in.Name = f.text("name", coupon.NameText)
 	in.DiscountType = f.str("discount_type", 10)
 	in.DiscountValue = f.int64("discount_value", 1, coupon.MaxMoney, true, 0)
 	if in.DiscountType == coupon.DiscountPercent {

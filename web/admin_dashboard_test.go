@@ -254,7 +254,7 @@ func TestAdminOrdersRefuseBadFiltersWithAMessage(t *testing.T) {
 		{"cursor below one", "before=0", "Enter a number from 1"},
 		{"cursor too big", "before=99999999999999999999", "Enter a whole number."},
 		{"email too long", "email=" + strings.Repeat("a", 250) + "@example.test", `aria-describedby="e-email"`},
-		{"not UTF-8", "email=%ff%fe", "characters we cannot read"},
+		{"not UTF-8", "email=%ff%fe", "not valid text (UTF-8)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

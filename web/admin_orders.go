@@ -22,7 +22,7 @@ const dateLayout = "2006-01-02"
 // orderFilter parses the list's query: status, email, from and to (days,
 // both included) and the keyset cursor before.
 func orderFilter(f *form) order.Filter {
-	flt := order.Filter{Status: f.str("status", 20), Email: f.str("email", 254)}
+	flt := order.Filter{Status: f.str("status", 20), Email: f.text("email", order.FilterEmailText)}
 	if raw := f.str("from", 10); raw != "" {
 		if d, err := time.ParseInLocation(dateLayout, raw, time.Local); err != nil {
 			f.fields.Add("from", "Enter a date like 2025-05-01.")

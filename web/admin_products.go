@@ -41,9 +41,9 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 // productInput reads the product form; numbers that do not parse are field errors.
 func productInput(f *form, withStock bool) catalog.ProductInput {
 	in := catalog.ProductInput{
-		SKU: f.values["sku"], Name: f.values["name"], Brand: f.values["brand"], Category: f.values["category"],
-		Description: f.values["description"],
-		Price:       f.int64("price", 1, catalog.MaxPrice, true, 0),
+		SKU: f.text("sku", catalog.SKUText), Name: f.text("name", catalog.NameText), Brand: f.text("brand", catalog.BrandText),
+		Category: f.text("category", catalog.CategoryText), Description: f.text("description", catalog.DescriptionText),
+		Price: f.int64("price", 1, catalog.MaxPrice, true, 0),
 	}
 	if withStock {
 		in.Stock = f.int64("stock", 0, catalog.MaxStock, true, 0)
@@ -135,7 +135,7 @@ func (s *Server) adminAdjustStock(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	a := catalog.Adjustment{Delta: f.int64("delta", -catalog.MaxStock, catalog.MaxStock, true, 0), Reason: f.str("reason", 200), ActorID: currentUser(r).ID}
+	a := catalog.Adjustment{Delta: f.int64("delta", -catalog.MaxStock, catalog.MaxStock, true, 0), Reason: f.text("reason", catalog.ReasonText), ActorID: currentUser(r).ID}
 	err = f.err()
 	var p catalog.Product
 	if err == nil {

@@ -37,11 +37,11 @@ func parseSearch(r *http.Request) (searchParams, error) {
 	raw := r.URL.Query()
 	f := newForm(raw)
 	in := catalog.Filter{
-		Q:        f.values["q"],
-		Category: f.values["category"],
-		Brand:    f.values["brand"],
-		Sort:     catalog.Sort(f.values["sort"]),
-		After:    f.values["after"],
+		Q:        f.text("q", catalog.KeywordText),
+		Category: f.text("category", catalog.CategoryFilterText),
+		Brand:    f.text("brand", catalog.BrandFilterText),
+		Sort:     catalog.Sort(f.str("sort", 20)),
+		After:    f.str("after", 200),
 	}
 	for name, dst := range map[string]**int64{"min_price": &in.MinPrice, "max_price": &in.MaxPrice} {
 		if v := f.values[name]; v != "" {

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/errs"
+	"market/internal/text"
 )
 
 // form is a parsed POST body with helpers that collect field errors.
@@ -41,16 +41,23 @@ func newForm(v map[string][]string) *form {
 	return f
 }
 
-// str returns a trimmed field, noting an error when it is not valid UTF-8 or
-// longer than max runes.
+// str returns a trimmed one-line field of at most max characters; see text.
 func (f *form) str(name string, max int) string {
+	return f.text(name, text.Options{Max: max})
+}
+
+// text returns a trimmed field that passes the one text rule (package text)
+// under o. Every text a handler reads from a form or a query string comes
+// through here. A refused value is noted under the field, named in the
+// message, and read as "".
+func (f *form) text(name string, o text.Options) string {
 	v := strings.TrimSpace(f.values[name])
-	if !utf8.ValidString(v) {
-		f.fields.Add(name, "This field contains characters we cannot read.")
-		return ""
+	if o.Label == "" {
+		o.Label = "The field “" + name + "”"
 	}
-	if utf8.RuneCountInString(v) > max {
-		f.fields.Add(name, "This field can be at most "+strconv.Itoa(max)+" characters.")
+	if err := text.Check(v, o); err != nil {
+		f.fields.Add(name, err.Error())
+		return ""
 	}
 	return v
 }

@@ -23,7 +23,7 @@ import (
 
 // harness is the real handler over a fresh database and a private Redis.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *httptest.Server
 	pool *pgxpool.Pool
 	s    *Server
@@ -36,14 +36,14 @@ const (
 	adminPassword = "admin-password-for-tests"
 )
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	return newHarnessOn(t, testenv.DB(t))
 }
 
 // newHarnessOn is the harness over a pool the test opened itself, e.g.
 // through a testenv.Proxy to see PostgreSQL go away.
-func newHarnessOn(t *testing.T, pool *pgxpool.Pool) *harness {
+func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	cfg, err := config.FromEnv(func(k string) string {

@@ -41,7 +41,7 @@ func (h *harness) shopper(email string, balance int64) *client {
 	return c
 }
 
-func decode(t *testing.T, r reply) map[string]any {
+func decode(t testing.TB, r reply) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(r.body), &m); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/text"
 )
 
 // Roles.
@@ -76,42 +77,49 @@ type SignupInput struct {
 	Password string
 }
 
-// Normalize trims what a person would not mean to type.
+// Normalize trims what a person would not mean to type. An email that is not
+// valid UTF-8 is left as it is for Validate to refuse: lowering it would
+// rewrite the bad bytes to U+FFFD and store an address nobody typed.
 func (in *SignupInput) Normalize() {
-	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+	in.Email = strings.TrimSpace(in.Email)
+	if utf8.ValidString(in.Email) {
+		in.Email = strings.ToLower(in.Email)
+	}
 	in.Name = strings.TrimSpace(in.Name)
 }
+
+// Text rules of the account fields (package text): an email and a name are
+// shown to admins, so neither may hide or reverse itself.
+var (
+	EmailText = text.Options{Label: "The email address", Max: 254, Name: true}
+	NameText  = text.Options{Label: "Your name", Max: 100, Name: true}
+)
 
 // Validate checks the contract's bounds: email valid, name 1–100, password 8–128.
 func (in SignupInput) Validate() error {
 	f := errs.Fields{}
+	if err := text.Check(in.Email, EmailText); err != nil {
+		f.Add("email", err.Error())
+	}
 	f.Check(ValidEmail(in.Email), "email", "Enter a valid email address, like name@example.com.")
-	n := utf8.RuneCountInString(in.Name)
-	f.Check(n >= 1, "name", "Enter your name.")
-	f.Check(n <= 100, "name", "Your name can be at most 100 characters.")
-	f.Check(utf8.ValidString(in.Name) && !hasControl(in.Name), "name", "Your name contains characters we cannot store.")
+	f.Check(in.Name != "", "name", "Enter your name.")
+	if err := text.Check(in.Name, NameText); err != nil {
+		f.Add("name", err.Error())
+	}
 	p := utf8.RuneCountInString(in.Password)
 	f.Check(p >= 8, "password", "Choose a password of at least 8 characters.")
 	f.Check(p <= 128, "password", "A password can be at most 128 characters.")
 	return f.Err()
 }
 
-// ValidEmail accepts a plain address (no display name) of at most 254 bytes.
+// ValidEmail accepts a plain address (no display name) of at most 254 bytes
+// that passes EmailText.
 func ValidEmail(s string) bool {
-	if len(s) < 3 || len(s) > 254 || hasControl(s) {
+	if len(s) < 3 || len(s) > 254 || text.Check(s, EmailText) != nil {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s && strings.Contains(s[strings.LastIndexByte(s, '@'):], ".")
-}
-
-func hasControl(s string) bool {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return true
-		}
-	}
-	return false
 }
 
 // Signup creates a shopper. addr is the client's address, for the limiter.

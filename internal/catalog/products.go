@@ -6,13 +6,13 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/text"
 )
 
 // Product is the whole product, as its page and the admin form show it.
@@ -40,6 +40,18 @@ const (
 	maxReason = 200
 )
 
+// Text rules of the product form (package text). Names, brands and
+// categories are shown as labels and links, so they refuse format characters;
+// only the description has lines.
+var (
+	SKUText         = text.Options{Label: "The SKU", Max: maxSKU}
+	NameText        = text.Options{Label: "The name", Max: maxName, Name: true}
+	BrandText       = text.Options{Label: "The brand", Max: maxBrand, Name: true}
+	CategoryText    = text.Options{Label: "The category", Max: maxCat, Name: true}
+	DescriptionText = text.Options{Label: "The description", Max: maxDesc, Multiline: true}
+	ReasonText      = text.Options{Label: "The reason", Max: maxReason}
+)
+
 var (
 	skuPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	errNoProduct = errs.New(errs.NotFound, "We could not find that product.")
@@ -64,25 +76,21 @@ func (in *ProductInput) Normalize() {
 // Validate checks the product rules with a message per field.
 func (in ProductInput) Validate() error {
 	f := errs.Fields{}
-	text := func(field, v string, lo, hi int, what string) {
-		n := utf8.RuneCountInString(v)
-		switch {
-		case !utf8.ValidString(v):
-			f.Add(field, "This field contains characters we cannot read.")
-		case n < lo:
-			f.Add(field, what+" is required.")
-		case n > hi:
-			f.Add(field, what+" can be at most "+itoa(int64(hi))+" characters.")
+	field := func(name, v string, o text.Options, required bool) {
+		if err := text.Check(v, o); err != nil {
+			f.Add(name, err.Error())
+		} else if required && v == "" {
+			f.Add(name, o.Label+" is required.")
 		}
 	}
-	text("sku", in.SKU, 1, maxSKU, "The SKU")
+	field("sku", in.SKU, SKUText, true)
 	if _, bad := f["sku"]; !bad {
 		f.Check(skuPattern.MatchString(in.SKU), "sku", "Use letters, digits, dots, dashes and underscores in a SKU.")
 	}
-	text("name", in.Name, 1, maxName, "The name")
-	text("brand", in.Brand, 1, maxBrand, "The brand")
-	text("category", in.Category, 1, maxCat, "The category")
-	text("description", in.Description, 0, maxDesc, "The description")
+	field("name", in.Name, NameText, true)
+	field("brand", in.Brand, BrandText, true)
+	field("category", in.Category, CategoryText, true)
+	field("description", in.Description, DescriptionText, false)
 	f.Check(in.Price >= 1 && in.Price <= MaxPrice, "price", "Enter a price from ₩1 to ₩1,000,000,000.")
 	f.Check(in.Stock >= 0 && in.Stock <= MaxStock, "stock", "Enter a stock from 0 to 1,000,000,000.")
 	if _, bad := f["category"]; !bad && slugify(in.Category) == "" {
@@ -210,8 +218,10 @@ type Adjustment struct {
 func (a Adjustment) Validate() error {
 	f := errs.Fields{}
 	f.Check(a.Delta != 0 && a.Delta >= -MaxStock && a.Delta <= MaxStock, "delta", "Enter a change from -1,000,000,000 to 1,000,000,000, not 0.")
-	n := utf8.RuneCountInString(strings.TrimSpace(a.Reason))
-	f.Check(utf8.ValidString(a.Reason) && n >= 1 && n <= maxReason, "reason", "Give a reason of 1 to 200 characters.")
+	if err := text.Check(a.Reason, ReasonText); err != nil {
+		f.Add("reason", err.Error())
+	}
+	f.Check(strings.TrimSpace(a.Reason) != "", "reason", "Give a reason of 1 to 200 characters.")
 	return f.Err()
 }
 

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/text"
 )
 
 // Sort is a search order (SPEC 5).
@@ -91,13 +91,15 @@ func (f Filter) EffectiveSort() Sort {
 // Validate checks what a search may ask; bad input is a 4xx, never a 500.
 func (f Filter) Validate() error {
 	fields := errs.Fields{}
-	if !utf8.ValidString(f.Q) {
-		fields.Add("q", "The search words contain characters we cannot read.")
-	} else if utf8.RuneCountInString(f.Q) > MaxKeyword {
-		fields.Add("q", "Search words can be at most "+strconv.Itoa(MaxKeyword)+" characters.")
+	if err := text.Check(f.Q, KeywordText); err != nil {
+		fields.Add("q", err.Error())
 	}
-	fields.Check(utf8.ValidString(f.Category) && len(f.Category) <= 100, "category", "Choose a category from the list.")
-	fields.Check(utf8.ValidString(f.Brand) && utf8.RuneCountInString(f.Brand) <= 100, "brand", "A brand name is at most 100 characters.")
+	if err := text.Check(f.Category, CategoryFilterText); err != nil {
+		fields.Add("category", err.Error())
+	}
+	if err := text.Check(f.Brand, BrandFilterText); err != nil {
+		fields.Add("brand", err.Error())
+	}
 	for name, p := range map[string]*int64{"min_price": f.MinPrice, "max_price": f.MaxPrice} {
 		if p != nil && (*p < 0 || *p > MaxPrice) {
 			fields.Add(name, "Enter a price from ₩0 to ₩1,000,000,000.")
@@ -119,6 +121,14 @@ func (f Filter) Validate() error {
 	}
 	return nil
 }
+
+// Text rules of the search's parameters (package text). The filters take the
+// strings the JSON shows, so they need no more than what can be stored.
+var (
+	KeywordText        = text.Options{Label: "The search words", Max: MaxKeyword}
+	CategoryFilterText = text.Options{Label: "The category", Max: maxCat}
+	BrandFilterText    = text.Options{Label: "The brand", Max: maxBrand}
+)
 
 func validSort(s Sort) bool {
 	for _, v := range Sorts {

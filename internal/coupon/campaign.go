@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +18,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/text"
 )
 
 // Campaign states: draft → active ⇄ paused → ended.
@@ -59,14 +59,18 @@ type Input struct {
 	ValidDays      int64
 }
 
+// NameText is the campaign name's text rule (package text): shoppers see it on
+// the coupons page, so it may not hide or reverse itself.
+var NameText = text.Options{Label: "The name", Max: 100, Name: true}
+
 // Validate checks the rules of a campaign; fields are the form's names.
 func (in *Input) Validate() error {
 	in.Name = strings.TrimSpace(in.Name)
 	f := errs.Fields{}
-	n := utf8.RuneCountInString(in.Name)
-	f.Check(n >= 1, "name", "Give the campaign a name.")
-	f.Check(n <= 100, "name", "A name can be at most 100 characters.")
-	f.Check(utf8.ValidString(in.Name), "name", "The name contains characters we cannot store.")
+	f.Check(in.Name != "", "name", "Give the campaign a name.")
+	if err := text.Check(in.Name, NameText); err != nil {
+		f.Add("name", err.Error())
+	}
 	switch in.DiscountType {
 	case DiscountFixed:
 		f.Check(in.DiscountValue >= 1 && in.DiscountValue <= MaxMoney, "discount_value", "A fixed discount is 1 to 100,000,000 won.")

@@ -10,6 +10,7 @@ import (
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/series"
+	"market/internal/text"
 )
 
 // The orders chart: 60 buckets of a minute, the last hour.
@@ -66,10 +67,17 @@ type Filter struct {
 	Limit    int        // MaxPage when zero
 }
 
+// FilterEmailText is the text rule (package text) of the list's email filter.
+var FilterEmailText = text.Options{Label: "The email address", Max: 254}
+
 // Validate checks the filter; fields are the list form's names.
 func (f *Filter) Validate() error {
-	f.Email = strings.ToLower(strings.TrimSpace(f.Email))
 	v := errs.Fields{}
+	f.Email = strings.TrimSpace(f.Email)
+	if err := text.Check(f.Email, FilterEmailText); err != nil {
+		v.Add("email", err.Error())
+	}
+	f.Email = strings.ToLower(f.Email)
 	v.Check(f.Status == "" || f.Status == StatusPlaced || f.Status == StatusCancelled, "status", "Choose placed or cancelled.")
 	v.Check(len(f.Email) <= 254, "email", "An email address is at most 254 characters.")
 	v.Check(f.From == nil || f.Before == nil || f.From.Before(*f.Before), "to", "The end date must not be before the start date.")
