@@ -18,3 +18,6 @@ RETURNING *;
 
 -- name: CountUsers :one
 SELECT count(*) FROM users;
+
+-- name: SetPassword :exec
+UPDATE users SET password_hash = $2 WHERE id = $1;

@@ -78,6 +78,40 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// logoutEverywhere ends every session of the shopper, this one included.
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Accounts.Sessions.EndAll(r.Context(), currentUser(r).ID); err != nil {
+		return err
+	}
+	return s.logout(w, r)
+}
+
+// changePassword changes the password, which ends every session of the
+// shopper; this browser gets a new one.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	u := currentUser(r)
+	if err := s.Accounts.ChangePassword(r.Context(), u.ID, f.values["current_password"], f.values["new_password"], clientAddr(r)); err != nil {
+		vf, status, ok := formOf(err, map[string]string{})
+		if !ok || wantsJSON(r) {
+			return err
+		}
+		return s.renderAccount(w, r, views.AccountView{Password: vf}, status)
+	}
+	if err := s.sessions.logIn(w, r, u); err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]bool{"password_changed": true})
+	}
+	s.sessions.flash(w, r, "success", "Your password is changed. You are signed out on every other device.")
+	redirect(w, r, "/account")
+	return nil
+}
+
 // formFailed re-renders a form with its messages, or hands other errors on.
 func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, err error, f *form, page func(views.Form) templ.Component) error {
 	vf, status, ok := formOf(err, f.values)
@@ -89,11 +123,12 @@ func (s *Server) formFailed(w http.ResponseWriter, r *http.Request, err error, f
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) error {
-	return s.renderAccount(w, r, views.Form{}, http.StatusOK)
+	return s.renderAccount(w, r, views.AccountView{}, http.StatusOK)
 }
 
-// renderAccount shows the account with its wallet; topUp is the top-up form's state.
-func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, topUp views.Form, status int) error {
+// renderAccount shows the account with its wallet; forms carries the state
+// of a form being answered (top-up, password).
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, forms views.AccountView, status int) error {
 	u, err := s.Accounts.Get(r.Context(), currentUser(r).ID)
 	if err != nil {
 		return err
@@ -107,7 +142,8 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, topUp vie
 		return err
 	}
 	v := views.AccountView{Name: u.Name, Email: u.Email, Balance: wal.Balance, Points: wal.Points, Since: views.When(u.CreatedAt),
-		BalanceHistory: ledgerRows(wal.BalanceHistory), PointsHistory: ledgerRows(wal.PointsHistory), TopUp: topUp, Coupons: myCoupons(coupons)}
+		BalanceHistory: ledgerRows(wal.BalanceHistory), PointsHistory: ledgerRows(wal.PointsHistory), TopUp: forms.TopUp, Password: forms.Password,
+		Coupons: myCoupons(coupons)}
 	return s.render(w, r, answer{
 		Status: status,
 		Page:   views.AccountPage(v),

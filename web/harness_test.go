@@ -64,7 +64,7 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	}
 	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool),
 		Coupons: coupons, Orders: orders, Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
-	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false), metrics: newHTTPMetrics(nil)}
+	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)
 	return &harness{t: t, srv: srv, pool: pool, s: s, coupons: coupons}

@@ -97,13 +97,26 @@ func limitBody(n int64) func(http.Handler) http.Handler {
 	}
 }
 
-// loadSession puts the logged-in user and pending flash messages in the context.
+// errSessionCheck: Redis cannot say whether a session is still open, and an
+// ended session must not be trusted.
+var errSessionCheck = errs.New(errs.Unavailable, "We cannot check your sign-in right now. Please try again in a moment.")
+
+// loadSession puts the logged-in user and pending flash messages in the
+// context; a cookie whose session has ended counts as no cookie.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess := s.sessions.get(r)
 		ctx := r.Context()
-		if u, ok := userFromSession(sess); ok {
-			ctx = reqctx.WithUser(ctx, u)
+		if u, sid, ok := userFromSession(sess); ok {
+			open, err := s.Accounts.Sessions.Valid(ctx, u.ID, sid)
+			if err != nil {
+				s.Log.Warn("cannot check a session", "request_id", requestIDOf(r), "err", err)
+				s.fail(w, r, errSessionCheck)
+				return
+			}
+			if open {
+				ctx = reqctx.WithUser(ctx, u)
+			}
 		}
 		// Flashes are shown once, on the next full page a browser renders.
 		if r.Method == http.MethodGet && !wantsJSON(r) && !isPartial(r) {

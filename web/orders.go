@@ -76,7 +76,7 @@ func (s *Server) topUp(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		if vf, status, ok := formOf(err, f.values); ok && !wantsJSON(r) {
-			return s.renderAccount(w, r, vf, status)
+			return s.renderAccount(w, r, views.AccountView{TopUp: vf}, status)
 		}
 		return err
 	}

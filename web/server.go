@@ -47,7 +47,7 @@ const maxBody = 1 << 20
 
 // New builds the handler: the routes behind cross-origin protection.
 func New(d Deps) http.Handler {
-	s := &Server{Deps: d, sessions: newSessionStore(d.Config.SessionSecret, d.Config.SecureCookies), metrics: newHTTPMetrics(d.Metrics)}
+	s := &Server{Deps: d, sessions: newSessionStore(d.Config.SessionSecret, d.Config.SecureCookies, d.Accounts.Sessions), metrics: newHTTPMetrics(d.Metrics)}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(s.h(func(w http.ResponseWriter, r *http.Request) error { return errCrossOrigin }))
 	return cop.Handler(s.routes())
@@ -77,6 +77,8 @@ func (s *Server) routes() chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireUser)
 		r.Get("/account", s.h(s.account))
+		r.Post("/account/password", s.h(s.changePassword))
+		r.Post("/account/logout-everywhere", s.h(s.logoutEverywhere))
 	})
 
 	s.catalogRoutes(r)

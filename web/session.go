@@ -5,22 +5,27 @@ import (
 	"crypto/sha256"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
+	"market/internal/account"
 	"market/internal/reqctx"
 )
 
 const sessionName = "market"
 
 // sessionStore keeps the logged-in user in a signed and encrypted cookie, so
-// that reading who is asking costs no database round trip.
+// that reading who is asking costs no database round trip. The cookie names
+// a server-side session (account.Sessions), which logging out ends for every
+// copy of the cookie.
 type sessionStore struct {
 	store *sessions.CookieStore
+	open  *account.Sessions
 }
 
-func newSessionStore(secret string, secure bool) *sessionStore {
+func newSessionStore(secret string, secure bool, open *account.Sessions) *sessionStore {
 	hashKey := derive(secret, "session-hmac")
 	blockKey := derive(secret, "session-aes")
 	store := sessions.NewCookieStore(hashKey, blockKey)
@@ -31,12 +36,12 @@ func newSessionStore(secret string, secure bool) *sessionStore {
 	}
 	store.Options = &sessions.Options{
 		Path:     "/",
-		MaxAge:   30 * 24 * 3600,
+		MaxAge:   int(account.SessionMaxAge / time.Second),
 		HttpOnly: true,
 		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,
 	}
-	return &sessionStore{store: store}
+	return &sessionStore{store: store, open: open}
 }
 
 // derive gives each purpose its own 32-byte key from the one secret.
@@ -56,27 +61,43 @@ func (s *sessionStore) get(r *http.Request) *sessions.Session {
 	return sess
 }
 
-func userFromSession(sess *sessions.Session) (reqctx.User, bool) {
+// userFromSession reads the user and the session id a cookie names.
+func userFromSession(sess *sessions.Session) (reqctx.User, string, bool) {
 	id, ok := sess.Values["uid"].(int64)
 	if !ok || id <= 0 {
-		return reqctx.User{}, false
+		return reqctx.User{}, "", false
 	}
 	name, _ := sess.Values["name"].(string)
 	email, _ := sess.Values["email"].(string)
 	admin, _ := sess.Values["admin"].(bool)
-	return reqctx.User{ID: id, Name: name, Email: email, Admin: admin}, true
+	sid, _ := sess.Values["sid"].(string)
+	return reqctx.User{ID: id, Name: name, Email: email, Admin: admin}, sid, true
 }
 
-// logIn renews the session: every old value is dropped and a fresh cookie issued.
+// logIn starts a new session and renews the cookie: every old value is
+// dropped, and the session the cookie named before (if any) is ended.
 func (s *sessionStore) logIn(w http.ResponseWriter, r *http.Request, u reqctx.User) error {
 	sess := s.get(r)
-	sess.Values = map[any]any{"uid": u.ID, "name": u.Name, "email": u.Email, "admin": u.Admin}
+	if old, sid, ok := userFromSession(sess); ok {
+		_ = s.open.End(r.Context(), old.ID, sid)
+	}
+	sid, err := s.open.Start(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	sess.Values = map[any]any{"uid": u.ID, "sid": sid, "name": u.Name, "email": u.Email, "admin": u.Admin}
 	sess.Options.MaxAge = s.store.Options.MaxAge
 	return sess.Save(r, w)
 }
 
+// logOut ends the session the cookie names (for every copy of it) and clears the cookie.
 func (s *sessionStore) logOut(w http.ResponseWriter, r *http.Request) error {
 	sess := s.get(r)
+	if u, sid, ok := userFromSession(sess); ok {
+		if err := s.open.End(r.Context(), u.ID, sid); err != nil {
+			return err
+		}
+	}
 	sess.Values = map[any]any{}
 	sess.Options.MaxAge = -1
 	return sess.Save(r, w)

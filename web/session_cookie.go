@@ -5,14 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 
+	"market/internal/account"
 	"market/internal/reqctx"
 )
 
-// SessionCookie mints the session cookie of a logged-in user, as /login
-// would, for load generators (`market bench`) that drive many shoppers
-// without paying for thousands of password hashes.
-func SessionCookie(secret string, u reqctx.User) (*http.Cookie, error) {
-	store := newSessionStore(secret, false)
+// SessionCookie starts a session and mints its cookie, as /login would, for
+// load generators (`market bench`) that drive many shoppers without paying
+// for thousands of password hashes.
+func SessionCookie(secret string, open *account.Sessions, u reqctx.User) (*http.Cookie, error) {
+	store := newSessionStore(secret, false, open)
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	if err := store.logIn(rec, req, u); err != nil {

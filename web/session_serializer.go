@@ -63,7 +63,7 @@ func deserializeAny(src []byte, m *map[any]any) error {
 
 // deserializeLoggedIn reads, without encoding/json, the one shape that
 // nearly every request carries: what logIn stores, as Serialize writes it —
-// {"admin":B,"email":"S","name":"S","uid":N}, keys sorted, strings without
+// {"admin":B,"email":"S","name":"S","sid":"S","uid":N}, keys sorted, strings without
 // escapes. It fills m and reports true only for exactly that; anything else
 // (an escaped character, a flash message, any other key) is left to the
 // generic decoder below. It saves about 3 µs and 20 allocations per request
@@ -88,6 +88,10 @@ func deserializeLoggedIn(src []byte, m *map[any]any) bool {
 	if !ok {
 		return false
 	}
+	sid, rest, ok := plainString(rest, `,"sid":"`)
+	if !ok {
+		return false
+	}
 	digits, ok := bytes.CutPrefix(rest, []byte(`,"uid":`))
 	if !ok {
 		return false
@@ -101,9 +105,9 @@ func deserializeLoggedIn(src []byte, m *map[any]any) bool {
 		return false
 	}
 	if *m == nil {
-		*m = make(map[any]any, 4)
+		*m = make(map[any]any, 5)
 	}
-	(*m)["admin"], (*m)["email"], (*m)["name"], (*m)["uid"] = admin, email, name, uid
+	(*m)["admin"], (*m)["email"], (*m)["name"], (*m)["sid"], (*m)["uid"] = admin, email, name, sid, uid
 	return true
 }
 

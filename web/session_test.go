@@ -8,11 +8,17 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"market/internal/account"
 	"market/internal/reqctx"
+	"market/internal/testenv"
 )
 
+func testSessions(t testing.TB) *account.Sessions {
+	return account.NewSessions(testenv.Redis(t), account.SessionMaxAge)
+}
+
 func TestSessionRoundTripsUserAndFlashes(t *testing.T) {
-	store := newSessionStore("a-session-secret-of-at-least-32-characters", false)
+	store := newSessionStore("a-session-secret-of-at-least-32-characters", false, testSessions(t))
 	want := reqctx.User{ID: 9_007_199_254_740_993, Name: "Min-ji", Email: "m@example.test", Admin: true}
 	rec := httptest.NewRecorder()
 	if err := store.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), want); err != nil {
@@ -29,8 +35,8 @@ func TestSessionRoundTripsUserAndFlashes(t *testing.T) {
 		req2.AddCookie(c)
 	}
 	sess := store.get(req2)
-	got, ok := userFromSession(sess)
-	if !ok || got != want {
+	got, sid, ok := userFromSession(sess)
+	if !ok || got != want || sid == "" {
 		t.Fatalf("user %+v (ok %v), want %+v", got, ok, want)
 	}
 	f := store.popFlashes(httptest.NewRecorder(), req2, sess)
@@ -40,14 +46,14 @@ func TestSessionRoundTripsUserAndFlashes(t *testing.T) {
 }
 
 func TestForgedOrOldCookiesAreNoSession(t *testing.T) {
-	store := newSessionStore("a-session-secret-of-at-least-32-characters", false)
-	other := newSessionStore("another-secret-of-at-least-32-characters!", false)
+	store := newSessionStore("a-session-secret-of-at-least-32-characters", false, testSessions(t))
+	other := newSessionStore("another-secret-of-at-least-32-characters!", false, testSessions(t))
 	rec := httptest.NewRecorder()
 	_ = other.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), reqctx.User{ID: 1, Admin: true})
 	for _, value := range []string{rec.Result().Cookies()[0].Value, "garbage", ""} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.AddCookie(&http.Cookie{Name: sessionName, Value: value})
-		if u, ok := userFromSession(store.get(req)); ok {
+		if u, _, ok := userFromSession(store.get(req)); ok {
 			t.Fatalf("cookie %.20q gave user %+v", value, u)
 		}
 	}
@@ -61,7 +67,7 @@ func BenchmarkSessionDecode(b *testing.B) {
 		ser  securecookie.Serializer
 	}{{"json", jsonSerializer{}}, {"gob", securecookie.GobEncoder{}}} {
 		b.Run(tc.name, func(b *testing.B) {
-			store := newSessionStore("a-session-secret-of-at-least-32-characters", false)
+			store := newSessionStore("a-session-secret-of-at-least-32-characters", false, testSessions(b))
 			for _, c := range store.store.Codecs {
 				c.(*securecookie.SecureCookie).SetSerializer(tc.ser)
 			}
@@ -72,7 +78,7 @@ func BenchmarkSessionDecode(b *testing.B) {
 			for b.Loop() {
 				req := httptest.NewRequest(http.MethodGet, "/", nil)
 				req.AddCookie(cookie)
-				if _, ok := userFromSession(store.get(req)); !ok {
+				if _, _, ok := userFromSession(store.get(req)); !ok {
 					b.Fatal("no user")
 				}
 			}
@@ -87,8 +93,8 @@ func BenchmarkSessionDeserialize(b *testing.B) {
 		name   string
 		values map[any]any
 	}{
-		{"logged-in", map[any]any{"uid": int64(42), "name": "Shopper 42", "email": "shopper42@example.test", "admin": false}},
-		{"with-flash", map[any]any{"uid": int64(42), "name": "Shopper 42", "email": "shopper42@example.test", "admin": false, "_flash": []any{"success|Hi"}}},
+		{"logged-in", map[any]any{"uid": int64(42), "sid": "c2Vzc2lvbi1pZC0xMjM0NQ", "name": "Shopper 42", "email": "shopper42@example.test", "admin": false}},
+		{"with-flash", map[any]any{"uid": int64(42), "sid": "c2Vzc2lvbi1pZC0xMjM0NQ", "name": "Shopper 42", "email": "shopper42@example.test", "admin": false, "_flash": []any{"success|Hi"}}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			src, err := jsonSerializer{}.Serialize(tc.values)
@@ -110,6 +116,7 @@ func BenchmarkSessionDeserialize(b *testing.B) {
 func FuzzSessionFastPathAgreesWithGenericDecoder(f *testing.F) {
 	for _, v := range []map[any]any{
 		{"uid": int64(42), "name": "Shopper 42", "email": "s@example.test", "admin": false},
+		{"uid": int64(42), "sid": "c2Vzc2lvbi1pZC0xMjM0NQ", "name": "Shopper 42", "email": "s@example.test", "admin": false},
 		{"uid": int64(-9_007_199_254_740_993), "name": "민지 \"<b>\"", "email": "", "admin": true},
 		{"uid": int64(0), "name": "\x00\xff", "email": "a\\b", "admin": true},
 		{"uid": int64(1), "name": "x", "email": "y", "admin": true, "_flash": []any{"success|Hi"}},

@@ -241,7 +241,49 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User
 	if err != nil {
 		return User{}, err
 	}
+	// A new password or a new role: no session keeps the old ones.
+	if err := s.Sessions.EndAll(ctx, row.ID); err != nil {
+		return User{}, err
+	}
 	return fromRow(row), nil
+}
+
+// ChangePassword sets a new password after checking the current one, and
+// ends every session of the user: a cookie taken before the change opens
+// nothing after it.
+// A wrong current password counts against the login budgets, like a wrong
+// login (addr is the client's address).
+func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next, addr string) error {
+	row, err := s.q.GetUser(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := s.limits.takeLogin(ctx, row.Email, addr); err != nil {
+		return err
+	}
+	ok, err := s.hashes.check(ctx, row.PasswordHash, current)
+	if err != nil || ok {
+		s.limits.giveBackLogin(ctx, row.Email, addr)
+	}
+	if err != nil {
+		return err
+	}
+	f := errs.Fields{}
+	f.Check(ok, "current_password", "That is not your current password.")
+	n := utf8.RuneCountInString(next)
+	f.Check(n >= 8, "new_password", "Choose a password of at least 8 characters.")
+	f.Check(n <= 128, "new_password", "A password can be at most 128 characters.")
+	if err := f.Err(); err != nil {
+		return err
+	}
+	hash, err := s.hashes.hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	if err := s.q.SetPassword(ctx, db.SetPasswordParams{ID: userID, PasswordHash: hash}); err != nil {
+		return err
+	}
+	return s.Sessions.EndAll(ctx, userID)
 }
 
 func isUniqueViolation(err error) bool {

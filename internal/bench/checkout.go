@@ -173,7 +173,7 @@ func checkoutRun(ctx context.Context, pool *pgxpool.Pool, svc *order.Service, h 
 			return runResult{}, err
 		}
 		if h != nil {
-			if cookies[users[i]], err = web.SessionCookie(h.secret, reqctx.User{ID: users[i], Name: "Bench buyer"}); err != nil {
+			if cookies[users[i]], err = web.SessionCookie(h.secret, h.open, reqctx.User{ID: users[i], Name: "Bench buyer"}); err != nil {
 				return runResult{}, err
 			}
 		}
@@ -271,18 +271,20 @@ type checkoutHTTP struct {
 	url    string
 	client *http.Client
 	secret string
+	open   *account.Sessions
 }
 
 func newCheckoutHTTP(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg config.Config, svc *order.Service, concurrency int) (*checkoutHTTP, error) {
+	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute})
 	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
+		Accounts: accounts,
 		Catalog:  catalog.NewService(pool), Orders: svc})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	h := &checkoutHTTP{srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
-		url: "http://" + ln.Addr().String() + "/checkout", secret: cfg.SessionSecret,
+		url: "http://" + ln.Addr().String() + "/checkout", secret: cfg.SessionSecret, open: accounts.Sessions,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency}, Timeout: 60 * time.Second}}
 	go h.srv.Serve(ln)
 	return h, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"market/internal/account"
 	"market/internal/config"
 	"market/internal/coupon"
 	"market/internal/db"
@@ -73,7 +74,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	fmt.Printf("bench claims: %d shoppers, %d coupons, concurrency %d, Redis %s, %d Redis and %d PostgreSQL connections\n",
 		*shoppers, *stock, *concurrency, fsync, redisPool, pool.Config().MaxConns)
 
-	cookies, err := benchShoppers(ctx, pool, cfg.SessionSecret, *shoppers)
+	cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, *shoppers)
 	if err != nil {
 		return err
 	}
@@ -157,7 +158,7 @@ type storm struct {
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // benchShoppers creates n shoppers (no usable password) and mints their session cookies.
-func benchShoppers(ctx context.Context, pool *pgxpool.Pool, secret string, n int) ([]*http.Cookie, error) {
+func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessions, secret string, n int) ([]*http.Cookie, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	rows, err := pool.Query(ctx, `INSERT INTO users (email, password_hash, name)
 		SELECT 'bench-' || $1 || '-' || g || '@example.test', '!', 'Bench ' || g FROM generate_series(1, $2::int) g RETURNING id`, run, n)
@@ -171,7 +172,7 @@ func benchShoppers(ctx context.Context, pool *pgxpool.Pool, secret string, n int
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		c, err := web.SessionCookie(secret, reqctx.User{ID: id, Name: "Bench"})
+		c, err := web.SessionCookie(secret, open, reqctx.User{ID: id, Name: "Bench"})
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,10 @@ type Config struct {
 
 	SessionSecret string
 	SecureCookies bool
+	// InsecureCookies lets production send session cookies over plain HTTP
+	// (a TLS-terminating proxy that talks HTTP to the app is not it: the
+	// browser sees HTTPS, so Secure cookies work there).
+	InsecureCookies bool
 
 	AdminEmail    string
 	AdminPassword string
@@ -87,6 +91,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		RedisAddrs:              e.list("REDIS_CLUSTER_ADDRS"),
 		SessionSecret:           e.str("SESSION_SECRET", ""),
 		SecureCookies:           e.bool("SECURE_COOKIES", false),
+		InsecureCookies:         e.bool("ALLOW_INSECURE_COOKIES", false),
 		AdminEmail:              strings.ToLower(e.str("ADMIN_EMAIL", "")),
 		AdminPassword:           e.str("ADMIN_PASSWORD", ""),
 		RequestTimeout:          e.duration("REQUEST_TIMEOUT", 15*time.Second),
@@ -136,6 +141,9 @@ func (c Config) validate() error {
 		}
 		if c.AdminEmail == "" || len(c.AdminPassword) < 12 || c.AdminPassword == DefaultAdminPassword {
 			errs = append(errs, errors.New("ADMIN_EMAIL and a real ADMIN_PASSWORD (12+ characters) are required in production"))
+		}
+		if !c.SecureCookies && !c.InsecureCookies {
+			errs = append(errs, errors.New("production sends session cookies over HTTPS only: set SECURE_COOKIES=true, or ALLOW_INSECURE_COOKIES=true to accept plain HTTP"))
 		}
 	}
 	if c.LoginFailuresPerEmail < 1 || c.LoginFailuresPerAddr < 1 || c.SignupLimitPerAddr < 1 {

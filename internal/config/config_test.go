@@ -28,6 +28,7 @@ func TestProductionRefusesToStartWithoutRealSecrets(t *testing.T) {
 		{"short secret", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": "short", "ADMIN_EMAIL": "a@b.co", "ADMIN_PASSWORD": "a-long-real-password"}, "at least 32"},
 		{"no admin password", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "a@b.co"}, "ADMIN_PASSWORD"},
 		{"dev admin password", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "a@b.co", "ADMIN_PASSWORD": DefaultAdminPassword}, "ADMIN_PASSWORD"},
+		{"plain-HTTP cookies", map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "a@b.co", "ADMIN_PASSWORD": "a-long-real-password"}, "SECURE_COOKIES"},
 		{"bad locking", map[string]string{"ORDER_LOCKING": "yolo"}, "ORDER_LOCKING"},
 		{"unparsable duration", map[string]string{"FLUSH_INTERVAL": "soon"}, "FLUSH_INTERVAL"},
 		{"unparsable number", map[string]string{"FLUSH_BATCH": "many"}, "FLUSH_BATCH"},
@@ -40,9 +41,16 @@ func TestProductionRefusesToStartWithoutRealSecrets(t *testing.T) {
 			}
 		})
 	}
-	ok := map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "Ops@Example.com", "ADMIN_PASSWORD": "a-long-real-password"}
+	ok := map[string]string{"MARKET_PRODUCTION": "true", "SESSION_SECRET": strings.Repeat("s", 40), "ADMIN_EMAIL": "Ops@Example.com",
+		"ADMIN_PASSWORD": "a-long-real-password", "SECURE_COOKIES": "true"}
 	c, err := FromEnv(envOf(ok))
-	if err != nil || c.AdminEmail != "ops@example.com" {
+	if err != nil || c.AdminEmail != "ops@example.com" || !c.SecureCookies {
 		t.Fatalf("real secrets: %v %+v", err, c)
+	}
+	// Plain-HTTP cookies only when asked for by name.
+	delete(ok, "SECURE_COOKIES")
+	ok["ALLOW_INSECURE_COOKIES"] = "true"
+	if _, err := FromEnv(envOf(ok)); err != nil {
+		t.Fatalf("insecure cookies allowed by name: %v", err)
 	}
 }

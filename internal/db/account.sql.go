@@ -94,6 +94,20 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 	return i, err
 }
 
+const setPassword = `-- name: SetPassword :exec
+UPDATE users SET password_hash = $2 WHERE id = $1
+`
+
+type SetPasswordParams struct {
+	ID           int64
+	PasswordHash string
+}
+
+func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) error {
+	_, err := q.db.Exec(ctx, setPassword, arg.ID, arg.PasswordHash)
+	return err
+}
+
 const upsertAdmin = `-- name: UpsertAdmin :one
 INSERT INTO users (email, password_hash, name, role)
 VALUES ($1, $2, $3, 'admin')
