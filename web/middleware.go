@@ -141,7 +141,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			return
 		}
 		back := r.URL.RequestURI()
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			back = r.Header.Get("HX-Current-URL")
 			if u, err := url.Parse(back); err == nil {
 				back = u.RequestURI()
