@@ -135,6 +135,10 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) error {
 		Points:   f.int64("points", 0, math.MaxInt64, false, 0),
 		Key:      f.str("idempotency_key", order.MaxKeyLen),
 	}
+	if strings.TrimSpace(f.values["expected_total"]) != "" { // optional: absent is not 0
+		total := f.int64("expected_total", 0, math.MaxInt64, true, 0)
+		in.ExpectedTotal = &total
+	}
 	if err := f.err(); err != nil {
 		return s.checkoutFailed(w, r, err, f, in.Key)
 	}
@@ -171,6 +175,9 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, err erro
 	if st, ok := statusOf[e.Code]; ok {
 		status = st
 	}
+	// A refused checkout placed nothing under its key, so the re-rendered form
+	// keeps it (a repeat is still one order); only a key already spent on
+	// another cart is replaced.
 	if key == "" || e.Code == order.CodeIdempotencyMismatch {
 		key = newKey()
 	}

@@ -51,6 +51,7 @@ var statusOf = map[errs.Code]int{
 	order.CodeCartEmpty:           http.StatusUnprocessableEntity,
 	order.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	order.CodeTopUpLimit:          http.StatusConflict,
+	order.CodePriceChanged:        http.StatusConflict,
 	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 }
 
@@ -88,7 +89,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Add("Vary", "HX-Request, Accept")
 	s.setRetryAfter(w, status, err)
 	if wantsJSON(r) {
-		_ = writeJSON(w, status, map[string]string{"error": msg, "code": code})
+		body := map[string]any{"error": msg, "code": code}
+		if pc, ok := errors.AsType[*order.PriceChanged](err); ok {
+			body["total"] = pc.Total // SPEC 5: the new total comes with price_changed
+		}
+		_ = writeJSON(w, status, body)
 		return
 	}
 	title := titleOf[status]

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -299,4 +300,71 @@ func TestBusyIsA503WithoutInternals(t *testing.T) {
 	if w.Code != 503 || !strings.Contains(w.Body.String(), `"code":"busy"`) || strings.Contains(w.Body.String(), "lock") || w.Header().Get("Retry-After") != "1" {
 		t.Fatalf("%d %s", w.Code, w.Body.String())
 	}
+}
+
+// hiddenValue reads a hidden input's value from a page.
+func hiddenValue(t *testing.T, page, name string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<input type="hidden" name="` + name + `" value="([^"]*)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no hidden %s in:\n%s", name, page)
+	}
+	return m[1]
+}
+
+func TestCheckoutRefusesATotalTheShopperWasNotShown(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Kettle", 1_000, 10)
+	c := h.shopper("shown@example.test", 100_000)
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"2"}})
+	cart := c.get("/cart")
+	form := url.Values{"idempotency_key": {hiddenValue(t, cart.body, "idempotency_key")}, "expected_total": {hiddenValue(t, cart.body, "expected_total")}}
+	if form.Get("expected_total") != "2000" {
+		t.Fatalf("the cart page sends expected_total %q, want the ₩2,000 it shows", form.Get("expected_total"))
+	}
+	if _, err := h.pool.Exec(t.Context(), "UPDATE products SET price = 40000 WHERE id = $1", p); err != nil {
+		t.Fatal(err)
+	}
+	before := h.state()
+
+	t.Run("JSON names the new total", func(t *testing.T) {
+		r := c.json().post("/checkout", url.Values{"idempotency_key": {"api"}, "expected_total": {"2000"}})
+		m := decode(t, r)
+		if r.status != 409 || m["code"] != "price_changed" || m["total"] != 80000.0 || m["error"] == "" {
+			t.Fatalf("%d %s, want 409 price_changed with total 80000", r.status, r.body)
+		}
+		if after := h.state(); after != before {
+			t.Errorf("changed: %s -> %s", before, after)
+		}
+	})
+
+	t.Run("the page shows the difference and asks again", func(t *testing.T) {
+		r := c.post("/checkout", form)
+		if r.status != 409 || !strings.Contains(r.body, "Prices changed since you opened the cart: you saw ₩2,000, it is now ₩80,000.") {
+			t.Fatalf("%d, want 409 with the difference:\n%s", r.status, r.body)
+		}
+		if after := h.state(); after != before {
+			t.Errorf("changed: %s -> %s", before, after)
+		}
+		again := url.Values{"idempotency_key": {hiddenValue(t, r.body, "idempotency_key")}, "expected_total": {hiddenValue(t, r.body, "expected_total")}}
+		if again.Get("expected_total") != "80000" {
+			t.Fatalf("the re-rendered form sends expected_total %q, want 80000", again.Get("expected_total"))
+		}
+		placed := c.post("/checkout", again)
+		if placed.status != 303 || !strings.HasPrefix(placed.header.Get("Location"), "/orders/") {
+			t.Fatalf("second submit: %d %s", placed.status, placed.body)
+		}
+		o := decode(t, c.json().get(placed.header.Get("Location")))
+		if o["charged"] != 80000.0 {
+			t.Fatalf("charged %v, want 80000", o["charged"])
+		}
+		// The same key again, without a total, is the same order.
+		repeat := c.json().post("/checkout", url.Values{"idempotency_key": again["idempotency_key"]})
+		if m := decode(t, repeat); repeat.status != 200 || m["id"] != o["id"] {
+			t.Fatalf("repeat: %d %s, want 200 with order %v", repeat.status, repeat.body, o["id"])
+		}
+		if bal := h.count("SELECT balance FROM users WHERE email = 'shown@example.test'"); bal != 20_000 {
+			t.Fatalf("balance %d, want 20,000: charged once, at the price shown", bal)
+		}
+	})
 }

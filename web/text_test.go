@@ -93,7 +93,7 @@ func textFields(h *harness) (fields []textField, productID string) {
 	add("anon", "POST", "/login", url.Values{"email": {"shopper@example.test"}, "password": {"password123"}}, "email!name")
 	add("anon", "GET", "/products", search, "q", "category", "brand", "sort", "min_price", "max_price")
 	add("shopper", "POST", "/cart/items", url.Values{"product_id": {pid}, "quantity": {"2"}}, "product_id", "quantity")
-	add("shopper", "POST", "/checkout", url.Values{"idempotency_key": {"key-1"}, "points": {"0"}}, "idempotency_key", "points")
+	add("shopper", "POST", "/checkout", url.Values{"idempotency_key": {"key-1"}, "points": {"0"}, "expected_total": {"1000"}}, "idempotency_key", "points", "expected_total")
 	add("shopper", "POST", "/account/topup", url.Values{"amount": {"5000"}}, "amount")
 	add("admin", "POST", "/admin/campaigns", campaignForm(nil), "name!name", "discount_type", "discount_value", "starts_at", "ends_at")
 	add("admin", "POST", "/admin/campaigns/"+cid, campaignForm(map[string]string{"name": "Autumn sale"}), "name!name")

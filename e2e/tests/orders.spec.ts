@@ -112,3 +112,53 @@ test('a shopper tops up, buys with a coupon and points, and cancels', async ({ p
   await expect(page.getByRole('table', { name: 'Points history' })).toContainText('Taken back');
   con.check();
 });
+
+test('a price changed while the cart was open is shown before the order is placed', async ({ page, baseURL }) => {
+  const con = watchConsole(page);
+  const run = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  // A product of the test's own (its own category, so other specs never see it), by an admin.
+  const api: APIRequestContext = await request.newContext({ baseURL, extraHTTPHeaders: json });
+  expect((await api.post('/login', { form: admin })).status()).toBe(200);
+  const product = {
+    sku: `E2E-PRICE-${run}`, name: `Kettle ${run}`, brand: 'Kettle Works', category: `E2E Kettles ${run}`,
+    description: 'A kettle whose price moves.', price: '1000', stock: '10',
+  };
+  const created = await api.post('/admin/products', { form: product });
+  expect(created.status(), await created.text()).toBe(201);
+  const { id } = await created.json();
+
+  await page.goto('/signup');
+  await page.getByLabel('Email').fill(uniqueEmail('price'));
+  await page.getByLabel('Name').fill('Careful Buyer');
+  await page.getByLabel(/^Password/).fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.goto('/account');
+  await page.getByLabel(/^Amount in won/).fill('100000');
+  await page.getByRole('button', { name: 'Top up' }).click();
+  await expect(page.getByTestId('balance')).toHaveText('₩100,000');
+
+  // The cart shows 2 × ₩1,000 …
+  await addToCart(page, id);
+  await page.goto('/cart');
+  await page.getByLabel(`Quantity of ${product.name}`).fill('2');
+  await page.getByRole('button', { name: 'Update' }).click();
+  await expect(page.getByTestId('subtotal')).toHaveText('₩2,000');
+
+  // … while the admin raises the price to ₩40,000.
+  const saved = await api.post(`/admin/products/${id}`, { form: { ...product, price: '40000' } });
+  expect(saved.status(), await saved.text()).toBe(200);
+  await api.dispose();
+
+  // The first try places nothing and shows the difference; the second agrees to it.
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page.getByRole('alert')).toHaveText(
+    'Prices changed since you opened the cart: you saw ₩2,000, it is now ₩80,000. Check the cart and place the order again.');
+  await expect(page.getByTestId('subtotal')).toHaveText('₩80,000');
+  expect((await wallet(page)).balance).toBe(100_000);
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page.getByText(/Your order #\d+ is placed/)).toBeVisible();
+  await expect(page.getByTestId('order-charged')).toHaveText('₩80,000');
+  expect((await wallet(page)).balance).toBe(20_000);
+  // The refusal is a 409 page, which Chromium reports on the console; nothing else may be.
+  expect(con.problems.filter((p) => !p.includes('status of 409'))).toEqual([]);
+});

@@ -20,6 +20,11 @@ type CheckoutInput struct {
 	CouponID int64 // 0: no coupon
 	Points   int64 // points to spend
 	Key      string
+	// ExpectedTotal is the subtotal the shopper was shown (nil: not sent).
+	// Coupon and points come with the same request and a coupon's terms are
+	// fixed once it exists, so the subtotal is the one part of the charge
+	// that can move behind the shopper's back.
+	ExpectedTotal *int64
 }
 
 // Validate checks the form's bounds; the rest is decided under lock.
@@ -29,6 +34,7 @@ func (in CheckoutInput) Validate() error {
 		"This checkout form is missing its key. Reload the cart and try again.")
 	f.Check(in.Points >= 0, "points", "Points cannot be negative.")
 	f.Check(in.CouponID >= 0, "coupon_id", "Choose one of your coupons.")
+	f.Check(in.ExpectedTotal == nil || *in.ExpectedTotal >= 0, "expected_total", "The total shown cannot be negative. Reload the cart and try again.")
 	return f.Err()
 }
 
@@ -133,6 +139,12 @@ func (s *Service) place(ctx context.Context, q *db.Queries, final *finalStep, in
 		if l.Short() {
 			return Order{}, false, outOfStock(l)
 		}
+	}
+	// The prices just read are the ones this order charges, so comparing
+	// them here (not before the transaction) catches a price change that
+	// races the checkout.
+	if in.ExpectedTotal != nil && *in.ExpectedTotal != cart.Subtotal {
+		return Order{}, false, priceChanged(*in.ExpectedTotal, cart.Subtotal)
 	}
 
 	// 2. The coupon (locked): the shopper's, unused, unexpired, minimum met.
@@ -347,6 +359,25 @@ func outOfStock(l Line) error {
 	}
 	return errs.New(CodeOutOfStock, "Sorry, only %d of %s are left. Lower the quantity to check out.", l.Stock, l.Name)
 }
+
+// PriceChanged refuses a checkout whose cart no longer costs what the shopper
+// was shown (CodePriceChanged). Total is the subtotal at today's prices: what
+// to show, and to send as the expected total when asking again.
+type PriceChanged struct {
+	Shown, Total int64
+	err          *errs.Error
+}
+
+func priceChanged(shown, total int64) *PriceChanged {
+	return &PriceChanged{Shown: shown, Total: total, err: errs.New(CodePriceChanged,
+		"Prices changed since you opened the cart: you saw %s, it is now %s. Check the cart and place the order again.",
+		money.Won(shown), money.Won(total))}
+}
+
+func (e *PriceChanged) Error() string { return e.err.Error() }
+
+// Unwrap lets errs.As find the code and message.
+func (e *PriceChanged) Unwrap() error { return e.err }
 
 func couponInvalid(format string, args ...any) error {
 	e := errs.New(CodeCouponInvalid, format, args...)

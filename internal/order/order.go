@@ -39,6 +39,7 @@ const (
 	CodeCartEmpty           errs.Code = "cart_empty"
 	CodeIdempotencyMismatch errs.Code = "idempotency_key_reused"
 	CodeTopUpLimit          errs.Code = "topup_limit_reached"
+	CodePriceChanged        errs.Code = "price_changed"
 )
 
 // Limits of the contract.

@@ -2,6 +2,7 @@ package order_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -753,6 +754,140 @@ func TestLastLineSoldOutUnderTheCheckoutCommitsNothing(t *testing.T) {
 			if n := e.count("SELECT count(*) FROM cart_items WHERE user_id = $1", buyer); n != 2 {
 				t.Errorf("%d cart lines left, want 2", n)
 			}
+		})
+	}
+}
+
+// The price a shopper pays is the price they were shown: a checkout carrying
+// the subtotal of a page opened before a price change is refused with the new
+// total, and placed once it carries that total.
+func TestCheckoutChargesOnlyTheTotalTheShopperWasShown(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			ctx := t.Context()
+			p := e.product(1000, 10)
+			u := e.shoppers(1, 100_000)[0]
+			e.add(u, p, 2)
+			c, err := e.svc.Cart(ctx, u)
+			if err != nil || c.Subtotal != 2000 {
+				t.Fatalf("cart shows %d (%v), want ₩2,000", c.Subtotal, err)
+			}
+			shown := c.Subtotal
+			e.exec("UPDATE products SET price = 40000 WHERE id = $1", p) // the admin's change
+
+			_, _, err = e.svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "cart-page", ExpectedTotal: &shown})
+			pc, ok := errors.AsType[*order.PriceChanged](err)
+			if !ok || !errs.Is(err, order.CodePriceChanged) || pc.Shown != 2000 || pc.Total != 80_000 {
+				t.Fatalf("stale total: err %v, want price_changed with total 80000", err)
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != 0 {
+				t.Errorf("%d orders after a refused checkout", n)
+			}
+			if bal := e.count("SELECT balance FROM users WHERE id = $1", u); bal != 100_000 {
+				t.Errorf("balance %d, want 100,000 untouched", bal)
+			}
+			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", p); s != 10 {
+				t.Errorf("stock %d, want 10 untouched", s)
+			}
+			if q := e.count("SELECT quantity FROM cart_items WHERE user_id = $1", u); q != 2 {
+				t.Errorf("cart has %d, want the 2 still there", q)
+			}
+
+			// Asked again with the new total (the same key: nothing was placed under it).
+			now := pc.Total
+			o, created, err := e.svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "cart-page", ExpectedTotal: &now})
+			if err != nil || !created || o.Charged != 80_000 || o.Subtotal != 80_000 {
+				t.Fatalf("new total: order %+v created %v err %v, want charged 80000", o, created, err)
+			}
+			if bal := e.count("SELECT balance FROM users WHERE id = $1", u); bal != 20_000 {
+				t.Errorf("balance %d, want 20,000", bal)
+			}
+			// A repeat of the key is the same order, with or without a total.
+			again, created, err := e.svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "cart-page"})
+			if err != nil || created || again.ID != o.ID {
+				t.Fatalf("repeat: order %d created %v err %v, want order %d", again.ID, created, err, o.ID)
+			}
+			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", p); s != 8 {
+				t.Errorf("stock %d, want 8", s)
+			}
+			e.consistent()
+		})
+	}
+}
+
+// A price change racing checkouts: each checkout carries the total its
+// shopper saw before the change, and is either placed at exactly that total
+// or refused with the new one — never charged a total nobody was shown.
+func TestCheckoutsRacingAPriceChangeChargeWhatWasShown(t *testing.T) {
+	for _, strategy := range strategies {
+		t.Run(strategy, func(t *testing.T) {
+			e := newEnv(t, strategy)
+			ctx := t.Context()
+			const price, newPrice = 1000, 40_000
+			p := e.product(price, 1000)
+			buyers := e.shoppers(20, 200_000)
+			shown := make([]int64, len(buyers))
+			for i, u := range buyers {
+				e.add(u, p, int64(1+i%3))
+				c, err := e.svc.Cart(ctx, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				shown[i] = c.Subtotal
+			}
+
+			var mu sync.Mutex
+			placed := map[int]order.Order{}
+			refused := 0
+			crowd(len(buyers)+1, func(i int) {
+				if i == len(buyers)/2 { // the admin, in the middle of the crowd
+					if _, err := e.pool.Exec(ctx, "UPDATE products SET price = $2 WHERE id = $1", p, newPrice); err != nil {
+						t.Error(err)
+					}
+					return
+				}
+				if i > len(buyers)/2 {
+					i--
+				}
+				o, _, err := e.svc.Checkout(ctx, order.CheckoutInput{UserID: buyers[i], Key: "k", ExpectedTotal: &shown[i]})
+				mu.Lock()
+				defer mu.Unlock()
+				pc, isPriceChanged := errors.AsType[*order.PriceChanged](err)
+				switch {
+				case err == nil:
+					placed[i] = o
+				case isPriceChanged && pc.Total == shown[i]/price*newPrice:
+					refused++
+				default:
+					t.Errorf("buyer %d: %v", i, err)
+				}
+			})
+			t.Logf("%d placed, %d refused with the new total", len(placed), refused)
+			if len(placed)+refused != len(buyers) {
+				t.Fatalf("%d placed + %d refused, want %d", len(placed), refused, len(buyers))
+			}
+			for i, o := range placed {
+				if o.Charged != shown[i] {
+					t.Errorf("buyer %d charged %d, shown %d", i, o.Charged, shown[i])
+				}
+			}
+			for i, u := range buyers {
+				want := int64(200_000)
+				if o, ok := placed[i]; ok {
+					want -= o.Charged
+				}
+				if bal := e.count("SELECT balance FROM users WHERE id = $1", u); bal != want {
+					t.Errorf("buyer %d: balance %d, want %d", i, bal, want)
+				}
+			}
+			if n := e.count("SELECT count(*) FROM orders"); n != int64(len(placed)) {
+				t.Errorf("%d orders for %d placed", n, len(placed))
+			}
+			if n := e.count("SELECT count(*) FROM order_items WHERE price <> $1", price); n != 0 {
+				t.Errorf("%d order lines at a price nobody was shown", n)
+			}
+			e.consistent()
 		})
 	}
 }
