@@ -134,8 +134,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}})
 	// Redis may have restarted empty or behind, or missed a change: every
 	// campaign past draft that differs is synced from PostgreSQL before serving.
+	// A campaign it cannot sync now (Redis down, another instance holding
+	// it) is left to the background sync, which retries every second.
 	if n, err := coupons.SyncAll(ctx); err != nil {
-		return fmt.Errorf("sync coupon campaigns to Redis: %w", err)
+		log.Warn("coupon campaigns not all synced to Redis at start; the background sync goes on", "err", err)
 	} else if n > 0 {
 		log.Info("coupon campaigns synced to Redis", "campaigns", n)
 	}

@@ -14,9 +14,14 @@ SELECT * FROM campaigns WHERE id = $1;
 -- while neither moves. (And the row-lock claim baseline.)
 SELECT * FROM campaigns WHERE id = $1 FOR UPDATE;
 
--- name: SetCampaignLockTimeout :exec
--- SET LOCAL lock_timeout, in the form that takes a parameter.
-SELECT set_config('lock_timeout', sqlc.arg(timeout)::text, true);
+-- name: SetCampaignTxBudget :exec
+-- SET LOCAL lock_timeout, statement_timeout and
+-- idle_in_transaction_session_timeout (milliseconds), in the form that takes
+-- parameters: the campaign's writer waits briefly for the lock, then may
+-- take as long as a rebuild needs.
+SELECT set_config('lock_timeout', sqlc.arg(lock_timeout)::text, true),
+       set_config('statement_timeout', sqlc.arg(budget)::text, true),
+       set_config('idle_in_transaction_session_timeout', sqlc.arg(budget)::text, true);
 
 -- name: UpdateDraftCampaign :one
 UPDATE campaigns

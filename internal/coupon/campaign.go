@@ -18,6 +18,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/redisdb"
 	"market/internal/text"
 )
 
@@ -140,9 +141,9 @@ type Service struct {
 	log  *slog.Logger
 	m    *Metrics
 
-	soldOut  sync.Map // campaign id → time.Time until which "sold out" is answered from memory
-	restores sync.Map // campaign id → *flight: the restore of its lost keys in progress
-	claims   *claimBatcher
+	soldOut  sync.Map      // campaign id → time.Time until which "sold out" is answered from memory
+	restores sync.Map      // campaign id → *flight: the restore of its lost keys in progress
+	claims   *redisdb.Pipe // claim.lua calls, batched
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.
@@ -160,7 +161,7 @@ func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Servi
 	}
 	batchSize := m.claimBatch
 	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m,
-		claims: newClaimBatcher(rdb, func(n int) { batchSize.Observe(float64(n)) })}
+		claims: redisdb.NewPipe(rdb, func(n int) { batchSize.Observe(float64(n)) })}
 }
 
 var errNoCampaign = errs.New(errs.NotFound, "We could not find that campaign.")

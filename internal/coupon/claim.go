@@ -48,8 +48,10 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	o, err := s.runClaim(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
+		// restore wraps its own Redis failures; a PostgreSQL one goes on as it
+		// is, to be answered (and logged) as what it is.
 		if c, err = s.restore(ctx, campaignID); err != nil {
-			return Outcome{}, unavailable(err)
+			return Outcome{}, err
 		}
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
@@ -71,7 +73,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 // runClaim calls claim.lua: in the next pipeline batch, or on its own.
 func (s *Service) runClaim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
 	if !s.opts.Unbatched {
-		return s.claims.claim(ctx, campaignID, userID)
+		return s.claimBatched(ctx, campaignID, userID)
 	}
 	v, err := claimScript.Run(ctx, s.rdb, keysOf(campaignID).forClaim(), userID).Slice()
 	if err != nil {

@@ -92,7 +92,14 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 	var background sync.WaitGroup
 	var inst []*coupon.Service
 	for _, name := range []string{"a", "b"} {
-		s := coupon.NewService(testenv.OpenPool(t, url), rs.Client(), coupon.Options{
+		// The pool has the budgets serve gives requests (STATEMENT_TIMEOUT,
+		// IDLE_IN_TRANSACTION_TIMEOUT defaults).
+		ipool, err := db.OpenWithBudget(context.Background(), url, 10, db.Budget{Statement: 5 * time.Second, IdleInTx: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ipool.Close)
+		s := coupon.NewService(ipool, rs.Client(), coupon.Options{
 			Flush: coupon.FlushOptions{Batch: 50, Interval: 20 * time.Millisecond, ReclaimIdle: 300 * time.Millisecond, Consumer: name},
 			Sync:  coupon.SyncOptions{Interval: 100 * time.Millisecond},
 		})
@@ -223,6 +230,14 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 	close(stop)
 	crowd.Wait()
 	t.Logf("faults %v; admin actions %v", faults, actions)
+	if len(faults) == 0 {
+		t.Fatal("no fault struck: the history proves nothing about faults")
+	}
+	for _, a := range []string{"resize ok", "pause ok", "activate ok"} {
+		if actions[a] == 0 {
+			t.Fatalf("no %q in the history: %v", a, actions)
+		}
+	}
 
 	// Settle: the backlog persisted, no change pending, Redis in line.
 	waitFor(t, 20*time.Second, "the stores to settle", func() bool {
@@ -320,6 +335,9 @@ func checkHistory(t *testing.T, pool *pgxpool.Pool, h *history, campaigns []int6
 		t.Errorf("%d claims dead-lettered", n)
 	}
 	t.Logf("%d claimed answers, %d coupons", told, len(rows))
+	if told == 0 {
+		t.Error("no shopper was told \"claimed\": the history proves nothing")
+	}
 }
 
 // waitStreamsEmpty waits until every claim in the campaigns' streams is persisted.

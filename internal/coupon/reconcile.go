@@ -96,6 +96,9 @@ type Rebuilt struct {
 //  2. the Redis keys are rebuilt from PostgreSQL, the stream and the dead
 //     letters, and hold PostgreSQL's state and total.
 func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) (Rebuilt, error) {
+	// A rebuild once started runs to its end: the admin's request may not wait for it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+	defer cancel()
 	r := Rebuilt{}
 	err := s.locked(ctx, campaignID, adminLockWait, func(q *db.Queries, c Campaign) error {
 		if c.State == StateDraft {

@@ -3,7 +3,6 @@ package coupon
 import (
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -74,12 +73,13 @@ func pairOf(v []any) (Outcome, error) {
 // the stream entries not yet persisted (acknowledged entries are deleted).
 func liveStats(ctx context.Context, rdb redis.UniversalClient, campaignID int64) (heldConfig, int64, error) {
 	k := keysOf(campaignID)
-	pipe := rdb.Pipeline()
+	pipe := rdb.TxPipeline()
 	meta := pipe.HMGet(ctx, k.meta, "state", "total")
 	hl := pipe.HLen(ctx, k.claimed)
 	st := pipe.Get(ctx, k.stock)
 	xl := pipe.XLen(ctx, k.claims)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	_, _ = pipe.Exec(ctx)
+	if err := firstErr(meta, hl, st, xl); err != nil {
 		return heldConfig{}, 0, err
 	}
 	return heldOf(meta.Val(), st, hl.Val()), xl.Val(), nil

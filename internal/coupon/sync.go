@@ -38,7 +38,7 @@ import (
 // Lock waits and bounds. The lock is held for one or two Redis round trips,
 // or for a rebuild.
 const (
-	adminLockWait = 5 * time.Second        // an admin's action waits its turn
+	adminLockWait = 3 * time.Second        // an admin's action waits its turn (under the pool's statement_timeout)
 	claimLockWait = time.Second            // a claim that found the keys missing
 	syncLockWait  = 200 * time.Millisecond // the background sync skips a campaign being written
 	syncTimeout   = 30 * time.Second       // one copy or rebuild, detached from the request that started it
@@ -52,7 +52,12 @@ var errBusy = errs.New(errs.Busy, "This campaign is being updated. Please try ag
 // at most wait for the lock (errBusy after that).
 func (s *Service) locked(ctx context.Context, id int64, wait time.Duration, fn func(q *db.Queries, c Campaign) error) error {
 	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
-		if err := q.SetCampaignLockTimeout(ctx, strconv.FormatInt(wait.Milliseconds(), 10)); err != nil {
+		// The wait for the lock is bounded by wait; what runs under it (a
+		// rebuild of a big campaign) by syncTimeout, not by the request
+		// pool's statement and idle budgets.
+		if err := q.SetCampaignTxBudget(ctx, db.SetCampaignTxBudgetParams{
+			LockTimeout: strconv.FormatInt(wait.Milliseconds(), 10), Budget: strconv.FormatInt(syncTimeout.Milliseconds(), 10),
+		}); err != nil {
 			return err
 		}
 		c, err := q.LockCampaign(ctx, id)
@@ -127,14 +132,24 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 		return unavailable(err)
 	}
 	m := merger{ctx: ctx, rdb: s.rdb, key: k.claimed}
-	entries, err := s.rdb.XRange(ctx, k.claims, "-", "+").Result()
-	if err != nil {
-		return unavailable(err)
-	}
-	for _, e := range entries {
-		if cl, err := parseEntry(e); err == nil {
-			m.add(cl)
+	// The stream holds the backlog, which an outage of PostgreSQL can make
+	// long: read it a chunk at a time.
+	pending := 0
+	for start := "-"; ; {
+		entries, err := s.rdb.XRangeN(ctx, k.claims, start, "+", rebuildChunk).Result()
+		if err != nil {
+			return unavailable(err)
 		}
+		for _, e := range entries {
+			if cl, err := parseEntry(e); err == nil {
+				m.add(cl)
+			}
+		}
+		pending += len(entries)
+		if len(entries) < rebuildChunk {
+			break
+		}
+		start = "(" + entries[len(entries)-1].ID
 	}
 	rows, err := q.CampaignUserIDs(ctx, c.ID)
 	if err != nil {
@@ -161,8 +176,8 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 	}
 	s.soldOut.Delete(c.ID)
 	detail := fmt.Sprintf("%s: state %s, %d persisted, %d pending in the stream, %d dead letters, %d remaining of %d",
-		why, c.State, len(rows), len(entries), len(letters), left, c.TotalQuantity)
-	if len(rows)+len(entries)+len(letters) == 0 {
+		why, c.State, len(rows), pending, len(letters), left, c.TotalQuantity)
+	if len(rows)+pending+len(letters) == 0 {
 		// Nothing was claimed yet: a first load (activation), not a loss.
 		s.event(ctx, q, c.ID, "warm", detail)
 		return nil
@@ -260,6 +275,11 @@ func (s *Service) restore(ctx context.Context, id int64) (Campaign, error) {
 		}
 	}
 	defer func() { s.restores.Delete(id); close(f.done) }()
+	// Unknown campaigns and drafts are answered from a plain read: a claim
+	// never takes the lock of a campaign an admin is still editing.
+	if f.c, f.err = s.Get(ctx, id); f.err != nil || f.c.State == StateDraft {
+		return f.c, f.err
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
 	defer cancel()
 	f.err = s.locked(rctx, id, claimLockWait, func(q *db.Queries, c Campaign) error {
@@ -364,18 +384,31 @@ func (s *Service) redisConfigs(ctx context.Context, ids []int64) ([]heldConfig, 
 		hl    *redis.IntCmd
 	}
 	all := make([]cmds, len(ids))
-	pipe := s.rdb.Pipeline()
+	// A transaction (per slot on a Cluster), so that a claim lands before or
+	// after a campaign's reads, never between them.
+	pipe := s.rdb.TxPipeline()
 	for i, id := range ids {
 		k := keysOf(id)
 		all[i] = cmds{meta: pipe.HMGet(ctx, k.meta, "state", "total"), stock: pipe.Get(ctx, k.stock), hl: pipe.HLen(ctx, k.claimed)}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
-	}
+	_, _ = pipe.Exec(ctx)
 	for i, c := range all {
+		if err := firstErr(c.meta, c.stock, c.hl); err != nil {
+			return nil, unavailable(err)
+		}
 		out[i] = heldOf(c.meta.Val(), c.stock, c.hl.Val())
 	}
 	return out, nil
+}
+
+// firstErr is the first failure among commands, a missing key (redis.Nil) not being one.
+func firstErr(cmds ...redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
 }
 
 // heldOf reads HMGET meta state total, GET stock and HLEN claimed.

@@ -678,16 +678,6 @@ func (q *Queries) ResolveDeadLetters(ctx context.Context, ids []int64) (int64, e
 	return result.RowsAffected(), nil
 }
 
-const setCampaignLockTimeout = `-- name: SetCampaignLockTimeout :exec
-SELECT set_config('lock_timeout', $1::text, true)
-`
-
-// SET LOCAL lock_timeout, in the form that takes a parameter.
-func (q *Queries) SetCampaignLockTimeout(ctx context.Context, timeout string) error {
-	_, err := q.db.Exec(ctx, setCampaignLockTimeout, timeout)
-	return err
-}
-
 const setCampaignQuantity = `-- name: SetCampaignQuantity :one
 UPDATE campaigns SET total_quantity = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
@@ -756,6 +746,26 @@ func (q *Queries) SetCampaignState(ctx context.Context, arg SetCampaignStatePara
 		&i.RedisPendingSince,
 	)
 	return i, err
+}
+
+const setCampaignTxBudget = `-- name: SetCampaignTxBudget :exec
+SELECT set_config('lock_timeout', $1::text, true),
+       set_config('statement_timeout', $2::text, true),
+       set_config('idle_in_transaction_session_timeout', $2::text, true)
+`
+
+type SetCampaignTxBudgetParams struct {
+	LockTimeout string
+	Budget      string
+}
+
+// SET LOCAL lock_timeout, statement_timeout and
+// idle_in_transaction_session_timeout (milliseconds), in the form that takes
+// parameters: the campaign's writer waits briefly for the lock, then may
+// take as long as a rebuild needs.
+func (q *Queries) SetCampaignTxBudget(ctx context.Context, arg SetCampaignTxBudgetParams) error {
+	_, err := q.db.Exec(ctx, setCampaignTxBudget, arg.LockTimeout, arg.Budget)
+	return err
 }
 
 const unresolvedDeadLetters = `-- name: UnresolvedDeadLetters :many
