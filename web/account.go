@@ -3,6 +3,8 @@ package web
 import (
 	"net"
 	"net/http"
+	"net/netip"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -25,7 +27,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.formFailed(w, r, err, f, views.SignupPage)
 	}
-	if err := s.sessions.logIn(w, r, sessionUser(u)); err != nil {
+	if err := s.sessions.logIn(w, r, sessionUser(u), u.CheckedAt); err != nil {
 		return err
 	}
 	if wantsJSON(r) {
@@ -53,7 +55,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.formFailed(w, r, err, f, views.LoginPage)
 	}
-	if err := s.sessions.logIn(w, r, sessionUser(u)); err != nil {
+	if err := s.sessions.logIn(w, r, sessionUser(u), u.CheckedAt); err != nil {
 		return err
 	}
 	if wantsJSON(r) {
@@ -99,9 +101,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 		if !ok || wantsJSON(r) {
 			return err
 		}
+		s.setRetryAfter(w, status, err) // the login limiter's 429
 		return s.renderAccount(w, r, views.AccountView{Password: vf}, status)
 	}
-	if err := s.sessions.logIn(w, r, u); err != nil {
+	if err := s.sessions.logIn(w, r, u, time.Now()); err != nil {
 		return err
 	}
 	if wantsJSON(r) {
@@ -160,12 +163,22 @@ func userJSON(u account.User) map[string]any {
 	return map[string]any{"id": u.ID, "email": u.Email, "name": u.Name, "role": u.Role}
 }
 
-// clientAddr is the peer's IP, for the login and sign-up limiters. Behind a proxy the
-// operator would put a trusted X-Forwarded-For step in front of this.
+// clientAddr is the peer's address for the login and sign-up limiters: its
+// IPv4 address, or its IPv6 /64 (one subscriber's network holds a whole /64,
+// so counting single IPv6 addresses would give it endless budgets). Behind a
+// proxy the operator would put a trusted X-Forwarded-For step in front of this.
 func clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	if ip = ip.Unmap(); ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
 }

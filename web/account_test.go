@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -250,5 +251,20 @@ func TestSignupsFromOneAddressAreLimited(t *testing.T) {
 	r := h.client().post("/signup", url.Values{"email": {"late@example.test"}, "name": {"Late"}, "password": {"password123"}})
 	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "Too many sign-ups") || !retryWithin(r, 3600) {
 		t.Fatalf("signup form when the address is full: %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
+	}
+}
+
+func TestLimitersCountAnIPv6NetworkAsOneAddress(t *testing.T) {
+	for _, tc := range []struct{ remote, want string }{
+		{"203.0.113.7:5123", "203.0.113.7"},
+		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff:ffff:ffff:ffff]:443", "2001:db8:1:2::/64"},
+		{"[::ffff:203.0.113.7]:80", "203.0.113.7"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = tc.remote
+		if got := clientAddr(r); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.remote, got, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/redisdb"
 	"market/internal/order"
 	"market/views"
 )
@@ -29,7 +30,7 @@ var (
 	errCrossOrigin = errs.New(errs.Forbidden, "This request came from another site and was refused.")
 	errForbidden   = errs.New(errs.Forbidden, "This page is for admins only.")
 	errLoginFirst  = errs.New(errs.Unauthorized, "Please log in first.")
-	errDatabase    = errs.New(errs.Unavailable, "The shop's database is unavailable right now. Please try again in a moment.")
+	errDatabase    = errs.New(errs.Unavailable, "The shop cannot reach its data right now. Please try again in a moment.")
 )
 
 // statusOf maps a domain error code to its HTTP status (SPEC 5). Codes that
@@ -80,9 +81,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.Log.Warn("request timed out", "request_id", requestIDOf(r), "path", r.URL.Path, "err", err)
 	} else if errors.Is(err, context.Canceled) {
 		return // the client went away; nobody is listening
-	} else if db.Unavailable(err) {
+	} else if db.Unavailable(err) || redisdb.Unavailable(err) {
 		status, code, msg = http.StatusServiceUnavailable, string(errDatabase.Code), errDatabase.Message
-		s.Log.Warn("database unavailable", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		s.Log.Warn("a data store is unavailable", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
 	} else {
 		s.Log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
 	}

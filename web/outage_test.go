@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/testenv"
@@ -91,13 +93,13 @@ func TestPagesAnswer503WithRetryAfterWhilePostgresIsDown(t *testing.T) {
 			return
 		}
 		if !strings.HasSuffix(name, "(JSON)") {
-			if !strings.Contains(r.body, "database is unavailable right now") {
+			if !strings.Contains(r.body, "cannot reach its data right now") {
 				t.Errorf("%s: the page does not say what is wrong:\n%s", name, r.body)
 			}
 			return
 		}
 		var got struct{ Error, Code string }
-		if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.Code != "unavailable" || !strings.Contains(got.Error, "database is unavailable") {
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil || got.Code != "unavailable" || !strings.Contains(got.Error, "cannot reach its data") {
 			t.Errorf("%s: JSON %s (%v)", name, r.body, err)
 		}
 	})
@@ -126,6 +128,7 @@ func TestEvery503And429SaysWhenToRetry(t *testing.T) {
 	}{
 		{"database down", fmt.Errorf("load the cart: %w", connErr), 503, "5", "unavailable"},
 		{"database connection reset", fmt.Errorf("list orders: %w", io.ErrUnexpectedEOF), 503, "5", "unavailable"},
+		{"redis out of connections", fmt.Errorf("start a session: %w", redis.ErrPoolTimeout), 503, "5", "unavailable"},
 		{"busy", errs.New(errs.Busy, "We are very busy right now."), 503, "1", "busy"},
 		{"a dependency unavailable", errs.New(errs.Unavailable, "Coupons are busy right now."), 503, "2", "unavailable"},
 		{"rate limited", errs.New(errs.TooManyRequests, "Too many failed logins."), 429, "900", "too_many_requests"},

@@ -76,12 +76,13 @@ func userFromSession(sess *sessions.Session) (reqctx.User, string, bool) {
 
 // logIn starts a new session and renews the cookie: every old value is
 // dropped, and the session the cookie named before (if any) is ended.
-func (s *sessionStore) logIn(w http.ResponseWriter, r *http.Request, u reqctx.User) error {
+// checkedAt is when the password was checked (account.User.CheckedAt).
+func (s *sessionStore) logIn(w http.ResponseWriter, r *http.Request, u reqctx.User, checkedAt time.Time) error {
 	sess := s.get(r)
 	if old, sid, ok := userFromSession(sess); ok {
 		_ = s.open.End(r.Context(), old.ID, sid)
 	}
-	sid, err := s.open.Start(r.Context(), u.ID)
+	sid, err := s.open.Start(r.Context(), u.ID, checkedAt)
 	if err != nil {
 		return err
 	}

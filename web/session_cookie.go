@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"market/internal/account"
 	"market/internal/reqctx"
@@ -16,7 +17,7 @@ func SessionCookie(secret string, open *account.Sessions, u reqctx.User) (*http.
 	store := newSessionStore(secret, false, open)
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
-	if err := store.logIn(rec, req, u); err != nil {
+	if err := store.logIn(rec, req, u, time.Now()); err != nil {
 		return nil, err
 	}
 	for _, c := range rec.Result().Cookies() {

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/gorilla/securecookie"
 
@@ -21,7 +22,7 @@ func TestSessionRoundTripsUserAndFlashes(t *testing.T) {
 	store := newSessionStore("a-session-secret-of-at-least-32-characters", false, testSessions(t))
 	want := reqctx.User{ID: 9_007_199_254_740_993, Name: "Min-ji", Email: "m@example.test", Admin: true}
 	rec := httptest.NewRecorder()
-	if err := store.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), want); err != nil {
+	if err := store.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), want, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -49,7 +50,7 @@ func TestForgedOrOldCookiesAreNoSession(t *testing.T) {
 	store := newSessionStore("a-session-secret-of-at-least-32-characters", false, testSessions(t))
 	other := newSessionStore("another-secret-of-at-least-32-characters!", false, testSessions(t))
 	rec := httptest.NewRecorder()
-	_ = other.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), reqctx.User{ID: 1, Admin: true})
+	_ = other.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), reqctx.User{ID: 1, Admin: true}, time.Now())
 	for _, value := range []string{rec.Result().Cookies()[0].Value, "garbage", ""} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.AddCookie(&http.Cookie{Name: sessionName, Value: value})
@@ -72,7 +73,7 @@ func BenchmarkSessionDecode(b *testing.B) {
 				c.(*securecookie.SecureCookie).SetSerializer(tc.ser)
 			}
 			rec := httptest.NewRecorder()
-			_ = store.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), reqctx.User{ID: 42, Name: "Shopper 42", Email: "shopper42@example.test"})
+			_ = store.logIn(rec, httptest.NewRequest(http.MethodGet, "/", nil), reqctx.User{ID: 42, Name: "Shopper 42", Email: "shopper42@example.test"}, time.Now())
 			cookie := rec.Result().Cookies()[0]
 			b.ResetTimer()
 			for b.Loop() {

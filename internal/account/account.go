@@ -35,6 +35,11 @@ type User struct {
 	Balance   int64
 	Points    int64
 	CreatedAt time.Time
+	// CheckedAt is when this login's password was checked, just before the
+	// stored hash was read (zero when the user was not loaded by a login or
+	// a signup): a session opened from it is refused when a password change
+	// ended the user's sessions after it (Sessions.Start).
+	CheckedAt time.Time
 }
 
 func (u User) IsAdmin() bool { return u.Role == RoleAdmin }
@@ -146,6 +151,7 @@ func (s *Service) createShopper(ctx context.Context, in SignupInput) (User, erro
 	if err != nil {
 		return User{}, err
 	}
+	checked := time.Now()
 	row, err := s.q.CreateUser(ctx, db.CreateUserParams{Email: in.Email, PasswordHash: hash, Name: in.Name, Role: RoleShopper})
 	if isUniqueViolation(err) {
 		return User{}, &errs.Error{Code: errs.Conflict, Message: "An account with this email already exists. Log in instead.",
@@ -154,7 +160,9 @@ func (s *Service) createShopper(ctx context.Context, in SignupInput) (User, erro
 	if err != nil {
 		return User{}, err
 	}
-	return fromRow(row), nil
+	u := fromRow(row)
+	u.CheckedAt = checked
+	return u, nil
 }
 
 var errBadLogin = &errs.Error{Code: errs.Unauthorized, Message: "The email or password is not right."}
@@ -185,6 +193,7 @@ func (s *Service) Login(ctx context.Context, email, password, addr string) (User
 
 // checkLogin judges one attempt: the user, errBadLogin, or another error.
 func (s *Service) checkLogin(ctx context.Context, email, password string) (User, error) {
+	checked := time.Now() // before the stored hash is read (see User.CheckedAt)
 	row, err := s.q.GetUserByEmail(ctx, email)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Hash anyway so that unknown emails take as long as wrong passwords.
@@ -203,7 +212,9 @@ func (s *Service) checkLogin(ctx context.Context, email, password string) (User,
 	if !ok {
 		return User{}, errBadLogin
 	}
-	return fromRow(row), nil
+	u := fromRow(row)
+	u.CheckedAt = checked
+	return u, nil
 }
 
 // A fixed hash of a random password, for timing parity on unknown emails.
