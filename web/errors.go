@@ -8,8 +8,8 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
-	"market/internal/redisdb"
 	"market/internal/order"
+	"market/internal/redisdb"
 	"market/views"
 )
 
