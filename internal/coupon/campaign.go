@@ -44,6 +44,11 @@ const (
 	DefaultValidDay = 7
 )
 
+// A campaign's total quantity, on creation and on every resize.
+const quantityRule = "The quantity is 1 to 10,000,000 coupons."
+
+func validQuantity(n int64) bool { return n >= 1 && n <= MaxQuantity }
+
 // Campaign is a coupon campaign as stored in PostgreSQL.
 type Campaign = db.Campaign
 
@@ -86,7 +91,7 @@ func (in *Input) Validate() error {
 		f.Add("discount_type", "Choose a fixed or a percent discount.")
 	}
 	f.Check(in.MinOrderAmount >= 0 && in.MinOrderAmount <= 10*MaxMoney, "min_order_amount", "The minimum order is 0 to 1,000,000,000 won.")
-	f.Check(in.TotalQuantity >= 1 && in.TotalQuantity <= MaxQuantity, "total_quantity", "The quantity is 1 to 10,000,000 coupons.")
+	f.Check(validQuantity(in.TotalQuantity), "total_quantity", quantityRule)
 	f.Check(!in.StartsAt.IsZero(), "starts_at", "Enter when claiming starts.")
 	f.Check(!in.EndsAt.IsZero(), "ends_at", "Enter when claiming ends.")
 	if !in.StartsAt.IsZero() && !in.EndsAt.IsZero() {
@@ -224,9 +229,8 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Campaign, err
 // to Redis first, where it is checked against claims atomically; a larger
 // one after the commit).
 func (s *Service) resize(ctx context.Context, id, total int64) (Campaign, error) {
-	if total < 1 || total > MaxQuantity {
-		return Campaign{}, &errs.Error{Code: errs.Invalid, Message: "The quantity is 1 to 10,000,000 coupons.",
-			Fields: map[string]string{"total_quantity": "The quantity is 1 to 10,000,000 coupons."}}
+	if !validQuantity(total) {
+		return Campaign{}, &errs.Error{Code: errs.Invalid, Message: quantityRule, Fields: map[string]string{"total_quantity": quantityRule}}
 	}
 	var c Campaign
 	err := s.locked(ctx, id, adminLockWait, func(q *db.Queries, cur Campaign) error {
