@@ -154,7 +154,7 @@ func AdminProductsPage(v AdminProductsView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<h1>Products</h1><form class=\"form-inline\" method=\"get\" action=\"/admin/products\" role=\"search\" aria-label=\"Search products\"><div class=\"field\"><label for=\"f-q\">Keyword</label> <input id=\"f-q\" type=\"search\" name=\"q\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<h1>Products</h1><form class=\"form-inline\" method=\"get\" action=\"/admin/products\" role=\"search\" aria-label=\"Search products\"><div class=\"field\"><label for=\"s-q\">Keyword</label> <input id=\"s-q\" type=\"search\" name=\"q\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -171,11 +171,11 @@ func AdminProductsPage(v AdminProductsView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = selectField("f-category", "category", "Category", v.Search.Categories, v.Search.Category, "All categories").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = selectField("s-category", "category", "Category", v.Search.Categories, v.Search.Category, "All categories").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = selectField("f-sort", "sort", "Sort by", v.Search.Sorts, v.Search.Sort, "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = selectField("s-sort", "sort", "Sort by", v.Search.Sorts, v.Search.Sort, "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -85,7 +85,15 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request) error 
 	if err := s.Accounts.Sessions.EndAll(r.Context(), currentUser(r).ID); err != nil {
 		return err
 	}
-	return s.logout(w, r)
+	if err := s.sessions.logOut(w, r); err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, map[string]bool{"logged_out": true})
+	}
+	s.sessions.flash(w, r, "success", "You are signed out on every device. Sign in again where you need to.")
+	redirect(w, r, "/login")
+	return nil
 }
 
 // changePassword changes the password, which ends every session of the

@@ -91,7 +91,8 @@ func (s *sessionStore) logIn(w http.ResponseWriter, r *http.Request, u reqctx.Us
 	return sess.Save(r, w)
 }
 
-// logOut ends the session the cookie names (for every copy of it) and clears the cookie.
+// logOut ends the session the cookie names (for every copy of it) and
+// empties the cookie, which may still carry a flash message for the next page.
 func (s *sessionStore) logOut(w http.ResponseWriter, r *http.Request) error {
 	sess := s.get(r)
 	if u, sid, ok := userFromSession(sess); ok {
@@ -100,7 +101,6 @@ func (s *sessionStore) logOut(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	sess.Values = map[any]any{}
-	sess.Options.MaxAge = -1
 	return sess.Save(r, w)
 }
 
