@@ -30,5 +30,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	check("postgres", s.Pool.Ping(ctx))
 	check("redis", s.Redis.Ping(ctx).Err())
+	if status != http.StatusOK {
+		w.Header().Set("Retry-After", "5")
+	}
 	_ = writeJSON(w, status, out)
 }

@@ -88,6 +88,7 @@ func (s *sessionStore) logIn(w http.ResponseWriter, r *http.Request, u reqctx.Us
 	}
 	sess.Values = map[any]any{"uid": u.ID, "sid": sid, "name": u.Name, "email": u.Email, "admin": u.Admin}
 	sess.Options.MaxAge = s.store.Options.MaxAge
+	w.Header().Set("Cache-Control", "no-store") // an answer that signs in is a signed-in answer
 	return sess.Save(r, w)
 }
 
