@@ -5,26 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 )
-
-// crowd sends n requests at once (a start barrier, then all together) and
-// returns their replies in the order of i.
-func crowd(n int, send func(i int) reply) []reply {
-	out := make([]reply, n)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			out[i] = send(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return out
-}
 
 // A cart holds at most 50 different products, also when 60 adds of different
 // products arrive at once: exactly 50 get in, the other 10 are refused with
@@ -36,7 +18,7 @@ func TestACartHoldsAtMost50LinesUnderConcurrentAdds(t *testing.T) {
 		products[i] = h.product(fmt.Sprintf("Item %d", i), 1_000, 10)
 	}
 	c := h.shopper("full-cart@example.test", 0).json()
-	replies := crowd(len(products), func(i int) reply {
+	replies := atOnce(len(products), func(i int) reply {
 		return c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(products[i])}, "quantity": {"1"}})
 	})
 	statuses := map[int]int{}
@@ -68,7 +50,7 @@ func TestACartHoldsAtMost50LinesUnderConcurrentAdds(t *testing.T) {
 func TestTopUpsStopAtTheDailyLimitUnderConcurrency(t *testing.T) {
 	h := newHarness(t)
 	c := h.shopper("big-spender@example.test", 0).json()
-	replies := crowd(20, func(int) reply {
+	replies := atOnce(20, func(int) reply {
 		return c.post("/account/topup", url.Values{"amount": {"1000000"}})
 	})
 	statuses := map[int]int{}
