@@ -258,19 +258,19 @@ func (s *Service) resize(ctx context.Context, id, total int64) (Campaign, error)
 func (s *Service) lowerInRedis(ctx context.Context, q *db.Queries, cur Campaign, total int64) error {
 	next := cur
 	next.TotalQuantity = total
-	status, n, err := s.apply(ctx, next, "resize")
-	if err == nil && status == string(missing) {
+	status, n, err := s.apply(ctx, next, modeResize)
+	if err == nil && status == appliedMissing {
 		if err = s.rebuildLocked(ctx, q, cur, "before a quantity change"); err == nil {
-			status, n, err = s.apply(ctx, next, "resize")
+			status, n, err = s.apply(ctx, next, modeResize)
 		}
 	}
 	switch {
 	case err != nil:
 		return unavailable(err)
-	case status == "below_claimed":
+	case status == appliedBelowClaimed:
 		msg := "Shoppers have already claimed " + strconv.FormatInt(n, 10) + " coupons; the quantity cannot go below that."
 		return &errs.Error{Code: errs.Conflict, Message: msg, Fields: map[string]string{"total_quantity": msg}}
-	case status == string(missing):
+	case status == appliedMissing:
 		return unavailable(errors.New("campaign keys vanished again right after a rebuild"))
 	}
 	return nil

@@ -76,16 +76,34 @@ func (s *Service) locked(ctx context.Context, id int64, wait time.Duration, fn f
 	return err
 }
 
-// apply runs apply.lua with the campaign's figures (mode: resize, sync or create).
-func (s *Service) apply(ctx context.Context, c Campaign, mode string) (string, int64, error) {
+// applyMode is apply.lua's ARGV[1]; applied is its answer (see apply.lua).
+type (
+	applyMode string
+	applied   string
+)
+
+const (
+	modeResize applyMode = "resize" // a lower total, refused below what is claimed
+	modeSync   applyMode = "sync"   // PostgreSQL's figures over whatever Redis has
+	modeCreate applyMode = "create" // the last step of a rebuild
+
+	appliedOK           applied = "ok"            // Redis held the figures already
+	appliedChanged      applied = "changed"       // Redis held others, now replaced
+	appliedBelowClaimed applied = "below_claimed" // resize only; n is what is claimed
+	appliedMissing      applied = "missing"       // keys missing or behind: rebuild first
+)
+
+// apply runs apply.lua with the campaign's figures: what happened, and the
+// stock left (or, for appliedBelowClaimed, the coupons claimed).
+func (s *Service) apply(ctx context.Context, c Campaign, mode applyMode) (applied, int64, error) {
 	k := keysOf(c.ID)
 	v, err := applyScript.Run(ctx, s.rdb, []string{k.meta, k.stock, k.claimed},
-		mode, c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, c.PersistedCount).Slice()
+		string(mode), c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, c.PersistedCount).Slice()
 	if err != nil {
 		return "", 0, err
 	}
 	o, err := pairOf(v)
-	return string(o.Result), o.Remaining, err
+	return applied(o.Result), o.Remaining, err
 }
 
 // syncLocked makes Redis hold the campaign as PostgreSQL does, rebuilding its
@@ -93,16 +111,16 @@ func (s *Service) apply(ctx context.Context, c Campaign, mode string) (string, i
 // mark is cleared once Redis holds it.
 func (s *Service) syncLocked(ctx context.Context, q *db.Queries, c *Campaign, why string) error {
 	if c.State != StateDraft {
-		status, left, err := s.apply(ctx, *c, "sync")
+		status, left, err := s.apply(ctx, *c, modeSync)
 		if err != nil {
 			return unavailable(err)
 		}
 		switch status {
-		case string(missing):
+		case appliedMissing:
 			if err := s.rebuildLocked(ctx, q, *c, why); err != nil {
 				return err
 			}
-		case "changed":
+		case appliedChanged:
 			s.event(ctx, q, c.ID, "state", fmt.Sprintf("%s: Redis now holds state %s, total %d, %d remaining", why, c.State, c.TotalQuantity, left))
 		}
 	}
@@ -170,7 +188,7 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 	if err := m.flush(); err != nil {
 		return unavailable(err)
 	}
-	_, left, err := s.apply(ctx, c, "create")
+	_, left, err := s.apply(ctx, c, modeCreate)
 	if err != nil {
 		return unavailable(err)
 	}
