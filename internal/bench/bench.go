@@ -23,6 +23,7 @@ var commands = map[string]command{
 	// The server half of `claims`, started by it as a child process.
 	"claims-server": claimsServer,
 	"checkout":      checkoutBench,
+	"claims-open":   claimsOpen,
 }
 
 // Run dispatches `market bench NAME [flags]`.

@@ -1,0 +1,251 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/account"
+	"market/internal/config"
+	"market/internal/coupon"
+	"market/internal/db"
+	"market/internal/redisdb"
+)
+
+// claimsOpen: `market bench claims-open` — claims arrive at a fixed rate (a
+// Poisson process), as a crowd does, whatever the shop's speed. Each latency
+// is measured from the moment its claim was due, not from when a free
+// connection sent it, so a server that falls behind is charged for the
+// queue it builds (no coordinated omission). Every claim comes from a new
+// shopper and the stock is larger than the claims, so every one runs the
+// claim script in Redis; anything but "claimed" is an error, and the bench
+// exits non-zero on any error or when PostgreSQL does not end up holding
+// exactly the claims that were answered "claimed".
+func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+	fs := flag.NewFlagSet("bench claims-open", flag.ContinueOnError)
+	ratesFlag := fs.String("rates", "2000,4000,6000,8000", "claims per second offered, one run each")
+	duration := fs.Duration("duration", 30*time.Second, "measured time per rate, after the warm-up")
+	warmup := fs.Duration("warmup", 5*time.Second, "time per rate at the same rate before measuring")
+	conns := fs.Int("connections", 1000, "keep-alive connections the crowd shares (a claim due while all are busy waits, and its wait counts)")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the arrival times")
+	target := fs.Duration("p99", 50*time.Millisecond, "the p99 bar the report judges each rate against")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var rates []float64
+	for _, f := range strings.Split(*ratesFlag, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("bench claims-open: -rates: %q is not a positive number", f)
+		}
+		rates = append(rates, r)
+	}
+	if *duration <= 0 || *warmup < 0 || *conns < 1 {
+		return errors.New("bench claims-open: -duration and -connections must be positive")
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	// "Nothing lost" means AOF always: a faster fsync is another shop.
+	fsync, err := rdb.ConfigGet(ctx, "appendfsync").Result()
+	if err != nil {
+		return fmt.Errorf("bench claims-open: read Redis's appendfsync: %w", err)
+	}
+	if fsync["appendfsync"] != "always" || rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] != "yes" {
+		return fmt.Errorf("bench claims-open: Redis must run with appendonly yes and appendfsync always (it has %v)", fsync)
+	}
+
+	shoppers := int(slices.Max(rates)*(duration.Seconds()+warmup.Seconds())*1.1) + 100
+	fmt.Printf("bench claims-open: rates %v/s, %s measured after %s warm-up each, %d connections, seed %d; creating %d shoppers ...\n",
+		rates, *duration, *warmup, *conns, *seed, shoppers)
+	cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, shoppers)
+	if err != nil {
+		return err
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	svc := coupon.NewService(pool, rdb, coupon.Options{Log: quiet})
+	srv, err := startServer("redis", "")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench server: %v (log kept: %s)\n", err, srv.log)
+			return
+		}
+		_ = os.Remove(srv.log)
+	}()
+	free := make(chan *claimConn, *conns)
+	for range *conns {
+		free <- &claimConn{addr: srv.addr}
+	}
+	defer func() {
+		close(free)
+		for c := range free {
+			c.close()
+		}
+	}()
+
+	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors", "p99 < "+target.String())
+	best, failed := 0.0, false
+	rng := rand.New(rand.NewPCG(*seed, 0xc1a1))
+	for _, rate := range rates {
+		r, err := openRun(ctx, svc, free, cookies, rate, *warmup, *duration, rng)
+		if err != nil {
+			return err
+		}
+		ok := r.errors == 0 && r.p99 < *target
+		fmt.Printf("%10.0f %10.0f %9s %9s %9s %9s %8d %v\n", rate, r.answered, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+			r.p999.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors, ok)
+		for _, e := range r.firstErrors {
+			fmt.Printf("           error: %s\n", e)
+		}
+		if ok && rate > best {
+			best = rate
+		}
+		failed = failed || r.errors > 0
+		if err := checkPersisted(ctx, pool, rdb, r); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("highest rate offered with p99 under %s and no error: %.0f claims/s (load generator on the same 2 cores)\n", *target, best)
+	if failed {
+		return errors.New("bench claims-open: some claims failed (see the errors above)")
+	}
+	return nil
+}
+
+// openResult is one rate's run.
+type openResult struct {
+	campaign            int64
+	claimed             int64 // answered "claimed", warm-up included
+	answered            float64
+	p50, p99, p999, max time.Duration
+	errors              int64
+	firstErrors         []string
+}
+
+// openRun offers claims at rate for warmup+duration on a campaign of its own
+// and measures the claims due after the warm-up.
+func openRun(ctx context.Context, svc *coupon.Service, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand) (openResult, error) {
+	n := int(rate*(warmup+duration).Seconds()) + 1
+	if n > len(cookies) {
+		return openResult{}, fmt.Errorf("bench claims-open: %d claims need %d shoppers, have %d", n, n, len(cookies))
+	}
+	id, err := benchCampaign(ctx, svc, fmt.Sprintf("Open loop %.0f/s", rate), int64(n)+1000)
+	if err != nil {
+		return openResult{}, err
+	}
+	// The schedule first (exponential gaps: a Poisson process), so drawing
+	// it costs nothing while claims are due.
+	due := make([]time.Duration, n)
+	var t time.Duration
+	for i := range due {
+		t += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
+		due[i] = t
+	}
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		lat       = make([]time.Duration, 0, n)
+		res       = openResult{campaign: id}
+		claimed   atomic.Int64
+		errs      atomic.Int64
+		answered  atomic.Int64
+		measureAt = warmup
+	)
+	start := time.Now()
+	for i, d := range due {
+		if wait := time.Until(start.Add(d)); wait > 0 {
+			time.Sleep(wait)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			scheduled := start.Add(d)
+			c := <-free
+			status, result, err := c.claim(id, cookies[i])
+			free <- c
+			took := time.Since(scheduled)
+			if d >= measureAt {
+				answered.Add(1)
+			}
+			if err == nil && status == http.StatusOK && result == "claimed" {
+				claimed.Add(1)
+				if d >= measureAt {
+					mu.Lock()
+					lat = append(lat, took)
+					mu.Unlock()
+				}
+				return
+			}
+			errs.Add(1)
+			mu.Lock()
+			if len(res.firstErrors) < 3 {
+				res.firstErrors = append(res.firstErrors, fmt.Sprintf("status %d result %q err %v", status, result, err))
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start) - measureAt
+	res.claimed, res.errors = claimed.Load(), errs.Load()
+	res.answered = float64(answered.Load()) / elapsed.Seconds()
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		res.p50, res.p99, res.p999, res.max = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*999/1000], lat[len(lat)-1]
+	}
+	return res, ctx.Err()
+}
+
+// checkPersisted waits until the flusher (in the server) has written every
+// claim Redis holds, then requires PostgreSQL's coupons to be exactly the
+// claims answered "claimed".
+func checkPersisted(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, r openResult) error {
+	inRedis, err := rdb.HLen(ctx, fmt.Sprintf("coupon:{%d}:claimed", r.campaign)).Result()
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var rows int64
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM coupons WHERE campaign_id = $1", r.campaign).Scan(&rows); err != nil {
+			return err
+		}
+		if rows == inRedis {
+			if rows != r.claimed {
+				return fmt.Errorf("bench claims-open: campaign %d: PostgreSQL holds %d coupons, %d claims were answered \"claimed\"", r.campaign, rows, r.claimed)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench claims-open: campaign %d: PostgreSQL holds %d of Redis's %d claims after a minute", r.campaign, rows, inRedis)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
