@@ -1,152 +1,488 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"market/internal/account"
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/db"
 	"market/internal/redisdb"
-	"market/internal/seed"
 	"market/web"
 )
 
-// searchShape is one filter combination of the mix. Pages > 1 follows
-// next_cursor that many pages down (the naive baseline uses OFFSET).
-type searchShape struct {
-	name  string
-	query url.Values
-	pages int
+// The bars of SPEC 7 for search, shown beside the figures.
+const (
+	searchBarRate  = 400 // searches per second at the highest in-flight level
+	searchBarRatio = 30  // times the naive baseline's rate
+)
+
+var searchBarP95 = map[int]time.Duration{2: 20 * time.Millisecond, 8: 40 * time.Millisecond}
+
+// searcher answers one page of a search: page n (0-based), after the
+// previous page's next (a cursor, or the naive baseline's offset).
+type searcher interface {
+	page(ctx context.Context, q searchQuery, n int, after string) (searchPage, error)
 }
 
-func v(kv ...string) url.Values {
-	out := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out.Set(kv[i], kv[i+1])
-	}
-	return out
-}
-
-// searchMix is the fixed mix: at least 15 shapes, from cheap to the hard ones.
-var searchMix = []searchShape{
-	{"keyword", v("q", "wireless"), 1},
-	{"keyword prefix (head)", v("q", "head"), 1},
-	{"two words", v("q", "robot vacuum"), 1},
-	{"keyword + price_asc", v("q", "jacket", "sort", "price_asc"), 1},
-	{"keyword + category + newest", v("q", "pro", "category", "audio", "sort", "newest"), 1},
-	{"keyword + in_stock + popular", v("q", "camera", "in_stock", "1", "sort", "popular"), 1},
-	{"category + price range", v("category", "computers", "min_price", "100000", "max_price", "500000", "sort", "price_asc"), 1},
-	{"category + newest", v("category", "kitchen", "sort", "newest"), 1},
-	{"category + popular", v("category", "books", "sort", "popular"), 1},
-	{"brand + in_stock + price_asc", v("brand", "Sonora", "in_stock", "1", "sort", "price_asc"), 1},
-	{"brand + price_desc", v("brand", "Kestrel", "sort", "price_desc"), 1},
-	{"category + brand + price range", v("category", "shoes", "brand", "Stride", "min_price", "50000", "max_price", "150000", "sort", "price_desc"), 1},
-	{"price range only", v("min_price", "10000", "max_price", "20000", "sort", "price_asc"), 1},
-	{"in_stock + newest", v("in_stock", "1", "sort", "newest"), 1},
-	{"everything, popular", v("sort", "popular"), 1},
-	{"deep: category + price_asc, page 20", v("category", "audio", "sort", "price_asc"), 20},
-	{"deep: newest, page 20", v("sort", "newest"), 20},
-}
-
-// searchBench: `market bench search [-products N] [-iterations N] [-concurrency N]`.
+// searchBench: `market bench search [-seed N] [-queries N] [-inflight 2,8] …`.
+//
+// It reads the catalogue, draws queries at random from its words (see the
+// shape classes in search_queries.go), sends them through the shop's HTTP
+// handler as a JSON client would, closed loop, each in-flight worker its
+// own stream of queries, first at 2 and then at 8 in flight, then the same
+// streams against the naive baseline for a while, and checks every answer
+// against the catalogue (checker). Any error or wrong answer fails it.
 func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("bench search", flag.ContinueOnError)
-	products := fs.Int("products", 1_000_000, "products the catalogue should hold (seeded when fewer)")
-	iterations := fs.Int("iterations", 50, "requests per shape (deep shapes: per page walk)")
-	concurrency := fs.Int("concurrency", 4, "requests in flight")
-	naiveIters := fs.Int("naive-iterations", 3, "requests per shape against the naive baseline")
-	naiveDeep := fs.Int("naive-deep-iterations", 1, "page walks per deep shape against the naive baseline (each is 20 OFFSET pages with an exact count)")
-	only := fs.String("shapes", "", "run only the shapes whose name contains this text (0 naive iterations skip the baseline)")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the query streams: the same seed on the same catalogue sends the same queries")
+	queries := fs.Int("queries", 3000, "queries per in-flight level, shared among its workers (a deep-paging query is several searches)")
+	inflight := fs.String("inflight", "2,8", "in-flight levels, closed loop; the last is the one of the rate and the baseline")
+	warmup := fs.Int("warmup", 200, "queries sent first at the last level and checked, not measured")
+	naiveFor := fs.Duration("naive-time", time.Minute, "how long the naive baseline runs (0: not at all)")
+	only := fs.String("classes", "", "comma-separated shape classes to draw from (default: all)")
+	slowest := fs.Int("slowest", 10, "list this many of the slowest searches at the last level")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL, int32(*concurrency)+4)
+	var levels []int
+	for f := range strings.SplitSeq(*inflight, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-inflight: %q is not a number of workers", f)
+		}
+		levels = append(levels, n)
+	}
+	top := levels[len(levels)-1]
+	classes := searchClasses
+	if *only != "" {
+		classes = nil
+		for c := range strings.SplitSeq(*only, ",") {
+			c = strings.TrimSpace(c)
+			if !slices.Contains(searchClasses, c) {
+				return fmt.Errorf("-classes: no class %q (%s)", c, strings.Join(searchClasses, ", "))
+			}
+			classes = append(classes, c)
+		}
+	}
+
+	// The bench's own pool reads the catalogue and runs the baseline, without
+	// the requests' statement budget (a naive page takes seconds at a million).
+	tools, err := db.Open(ctx, cfg.DatabaseURL, int32(top)+2)
+	if err != nil {
+		return err
+	}
+	defer tools.Close()
+	if err := db.Migrate(ctx, tools, log); err != nil {
+		return err
+	}
+	fmt.Printf("search bench: seed %d (replay with -seed %d); %d cores, shared; load average %s\n", *seed, *seed, runtime.NumCPU(), loadAverage())
+	t := time.Now()
+	cat, err := loadCatalogue(ctx, tools)
+	if err != nil {
+		return err
+	}
+	if cat.size() == 0 {
+		return errors.New("the catalogue is empty: seed it first (market seed -products N)")
+	}
+	voc, err := buildVocabulary(ctx, tools, cat)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("catalogue: %d products, %d lexemes, read in %s; vocabulary: %d common words, %d rare words (held by ≤ %d products)\n",
+		cat.size(), len(cat.lexemes), time.Since(t).Round(time.Millisecond), len(voc.common), len(voc.rare), rareAt)
+	if len(voc.rare) > 0 && len(voc.rare) <= 12 {
+		fmt.Printf("rare words: %s\n", strings.Join(voc.rare, ", "))
+	}
+	if len(voc.rare) == 0 {
+		fmt.Println("no word of a name or brand is rare in this catalogue: the rare-word classes are left out")
+		classes = slices.DeleteFunc(slices.Clone(classes), func(c string) bool { return c == classRare || c == classRareFiltered })
+		if len(classes) == 0 {
+			return errors.New("-classes: nothing left to draw")
+		}
+	}
+	if *naiveFor > 0 {
+		if err := ensureNaiveCopy(ctx, tools); err != nil {
+			return err
+		}
+	}
+
+	// The shop: its handler and catalogue service on a pool like serve's
+	// (default size, the requests' statement budget), over loopback HTTP.
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := db.Migrate(ctx, pool, log); err != nil {
-		return err
-	}
-	svc := catalog.NewService(pool)
-	have, err := svc.Count(ctx)
-	if err != nil {
-		return err
-	}
-	if int(have) < *products {
-		fmt.Printf("seeding %d products (have %d)\n", *products-int(have), have)
-		if err := seed.Products(ctx, pool, *products-int(have), os.Stderr); err != nil {
-			return err
-		}
-	}
-	if err := ensureNaiveCopy(ctx, pool); err != nil {
-		return err
-	}
 	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: svc})
-	srv := httptest.NewServer(handler)
-	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency * 2}}
+	shop, closeShop := shopSearch(cfg, pool, rdb, top)
+	defer closeShop()
 
-	fmt.Printf("search bench: %d products, %d iterations x %d concurrent per shape (naive: %d sequential, deep shapes %d)\n",
-		max(have, int64(*products)), *iterations, *concurrency, *naiveIters, *naiveDeep)
-	fmt.Printf("load average at start: %s\n\n", loadAverage())
-	fmt.Printf("%-38s %8s %8s %8s | %10s %10s | %7s\n", "shape", "p50 ms", "p95 ms", "p99 ms", "naive p50", "naive p95", "ratio")
-	var sumFast, sumNaive time.Duration
-	worstP95 := time.Duration(0)
-	for _, sh := range searchMix {
-		if ctx.Err() != nil {
-			return ctx.Err()
+	streams := func(phase string, n int) []*queryStream {
+		out := make([]*queryStream, n)
+		for w := range out {
+			out[w] = voc.newStream(*seed, phase, w, classes)
 		}
-		if !strings.Contains(sh.name, *only) {
+		return out
+	}
+	var checked []searchWalk
+	if *warmup > 0 {
+		fmt.Printf("warm-up: %d queries at %d in flight\n", *warmup, top)
+		r, err := runSearches(ctx, "warm-up", shop, streams("warmup", top), *warmup, time.Time{})
+		checked = append(checked, r.walks...)
+		if err != nil {
+			return err
+		}
+	}
+	results := map[int]searchRun{}
+	for _, c := range levels {
+		fmt.Printf("%d in flight: %d queries; load average %s\n", c, *queries, loadAverage())
+		r, err := runSearches(ctx, strconv.Itoa(c)+" in flight", shop, streams("inflight-"+strconv.Itoa(c), c), *queries, time.Time{})
+		checked = append(checked, r.walks...)
+		if err != nil {
+			return err
+		}
+		results[c] = r
+		fmt.Printf("  %d searches in %s: %.1f searches/s\n", r.searches(), r.elapsed.Round(time.Millisecond), r.rate())
+	}
+	var naive searchRun
+	naiveSearcher := naiveSearch{pool: tools, pageSize: catalog.PageSize}
+	if *naiveFor > 0 {
+		fmt.Printf("naive baseline, %d in flight, the same streams for %s; load average %s\n", top, *naiveFor, loadAverage())
+		naive, err = runSearches(ctx, "naive", naiveSearcher, streams("inflight-"+strconv.Itoa(top), top), *queries, time.Now().Add(*naiveFor))
+		if err != nil {
+			return fmt.Errorf("naive baseline: %w", err)
+		}
+		fmt.Printf("  %d searches in %s: %.2f searches/s\n", naive.searches(), naive.elapsed.Round(time.Millisecond), naive.rate())
+	}
+
+	// Every answer is checked against the catalogue as it was read; a
+	// catalogue that changed meanwhile cannot tell right from wrong.
+	var now string
+	if err := tools.QueryRow(ctx, catalogueFingerprint).Scan(&now); err != nil {
+		return err
+	}
+	if now != cat.fingerprint {
+		return errors.New("the catalogue changed during the run (a product, price or stock was written): its answers cannot be checked; run again on a quiet database")
+	}
+	t = time.Now()
+	ch := &checker{cat: cat, stems: voc.stems, pageSize: catalog.PageSize}
+	wrong := ch.check(checked, false)
+	if len(naive.walks) > 0 {
+		if ch.descriptions, err = naiveDescriptions(ctx, tools, naive.walks); err != nil {
+			return err
+		}
+		wrong = append(wrong, ch.check(naive.walks, true)...)
+	}
+	answers := 0
+	for _, w := range append(slices.Clip(checked), naive.walks...) {
+		answers += len(w.pages)
+	}
+	fmt.Printf("checked %d answers in %s\n\n", answers, time.Since(t).Round(time.Millisecond))
+
+	reportSearch(levels, results, naive, classes, *slowest)
+	if len(wrong) > 0 {
+		failed := 0
+		for _, w := range wrong {
+			if w.failed {
+				failed++
+			}
+		}
+		fmt.Printf("\nFAILED: %d queries without an answer (status other than 200), %d answered wrong; the first fault of each:\n", failed, len(wrong)-failed)
+		for k, w := range wrong {
+			if k == 30 {
+				fmt.Printf("  … and %d more\n", len(wrong)-k)
+				break
+			}
+			fmt.Println("  " + w.String())
+		}
+		return fmt.Errorf("search bench: %d of %d queries failed or were answered wrong", len(wrong), len(checked)+len(naive.walks))
+	}
+	fmt.Println("\nevery answer checked: right")
+	return nil
+}
+
+// searchRun is one in-flight level's walks and how long they took.
+type searchRun struct {
+	walks   []searchWalk
+	elapsed time.Duration
+}
+
+func (r searchRun) searches() int {
+	n := 0
+	for _, w := range r.walks {
+		n += len(w.pages)
+	}
+	return n
+}
+
+func (r searchRun) rate() float64 { return float64(r.searches()) / max(r.elapsed.Seconds(), 1e-9) }
+
+// runSearches sends queries from the streams, one worker per stream, each
+// waiting for its answer before the next search (closed loop), until the
+// workers have sent n queries between them or the deadline (when set) has
+// passed. The first error stops every worker.
+func runSearches(ctx context.Context, phase string, s searcher, streams []*queryStream, n int, deadline time.Time) (searchRun, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	var run searchRun
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w, stream := range streams {
+		mine := n / len(streams)
+		if w < n%len(streams) {
+			mine++
+		}
+		wg.Go(func() {
+			for range mine {
+				q := stream.next()
+				walk := searchWalk{phase: phase, query: q}
+				after := ""
+				for p := range q.pages {
+					if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
+						break
+					}
+					pg, err := s.page(ctx, q, p, after)
+					if err != nil {
+						if ctx.Err() == nil {
+							cancel(fmt.Errorf("%s [%s], page %d: %w", q, q.class, p+1, err))
+						}
+						break
+					}
+					walk.pages = append(walk.pages, pg)
+					if pg.next == "" {
+						break
+					}
+					after = pg.next
+				}
+				if len(walk.pages) > 0 {
+					mu.Lock()
+					run.walks = append(run.walks, walk)
+					mu.Unlock()
+				}
+				if ctx.Err() != nil || (!deadline.IsZero() && time.Now().After(deadline)) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	run.elapsed = time.Since(start)
+	if err := context.Cause(ctx); err != nil {
+		return run, err
+	}
+	return run, nil
+}
+
+// httpSearch is the shop's search as a JSON client sees it: GET /products.
+type httpSearch struct {
+	client *http.Client
+	base   string
+}
+
+// shopSearch serves the shop's handler, with its catalogue service on the
+// pool, on a loopback listener, for inflight clients at once.
+func shopSearch(cfg config.Config, pool *pgxpool.Pool, rdb redis.UniversalClient, inflight int) (httpSearch, func()) {
+	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(pool)})
+	srv := httptest.NewServer(handler)
+	transport := &http.Transport{MaxIdleConns: 2 * inflight, MaxIdleConnsPerHost: 2 * inflight}
+	return httpSearch{base: srv.URL, client: &http.Client{Timeout: time.Minute, Transport: transport}}, func() {
+		transport.CloseIdleConnections()
+		srv.Close()
+	}
+}
+
+func (h httpSearch) page(ctx context.Context, q searchQuery, _ int, after string) (searchPage, error) {
+	v := q.values()
+	if after != "" {
+		v.Set("after", after)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/products?"+v.Encode(), nil)
+	if err != nil {
+		return searchPage{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	start := time.Now()
+	res, err := h.client.Do(req)
+	if err != nil {
+		return searchPage{}, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	took := time.Since(start)
+	if err != nil {
+		return searchPage{}, err
+	}
+	if res.StatusCode != http.StatusOK {
+		// Measured and reported like any answer (a shopper waited for it), and a fault.
+		return searchPage{status: res.StatusCode, took: took, fault: fmt.Sprintf("status %d: %.200s", res.StatusCode, bytes.TrimSpace(body))}, nil
+	}
+	var a struct {
+		Items      []searchItem    `json:"items"`
+		NextCursor *string         `json:"next_cursor"`
+		Total      json.RawMessage `json:"total"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		return searchPage{status: res.StatusCode, took: took, fault: fmt.Sprintf("not the JSON of a search answer (%v): %.200s", err, body)}, nil
+	}
+	pg := searchPage{status: res.StatusCode, items: a.Items, total: string(a.Total), took: took}
+	if s, err := strconv.Unquote(pg.total); err == nil {
+		pg.total = s
+	}
+	switch {
+	case a.Items == nil:
+		pg.fault = `"items" is missing or null, not a list`
+	case a.NextCursor == nil:
+		pg.fault = `"next_cursor" is missing`
+	case len(a.Total) == 0:
+		pg.fault = `"total" is missing`
+	default:
+		pg.next = *a.NextCursor
+	}
+	return pg, nil
+}
+
+// naiveDescriptions reads the descriptions of the products the baseline
+// answered with a keyword, for its rule.
+func naiveDescriptions(ctx context.Context, pool *pgxpool.Pool, walks []searchWalk) (map[int64]string, error) {
+	var ids []int64
+	for _, w := range walks {
+		if w.query.q == "" {
 			continue
 		}
-		// Warm-up, then the measured runs: the indexed path through the HTTP handler.
-		if _, err := runShape(ctx, client, srv.URL, sh); err != nil {
-			return fmt.Errorf("%s: %w", sh.name, err)
+		for _, p := range w.pages {
+			for _, it := range p.items {
+				ids = append(ids, it.ID)
+			}
 		}
-		fast, err := measure(ctx, *iterations, *concurrency, func() (time.Duration, error) { return runShape(ctx, client, srv.URL, sh) })
-		if err != nil {
-			return fmt.Errorf("%s: %w", sh.name, err)
-		}
-		n := *naiveIters
-		if sh.pages > 1 {
-			n = *naiveDeep
-		}
-		naive, err := measure(ctx, n, 1, func() (time.Duration, error) { return runNaive(ctx, pool, sh) })
-		if err != nil {
-			return fmt.Errorf("%s (naive): %w", sh.name, err)
-		}
-		f50, f95, f99 := pct(fast, 50), pct(fast, 95), pct(fast, 99)
-		n50, n95 := pct(naive, 50), pct(naive, 95)
-		sumFast += f50
-		sumNaive += n50
-		worstP95 = max(worstP95, f95)
-		fmt.Printf("%-38s %8.2f %8.2f %8.2f | %10.1f %10.1f | %6.0fx\n", sh.name, ms(f50), ms(f95), ms(f99), ms(n50), ms(n95), float64(n50)/float64(max(f50, 1)))
 	}
-	fmt.Printf("\nworst p95 of the indexed path: %.2f ms; sum of medians: indexed %.1f ms, naive %.1f ms, overall %.0fx faster\n",
-		ms(worstP95), ms(sumFast), ms(sumNaive), float64(sumNaive)/float64(max(sumFast, 1)))
-	fmt.Println("deep shapes: time per page (indexed: following next_cursor; naive: OFFSET), averaged over the 20-page walk")
-	fmt.Printf("load average at end: %s\n", loadAverage())
-	return nil
+	out := map[int64]string{}
+	rows, err := pool.Query(ctx, "SELECT id, description FROM products WHERE id = ANY($1)", ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var d string
+		if err := rows.Scan(&id, &d); err != nil {
+			return nil, err
+		}
+		out[id] = d
+	}
+	return out, rows.Err()
+}
+
+// reportSearch prints p50/p95/p99 per class and level, the rates and the bars.
+func reportSearch(levels []int, results map[int]searchRun, naive searchRun, classes []string, slowest int) {
+	top := levels[len(levels)-1]
+	failed := map[int]map[string]int{}
+	byClass := func(r searchRun, c int) map[string][]time.Duration {
+		out := map[string][]time.Duration{}
+		failed[c] = map[string]int{}
+		for _, w := range r.walks {
+			for _, p := range w.pages {
+				out[w.query.class] = append(out[w.query.class], p.took)
+				out["all"] = append(out["all"], p.took)
+				if p.status != http.StatusOK {
+					failed[c][w.query.class]++
+					failed[c]["all"]++
+				}
+			}
+		}
+		return out
+	}
+	fmt.Printf("%-24s", "ms per search")
+	for _, c := range levels {
+		fmt.Printf(" | %-32s", fmt.Sprintf("%d in flight: n fail p50 p95 p99", c))
+	}
+	if len(naive.walks) > 0 {
+		fmt.Printf(" | naive, %d: n    p50", top)
+	}
+	fmt.Println()
+	per := map[int]map[string][]time.Duration{}
+	for _, c := range levels {
+		per[c] = byClass(results[c], c)
+	}
+	naivePer := byClass(naive, -1)
+	misses := map[int][]string{}
+	for _, class := range append(slices.Clone(classes), "all") {
+		fmt.Printf("%-24s", class)
+		for _, c := range levels {
+			ds := per[c][class]
+			mark := " "
+			if bar, ok := searchBarP95[c]; ok && len(ds) > 0 && class != "all" && pct(ds, 95) >= bar {
+				mark = "!"
+				misses[c] = append(misses[c], class)
+			}
+			fmt.Printf(" | %5d %4d %6.1f %6.1f%s %6.1f", len(ds), failed[c][class], ms(pct(ds, 50)), ms(pct(ds, 95)), mark, ms(pct(ds, 99)))
+		}
+		if len(naive.walks) > 0 {
+			ds := naivePer[class]
+			fmt.Printf(" | %9d %8.0f", len(ds), ms(pct(ds, 50)))
+		}
+		fmt.Println()
+	}
+	fmt.Println("fail: answered with a status other than 200 (counted in the times: the shopper waited for it)")
+	fmt.Println("!: p95 at or above the bar (SPEC 7: under 20 ms at 2 in flight, under 40 ms at 8)")
+	for _, c := range levels {
+		if _, ok := searchBarP95[c]; ok {
+			if len(misses[c]) == 0 {
+				fmt.Printf("p95 bar at %d in flight: met by every class\n", c)
+			} else {
+				fmt.Printf("p95 bar at %d in flight: missed by %s\n", c, strings.Join(misses[c], ", "))
+			}
+		}
+	}
+	rate := results[top].rate()
+	fmt.Printf("searches/s at %d in flight: %.1f (bar %d)", top, rate, searchBarRate)
+	if len(naive.walks) > 0 {
+		fmt.Printf("; naive baseline %.2f: %.1f× (bar %d×)", naive.rate(), rate/max(naive.rate(), 1e-9), searchBarRatio)
+	}
+	fmt.Println()
+	if slowest > 0 {
+		type slow struct {
+			took  time.Duration
+			query searchQuery
+			page  int
+		}
+		var all []slow
+		for _, w := range results[top].walks {
+			for p, pg := range w.pages {
+				all = append(all, slow{pg.took, w.query, p + 1})
+			}
+		}
+		slices.SortFunc(all, func(a, b slow) int { return int(b.took - a.took) })
+		fmt.Printf("\nthe %d slowest searches at %d in flight:\n", min(slowest, len(all)), top)
+		for _, s := range all[:min(slowest, len(all))] {
+			fmt.Printf("  %7.1f ms  %-22s page %2d  %s\n", ms(s.took), s.query.class, s.page, s.query.values().Encode())
+		}
+	}
 }
 
 // loadAverage is /proc/loadavg's 1, 5 and 15 minute figures (the machine is shared).
@@ -160,6 +496,7 @@ func loadAverage() string {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// pct is the p-th percentile (nearest rank).
 func pct(ds []time.Duration, p int) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -168,79 +505,4 @@ func pct(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100
 	return s[min(max(i-1, 0), len(s)-1)]
-}
-
-// measure runs fn n times with c in flight and returns each duration.
-func measure(ctx context.Context, n, c int, fn func() (time.Duration, error)) ([]time.Duration, error) {
-	var mu sync.Mutex
-	var out []time.Duration
-	var firstErr error
-	jobs := make(chan struct{})
-	var wg sync.WaitGroup
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range jobs {
-				d, err := fn()
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				out = append(out, d)
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		jobs <- struct{}{}
-	}
-	close(jobs)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if len(out) == 0 {
-		return nil, ctx.Err()
-	}
-	return out, nil
-}
-
-// runShape requests the shape's pages through the HTTP handler (JSON) and
-// returns the time per page.
-func runShape(ctx context.Context, client *http.Client, base string, sh searchShape) (time.Duration, error) {
-	q := url.Values{}
-	for k, vs := range sh.query {
-		q[k] = vs
-	}
-	start := time.Now()
-	for range sh.pages {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/products?"+q.Encode(), nil)
-		req.Header.Set("Accept", "application/json")
-		res, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			return 0, fmt.Errorf("status %d: %s", res.StatusCode, body)
-		}
-		next := jsonField(string(body), "next_cursor")
-		if next == "" {
-			break
-		}
-		q.Set("after", next)
-	}
-	return time.Since(start) / time.Duration(sh.pages), nil
-}
-
-// jsonField pulls a string field out of a small JSON answer without a full decode.
-func jsonField(body, name string) string {
-	i := strings.Index(body, `"`+name+`":"`)
-	if i < 0 {
-		return ""
-	}
-	rest := body[i+len(name)+4:]
-	return rest[:strings.IndexByte(rest, '"')]
 }
