@@ -289,11 +289,3 @@ INSERT INTO stock_ledger (product_id, delta, reason, actor_id) VALUES (@product_
 
 -- name: ProductExists :one
 SELECT EXISTS (SELECT 1 FROM products WHERE id = $1);
-
--- name: EstimateMatches :one
--- The planner's estimates (see products_match_estimate) for a keyword search,
--- and for its filters alone, in one round trip.
-SELECT products_match_estimate((@query::text)::tsquery, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
-           sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS matches,
-       products_match_estimate(NULL, sqlc.narg(category_id)::bigint, sqlc.narg(brand)::text,
-           sqlc.narg(min_price)::bigint, sqlc.narg(max_price)::bigint, @in_stock::boolean)::bigint AS filtered;

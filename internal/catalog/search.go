@@ -42,11 +42,6 @@ const (
 	// product in a hundred fills a page within about 2,100 rows; rarer words
 	// have few enough matches to sort them all.
 	walkRows = 2_000
-	// countAbove is the planner's estimate of a keyword's matches from which
-	// the count is "10000+" without counting: its estimates for single words
-	// come from the statistics of every lexeme and are close, and counting
-	// rechecks every match in the heap (tens of milliseconds per 10,000).
-	countAbove = CountCap * 3 / 2
 	// MaxKeyword is the longest keyword accepted, in characters.
 	MaxKeyword = 200
 	// maxWords bounds the tsquery a keyword becomes.
@@ -405,12 +400,11 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			}
 		}
 		var rows []row
-		var density float64
 		var err error
 		if sort == SortRelevance {
-			rows, density, err = s.relevanceRows(ctx, q, p, match, after, paged)
+			rows, err = s.relevanceRows(ctx, q, p, match, after, paged)
 		} else {
-			rows, density, err = s.rows(ctx, q, sort, p, match, after, paged)
+			rows, err = s.rows(ctx, q, sort, p, match, after, paged)
 		}
 		if err != nil {
 			return err
@@ -421,7 +415,8 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 		case len(rows) <= PageSize:
 			page.Total = int64(len(rows))
 		case p.Query != nil:
-			page.Total, err = s.countKeyword(ctx, q, p, count, density)
+			count.MinPrice, count.MaxPrice, count.InStock, count.Cap = p.MinPrice, p.MaxPrice, p.InStock, CountCap+1
+			page.Total, err = q.CountKeywordMatches(ctx, count)
 		default:
 			page.Total, err = q.CountMatches(ctx, db.CountMatchesParams{CategoryID: p.CategoryID, Brand: p.Brand,
 				MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock, Cap: CountCap + 1})
@@ -450,24 +445,6 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	return page, nil
 }
 
-// countKeyword counts a keyword's matches up to the cap, or answers "10000+"
-// when an estimate is far above the cap (countAbove): the planner's, or, when
-// the page was filled by walking an index, the share of walked rows that
-// matched times the rows the filters leave. The planner assumes words
-// independent of each other and of the filters, which underestimates ("pro"
-// within audio); the walk's share sees that. Either way a search in doubt is
-// counted.
-func (s *Service) countKeyword(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, count db.CountKeywordMatchesParams, density float64) (int64, error) {
-	e, err := q.EstimateMatches(ctx, db.EstimateMatchesParams{Query: *p.Query, CategoryID: p.CategoryID, Brand: p.Brand,
-		MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock})
-	est := max(e.Matches, int64(density*float64(e.Filtered)))
-	if err != nil || est >= countAbove {
-		return CountCap + 1, err
-	}
-	count.MinPrice, count.MaxPrice, count.InStock, count.Cap = p.MinPrice, p.MaxPrice, p.InStock, CountCap+1
-	return q.CountKeywordMatches(ctx, count)
-}
-
 // row is a result with its keyset position.
 type row struct {
 	Item
@@ -476,12 +453,9 @@ type row struct {
 }
 
 // relevanceRows fills a relevance page from tier 1 (every word in the name
-// or brand), then tier 2 (the other matches), each in popularity order. The
-// density is the larger of the tiers' (see rows): each tier's share is a
-// lower bound of the keyword's.
-func (s *Service) relevanceRows(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, match string, after cursor, paged bool) ([]row, float64, error) {
+// or brand), then tier 2 (the other matches), each in popularity order.
+func (s *Service) relevanceRows(ctx context.Context, q *db.Queries, p db.SearchPriceAscParams, match string, after cursor, paged bool) ([]row, error) {
 	var out []row
-	var density float64
 	first := 1
 	if paged {
 		first = after.tier
@@ -489,27 +463,24 @@ func (s *Service) relevanceRows(ctx context.Context, q *db.Queries, p db.SearchP
 	want := p.PageSize
 	for tier := first; tier <= 2 && int32(len(out)) < want; tier++ {
 		p.Tier, p.PageSize = int32(tier), want-int32(len(out))
-		rows, d, err := s.rows(ctx, q, SortPopular, p, match, after, paged && tier == after.tier)
+		rows, err := s.rows(ctx, q, SortPopular, p, match, after, paged && tier == after.tier)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		density = max(density, d)
 		for _, r := range rows {
 			r.tier = tier
 			out = append(out, r)
 		}
 	}
-	return out, density, nil
+	return out, nil
 }
 
 // rows runs the query for the sort: page_size rows after the cursor (when
 // paged). With a keyword it walks at most walkRows rows of the sort key's
 // index. When that found part of a page and the share of matches says half
 // a walk more should find the rest, it walks on from the last match; when
-// the page is still not full, it asks SearchKeywordExact. When walking
-// filled the page, density is the share of the walked rows that matched the
-// keyword.
-func (s *Service) rows(ctx context.Context, q *db.Queries, sort Sort, p db.SearchPriceAscParams, match string, after cursor, paged bool) ([]row, float64, error) {
+// the page is still not full, it asks SearchKeywordExact.
+func (s *Service) rows(ctx context.Context, q *db.Queries, sort Sort, p db.SearchPriceAscParams, match string, after cursor, paged bool) ([]row, error) {
 	if paged {
 		p.AfterID, p.AfterKey = &after.id, &after.key
 	}
@@ -517,23 +488,23 @@ func (s *Service) rows(ctx context.Context, q *db.Queries, sort Sort, p db.Searc
 	if p.Query != nil {
 		p.Walk = walkRows
 	}
-	rows, walked, err := s.walk(ctx, q, sort, p)
+	rows, _, err := s.walk(ctx, q, sort, p)
 	if err != nil || p.Query == nil {
-		return rows, 0, err
+		return rows, err
 	}
 	if n := int32(len(rows)); n > 0 && n < p.PageSize && float64(p.PageSize-n)*float64(walkRows)/float64(n) <= walkRows/2 {
 		// E.g. "robot vacuum" by popularity over all categories: 17 matches in
 		// 2,000 rows, 4 more expected in 470.
 		last, more := rows[n-1], p
 		more.AfterKey, more.AfterID, more.PageSize, more.Walk = &last.key, &last.ID, p.PageSize-n, walkRows/2
-		next, w, err := s.walk(ctx, q, sort, more)
+		next, _, err := s.walk(ctx, q, sort, more)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		rows, walked = append(rows, next...), walked+w
+		rows = append(rows, next...)
 	}
 	if int32(len(rows)) == p.PageSize {
-		return rows, float64(len(rows)) / float64(walked), nil
+		return rows, nil
 	}
 	e := db.SearchKeywordExactParams{SortKey: "popularity", Sign: -1, Match: match, Query: *p.Query, Tier: p.Tier,
 		QueryAb: p.QueryAb, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice, InStock: p.InStock,
@@ -551,7 +522,7 @@ func (s *Service) rows(ctx context.Context, q *db.Queries, sort Sort, p db.Searc
 	for _, r := range exact {
 		rows = append(rows, row{Item: Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock}, key: r.SortKey})
 	}
-	return rows, 0, err
+	return rows, err
 }
 
 // walk runs the query that walks the sort key's index; walked is how many

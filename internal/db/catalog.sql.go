@@ -236,43 +236,6 @@ func (q *Queries) CreateProductStock(ctx context.Context, arg CreateProductStock
 	return err
 }
 
-const estimateMatches = `-- name: EstimateMatches :one
-SELECT products_match_estimate(($1::text)::tsquery, $2::bigint, $3::text,
-           $4::bigint, $5::bigint, $6::boolean)::bigint AS matches,
-       products_match_estimate(NULL, $2::bigint, $3::text,
-           $4::bigint, $5::bigint, $6::boolean)::bigint AS filtered
-`
-
-type EstimateMatchesParams struct {
-	Query      string
-	CategoryID *int64
-	Brand      *string
-	MinPrice   *int64
-	MaxPrice   *int64
-	InStock    bool
-}
-
-type EstimateMatchesRow struct {
-	Matches  int64
-	Filtered int64
-}
-
-// The planner's estimates (see products_match_estimate) for a keyword search,
-// and for its filters alone, in one round trip.
-func (q *Queries) EstimateMatches(ctx context.Context, arg EstimateMatchesParams) (EstimateMatchesRow, error) {
-	row := q.db.QueryRow(ctx, estimateMatches,
-		arg.Query,
-		arg.CategoryID,
-		arg.Brand,
-		arg.MinPrice,
-		arg.MaxPrice,
-		arg.InStock,
-	)
-	var i EstimateMatchesRow
-	err := row.Scan(&i.Matches, &i.Filtered)
-	return i, err
-}
-
 const featuredProducts = `-- name: FeaturedProducts :many
 SELECT p.id, p.name, p.brand, p.price, c.slug AS category, s.stock
 FROM products p
