@@ -33,7 +33,7 @@ var (
 	errDatabase    = errs.New(errs.Unavailable, "The shop cannot reach its data right now. Please try again in a moment.")
 )
 
-// statusOf maps a domain error code to its HTTP status (SPEC 5). Codes that
+// statusOf maps a domain error code to its HTTP status. Codes that
 // domains add and that are not listed here are invalid input: 422.
 var statusOf = map[errs.Code]int{
 	errs.Invalid:         http.StatusUnprocessableEntity,
@@ -92,7 +92,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if wantsJSON(r) {
 		body := map[string]any{"error": msg, "code": code}
 		if pc, ok := errors.AsType[*order.PriceChanged](err); ok {
-			body["total"] = pc.Total // SPEC 5: the new total comes with price_changed
+			body["total"] = pc.Total // the new total comes with price_changed
 		}
 		_ = writeJSON(w, status, body)
 		return
@@ -105,7 +105,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // setRetryAfter tells the client of a 429 or 503 how many seconds to wait
-// before trying again (SPEC 5).
+// before trying again.
 func (s *Server) setRetryAfter(w http.ResponseWriter, status int, err error) {
 	if status != http.StatusTooManyRequests && status != http.StatusServiceUnavailable {
 		return

@@ -48,7 +48,7 @@ func fromRow(r db.User) User {
 	return User{ID: r.ID, Email: r.Email, Name: r.Name, Role: r.Role, Balance: r.Balance, Points: r.Points, CreatedAt: r.CreatedAt}
 }
 
-// Limits are the account budgets (SPEC 6) and the hashing pool's size.
+// Limits are the account budgets (README, Configuration) and the hashing pool's size.
 // A zero limit is no limit; config never passes one.
 type Limits struct {
 	PerEmail int           // failed logins per email per Window

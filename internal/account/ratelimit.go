@@ -22,7 +22,7 @@ var (
 	releaseScript = redis.NewScript(releaseSrc)
 )
 
-// signupWindow is SPEC 6's "sign-ups per address per hour".
+// signupWindow: SIGNUP_LIMIT_PER_ADDR counts sign-ups per address per hour (README, Configuration).
 const signupWindow = time.Hour
 
 // budget is a fixed-window count of attempts per subject (an email, an
@@ -60,7 +60,7 @@ func (b budget) giveBack(ctx context.Context, subject string) error {
 	return releaseScript.Run(ctx, b.rdb, []string{b.prefix + subject}).Err()
 }
 
-// limiters are the account budgets of SPEC 6: failed logins per email and per
+// limiters are the account budgets (README, Configuration): failed logins per email and per
 // client address, and sign-ups per address.
 type limiters struct {
 	loginEmail, loginAddr, signupAddr budget

@@ -30,7 +30,7 @@ import (
 	"market/web"
 )
 
-// The bars of SPEC 7 for search, shown beside the figures.
+// The search bars (docs/PERFORMANCE.md, Search), shown beside the figures.
 const (
 	searchBarRate  = 400 // searches per second at the highest in-flight level
 	searchBarRatio = 30  // times the naive baseline's rate
@@ -449,7 +449,7 @@ func reportSearch(levels []int, results map[int]searchRun, naive searchRun, clas
 		fmt.Println()
 	}
 	fmt.Println("fail: answered with a status other than 200 (counted in the times: the shopper waited for it)")
-	fmt.Println("!: p95 at or above the bar (SPEC 7: under 20 ms at 2 in flight, under 40 ms at 8)")
+	fmt.Println("!: p95 at or above the bar (the bar: under 20 ms at 2 in flight, under 40 ms at 8)")
 	for _, c := range levels {
 		if _, ok := searchBarP95[c]; ok {
 			if len(misses[c]) == 0 {

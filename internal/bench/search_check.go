@@ -53,12 +53,12 @@ func (w wrongAnswer) String() string {
 	return fmt.Sprintf("%s [%s; %s], page %d: %s", w.query, w.query.class, w.phase, w.page, w.what)
 }
 
-// minCap is the lowest cap a capped total may name (SPEC 5: "N+", N ≥ 1,000).
+// minCap is the lowest cap a capped total may name (the contract: "N+", N ≥ 1,000).
 const minCap = 1000
 
 // checker knows the right answer to every search from the catalogue.
 //
-// The shop's answers are held to the search's rule (SPEC 3.3, as
+// The shop's answers are held to the search's rule (internal/catalog/search.go, as
 // internal/catalog implements it): a keyword is full-text over name, brand
 // and description, every word's stems ANDed, the last word's stems as
 // prefixes; relevance puts first the products whose name or brand holds

@@ -56,7 +56,7 @@ func (q searchQuery) values() url.Values {
 // key names the search without its paging: searches with one key have one answer.
 func (q searchQuery) key() string { return q.values().Encode() }
 
-// effectiveSort is the order the search serves (SPEC 3.3): relevance by
+// effectiveSort is the order the search serves (internal/catalog/search.go): relevance by
 // default with a keyword, popular without one.
 func (q searchQuery) effectiveSort(hasWords bool) string {
 	switch {

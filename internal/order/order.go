@@ -49,7 +49,7 @@ const (
 	MaxTopUp     = 1_000_000
 	MaxKeyLen    = 255
 	// DefaultTopUpDailyLimit is what one shopper may top up in 24 hours
-	// unless Options.TopUpDailyLimit says otherwise (SPEC 5).
+	// unless Options.TopUpDailyLimit says otherwise (TOPUP_DAILY_LIMIT).
 	DefaultTopUpDailyLimit = 5_000_000
 )
 
