@@ -45,14 +45,12 @@ RETURNING *;
 -- name: ClearRedisPending :exec
 UPDATE campaigns SET redis_pending_since = NULL WHERE id = $1 AND redis_pending_since IS NOT NULL;
 
--- name: PendingRedisCampaigns :many
--- Committed changes Redis has not heard of yet, oldest first.
-SELECT id FROM campaigns WHERE redis_pending_since IS NOT NULL ORDER BY redis_pending_since, id;
-
 -- name: CampaignsInRedis :many
 -- Every campaign that Redis should hold (all past draft), with what it should
--- hold: the background check compares them with Redis in one pipeline.
-SELECT id, state, total_quantity, persisted_count FROM campaigns WHERE state <> 'draft' ORDER BY id;
+-- hold and whether a committed change has not reached it yet: the background
+-- check compares them with Redis in one pipeline.
+SELECT id, state, total_quantity, persisted_count, (redis_pending_since IS NOT NULL)::boolean AS pending
+FROM campaigns WHERE state <> 'draft' ORDER BY id;
 
 -- name: ListCampaigns :many
 SELECT * FROM campaigns ORDER BY id DESC LIMIT 500;

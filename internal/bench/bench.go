@@ -10,8 +10,33 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
 	"market/internal/config"
+	"market/internal/db"
+	"market/internal/redisdb"
 )
+
+// openStores opens PostgreSQL, migrated, with the pool `serve` uses (pgx's
+// default, or pool_max_conns in DATABASE_URL: a bench measures the endpoint
+// as served, not one given a connection per shopper), and Redis.
+func openStores(ctx context.Context, cfg config.Config) (*pgxpool.Pool, redis.UniversalClient, func(), error) {
+	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
+	if err != nil {
+		pool.Close()
+		return nil, nil, nil, err
+	}
+	return pool, rdb, func() { rdb.Close(); pool.Close() }, nil
+}
 
 // command is one `market bench NAME` subcommand.
 type command func(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error

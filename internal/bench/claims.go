@@ -25,8 +25,6 @@ import (
 	"market/internal/account"
 	"market/internal/config"
 	"market/internal/coupon"
-	"market/internal/db"
-	"market/internal/redisdb"
 	"market/internal/reqctx"
 	"market/web"
 )
@@ -48,21 +46,11 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || (*mode != "redis" && *mode != "db" && *mode != "both") {
 		return errors.New("bench claims: -shoppers, -stock and -concurrency must be positive; -mode redis|db|both")
 	}
-	// The pool `serve` uses (pgx's default, or pool_max_conns in DATABASE_URL):
-	// the baseline is the endpoint as served, not one given a connection per shopper.
-	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+	pool, rdb, closeStores, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
-		return err
-	}
-	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeStores()
 	fsync := "cluster"
 	if v, err := rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil {
 		fsync = "appendonly " + rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] + ", appendfsync " + v["appendfsync"]

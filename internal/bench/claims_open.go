@@ -22,8 +22,6 @@ import (
 	"market/internal/account"
 	"market/internal/config"
 	"market/internal/coupon"
-	"market/internal/db"
-	"market/internal/redisdb"
 )
 
 // claimsOpen: `market bench claims-open` — claims arrive at a fixed rate (a
@@ -57,19 +55,11 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 	if *duration <= 0 || *warmup < 0 || *conns < 1 {
 		return errors.New("bench claims-open: -duration and -connections must be positive")
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL, 0)
+	pool, rdb, closeStores, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
-		return err
-	}
-	rdb, err := redisdb.Open(ctx, cfg.RedisURL, cfg.RedisAddrs)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
+	defer closeStores()
 	// "Nothing lost" means AOF always: a faster fsync is another shop.
 	fsync, err := rdb.ConfigGet(ctx, "appendfsync").Result()
 	if err != nil {

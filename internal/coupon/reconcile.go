@@ -42,11 +42,9 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 		return nil, nil
 	}
 	type cmds struct {
-		meta  *redis.SliceCmd
-		hl    *redis.IntCmd
-		stock *redis.StringCmd
-		xl    *redis.IntCmd
-		xr    *redis.XMessageSliceCmd
+		held heldCmds
+		xl   *redis.IntCmd
+		xr   *redis.XMessageSliceCmd
 	}
 	// One transaction per campaign: in a Cluster each campaign lives in its
 	// own slot, and a MULTI cannot span slots.
@@ -54,10 +52,7 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 	for i, id := range ids {
 		k := keysOf(id)
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			all[i] = cmds{
-				meta: p.HMGet(ctx, k.meta, "state", "total"), hl: p.HLen(ctx, k.claimed), stock: p.Get(ctx, k.stock),
-				xl: p.XLen(ctx, k.claims), xr: p.XRangeN(ctx, k.claims, "-", "+", maxStreamRead),
-			}
+			all[i] = cmds{held: queueHeld(ctx, p, id), xl: p.XLen(ctx, k.claims), xr: p.XRangeN(ctx, k.claims, "-", "+", maxStreamRead)}
 			return nil
 		})
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -67,7 +62,10 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 	out := make([]RedisState, len(ids))
 	for i, id := range ids {
 		c := all[i]
-		h := heldOf(c.meta.Val(), c.stock, c.hl.Val())
+		h, err := c.held.result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
 		st := RedisState{CampaignID: id, Warm: h.Warm, State: h.State, Total: h.Total, Claimed: h.Claimed, Remaining: h.Remaining, Pending: c.xl.Val()}
 		for _, m := range c.xr.Val() {
 			if e, err := parseEntry(m); err == nil {

@@ -72,15 +72,33 @@ func pairOf(v []any) (Outcome, error) {
 // liveStats reads a campaign's counters and configuration from Redis, and
 // the stream entries not yet persisted (acknowledged entries are deleted).
 func liveStats(ctx context.Context, rdb redis.UniversalClient, campaignID int64) (heldConfig, int64, error) {
-	k := keysOf(campaignID)
 	pipe := rdb.TxPipeline()
-	meta := pipe.HMGet(ctx, k.meta, "state", "total")
-	hl := pipe.HLen(ctx, k.claimed)
-	st := pipe.Get(ctx, k.stock)
-	xl := pipe.XLen(ctx, k.claims)
+	held := queueHeld(ctx, pipe, campaignID)
+	xl := pipe.XLen(ctx, keysOf(campaignID).claims)
 	_, _ = pipe.Exec(ctx)
-	if err := firstErr(meta, hl, st, xl); err != nil {
-		return heldConfig{}, 0, err
+	h, err := held.result()
+	if err == nil {
+		err = firstErr(xl)
 	}
-	return heldOf(meta.Val(), st, hl.Val()), xl.Val(), nil
+	return h, xl.Val(), err
+}
+
+// heldCmds read what Redis holds of one campaign's configuration.
+type heldCmds struct {
+	meta  *redis.SliceCmd
+	stock *redis.StringCmd
+	hl    *redis.IntCmd
+}
+
+// queueHeld queues the reads in p (a transaction, so that they agree).
+func queueHeld(ctx context.Context, p redis.Pipeliner, campaignID int64) heldCmds {
+	k := keysOf(campaignID)
+	return heldCmds{meta: p.HMGet(ctx, k.meta, "state", "total"), stock: p.Get(ctx, k.stock), hl: p.HLen(ctx, k.claimed)}
+}
+
+func (c heldCmds) result() (heldConfig, error) {
+	if err := firstErr(c.meta, c.stock, c.hl); err != nil {
+		return heldConfig{}, err
+	}
+	return heldOf(c.meta.Val(), c.stock, c.hl.Val()), nil
 }

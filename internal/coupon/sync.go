@@ -341,10 +341,6 @@ func (s *Service) SyncAll(ctx context.Context) (int, error) {
 // syncPass compares PostgreSQL and Redis in one query and one pipeline, and
 // syncs (under the lock) the campaigns that are pending or differ.
 func (s *Service) syncPass(ctx context.Context, wait time.Duration, why string) (int, error) {
-	pending, err := s.q.PendingRedisCampaigns(ctx)
-	if err != nil {
-		return 0, err
-	}
 	all, err := s.q.CampaignsInRedis(ctx)
 	if err != nil {
 		return 0, err
@@ -357,28 +353,22 @@ func (s *Service) syncPass(ctx context.Context, wait time.Duration, why string) 
 	if err != nil {
 		return 0, err
 	}
-	todo := pending
+	synced := 0
+	var firstErr error
 	for i, c := range all {
 		h := held[i]
-		if !h.Warm || h.State != c.State || h.Total != c.TotalQuantity || h.Claimed+h.Remaining != c.TotalQuantity || h.Claimed < c.PersistedCount {
-			todo = append(todo, c.ID)
-		}
-	}
-	done := map[int64]bool{}
-	var firstErr error
-	for _, id := range todo {
-		if done[id] {
+		if !c.Pending && h.Warm && h.State == c.State && h.Total == c.TotalQuantity && h.Claimed+h.Remaining == c.TotalQuantity && h.Claimed >= c.PersistedCount {
 			continue
 		}
-		done[id] = true
-		err := s.locked(ctx, id, wait, func(q *db.Queries, c Campaign) error {
+		synced++
+		err := s.locked(ctx, c.ID, wait, func(q *db.Queries, c Campaign) error {
 			return s.syncLocked(ctx, q, &c, why)
 		})
 		if err != nil && !errors.Is(err, errBusy) && firstErr == nil {
-			firstErr = fmt.Errorf("sync campaign %d: %w", id, err)
+			firstErr = fmt.Errorf("sync campaign %d: %w", c.ID, err)
 		}
 	}
-	return len(done), firstErr
+	return synced, firstErr
 }
 
 // heldConfig is what Redis holds of one campaign's configuration.
@@ -390,31 +380,26 @@ type heldConfig struct {
 	Remaining int64
 }
 
-// redisConfigs reads the campaigns' configuration from Redis in one pipeline.
+// redisConfigs reads the campaigns' configuration from Redis in one
+// transaction (per slot on a Cluster), so that a claim lands before or after
+// a campaign's reads, never between them.
 func (s *Service) redisConfigs(ctx context.Context, ids []int64) ([]heldConfig, error) {
 	out := make([]heldConfig, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	type cmds struct {
-		meta  *redis.SliceCmd
-		stock *redis.StringCmd
-		hl    *redis.IntCmd
-	}
-	all := make([]cmds, len(ids))
-	// A transaction (per slot on a Cluster), so that a claim lands before or
-	// after a campaign's reads, never between them.
+	all := make([]heldCmds, len(ids))
 	pipe := s.rdb.TxPipeline()
 	for i, id := range ids {
-		k := keysOf(id)
-		all[i] = cmds{meta: pipe.HMGet(ctx, k.meta, "state", "total"), stock: pipe.Get(ctx, k.stock), hl: pipe.HLen(ctx, k.claimed)}
+		all[i] = queueHeld(ctx, pipe, id)
 	}
 	_, _ = pipe.Exec(ctx)
 	for i, c := range all {
-		if err := firstErr(c.meta, c.stock, c.hl); err != nil {
+		h, err := c.result()
+		if err != nil {
 			return nil, unavailable(err)
 		}
-		out[i] = heldOf(c.meta.Val(), c.stock, c.hl.Val())
+		out[i] = h
 	}
 	return out, nil
 }

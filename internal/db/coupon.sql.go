@@ -66,7 +66,8 @@ func (q *Queries) CampaignUserIDs(ctx context.Context, campaignID int64) ([]Camp
 }
 
 const campaignsInRedis = `-- name: CampaignsInRedis :many
-SELECT id, state, total_quantity, persisted_count FROM campaigns WHERE state <> 'draft' ORDER BY id
+SELECT id, state, total_quantity, persisted_count, (redis_pending_since IS NOT NULL)::boolean AS pending
+FROM campaigns WHERE state <> 'draft' ORDER BY id
 `
 
 type CampaignsInRedisRow struct {
@@ -74,10 +75,12 @@ type CampaignsInRedisRow struct {
 	State          string
 	TotalQuantity  int64
 	PersistedCount int64
+	Pending        bool
 }
 
 // Every campaign that Redis should hold (all past draft), with what it should
-// hold: the background check compares them with Redis in one pipeline.
+// hold and whether a committed change has not reached it yet: the background
+// check compares them with Redis in one pipeline.
 func (q *Queries) CampaignsInRedis(ctx context.Context) ([]CampaignsInRedisRow, error) {
 	rows, err := q.db.Query(ctx, campaignsInRedis)
 	if err != nil {
@@ -92,6 +95,7 @@ func (q *Queries) CampaignsInRedis(ctx context.Context) ([]CampaignsInRedisRow, 
 			&i.State,
 			&i.TotalQuantity,
 			&i.PersistedCount,
+			&i.Pending,
 		); err != nil {
 			return nil, err
 		}
@@ -639,31 +643,6 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 		&i.RedisPendingSince,
 	)
 	return i, err
-}
-
-const pendingRedisCampaigns = `-- name: PendingRedisCampaigns :many
-SELECT id FROM campaigns WHERE redis_pending_since IS NOT NULL ORDER BY redis_pending_since, id
-`
-
-// Committed changes Redis has not heard of yet, oldest first.
-func (q *Queries) PendingRedisCampaigns(ctx context.Context) ([]int64, error) {
-	rows, err := q.db.Query(ctx, pendingRedisCampaigns)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []int64{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const resolveDeadLetters = `-- name: ResolveDeadLetters :execrows
