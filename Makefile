@@ -3,9 +3,9 @@ SHELL    := /bin/bash
 GO       ?= go
 SERVICES := tools/services.sh
 SQLC     := $(GO) tool -modfile=tools/sqlc.mod sqlc
-GENERATED := views internal/db
+GENERATED := views internal/db internal/search/walks.sql
 
-.PHONY: run stop build generate check-generated vet test test-go test-e2e e2e-deps services-test bench soak
+.PHONY: run stop reset build generate check-generated vet test test-go test-e2e e2e-deps services-test bench soak
 
 ## run: private PostgreSQL + Redis, migrate, seed a demo shop when empty, serve :8080
 run: build
@@ -19,13 +19,19 @@ stop:
 	@$(SERVICES) down run
 	@$(SERVICES) down test
 
+## reset: empty the database and Redis of `make run` (the next run seeds a new demo shop)
+reset:
+	@$(SERVICES) up run
+	@$(SERVICES) reset run
+
 ## build: bin/market, whose defaults reach the servers `make run` starts
 build:
 	$(GO) build -o bin/market .
 
-## generate: templ and sqlc code (committed)
+## generate: templ, the search walks and sqlc code (committed)
 generate:
 	@$(GO) tool templ generate -log-level error
+	@$(GO) generate ./internal/search
 	@$(SQLC) generate
 
 ## check-generated: fail when regenerating would change committed code

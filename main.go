@@ -36,6 +36,7 @@ import (
 	"market/internal/db"
 	"market/internal/order"
 	"market/internal/redisdb"
+	"market/internal/search"
 	"market/internal/seed"
 	"market/web"
 )
@@ -166,6 +167,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts:    accounts,
 		Catalog:     catalog.NewService(pool),
+		Search:      search.NewService(pool),
 		Consistency: checks,
 		Coupons:     coupons,
 		Orders:      orders,

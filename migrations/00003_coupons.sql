@@ -14,6 +14,11 @@ CREATE TABLE campaigns (
     ends_at          timestamptz NOT NULL,
     valid_days       integer     NOT NULL DEFAULT 7 CHECK (valid_days BETWEEN 1 AND 365),
     state            text        NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'active', 'paused', 'ended')),
+    -- PostgreSQL decides state, window and total; Redis holds a copy, written
+    -- under this row's lock (internal/coupon/sync.go). While a committed
+    -- change has not reached Redis yet, this says since when, and the
+    -- background sync retries until it is NULL.
+    redis_pending_since timestamptz,
     -- coupons persisted so far, updated by the flusher in the same transaction as the inserts.
     persisted_count  bigint      NOT NULL DEFAULT 0 CHECK (persisted_count >= 0),
     created_at       timestamptz NOT NULL DEFAULT now(),
@@ -32,14 +37,18 @@ CREATE TABLE coupons (
     claimed_at  timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,
-    order_id    bigint,
+    order_id    bigint, -- the order that used it (foreign key in 00004_orders.sql)
     UNIQUE (campaign_id, user_id),
     CHECK ((status = 'used') = (order_id IS NOT NULL))
 );
 CREATE INDEX coupons_user_idx ON coupons (user_id);
+-- Claims per second on the dashboard: a range over every campaign.
+CREATE INDEX coupons_claimed_at_idx ON coupons (claimed_at);
+-- A cancel gives back its order's coupon; only used coupons name an order.
+CREATE INDEX coupons_order_idx ON coupons (order_id) WHERE order_id IS NOT NULL;
 
--- Stream entries that kept failing to persist (FLUSH_MAX_ATTEMPTS), kept for
--- an admin to inspect and re-drive. One row per stream entry.
+-- Stream entries that can never be persisted (unparsable, or refused by a
+-- constraint), kept for an admin to inspect and re-drive. One row per entry.
 CREATE TABLE coupon_dead_letters (
     id          bigserial PRIMARY KEY,
     campaign_id bigint      NOT NULL REFERENCES campaigns (id),

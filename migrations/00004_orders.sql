@@ -1,6 +1,6 @@
 -- +goose Up
 -- Carts, orders and the ledgers that explain every change of balance, points
--- and coupons (stock changes go to stock_ledger from 00001). Invariants the
+-- and coupons (stock changes go to stock_ledger, 00002_catalogue.sql). Invariants the
 -- consistency report checks:
 --   users.balance = sum(balance_ledger.delta), users.points = sum(points_ledger.delta)
 --   orders.charged = subtotal - discount - points_used
@@ -36,6 +36,7 @@ CREATE TABLE orders (
 CREATE INDEX orders_user_idx ON orders (user_id, id DESC);
 -- Admin lists and "orders today".
 CREATE INDEX orders_created_idx ON orders (created_at);
+ALTER TABLE coupons ADD CONSTRAINT coupons_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders (id);
 
 -- Lines as bought: name and price are copied so the order never changes with the catalogue.
 CREATE TABLE order_items (
@@ -57,6 +58,11 @@ CREATE TABLE balance_ledger (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX balance_ledger_user_idx ON balance_ledger (user_id, id DESC);
+-- An order's page lists the ledger rows it caused; top-ups have no order.
+CREATE INDEX balance_ledger_order_idx ON balance_ledger (order_id) WHERE order_id IS NOT NULL;
+-- The daily top-up cap sums one shopper's top-ups of the last 24 hours under
+-- their row lock (internal/order/wallet.go).
+CREATE INDEX balance_ledger_topup_idx ON balance_ledger (user_id, created_at) WHERE reason = 'topup';
 
 -- One row for every change of a shopper's points.
 CREATE TABLE points_ledger (
@@ -69,6 +75,7 @@ CREATE TABLE points_ledger (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX points_ledger_user_idx ON points_ledger (user_id, id DESC);
+CREATE INDEX points_ledger_order_idx ON points_ledger (order_id) WHERE order_id IS NOT NULL;
 
 -- Every use of a coupon by an order and every return by a cancel.
 CREATE TABLE coupon_ledger (
@@ -79,11 +86,13 @@ CREATE TABLE coupon_ledger (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX coupon_ledger_coupon_idx ON coupon_ledger (coupon_id);
+CREATE INDEX coupon_ledger_order_idx ON coupon_ledger (order_id);
 
 -- +goose Down
 DROP TABLE coupon_ledger;
 DROP TABLE points_ledger;
 DROP TABLE balance_ledger;
 DROP TABLE order_items;
+ALTER TABLE coupons DROP CONSTRAINT coupons_order_id_fkey;
 DROP TABLE orders;
 DROP TABLE cart_items;

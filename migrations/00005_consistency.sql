@@ -1,5 +1,5 @@
 -- +goose Up
--- Every consistency run and every repair, with its results, for the report's history.
+-- The admin dashboard's consistency report: every run and every repair, with its results, for the report's history.
 CREATE TABLE consistency_runs (
     id       bigserial PRIMARY KEY,
     kind     text        NOT NULL CHECK (kind IN ('run', 'repair')),

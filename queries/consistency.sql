@@ -125,24 +125,12 @@ FROM campaigns c
 WHERE c.id = ANY(@ids::bigint[])
 ORDER BY c.id;
 
--- name: SearchDocsDrift :many
--- search_docs (migration 00013), the copy that keyword counts read, against
--- products: a product whose row is missing or names another category, price
--- or stock state, or a row whose product is gone; at most $1 of them. The
--- inner join reads products_cat_price_idx alone (index-only: category, price,
--- id and in_stock); products' wide rows are read only for the names of the
--- few that differ, as in ProductStockDrift. The words are not compared: that
--- would rebuild every product's document (5.8 s at a million products).
-SELECT d.product_id, coalesce(p.name, '')::text AS name,
-       d.product_category, d.product_price, d.product_in_stock, d.doc_category, d.doc_price, d.doc_in_stock
-FROM (
-    SELECT coalesce(p.id, s.id)::bigint AS product_id,
-           p.category_id AS product_category, p.price AS product_price, p.in_stock AS product_in_stock,
-           s.category_id AS doc_category, s.price AS doc_price, s.in_stock AS doc_in_stock
-    FROM products p FULL JOIN search_docs s ON s.id = p.id
-    WHERE (p.category_id, p.price, p.in_stock) IS DISTINCT FROM (s.category_id, s.price, s.in_stock)
-    ORDER BY 1
-    LIMIT $1
-) d
-LEFT JOIN products p ON p.id = d.product_id
-ORDER BY d.product_id;
+-- name: InStockDrift :many
+-- products.in_stock, the copy of "stock > 0" that search filters on, against
+-- product_stock; at most $1 products that disagree.
+SELECT p.id AS product_id, p.name, p.in_stock, s.stock
+FROM products p
+JOIN product_stock s ON s.product_id = p.id
+WHERE p.in_stock <> (s.stock > 0)
+ORDER BY p.id
+LIMIT $1;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Private PostgreSQL + Redis for development ("run") and tests ("test").
-#   tools/services.sh up|down|env run|test     tools/services.sh reset test     tools/services.sh chromium
+#   tools/services.sh up|down|env|reset run|test     tools/services.sh chromium
 # Both profiles use their own ports and data dirs, so they can run side by side.
 set -euo pipefail
 
@@ -203,15 +203,15 @@ cmd_env() {
   true
 }
 
-# Empty the test database and Redis, so the browser suite starts from a known shop.
+# Empty the profile's database and Redis: the browser suite starts from a known
+# shop, and `make reset` starts the run profile afresh (make run seeds it again).
 cmd_reset() {
-  [ "$PROFILE" = test ] || die "reset only empties the test profile"
   [ -n "${DATABASE_URL:-}${REDIS_URL:-}" ] && die "reset refuses to touch servers named by DATABASE_URL / REDIS_URL"
   PG_BIN=$(find_pg_bin)
   "$(pgtool dropdb)" -h 127.0.0.1 -p "$PG_PORT" -U postgres --if-exists --force "$DB"
   "$(pgtool createdb)" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$DB"
   redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null
-  echo "reset: emptied $DB and the test Redis"
+  echo "reset: emptied $DB and the $PROFILE Redis"
 }
 
 # What the browser suite needs: Debian's Chromium (never a downloaded browser) and npm.
@@ -225,5 +225,5 @@ cmd_chromium() {
 case ${1:-} in
   up|down|env|reset) set_profile "${2:-}"; "cmd_$1" ;;
   chromium) cmd_chromium ;;
-  *) echo "usage: $0 up|down|env run|test   |   $0 reset test   |   $0 chromium" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|env|reset run|test   |   $0 chromium" >&2; exit 2 ;;
 esac

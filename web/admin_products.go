@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"market/internal/catalog"
+	"market/internal/search"
 	"market/views"
 )
 
@@ -18,9 +19,9 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 		return err
 	}
 	if sp.filter.Sort == "" && sp.filter.Q == "" {
-		sp.filter.Sort = catalog.SortNewest
+		sp.filter.Sort = search.SortNewest
 	}
-	p, err := s.Catalog.Search(r.Context(), sp.filter)
+	p, err := s.Search.Search(r.Context(), sp.filter)
 	if err != nil {
 		return err
 	}

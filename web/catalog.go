@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/catalog"
+	"market/internal/search"
 	"market/views"
 )
 
@@ -27,7 +28,7 @@ func (s *Server) catalogRoutes(r chi.Router) {
 
 // searchParams is the search query string, parsed and checked.
 type searchParams struct {
-	filter catalog.Filter
+	filter search.Filter
 	raw    url.Values
 }
 
@@ -36,11 +37,11 @@ type searchParams struct {
 func parseSearch(r *http.Request) (searchParams, error) {
 	raw := r.URL.Query()
 	f := newForm(raw)
-	in := catalog.Filter{
-		Q:        f.text("q", catalog.KeywordText),
-		Category: f.text("category", catalog.CategoryFilterText),
-		Brand:    f.text("brand", catalog.BrandFilterText),
-		Sort:     catalog.Sort(f.str("sort", 20)),
+	in := search.Filter{
+		Q:        f.text("q", search.KeywordText),
+		Category: f.text("category", search.CategoryFilterText),
+		Brand:    f.text("brand", search.BrandFilterText),
+		Sort:     search.Sort(f.str("sort", 20)),
 		After:    f.str("after", 200),
 	}
 	for name, dst := range map[string]**int64{"min_price": &in.MinPrice, "max_price": &in.MaxPrice} {
@@ -62,9 +63,9 @@ func parseSearch(r *http.Request) (searchParams, error) {
 	return searchParams{filter: in, raw: raw}, in.Validate()
 }
 
-// searchJSON is SPEC 5's search answer; total is a number or, when capped,
-// the string "10000+".
-func searchJSON(p catalog.Page) map[string]any {
+// searchJSON is the search answer of GET /products; total is a number or, when capped,
+// the string "1000+".
+func searchJSON(p search.Page) map[string]any {
 	var total any = p.Total
 	if p.Capped {
 		total = strconv.FormatInt(p.Total, 10) + "+"
@@ -77,7 +78,7 @@ func searchJSON(p catalog.Page) map[string]any {
 }
 
 // searchView fills the search page's view model.
-func (s *Server) searchView(r *http.Request, path string, sp searchParams, p catalog.Page) (views.SearchView, error) {
+func (s *Server) searchView(r *http.Request, path string, sp searchParams, p search.Page) (views.SearchView, error) {
 	cats, err := s.Catalog.Categories(r.Context())
 	if err != nil {
 		return views.SearchView{}, err
@@ -97,7 +98,7 @@ func (s *Server) searchView(r *http.Request, path string, sp searchParams, p cat
 	for _, b := range brands {
 		v.Brands = append(v.Brands, views.Option{Value: b, Label: b})
 	}
-	for _, o := range catalog.Sorts {
+	for _, o := range search.Sorts {
 		v.Sorts = append(v.Sorts, views.Option{Value: string(o), Label: sortLabels[o]})
 	}
 	for _, it := range p.Items {
@@ -123,9 +124,9 @@ func (s *Server) searchView(r *http.Request, path string, sp searchParams, p cat
 	return v, nil
 }
 
-var sortLabels = map[catalog.Sort]string{
-	catalog.SortRelevance: "Best match", catalog.SortPriceAsc: "Price: low to high", catalog.SortPriceDesc: "Price: high to low",
-	catalog.SortNewest: "Newest", catalog.SortPopular: "Most popular",
+var sortLabels = map[search.Sort]string{
+	search.SortRelevance: "Best match", search.SortPriceAsc: "Price: low to high", search.SortPriceDesc: "Price: high to low",
+	search.SortNewest: "Newest", search.SortPopular: "Most popular",
 }
 
 var filterLabels = map[string]string{
@@ -148,7 +149,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Catalog.Search(r.Context(), sp.filter)
+	p, err := s.Search.Search(r.Context(), sp.filter)
 	if err != nil {
 		return err
 	}

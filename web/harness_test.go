@@ -18,6 +18,7 @@ import (
 	"market/internal/consistency"
 	"market/internal/coupon"
 	"market/internal/order"
+	"market/internal/search"
 	"market/internal/testenv"
 )
 
@@ -62,7 +63,7 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool),
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Search: search.NewService(pool),
 		Coupons: coupons, Orders: orders, Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))

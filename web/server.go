@@ -19,6 +19,7 @@ import (
 	"market/internal/consistency"
 	"market/internal/coupon"
 	"market/internal/order"
+	"market/internal/search"
 )
 
 // Deps is everything the handlers need, built once in main.
@@ -29,6 +30,7 @@ type Deps struct {
 	Redis       redis.UniversalClient
 	Accounts    *account.Service
 	Catalog     *catalog.Service
+	Search      *search.Service
 	Consistency *consistency.Service
 	Coupons     *coupon.Service
 	Orders      *order.Service

@@ -27,6 +27,7 @@ import (
 	"market/internal/config"
 	"market/internal/db"
 	"market/internal/redisdb"
+	"market/internal/search"
 	"market/web"
 )
 
@@ -169,7 +170,7 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 		fmt.Printf("  %d searches in %s: %.1f searches/s\n", r.searches(), r.elapsed.Round(time.Millisecond), r.rate())
 	}
 	var naive searchRun
-	naiveSearcher := naiveSearch{pool: tools, pageSize: catalog.PageSize}
+	naiveSearcher := naiveSearch{pool: tools, pageSize: search.PageSize}
 	if *naiveFor > 0 {
 		fmt.Printf("naive baseline, %d in flight, the same streams for %s; load average %s\n", top, *naiveFor, loadAverage())
 		naive, err = runSearches(ctx, "naive", naiveSearcher, streams("inflight-"+strconv.Itoa(top), top), *queries, time.Now().Add(*naiveFor))
@@ -189,7 +190,7 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 		return errors.New("the catalogue changed during the run (a product, price or stock was written): its answers cannot be checked; run again on a quiet database")
 	}
 	t = time.Now()
-	ch := &checker{cat: cat, stems: voc.stems, pageSize: catalog.PageSize}
+	ch := &checker{cat: cat, stems: voc.stems, pageSize: search.PageSize}
 	wrong := ch.check(checked, false)
 	if len(naive.walks) > 0 {
 		if ch.descriptions, err = naiveDescriptions(ctx, tools, naive.walks); err != nil {
@@ -304,11 +305,11 @@ type httpSearch struct {
 	base   string
 }
 
-// shopSearch serves the shop's handler, with its catalogue service on the
+// shopSearch serves the shop's handler, with its catalogue and search services on the
 // pool, on a loopback listener, for inflight clients at once.
 func shopSearch(cfg config.Config, pool *pgxpool.Pool, rdb redis.UniversalClient, inflight int) (httpSearch, func()) {
 	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(pool)})
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(pool), Search: search.NewService(pool)})
 	srv := httptest.NewServer(handler)
 	transport := &http.Transport{MaxIdleConns: 2 * inflight, MaxIdleConnsPerHost: 2 * inflight}
 	return httpSearch{base: srv.URL, client: &http.Client{Timeout: time.Minute, Transport: transport}}, func() {

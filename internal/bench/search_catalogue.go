@@ -49,7 +49,7 @@ type catalogue struct {
 	titleEnd    []uint32
 
 	// The products in each order the search offers, ties broken by id as
-	// the search does (keyset on the sort key, then id: internal/catalog/search.go).
+	// the search does (keyset on the sort key, then id: internal/search).
 	byPrice      []uint32 // price, id ascending (price_desc walks it backwards)
 	byPopularity []uint32 // popularity, id descending
 	byNewest     []uint32 // created_at, id descending
@@ -242,7 +242,7 @@ func (c *catalogue) index(id int64) (uint32, bool) {
 	return uint32(i), ok
 }
 
-// searchWords splits what a shopper typed as the search does (internal/catalog/search.go, catalog's
+// searchWords splits what a shopper typed as the search does (internal/search, catalog's
 // words): lower-case runs of letters and digits, at most eight. The bench keeps
 // its own copy of the rule on purpose: a checker that called the code it checks
 // could not find that code's mistakes.

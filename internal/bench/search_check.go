@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"market/internal/catalog"
+	"market/internal/search"
 )
 
 // searchItem is a result as the JSON answer shows it.
@@ -115,8 +115,8 @@ func (ch *checker) check(walks []searchWalk, naive bool) []wrongAnswer {
 	return wrong
 }
 
-// search is one query resolved against the catalogue.
-type search struct {
+// resolved is one query resolved against the catalogue.
+type resolved struct {
 	q       searchQuery
 	words   []string
 	order   string
@@ -131,9 +131,9 @@ type search struct {
 	total int
 }
 
-func (ch *checker) resolve(q searchQuery, naive bool, depth int) search {
+func (ch *checker) resolve(q searchQuery, naive bool, depth int) resolved {
 	c := ch.cat
-	s := search{q: q, words: searchWords(q.q), exact: true}
+	s := resolved{q: q, words: searchWords(q.q), exact: true}
 	s.order = q.effectiveSort(len(s.words) > 0)
 	category, hasCategory := c.categoryIndex[q.category]
 	brand, hasBrand := c.brandIndex[q.brand]
@@ -190,16 +190,16 @@ func (ch *checker) resolve(q searchQuery, naive bool, depth int) search {
 }
 
 // compare orders two products as the search's order does.
-func (ch *checker) compare(s search, a, b uint32) int {
+func (ch *checker) compare(s resolved, a, b uint32) int {
 	c := ch.cat
 	switch s.order {
-	case string(catalog.SortPriceAsc):
+	case string(search.SortPriceAsc):
 		return cmpKeys(c.price[a], c.price[b], a, b)
-	case string(catalog.SortPriceDesc):
+	case string(search.SortPriceDesc):
 		return cmpKeys(c.price[b], c.price[a], b, a)
-	case string(catalog.SortNewest):
+	case string(search.SortNewest):
 		return cmpKeys(c.created[b], c.created[a], b, a)
-	case string(catalog.SortRelevance):
+	case string(search.SortRelevance):
 		if t := cmp.Compare(s.tier(a), s.tier(b)); t != 0 {
 			return t
 		}
@@ -210,7 +210,7 @@ func (ch *checker) compare(s search, a, b uint32) int {
 // expect finds every match, and the first depth of them in order: by
 // sorting them when they are few, else by walking the catalogue in the
 // order (relevance: twice, once per tier).
-func (ch *checker) expect(s search, depth int) ([]uint32, int) {
+func (ch *checker) expect(s resolved, depth int) ([]uint32, int) {
 	c := ch.cat
 	keep := func(i uint32) bool { return s.filters(i) && (s.match == nil || s.match(i)) }
 	var all []uint32
@@ -247,13 +247,13 @@ func (ch *checker) expect(s search, depth int) ([]uint32, int) {
 		}
 	}
 	switch s.order {
-	case string(catalog.SortPriceAsc):
+	case string(search.SortPriceAsc):
 		walk(c.byPrice, false, 0)
-	case string(catalog.SortPriceDesc):
+	case string(search.SortPriceDesc):
 		walk(c.byPrice, true, 0)
-	case string(catalog.SortNewest):
+	case string(search.SortNewest):
 		walk(c.byNewest, false, 0)
-	case string(catalog.SortRelevance):
+	case string(search.SortRelevance):
 		walk(c.byPopularity, false, 1)
 		walk(c.byPopularity, false, 2)
 	default:
@@ -278,7 +278,7 @@ func (ch *checker) checkGroup(walks []searchWalk, naive bool) []wrongAnswer {
 }
 
 // checkWalk returns the first fault of a walk and its page.
-func (ch *checker) checkWalk(s search, w searchWalk) (string, int) {
+func (ch *checker) checkWalk(s resolved, w searchWalk) (string, int) {
 	c := ch.cat
 	seen := map[int64]int{} // id → page
 	var prev uint32
@@ -340,7 +340,7 @@ func (ch *checker) checkWalk(s search, w searchWalk) (string, int) {
 }
 
 // differs compares a page with the items the search should have answered.
-func (ch *checker) differs(s search, want []uint32, got []searchItem) string {
+func (ch *checker) differs(s resolved, want []uint32, got []searchItem) string {
 	c := ch.cat
 	for k := range max(len(want), len(got)) {
 		switch {
@@ -358,14 +358,14 @@ func (ch *checker) differs(s search, want []uint32, got []searchItem) string {
 }
 
 // describe shows a product's place in the order.
-func (ch *checker) describe(s search, i uint32) string {
+func (ch *checker) describe(s resolved, i uint32) string {
 	c := ch.cat
 	switch s.order {
-	case string(catalog.SortPriceAsc), string(catalog.SortPriceDesc):
+	case string(search.SortPriceAsc), string(search.SortPriceDesc):
 		return fmt.Sprintf("price %d", c.price[i])
-	case string(catalog.SortNewest):
+	case string(search.SortNewest):
 		return fmt.Sprintf("created_at %d µs", c.created[i])
-	case string(catalog.SortRelevance):
+	case string(search.SortRelevance):
 		return fmt.Sprintf("tier %d, popularity %d", s.tier(i), c.popularity[i])
 	}
 	return fmt.Sprintf("popularity %d", c.popularity[i])
@@ -391,7 +391,7 @@ func (ch *checker) fieldsDiffer(i uint32, it searchItem) string {
 // checkTotal: an exact number, or "N+" with N ≥ 1,000; never fewer than
 // the items seen, exactly them on the last page; and, when the result is
 // known, the number of matches or a lower bound of it.
-func checkTotal(total string, seen int, last bool, s search) string {
+func checkTotal(total string, seen int, last bool, s resolved) string {
 	if n, ok := strings.CutSuffix(total, "+"); ok {
 		capped, err := strconv.Atoi(n)
 		switch {

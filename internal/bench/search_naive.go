@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"market/internal/catalog"
+	"market/internal/search"
 )
 
 // naiveSearch is the fair baseline: the search as a reasonable developer
@@ -19,7 +19,7 @@ import (
 // brand or description for every word typed; the orders are plain ORDER BY
 // (relevance: the products whose name or brand holds every word first, then
 // by popularity, as the shop ranks); pages are OFFSET pages; the count is
-// capped like the shop's (catalog.CountCap) and, as an OFFSET page has no
+// capped like the shop's (search.CountCap) and, as an OFFSET page has no
 // cursor to carry it, counted on every page. It runs in the bench's
 // process on its own pool, without HTTP, against the same PostgreSQL.
 type naiveSearch struct {
@@ -55,13 +55,13 @@ func (n naiveSearch) page(ctx context.Context, q searchQuery, page int, _ string
 	}
 	var order string
 	switch q.effectiveSort(len(words) > 0) {
-	case string(catalog.SortPriceAsc):
+	case string(search.SortPriceAsc):
 		order = "p.price, p.id"
-	case string(catalog.SortPriceDesc):
+	case string(search.SortPriceDesc):
 		order = "p.price DESC, p.id DESC"
-	case string(catalog.SortNewest):
+	case string(search.SortNewest):
 		order = "p.created_at DESC, p.id DESC"
-	case string(catalog.SortRelevance):
+	case string(search.SortRelevance):
 		order = "(" + strings.Join(inTitle, " AND ") + ") DESC, p.popularity DESC, p.id DESC"
 	default:
 		order = "p.popularity DESC, p.id DESC"
@@ -94,13 +94,13 @@ func (n naiveSearch) page(ctx context.Context, q searchQuery, page int, _ string
 		out.next = strconv.Itoa((page + 1) * n.pageSize)
 	}
 	var total int64
-	err = n.pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1"+from+" LIMIT "+strconv.Itoa(catalog.CountCap+1)+") m", args...).Scan(&total)
+	err = n.pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1"+from+" LIMIT "+strconv.Itoa(search.CountCap+1)+") m", args...).Scan(&total)
 	if err != nil {
 		return searchPage{}, err
 	}
 	out.total = strconv.FormatInt(total, 10)
-	if total > catalog.CountCap {
-		out.total = strconv.Itoa(catalog.CountCap) + "+"
+	if total > search.CountCap {
+		out.total = strconv.Itoa(search.CountCap) + "+"
 	}
 	out.took = time.Since(start)
 	return out, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/catalog"
+	"market/internal/search"
 )
 
 // searchQuery is one search as a shopper sends it, with the shape class it
@@ -60,10 +61,10 @@ func (q searchQuery) key() string { return q.values().Encode() }
 // default with a keyword, popular without one.
 func (q searchQuery) effectiveSort(hasWords bool) string {
 	switch {
-	case (q.sort == "" || q.sort == string(catalog.SortRelevance)) && hasWords:
-		return string(catalog.SortRelevance)
-	case q.sort == "" || q.sort == string(catalog.SortRelevance):
-		return string(catalog.SortPopular)
+	case (q.sort == "" || q.sort == string(search.SortRelevance)) && hasWords:
+		return string(search.SortRelevance)
+	case q.sort == "" || q.sort == string(search.SortRelevance):
+		return string(search.SortPopular)
 	}
 	return q.sort
 }
@@ -100,7 +101,7 @@ var searchClasses = []string{classWord, classWordFiltered, classRare, classRareF
 // rareAt is the most products a rare word is found in.
 const rareAt = 5
 
-var searchSorts = []string{"", string(catalog.SortPriceAsc), string(catalog.SortPriceDesc), string(catalog.SortNewest), string(catalog.SortPopular)}
+var searchSorts = []string{"", string(search.SortPriceAsc), string(search.SortPriceDesc), string(search.SortNewest), string(search.SortPopular)}
 
 // vocabulary is what the query streams draw from, built from the catalogue
 // alone, so that one catalogue and one seed give the same queries.
@@ -293,7 +294,7 @@ func (s *queryStream) draw(class string) (searchQuery, bool) {
 		q.sort = searchSorts[r.IntN(len(searchSorts))]
 		return q, true
 	case classCategoryNew:
-		q.category, q.sort = c.categories[c.category[product]], string(catalog.SortNewest)
+		q.category, q.sort = c.categories[c.category[product]], string(search.SortNewest)
 		return q, true
 	case classBrand:
 		q.brand = c.brands[c.brand[product]]

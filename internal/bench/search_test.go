@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"market/internal/catalog"
 	"market/internal/config"
+	"market/internal/search"
 	"market/internal/seed"
 	"market/internal/testenv"
 )
@@ -45,14 +45,14 @@ func TestTheSearchBenchRefusesEveryKindOfWrongAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := &checker{cat: cat, stems: voc.stems, pageSize: catalog.PageSize}
+	ch := &checker{cat: cat, stems: voc.stems, pageSize: search.PageSize}
 	if wrong := ch.check(run.walks, false); len(wrong) > 0 {
 		t.Fatalf("the shop answered %d queries wrong, first: %s", len(wrong), wrong[0])
 	}
 	if err := ensureNaiveCopy(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	naive, err := runSearches(ctx, "naive", naiveSearch{pool: pool, pageSize: catalog.PageSize}, streams, 100, time.Time{})
+	naive, err := runSearches(ctx, "naive", naiveSearch{pool: pool, pageSize: search.PageSize}, streams, 100, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestTheSearchBenchRefusesEveryKindOfWrongAnswer(t *testing.T) {
 		}},
 		{"two items swapped", "against the order", func(w *searchWalk) bool {
 			p := &w.pages[0]
-			if len(p.items) < 2 || w.query.effectiveSort(w.query.q != "") != string(catalog.SortPriceAsc) || p.items[0].Price == p.items[1].Price {
+			if len(p.items) < 2 || w.query.effectiveSort(w.query.q != "") != string(search.SortPriceAsc) || p.items[0].Price == p.items[1].Price {
 				return false
 			}
 			p.items[0], p.items[1] = p.items[1], p.items[0]

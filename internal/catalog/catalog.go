@@ -3,10 +3,7 @@ package catalog
 
 import (
 	"context"
-	"strconv"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/db"
@@ -22,13 +19,11 @@ type Item struct {
 	Stock    int64  `json:"stock"`
 }
 
-// Service is the catalogue domain.
+// Service is the catalogue domain: products, categories and stock, and
+// their writes. Search reads them (internal/search).
 type Service struct {
 	pool *pgxpool.Pool
 	q    *db.Queries
-	// observe, when set (tests only), sees the SQL and arguments of every
-	// query a search runs, so a test can EXPLAIN exactly what ran.
-	observe func(sql string, args []any)
 }
 
 func NewService(pool *pgxpool.Pool) *Service {
@@ -53,32 +48,26 @@ func (s *Service) Count(ctx context.Context) (int64, error) {
 	return s.q.CountProducts(ctx)
 }
 
-// observed wraps a search's transaction so that s.observe sees its queries.
-func (s *Service) observed(tx pgx.Tx) db.DBTX {
-	if s.observe == nil {
-		return tx
+// Brands lists every brand, for the search form.
+func (s *Service) Brands(ctx context.Context) ([]string, error) {
+	return s.q.ListBrands(ctx)
+}
+
+// Categories lists every category, for the search form.
+func (s *Service) Categories(ctx context.Context) ([]Category, error) {
+	rows, err := s.q.ListCategories(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return observer{tx, s.observe}
+	out := make([]Category, len(rows))
+	for i, r := range rows {
+		out[i] = Category{Slug: r.Slug, Name: r.Name}
+	}
+	return out, nil
 }
 
-type observer struct {
-	tx pgx.Tx
-	fn func(sql string, args []any)
+// Category is a department of the shop.
+type Category struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
 }
-
-func (o observer) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	o.fn(sql, args)
-	return o.tx.Exec(ctx, sql, args...)
-}
-
-func (o observer) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	o.fn(sql, args)
-	return o.tx.Query(ctx, sql, args...)
-}
-
-func (o observer) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	o.fn(sql, args)
-	return o.tx.QueryRow(ctx, sql, args...)
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -31,13 +31,14 @@ type Product struct {
 
 // Bounds of the product form (the schema's CHECKs back them up).
 const (
-	MaxStock  = 1_000_000_000
-	maxSKU    = 64
-	maxName   = 200
-	maxBrand  = 100
-	maxCat    = 100
-	maxDesc   = 5000
-	maxReason = 200
+	MaxStock    = 1_000_000_000
+	MaxPrice    = 1_000_000_000 // a billion won
+	maxSKU      = 64
+	maxName     = 200
+	MaxBrand    = 100
+	MaxCategory = 100
+	maxDesc     = 5000
+	maxReason   = 200
 )
 
 // Text rules of the product form (package text). Names, brands and
@@ -46,8 +47,8 @@ const (
 var (
 	SKUText         = text.Options{Label: "The SKU", Max: maxSKU}
 	NameText        = text.Options{Label: "The name", Max: maxName, Name: true}
-	BrandText       = text.Options{Label: "The brand", Max: maxBrand, Name: true}
-	CategoryText    = text.Options{Label: "The category", Max: maxCat, Name: true}
+	BrandText       = text.Options{Label: "The brand", Max: MaxBrand, Name: true}
+	CategoryText    = text.Options{Label: "The category", Max: MaxCategory, Name: true}
 	DescriptionText = text.Options{Label: "The description", Max: maxDesc, Multiline: true}
 	ReasonText      = text.Options{Label: "The reason", Max: maxReason}
 )

@@ -24,7 +24,7 @@ const (
 	nameNeverOver     = "issued ≤ total (Redis and PostgreSQL)"
 	namePersisted     = "persisted count = coupon rows"
 	nameDeadLetters   = "no dead-lettered claims left"
-	nameSearchCopy    = "search copy = products (category, price, in stock)"
+	nameSearchCopy    = "in stock for search = stock > 0"
 	repairRebuild     = "rebuild_campaign"
 	repairRedrive     = "redrive_dead_letters"
 	campaignAttempts  = 3
@@ -286,42 +286,22 @@ func streamRepair(c db.CampaignCountsRow) string {
 	return repairRebuild
 }
 
-// searchChecks: search_docs, the copy that keyword counts read, holds one row
-// per product with its category, price and stock state, and nothing else.
+// searchChecks: products.in_stock, which the search's in_stock filter reads,
+// says what product_stock says.
 func (s *Service) searchChecks(ctx context.Context) ([]Check, error) {
 	total, err := s.q.CountProducts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	drift, err := s.q.SearchDocsDrift(ctx, maxRows)
+	drift, err := s.q.InStockDrift(ctx, maxRows)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range drift {
-		if d.ProductCategory == nil { // a deleted product's row is a subject too
-			total++
-		}
-	}
 	out := []Check{summary(nameSearchCopy, "products", total, len(drift))}
 	for _, d := range drift {
-		c := Check{Name: nameSearchCopy, Subject: fmt.Sprintf("product %d (%s)", d.ProductID, d.Name)}
-		switch {
-		case d.DocCategory == nil:
-			c.Left, c.Right, c.Detail = 0, 1, "the product has no row in search_docs: keyword counts miss it"
-		case d.ProductCategory == nil:
-			c.Subject = fmt.Sprintf("product %d (deleted)", d.ProductID)
-			c.Left, c.Right, c.Detail = 1, 0, "search_docs still holds the deleted product: keyword counts include it"
-		case *d.DocCategory != *d.ProductCategory:
-			c.Left, c.Right = *d.DocCategory, *d.ProductCategory
-			c.Detail = fmt.Sprintf("search_docs files it under category %d, the product is in category %d", c.Left, c.Right)
-		case *d.DocPrice != *d.ProductPrice:
-			c.Left, c.Right = *d.DocPrice, *d.ProductPrice
-			c.Detail = fmt.Sprintf("search_docs says it costs %d, the product costs %d", c.Left, c.Right)
-		default:
-			c.Left, c.Right = oneIf(*d.DocInStock), oneIf(*d.ProductInStock)
-			c.Detail = fmt.Sprintf("search_docs says in stock: %t, the product: %t", *d.DocInStock, *d.ProductInStock)
-		}
-		out = append(out, c)
+		out = append(out, Check{Name: nameSearchCopy, Subject: fmt.Sprintf("product %d (%s)", d.ProductID, d.Name),
+			Left: oneIf(d.InStock), Right: oneIf(d.Stock > 0),
+			Detail: fmt.Sprintf("search sees in stock: %t, the stock is %d", d.InStock, d.Stock)})
 	}
 	return out, nil
 }

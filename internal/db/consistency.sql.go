@@ -213,6 +213,49 @@ func (q *Queries) GetConsistencyRun(ctx context.Context, id int64) (ConsistencyR
 	return i, err
 }
 
+const inStockDrift = `-- name: InStockDrift :many
+SELECT p.id AS product_id, p.name, p.in_stock, s.stock
+FROM products p
+JOIN product_stock s ON s.product_id = p.id
+WHERE p.in_stock <> (s.stock > 0)
+ORDER BY p.id
+LIMIT $1
+`
+
+type InStockDriftRow struct {
+	ProductID int64
+	Name      string
+	InStock   bool
+	Stock     int64
+}
+
+// products.in_stock, the copy of "stock > 0" that search filters on, against
+// product_stock; at most $1 products that disagree.
+func (q *Queries) InStockDrift(ctx context.Context, limit int32) ([]InStockDriftRow, error) {
+	rows, err := q.db.Query(ctx, inStockDrift, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []InStockDriftRow{}
+	for rows.Next() {
+		var i InStockDriftRow
+		if err := rows.Scan(
+			&i.ProductID,
+			&i.Name,
+			&i.InStock,
+			&i.Stock,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertConsistencyRun = `-- name: InsertConsistencyRun :one
 INSERT INTO consistency_runs (kind, trigger, actor_id, took_ms, ok, summary, checks)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -469,69 +512,6 @@ func (q *Queries) ProductStockDrift(ctx context.Context, limit int32) ([]Product
 			&i.Name,
 			&i.Stock,
 			&i.Expected,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const searchDocsDrift = `-- name: SearchDocsDrift :many
-SELECT d.product_id, coalesce(p.name, '')::text AS name,
-       d.product_category, d.product_price, d.product_in_stock, d.doc_category, d.doc_price, d.doc_in_stock
-FROM (
-    SELECT coalesce(p.id, s.id)::bigint AS product_id,
-           p.category_id AS product_category, p.price AS product_price, p.in_stock AS product_in_stock,
-           s.category_id AS doc_category, s.price AS doc_price, s.in_stock AS doc_in_stock
-    FROM products p FULL JOIN search_docs s ON s.id = p.id
-    WHERE (p.category_id, p.price, p.in_stock) IS DISTINCT FROM (s.category_id, s.price, s.in_stock)
-    ORDER BY 1
-    LIMIT $1
-) d
-LEFT JOIN products p ON p.id = d.product_id
-ORDER BY d.product_id
-`
-
-type SearchDocsDriftRow struct {
-	ProductID       int64
-	Name            string
-	ProductCategory *int64
-	ProductPrice    *int64
-	ProductInStock  *bool
-	DocCategory     *int64
-	DocPrice        *int64
-	DocInStock      *bool
-}
-
-// search_docs (migration 00013), the copy that keyword counts read, against
-// products: a product whose row is missing or names another category, price
-// or stock state, or a row whose product is gone; at most $1 of them. The
-// inner join reads products_cat_price_idx alone (index-only: category, price,
-// id and in_stock); products' wide rows are read only for the names of the
-// few that differ, as in ProductStockDrift. The words are not compared: that
-// would rebuild every product's document (5.8 s at a million products).
-func (q *Queries) SearchDocsDrift(ctx context.Context, limit int32) ([]SearchDocsDriftRow, error) {
-	rows, err := q.db.Query(ctx, searchDocsDrift, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []SearchDocsDriftRow{}
-	for rows.Next() {
-		var i SearchDocsDriftRow
-		if err := rows.Scan(
-			&i.ProductID,
-			&i.Name,
-			&i.ProductCategory,
-			&i.ProductPrice,
-			&i.ProductInStock,
-			&i.DocCategory,
-			&i.DocPrice,
-			&i.DocInStock,
 		); err != nil {
 			return nil, err
 		}

@@ -206,7 +206,7 @@ const createCampaign = `-- name: CreateCampaign :one
 INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount,
                        total_quantity, starts_at, ends_at, valid_days)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type CreateCampaignParams struct {
@@ -246,10 +246,10 @@ func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) 
 		&i.EndsAt,
 		&i.ValidDays,
 		&i.State,
+		&i.RedisPendingSince,
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -287,7 +287,7 @@ func (q *Queries) FlushableCampaignsPersisted(ctx context.Context) ([]FlushableC
 }
 
 const getCampaign = `-- name: GetCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns WHERE id = $1
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1
 `
 
 func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
@@ -305,10 +305,10 @@ func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
 		&i.EndsAt,
 		&i.ValidDays,
 		&i.State,
+		&i.RedisPendingSince,
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -418,7 +418,7 @@ func (q *Queries) ListCampaignEvents(ctx context.Context, campaignID int64) ([]C
 }
 
 const listCampaigns = `-- name: ListCampaigns :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns ORDER BY id DESC LIMIT 500
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns ORDER BY id DESC LIMIT 500
 `
 
 func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
@@ -442,10 +442,10 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 			&i.EndsAt,
 			&i.ValidDays,
 			&i.State,
+			&i.RedisPendingSince,
 			&i.PersistedCount,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.RedisPendingSince,
 		); err != nil {
 			return nil, err
 		}
@@ -458,7 +458,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 }
 
 const listCampaignsInStates = `-- name: ListCampaignsInStates :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
 `
 
 // campaigns_state_idx.
@@ -483,10 +483,10 @@ func (q *Queries) ListCampaignsInStates(ctx context.Context, states []string) ([
 			&i.EndsAt,
 			&i.ValidDays,
 			&i.State,
+			&i.RedisPendingSince,
 			&i.PersistedCount,
 			&i.CreatedAt,
 			&i.UpdatedAt,
-			&i.RedisPendingSince,
 		); err != nil {
 			return nil, err
 		}
@@ -615,7 +615,7 @@ func (q *Queries) ListUserCoupons(ctx context.Context, userID int64) ([]ListUser
 }
 
 const lockCampaign = `-- name: LockCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since FROM campaigns WHERE id = $1 FOR UPDATE
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1 FOR UPDATE
 `
 
 // The one writer of a campaign's configuration, in PostgreSQL and in Redis,
@@ -637,10 +637,10 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 		&i.EndsAt,
 		&i.ValidDays,
 		&i.State,
+		&i.RedisPendingSince,
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -660,7 +660,7 @@ func (q *Queries) ResolveDeadLetters(ctx context.Context, ids []int64) (int64, e
 const setCampaignQuantity = `-- name: SetCampaignQuantity :one
 UPDATE campaigns SET total_quantity = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type SetCampaignQuantityParams struct {
@@ -685,10 +685,10 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 		&i.EndsAt,
 		&i.ValidDays,
 		&i.State,
+		&i.RedisPendingSince,
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -696,7 +696,7 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 const setCampaignState = `-- name: SetCampaignState :one
 UPDATE campaigns SET state = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type SetCampaignStateParams struct {
@@ -719,10 +719,10 @@ func (q *Queries) SetCampaignState(ctx context.Context, arg SetCampaignStatePara
 		&i.EndsAt,
 		&i.ValidDays,
 		&i.State,
+		&i.RedisPendingSince,
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.RedisPendingSince,
 	)
 	return i, err
 }
@@ -818,7 +818,7 @@ UPDATE campaigns
 SET name = $2, discount_type = $3, discount_value = $4, max_discount = $5, min_order_amount = $6,
     total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, updated_at = now()
 WHERE id = $1 AND state = 'draft'
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, persisted_count, created_at, updated_at, redis_pending_since
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type UpdateDraftCampaignParams struct {
@@ -860,10 +860,10 @@ func (q *Queries) UpdateDraftCampaign(ctx context.Context, arg UpdateDraftCampai
 		&i.EndsAt,
 		&i.ValidDays,
 		&i.State,
+		&i.RedisPendingSince,
 		&i.PersistedCount,
 		&i.CreatedAt,
 		&i.UpdatedAt,
-		&i.RedisPendingSince,
 	)
 	return i, err
 }

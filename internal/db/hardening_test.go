@@ -3,14 +3,12 @@ package db_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"market/internal/db"
 	"market/internal/testenv"
 )
 
@@ -68,34 +66,3 @@ func TestACouponNamesOnlyAnOrderThatExists(t *testing.T) {
 		t.Fatalf("giving back an order's coupon does not use coupons_order_idx:\n%s", plan.String())
 	}
 }
-
-// The migration that adds the foreign key refuses a database where a coupon
-// already names a missing order, and says which coupon, instead of failing
-// on the constraint or rewriting the coupon.
-func TestTheForeignKeyMigrationNamesCouponsOfMissingOrders(t *testing.T) {
-	pool := testenv.DB(t)
-	ctx := t.Context()
-	p, err := db.Migrator(pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.DownTo(ctx, 15); err != nil {
-		t.Fatal(err)
-	}
-	c := usedCoupon(t, pool)
-	if _, err := pool.Exec(ctx, `UPDATE coupons SET status = 'used', order_id = 999999, used_at = now() WHERE id = $1`, c); err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Up(ctx)
-	if err == nil || !strings.Contains(err.Error(), "name orders that do not exist") || !strings.Contains(err.Error(), "{"+itoa(c)+"}") {
-		t.Fatalf("migrating with coupon %d naming a missing order: %v", c, err)
-	}
-	if _, err := pool.Exec(ctx, `UPDATE coupons SET status = 'issued', order_id = NULL, used_at = NULL WHERE id = $1`, c); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		t.Fatalf("migrating once the coupon is repaired: %v", err)
-	}
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

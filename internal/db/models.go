@@ -29,10 +29,10 @@ type Campaign struct {
 	EndsAt            time.Time
 	ValidDays         int32
 	State             string
+	RedisPendingSince *time.Time
 	PersistedCount    int64
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
-	RedisPendingSince *time.Time
 }
 
 type CampaignEvent struct {
@@ -141,8 +141,8 @@ type Product struct {
 	Popularity  int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-	Search      interface{}
 	InStock     bool
+	Search      interface{}
 }
 
 type ProductStock struct {
@@ -152,17 +152,10 @@ type ProductStock struct {
 	Version      int64
 }
 
-type SearchDoc struct {
-	CategoryID int64
-	ID         int64
-	Price      int64
-	InStock    bool
-	Doc        interface{}
-}
-
-type SearchTerm struct {
-	Lexeme     string
-	CategoryID int64
+type SearchWord struct {
+	Lexeme   string
+	Products int64
+	Titles   int64
 }
 
 type StockLedger struct {

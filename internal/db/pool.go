@@ -96,21 +96,46 @@ func Migrator(pool *pgxpool.Pool) (*goose.Provider, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	return goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS,
 		goose.WithLogger(goose.NopLogger()),
-		goose.WithSessionLocker(locker),
-		// Branches land migrations in any order; apply a lower-numbered one
-		// that arrives after a higher one instead of refusing to start.
-		goose.WithAllowOutofOrder(true))
+		goose.WithSessionLocker(locker))
 }
 
-// Migrate applies every pending migration.
+// ErrUnknownMigrations: the database holds migrations this build does not
+// have, such as one made before the migrations were squashed into one file
+// per domain. Applying ours on top would leave it half one schema, half the
+// other, so the shop refuses to start on it.
+var ErrUnknownMigrations = errors.New("this database was made by migrations this build does not have (an older layout of the schema); start afresh: `make reset` empties the database of `make run` (or drop and create the database named by DATABASE_URL)")
+
+// Migrate applies every pending migration, after checking that every
+// migration the database has applied is one of ours.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	p, err := Migrator(pool)
 	if err != nil {
 		return err
 	}
+	if err := checkKnownMigrations(ctx, pool, p); err != nil {
+		return err
+	}
 	results, err := p.Up(ctx)
 	for _, r := range results {
 		log.Info("migrated", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return err
+}
+
+func checkKnownMigrations(ctx context.Context, pool *pgxpool.Pool, p *goose.Provider) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('goose_db_version') IS NOT NULL").Scan(&exists); err != nil || !exists {
+		return err
+	}
+	var known []int64
+	for _, s := range p.ListSources() {
+		known = append(known, s.Version)
+	}
+	var unknown bool
+	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM goose_db_version
+		WHERE is_applied AND version_id > 0 AND version_id <> ALL ($1::bigint[]))`, known).Scan(&unknown)
+	if err == nil && unknown {
+		err = ErrUnknownMigrations
 	}
 	return err
 }

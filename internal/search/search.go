@@ -1,0 +1,336 @@
+// Package search answers GET /products: keyword, filters, five orders and a
+// keyset cursor over the catalogue that internal/catalog writes. How each
+// shape is served, and why each index exists: docs/SEARCH.md.
+package search
+
+//go:generate go run gen.go
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"market/internal/catalog"
+	"market/internal/db"
+)
+
+// A keyword search walks its order's index only when more than CountCap
+// products match, so a walk that finds too few has met matches clustered
+// away from the start of the order. It reads walkRows rows of the index,
+// then sorts all the matches when they are at most sortMatches, and
+// otherwise walks on for longWalkRows more first (sorting 150,000 matches
+// took 2 s here; walking 50,000 rows about 70 ms).
+const (
+	walkRows     = 2_000
+	sortMatches  = 20_000
+	longWalkRows = 50_000
+)
+
+// Service runs searches.
+type Service struct {
+	pool *pgxpool.Pool
+}
+
+func NewService(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
+
+// Every search runs in one read-only snapshot (its count and its page see
+// the same products), planned for its arguments: a generic plan of a
+// catch-all query cannot pick the index that matches the filters present.
+// No search is worth a parallel worker or JIT compilation. Sequential scans
+// are off: every shape has an index, and a scan that looks cheap on average
+// reads the whole table when the matches sit at its end.
+const (
+	settings = "SET LOCAL plan_cache_mode = force_custom_plan; SET LOCAL max_parallel_workers_per_gather = 0; " +
+		"SET LOCAL jit = off; SET LOCAL enable_seqscan = off"
+	beginSearch = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; " + settings
+)
+
+// Search runs one page of a search: the rows after the cursor in the chosen
+// order and, on the first page, the count of matches up to CountCap.
+func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
+	if err := f.Validate(); err != nil {
+		return Page{}, err
+	}
+	sort := f.EffectiveSort()
+	page := Page{Items: []catalog.Item{}, Sort: sort}
+	var after *cursor
+	if f.After != "" {
+		c, _ := decodeCursor(f.After, sort)
+		after = &c
+	}
+	w := words(f.Q)
+	if f.Q != "" && len(w) == 0 {
+		page.Notice = "Search for words made of letters or digits."
+		return page, nil
+	}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{BeginQuery: beginSearch}, func(tx pgx.Tx) error {
+		q := db.New(tx)
+		args, ok, err := filters(ctx, q, f)
+		if err != nil || !ok {
+			page.Notice = "There is no category called “" + f.Category + "”."
+			return err
+		}
+		r := request{q: q, sort: sort, args: args, after: after}
+		var rows []row
+		var total int64
+		if len(w) == 0 {
+			rows, total, err = r.browse(ctx)
+		} else {
+			terms, err := q.KeywordWords(ctx, db.KeywordWordsParams{Words: w, MaxLexemes: maxLexemes})
+			if err != nil {
+				return err
+			}
+			switch kw := resolveKeyword(terms, int32(len(w))); {
+			case kw.none:
+				return nil
+			case kw.empty:
+				page.Notice = "Those words are too common to search for. Add a word that names the product."
+				return nil
+			default:
+				rows, total, err = r.keyword(ctx, kw)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range rows[:min(len(rows), PageSize)] {
+			page.Items = append(page.Items, r.Item)
+		}
+		if len(rows) > PageSize {
+			last := rows[PageSize-1]
+			page.NextCursor = cursor{sort: sort, tier: last.tier, key: last.key, id: last.ID, total: total}.encode()
+		}
+		page.Total = total
+		return nil
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	if page.Total > CountCap {
+		page.Total, page.Capped = CountCap, true
+	}
+	if len(page.Items) == 0 && page.Notice == "" && after == nil {
+		page.Notice = "No products match."
+	}
+	return page, nil
+}
+
+// filters are the search's filters as query arguments; ok is false when the
+// category named does not exist.
+func filters(ctx context.Context, q *db.Queries, f Filter) (args db.WalkPopularParams, ok bool, err error) {
+	args = db.WalkPopularParams{InStock: f.InStock, MinPrice: f.MinPrice, MaxPrice: f.MaxPrice}
+	if f.Brand != "" {
+		args.Brand = &f.Brand
+	}
+	if f.Category != "" {
+		id, err := q.CategoryIDBySlug(ctx, f.Category)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return args, false, nil
+		} else if err != nil {
+			return args, false, err
+		}
+		args.CategoryID = &id
+	}
+	return args, true, nil
+}
+
+// request is one page being fetched.
+type request struct {
+	q     *db.Queries
+	sort  Sort
+	args  db.WalkPopularParams // the filters
+	after *cursor              // nil on the first page
+}
+
+// row is a result with its keyset position.
+type row struct {
+	catalog.Item
+	tier int
+	key  int64
+}
+
+// browse serves a search without a keyword: the walk of the order's index
+// stops at the page, and the count reads one index up to the cap.
+func (r request) browse(ctx context.Context) ([]row, int64, error) {
+	rows, err := r.walk(ctx, nil, 0, r.after, PageSize+1)
+	switch {
+	case err != nil:
+		return nil, 0, err
+	case r.after != nil:
+		return rows, r.after.total, nil
+	case len(rows) <= PageSize:
+		return rows, int64(len(rows)), nil
+	}
+	a := r.args
+	total, err := r.q.CountMatches(ctx, db.CountMatchesParams{CategoryID: a.CategoryID, Brand: a.Brand,
+		MinPrice: a.MinPrice, MaxPrice: a.MaxPrice, InStock: a.InStock, Cap: CountCap + 1})
+	return rows, total, err
+}
+
+// keyword serves a keyword search. The full-text index finds its matches
+// up to the cap: when that is all of them, they are sorted and paged at
+// once. A keyword with more matches (counted so, or one word that
+// search_words says more products hold) is broad enough that walking the
+// order's index and keeping the matches fills a page quickly; when the walk
+// finds too few, the matches are sorted instead (walkOrSort). Relevance
+// takes its two tiers in turn (products whose name or brand holds every
+// word, then the rest), the most popular first within each.
+func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) {
+	total := r.after.totalOr(-1) // -1: not counted yet
+	if a := r.args; total < 0 && kw.least > CountCap && a.CategoryID == nil && a.Brand == nil &&
+		a.MinPrice == nil && a.MaxPrice == nil && !a.InStock {
+		total = CountCap + 1
+	}
+	if total <= CountCap {
+		rows, n, err := r.matches(ctx, kw, 0, false, CountCap+1)
+		if err != nil || total >= 0 || n <= CountCap {
+			return rows, max(total, n), err
+		}
+		total = n
+	}
+	if r.sort != SortRelevance {
+		rows, err := r.walkOrSort(ctx, kw, 0, r.after)
+		return rows, total, err
+	}
+	var out []row
+	after := r.after
+	for tier := after.tierOr(1); tier <= 2 && len(out) <= PageSize; tier++ {
+		if after != nil && after.tier != tier {
+			after = nil // the cursor was in the tier before
+		}
+		var rows []row
+		var err error
+		switch {
+		case tier == 1 && kw.titles == 0:
+			continue // no name or brand holds every word
+		case tier == 1 && kw.titles > 0 && kw.titles <= CountCap:
+			r := r
+			r.after = after
+			rows, _, err = r.matches(ctx, kw, 1, true, 0) // few enough to sort
+		default:
+			rows, err = r.walkOrSort(ctx, kw, tier, after)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, rows[:min(len(rows), PageSize+1-len(out))]...)
+	}
+	return out, total, nil
+}
+
+// walkOrSort fetches a page of a keyword with more than CountCap matches (in
+// one relevance tier when tier is not 0): by walking the order's index, or,
+// when its matches are too sparse along it, by sorting them all (for the
+// first tier, from the index of names and brands, which holds fewer).
+func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cursor) ([]row, error) {
+	rows, err := r.walk(ctx, &kw, tier, after, walkRows)
+	if err != nil || len(rows) > PageSize {
+		return rows, err
+	}
+	if kw.most < 0 || kw.most > sortMatches {
+		from := after
+		if n := len(rows); n > 0 {
+			from = &cursor{tier: tier, key: rows[n-1].key, id: rows[n-1].ID}
+		}
+		more, err := r.walk(ctx, &kw, tier, from, longWalkRows)
+		if err != nil || len(rows)+len(more) > PageSize {
+			return append(rows, more...), err
+		}
+	}
+	r.after = after
+	rows, _, err = r.matches(ctx, kw, tier, tier == 1, 0)
+	return rows, err
+}
+
+// matches runs KeywordMatches: the page after r.after among the keyword's
+// matches (of one relevance tier when tier is not 0), reading at most cap
+// of them (0: all), and how many it read.
+func (r request) matches(ctx context.Context, kw keyword, tier int, titleOnly bool, cap int32) ([]row, int64, error) {
+	a := r.args
+	p := db.KeywordMatchesParams{Query: kw.all, QueryAb: kw.ab, TitleOnly: titleOnly, OnlyTier: int32(tier),
+		Tiered: r.sort == SortRelevance, SortKey: "popularity", Sign: -1, PageSize: PageSize + 1,
+		CategoryID: a.CategoryID, Brand: a.Brand, MinPrice: a.MinPrice, MaxPrice: a.MaxPrice, InStock: a.InStock}
+	switch r.sort {
+	case SortPriceAsc:
+		p.SortKey, p.Sign = "price", 1
+	case SortPriceDesc:
+		p.SortKey = "price"
+	case SortNewest:
+		p.SortKey = "created_at"
+	}
+	if cap > 0 {
+		p.Cap = &cap
+	}
+	if r.after != nil {
+		p.AfterTier, p.AfterKey, p.AfterID = int32(r.after.tier), &r.after.key, &r.after.id
+	}
+	found, err := r.q.KeywordMatches(ctx, p)
+	var rows []row
+	var n int64
+	for _, m := range found {
+		rows = append(rows, row{Item: catalog.Item{ID: m.ID, Name: m.Name, Brand: m.Brand, Category: m.Category, Price: m.Price, Stock: m.Stock},
+			tier: int(m.Tier), key: m.SortKey})
+		n = m.Matches
+	}
+	return rows, n, err
+}
+
+// walk runs the walk of the order's index from after: up to PageSize+1
+// rows that match the keyword (any row when kw is nil) and the tier, among
+// at most limit rows of the index.
+func (r request) walk(ctx context.Context, kw *keyword, tier int, after *cursor, limit int32) ([]row, error) {
+	p := r.args
+	p.Walk, p.PageSize, p.Tier = limit, PageSize+1, int32(tier)
+	if kw != nil {
+		p.Query, p.QueryAb = &kw.all, kw.ab
+	}
+	if after != nil {
+		p.AfterID, p.AfterKey = &after.id, &after.key
+	}
+	var out []row
+	add := func(id int64, name, brand, category string, price, stock, key int64) {
+		out = append(out, row{Item: catalog.Item{ID: id, Name: name, Brand: brand, Category: category, Price: price, Stock: stock}, tier: tier, key: key})
+	}
+	switch r.sort {
+	case SortPriceAsc:
+		rows, err := r.q.WalkPriceAsc(ctx, byPrice(p))
+		for _, m := range rows {
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey)
+		}
+		return out, err
+	case SortPriceDesc:
+		rows, err := r.q.WalkPriceDesc(ctx, db.WalkPriceDescParams(byPrice(p)))
+		for _, m := range rows {
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey)
+		}
+		return out, err
+	case SortNewest:
+		np := db.WalkNewestParams{CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
+			InStock: p.InStock, AfterID: p.AfterID, Walk: p.Walk, Query: p.Query, Tier: p.Tier, QueryAb: p.QueryAb, PageSize: p.PageSize}
+		if p.AfterKey != nil {
+			t := time.UnixMicro(*p.AfterKey)
+			np.AfterKey = &t
+		}
+		rows, err := r.q.WalkNewest(ctx, np)
+		for _, m := range rows {
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey.UnixMicro())
+		}
+		return out, err
+	default: // popular, and relevance's tiers
+		rows, err := r.q.WalkPopular(ctx, p)
+		for _, m := range rows {
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey)
+		}
+		return out, err
+	}
+}
+
+// byPrice is a walk's arguments for a price order (the same, in sqlc's order).
+func byPrice(p db.WalkPopularParams) db.WalkPriceAscParams {
+	return db.WalkPriceAscParams{CategoryID: p.CategoryID, Brand: p.Brand, MinPrice: p.MinPrice, MaxPrice: p.MaxPrice,
+		InStock: p.InStock, AfterID: p.AfterID, AfterKey: p.AfterKey, Walk: p.Walk, Query: p.Query, Tier: p.Tier,
+		QueryAb: p.QueryAb, PageSize: p.PageSize}
+}
