@@ -100,16 +100,23 @@ CREATE TABLE search_words (
 -- +goose StatementBegin
 CREATE FUNCTION search_words_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- d: each lexeme's change in products and in titles. The row proposed
+    -- for insertion must pass the CHECKs before ON CONFLICT sees the row it
+    -- conflicts with, so it carries no negative count; the change itself is
+    -- applied by the update.
+    WITH d AS (
+        SELECT c.lexeme, sum(c.delta) AS p, coalesce(sum(c.delta) FILTER (WHERE c.title), 0) AS t
+        FROM (SELECT u.lexeme, 1, u.weights && '{A,B}' FROM unnest(CASE WHEN TG_OP <> 'DELETE' THEN NEW.search END) AS u
+              UNION ALL
+              SELECT u.lexeme, -1, u.weights && '{A,B}' FROM unnest(CASE WHEN TG_OP <> 'INSERT' THEN OLD.search END) AS u
+             ) AS c(lexeme, delta, title)
+        GROUP BY c.lexeme
+        HAVING sum(c.delta) <> 0 OR coalesce(sum(c.delta) FILTER (WHERE c.title), 0) <> 0)
     INSERT INTO search_words AS w (lexeme, products, titles)
-    SELECT c.lexeme, sum(c.delta), coalesce(sum(c.delta) FILTER (WHERE c.title), 0)
-    FROM (SELECT u.lexeme, 1, u.weights && '{A,B}' FROM unnest(CASE WHEN TG_OP <> 'DELETE' THEN NEW.search END) AS u
-          UNION ALL
-          SELECT u.lexeme, -1, u.weights && '{A,B}' FROM unnest(CASE WHEN TG_OP <> 'INSERT' THEN OLD.search END) AS u
-         ) AS c(lexeme, delta, title)
-    GROUP BY c.lexeme
-    HAVING sum(c.delta) <> 0 OR coalesce(sum(c.delta) FILTER (WHERE c.title), 0) <> 0
-    ORDER BY c.lexeme
-    ON CONFLICT (lexeme) DO UPDATE SET products = w.products + EXCLUDED.products, titles = w.titles + EXCLUDED.titles;
+    SELECT d.lexeme, greatest(d.p, 0), greatest(least(d.t, d.p), 0) FROM d
+    ORDER BY d.lexeme
+    ON CONFLICT (lexeme) DO UPDATE SET products = w.products + (SELECT d.p FROM d WHERE d.lexeme = EXCLUDED.lexeme),
+                                       titles = w.titles + (SELECT d.t FROM d WHERE d.lexeme = EXCLUDED.lexeme);
     RETURN NULL;
 END
 $$;

@@ -144,8 +144,8 @@ type keyword struct {
 	// that number (0 unless it is one word, which this many products hold);
 	// titles is at least the number of matches in names and brands (-1: unknown).
 	most, least, titles int64
-	none        bool // no product holds some word
-	empty       bool // every word is a stop word
+	none                bool // no product holds some word
+	empty               bool // every word is a stop word
 }
 
 // resolveKeyword turns the words' KeywordWords rows into a keyword: each

@@ -1,5 +1,7 @@
 package seed
 
+import "strings"
+
 // category is a department with the things it sells, the brands that make
 // them and a plausible price band in won.
 type category struct {
@@ -69,4 +71,20 @@ var promises = []string{
 	"Free returns within 30 days.",
 	"Dawn delivery in the capital area.",
 	"Gift wrapping on request.",
+}
+
+// lineNames is how many product-line names there are. A tenth of the
+// products carry one, so at a million products each is held by about 20:
+// the rare words a shopper types when looking for one thing.
+const lineNames = 5000
+
+var syllables = []string{"ka", "lo", "mi", "ren", "so", "ta", "vel", "dor", "ni", "ra", "zen", "ul",
+	"bri", "co", "fa", "gan", "hel", "jo", "lu", "mar", "nor", "pe", "qui", "sil", "tor", "ve", "wyn", "yo"}
+
+// lineName is the n-th product-line name: three syllables, capitalised, one
+// word ("Kalomi", "Vendorsil").
+func lineName(n int) string {
+	k := len(syllables)
+	w := syllables[n%k] + syllables[n/k%k] + syllables[n/k/k%k]
+	return strings.ToUpper(w[:1]) + w[1:]
 }

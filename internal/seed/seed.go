@@ -91,6 +91,9 @@ func Products(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) err
 				brand := c.brands[min(int(rng.ExpFloat64()*1.5), len(c.brands)-1)]
 				noun := c.nouns[rng.IntN(len(c.nouns))]
 				name := fmt.Sprintf("%s %s %s %d %s", brand, series[rng.IntN(len(series))], noun, 1+rng.IntN(12), colours[rng.IntN(len(colours))])
+				if rng.IntN(10) == 0 {
+					name += " " + lineName(rng.IntN(lineNames)) // a rare word, as real catalogues have
+				}
 				created := now.Add(-time.Duration(rng.Int64N(int64(730 * 24 * time.Hour))))
 				stock := skewedStock(rng)
 				stocks = append(stocks, stock)
