@@ -232,6 +232,18 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	if err != nil || len(rows) > PageSize {
 		return rows, err
 	}
+	r.after = after
+	switch {
+	case r.sort == SortPriceAsc || r.sort == SortPriceDesc:
+		return r.sortWithinSample(ctx, kw)
+	case tier == 1:
+		// Names that hold the words are sparse here: if at most CountCap
+		// do, the title index finds and sorts them all at once.
+		few, n, err := r.matches(ctx, kw, 1, true, CountCap+1)
+		if err != nil || (len(few) > 0 || after == nil) && n <= CountCap {
+			return few, err // all of them were read (none is an answer only from the start)
+		}
+	}
 	most := kw.most // how many matches a sort would read
 	if tier == 1 {
 		most = kw.titles
@@ -249,8 +261,30 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 			return append(rows, more...), err
 		}
 	}
-	r.after = after
 	rows, _, err = r.matches(ctx, kw, tier, tier == 1, 0)
+	return rows, err
+}
+
+// sortWithinSample serves a price order whose matches cluster away from
+// where the walk began (a beauty word from the dearest product down): any
+// CountCap+1 of the matches, sorted, end their page at some price, and at
+// least a page of the matches lie on this side of it, so the page is among
+// the matches within that price, which a price range of the index finds
+// without reading the others.
+func (r request) sortWithinSample(ctx context.Context, kw keyword) ([]row, error) {
+	sample, n, err := r.matches(ctx, kw, 0, false, CountCap+1)
+	if err != nil || len(sample) > 0 && n <= CountCap {
+		return sample, err // all the matches were read: the page is exact
+	}
+	if len(sample) > PageSize { // else the cursor is past the sample: no bound
+		bound := sample[PageSize].key
+		if r.sort == SortPriceAsc {
+			r.args.MaxPrice = &bound
+		} else {
+			r.args.MinPrice = &bound
+		}
+	}
+	rows, _, err := r.matches(ctx, kw, 0, false, 0)
 	return rows, err
 }
 

@@ -511,8 +511,9 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		// With a filter it is counted first.
 		{q: common, sort: SortPopular, inStock: true, first: []string{"KeywordWords", "KeywordMatches", "WalkPopular"}},
 		{q: common[:2], category: "audio", sort: SortNewest},
-		// The walk reads on as far as a sort would cost, then sorts.
-		{q: "zephyr", sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc", "WalkPriceDesc", "KeywordMatches"}},
+		// By price: the matches up to the price where any 1,001 of them end a page.
+		{q: "zephyr", sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc", "KeywordMatches", "KeywordMatches"}},
+		{q: "zephyr", sort: SortNewest},
 		{q: "zephyr tea", sort: SortPriceAsc, first: []string{"KeywordWords", "KeywordMatches", "WalkPriceAsc"}},
 		{q: "zephyr", sort: SortRelevance},
 	} {
