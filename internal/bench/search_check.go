@@ -27,7 +27,7 @@ type searchItem struct {
 type searchPage struct {
 	items  []searchItem
 	next   string // next_cursor ("" on the last page); the naive baseline's next offset
-	total  string // as answered: "123", or "10000+" when capped
+	total  string // as answered: "123", or "1000+" when capped
 	status int    // the HTTP status (200 for the naive baseline)
 	fault  string // not an answer (a status other than 200), or a break of the JSON contract
 	took   time.Duration

@@ -236,9 +236,10 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	switch {
 	case r.sort == SortPriceAsc || r.sort == SortPriceDesc:
 		return r.sortWithinSample(ctx, kw)
-	case tier == 1:
-		// Names that hold the words are sparse here: if at most CountCap
-		// do, the title index finds and sorts them all at once.
+	case tier == 1 && kw.titles >= 0 && kw.titles <= 20*CountCap:
+		// Names that hold the words are sparse here, and their rarest word
+		// is in few names: if at most CountCap hold them all, the title
+		// index finds and sorts them at once.
 		few, n, err := r.matches(ctx, kw, 1, true, CountCap+1)
 		if err != nil || (len(few) > 0 || after == nil) && n <= CountCap {
 			return few, err // all of them were read (none is an answer only from the start)
