@@ -19,7 +19,7 @@ func (s *Server) adminCampaignRoutes(r chi.Router) {
 	r.Post("/campaigns/{id}/{action:activate|pause|end}", s.h(s.adminCampaignAction))
 }
 
-// campaignJSON is SPEC 5's campaign: id, state, the form's fields, and on the
+// campaignJSON is the campaign of docs/HTTP.md: id, state, the form's fields, and on the
 // campaign page the live counters.
 func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 	m := map[string]any{
@@ -119,7 +119,7 @@ func (s *Server) adminCreateCampaign(w http.ResponseWriter, r *http.Request) err
 				return writeJSON(w, http.StatusCreated, campaignJSON(c, nil))
 			}
 			s.sessions.flash(w, r, "success", "Campaign created as a draft. Activate it when ready.")
-			redirect(w, r, "/admin/campaigns/"+itoa(c.ID))
+			redirect(w, r, "/admin/campaigns/"+strconv.FormatInt(c.ID, 10))
 			return nil
 		}
 	}
@@ -146,13 +146,13 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64
 	c := a.Campaign
 	if f.Values == nil {
 		f.Values = map[string]string{
-			"name": c.Name, "discount_type": c.DiscountType, "discount_value": itoa(c.DiscountValue),
-			"min_order_amount": itoa(c.MinOrderAmount), "total_quantity": itoa(c.TotalQuantity),
+			"name": c.Name, "discount_type": c.DiscountType, "discount_value": strconv.FormatInt(c.DiscountValue, 10),
+			"min_order_amount": strconv.FormatInt(c.MinOrderAmount, 10), "total_quantity": strconv.FormatInt(c.TotalQuantity, 10),
 			"starts_at": c.StartsAt.Local().Format("2006-01-02T15:04"), "ends_at": c.EndsAt.Local().Format("2006-01-02T15:04"),
 			"valid_days": strconv.Itoa(int(c.ValidDays)),
 		}
 		if c.MaxDiscount != nil {
-			f.Values["max_discount"] = itoa(*c.MaxDiscount)
+			f.Values["max_discount"] = strconv.FormatInt(*c.MaxDiscount, 10)
 		}
 	}
 	v := views.AdminCampaignView{Campaign: campaignRow(a.Live), Form: f}
@@ -186,7 +186,7 @@ func (s *Server) adminUpdateCampaign(w http.ResponseWriter, r *http.Request) err
 				return writeJSON(w, http.StatusOK, campaignJSON(c, nil))
 			}
 			s.sessions.flash(w, r, "success", "Campaign saved.")
-			redirect(w, r, "/admin/campaigns/"+itoa(id))
+			redirect(w, r, "/admin/campaigns/"+strconv.FormatInt(id, 10))
 			return nil
 		}
 	}
@@ -211,6 +211,6 @@ func (s *Server) adminCampaignAction(w http.ResponseWriter, r *http.Request) err
 		return writeJSON(w, http.StatusOK, campaignJSON(c, nil))
 	}
 	s.sessions.flash(w, r, "success", "Campaign "+c.Name+" is now "+c.State+".")
-	redirect(w, r, "/admin/campaigns/"+itoa(id))
+	redirect(w, r, "/admin/campaigns/"+strconv.FormatInt(id, 10))
 	return nil
 }

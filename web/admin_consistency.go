@@ -71,7 +71,8 @@ func (s *Server) consistencyRun(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, answer{Fragment: frag, Page: frag, JSON: reportJSON(rep, true)})
 }
 
-// reportJSON is SPEC 5's shape: {"ok", "ran_at", "checks": [{"name","subject","ok","detail"}]}.
+// reportJSON is the report of docs/HTTP.md: {"id", "ok", "ran_at", "took_ms", "summary",
+// "checks": [{"name", "subject", "ok", "left", "right", "detail"}]}.
 func reportJSON(r consistency.Report, hasRun bool) map[string]any {
 	if !hasRun {
 		return map[string]any{"ok": false, "ran_at": nil, "checks": []consistency.Check{}}
@@ -104,7 +105,7 @@ func (s *Server) consistencyRepair(w http.ResponseWriter, r *http.Request) error
 		if !res.Repair.OK || !res.After.OK {
 			kind = "error"
 		}
-		s.sessions.flash(w, r, kind, "Repair #"+itoa(res.Repair.ID)+": "+res.Repair.Summary+". The report now says: "+res.After.Summary+".")
+		s.sessions.flash(w, r, kind, "Repair #"+strconv.FormatInt(res.Repair.ID, 10)+": "+res.Repair.Summary+". The report now says: "+res.After.Summary+".")
 		redirect(w, r, "/admin/consistency")
 		return nil
 	}

@@ -99,7 +99,7 @@ func seriesJSON(ps []series.Point) []pointJSON {
 	return out
 }
 
-// dashboardJSON has the page's facts; campaigns carry SPEC 5's campaign fields and counters.
+// dashboardJSON has the page's facts; campaigns carry the campaign fields and counters (docs/HTTP.md).
 func dashboardJSON(cd coupon.Dashboard, od order.Dashboard, last consistency.Report, ran bool) map[string]any {
 	campaigns := make([]map[string]any, len(cd.Campaigns))
 	for i, l := range cd.Campaigns {
@@ -108,7 +108,7 @@ func dashboardJSON(cd coupon.Dashboard, od order.Dashboard, last consistency.Rep
 	var cons any
 	if ran {
 		cons = map[string]any{"id": last.ID, "ran_at": last.RanAt.Format(time.RFC3339), "ok": last.OK, "checks": len(last.Checks),
-			"failed": last.Failed(), "url": "/admin/consistency?run=" + itoa(last.ID)}
+			"failed": last.Failed(), "url": "/admin/consistency?run=" + strconv.FormatInt(last.ID, 10)}
 	}
 	wb := cd.WriteBack
 	return map[string]any{

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -74,7 +75,7 @@ func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {
 				q.Set(k, x)
 			}
 		}
-		q.Set("before", itoa(page.NextBefore))
+		q.Set("before", strconv.FormatInt(page.NextBefore, 10))
 		next = "/admin/orders?" + q.Encode()
 		v.Next = next
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 
 	"market/internal/catalog"
 	"market/internal/search"
@@ -71,7 +72,7 @@ func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) erro
 		return writeJSON(w, http.StatusCreated, p)
 	}
 	s.sessions.flash(w, r, "success", "Created “"+p.Name+"”.")
-	redirect(w, r, "/admin/products/"+itoa(p.ID))
+	redirect(w, r, "/admin/products/"+strconv.FormatInt(p.ID, 10))
 	return nil
 }
 
@@ -97,7 +98,7 @@ func (s *Server) adminProduct(w http.ResponseWriter, r *http.Request) error {
 
 func productForm(p catalog.Product) views.Form {
 	return views.Form{Values: map[string]string{"sku": p.SKU, "name": p.Name, "brand": p.Brand, "category": p.Category,
-		"description": p.Description, "price": itoa(p.Price)}}
+		"description": p.Description, "price": strconv.FormatInt(p.Price, 10)}}
 }
 
 func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p catalog.Product, edit, adjust views.Form, status int) error {
@@ -173,6 +174,6 @@ func (s *Server) productSaved(w http.ResponseWriter, r *http.Request, p catalog.
 		return writeJSON(w, http.StatusOK, p)
 	}
 	s.sessions.flash(w, r, "success", msg)
-	redirect(w, r, "/admin/products/"+itoa(p.ID))
+	redirect(w, r, "/admin/products/"+strconv.FormatInt(p.ID, 10))
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -16,7 +17,7 @@ import (
 	"market/views"
 )
 
-// orderRoutes: cart, checkout, orders and the wallet top-up (SPEC 5).
+// orderRoutes: cart, checkout, orders and the wallet top-up (docs/HTTP.md).
 func (s *Server) orderRoutes(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireUser)
@@ -82,7 +83,7 @@ func (s *Server) setCartItem(w http.ResponseWriter, r *http.Request) error {
 			name = l.Name
 		}
 	}
-	return s.cartChanged(w, r, c, views.CartAdded(name, c.Units), "Your cart now has "+itoa(qty)+" × "+name+".")
+	return s.cartChanged(w, r, c, views.CartAdded(name, c.Units), "Your cart now has "+strconv.FormatInt(qty, 10)+" × "+name+".")
 }
 
 func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request) error {
@@ -154,9 +155,9 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, status, orderJSON(o))
 	}
 	if created {
-		s.sessions.flash(w, r, "success", "Thank you! Your order #"+itoa(o.ID)+" is placed.")
+		s.sessions.flash(w, r, "success", "Thank you! Your order #"+strconv.FormatInt(o.ID, 10)+" is placed.")
 	}
-	redirect(w, r, "/orders/"+itoa(o.ID))
+	redirect(w, r, "/orders/"+strconv.FormatInt(o.ID, 10))
 	return nil
 }
 

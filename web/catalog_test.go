@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -80,7 +81,7 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 		t.Fatalf("products: %d", n)
 	}
 	id := h.count("SELECT id FROM products")
-	path := "/admin/products/" + itoa(id) + "/stock"
+	path := "/admin/products/" + strconv.FormatInt(id, 10) + "/stock"
 	if r := admin.json().post(path, url.Values{"delta": {"-6"}, "reason": {"broken"}}); r.status != http.StatusConflict {
 		t.Fatalf("below zero: %d %s", r.status, r.body)
 	}
@@ -96,7 +97,7 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	if r := h.client().json().get("/admin/products"); r.status != http.StatusUnauthorized {
 		t.Fatalf("anonymous admin list: %d", r.status)
 	}
-	if r := h.client().get("/products/" + itoa(id)); r.status != 200 || !strings.Contains(r.body, "Add to cart") || !strings.Contains(r.body, "Only 3 left") {
+	if r := h.client().get("/products/" + strconv.FormatInt(id, 10)); r.status != 200 || !strings.Contains(r.body, "Add to cart") || !strings.Contains(r.body, "Only 3 left") {
 		t.Fatalf("product page: %d", r.status)
 	}
 }

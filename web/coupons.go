@@ -52,7 +52,7 @@ func (s *Server) coupons(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, answer{Page: views.CouponsPage(v), JSON: map[string]any{"campaigns": js, "coupons": couponsJSON(mine)}})
 }
 
-// claimStatus is SPEC 5's status per claim result.
+// claimStatus is the HTTP status of each claim result (docs/HTTP.md).
 var claimStatus = map[coupon.Result]int{
 	coupon.Claimed:        http.StatusOK,
 	coupon.AlreadyClaimed: http.StatusConflict,
@@ -94,7 +94,7 @@ func myCoupons(cs []coupon.UserCoupon) []views.MyCoupon {
 	return out
 }
 
-// couponJSON is one coupon in account and coupons JSON (SPEC 5: id, campaign_id, status).
+// couponJSON is one coupon in account and coupons JSON (docs/HTTP.md).
 type couponJSON struct {
 	ID           int64  `json:"id"`
 	CampaignID   int64  `json:"campaign_id"`

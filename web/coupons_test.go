@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func (h *harness) activeCampaign(total string) string {
 	}
 	var c struct{ ID int64 }
 	_ = json.Unmarshal([]byte(r.body), &c)
-	id := itoa(c.ID)
+	id := strconv.FormatInt(c.ID, 10)
 	if r := admin.post("/admin/campaigns/"+id+"/activate", nil); r.status != 200 || !strings.Contains(r.body, `"state":"active"`) {
 		h.t.Fatalf("activate: %d %s", r.status, r.body)
 	}
@@ -93,7 +94,7 @@ func TestBadClaimsAreRefusedAndChangeNothing(t *testing.T) {
 		"starts_at": time.Now().Add(time.Hour).Format(time.RFC3339), "ends_at": time.Now().Add(2 * time.Hour).Format(time.RFC3339)}))
 	var f struct{ ID int64 }
 	_ = json.Unmarshal([]byte(future.body), &f)
-	admin.post("/admin/campaigns/"+itoa(f.ID)+"/activate", nil)
+	admin.post("/admin/campaigns/"+strconv.FormatInt(f.ID, 10)+"/activate", nil)
 
 	shopper := h.client()
 	shopper.signup("s@example.test", "S", "password123")
@@ -108,10 +109,10 @@ func TestBadClaimsAreRefusedAndChangeNothing(t *testing.T) {
 		{"unknown campaign", shopper, "/coupons/999999/claim", 404, nil},
 		{"non-numeric id", shopper, "/coupons/abc/claim", 404, nil},
 		{"negative id", shopper, "/coupons/-1/claim", 404, nil},
-		{"draft", shopper, "/coupons/" + itoa(d.ID) + "/claim", 403, nil},
+		{"draft", shopper, "/coupons/" + strconv.FormatInt(d.ID, 10) + "/claim", 403, nil},
 		{"paused", shopper, "/coupons/" + paused + "/claim", 403, nil},
 		{"ended", shopper, "/coupons/" + ended + "/claim", 403, nil},
-		{"before the window", shopper, "/coupons/" + itoa(f.ID) + "/claim", 403, nil},
+		{"before the window", shopper, "/coupons/" + strconv.FormatInt(f.ID, 10) + "/claim", 403, nil},
 		{"anonymous JSON", h.client().json(), "/coupons/" + id + "/claim", 401, nil},
 		{"cross-origin", shopper, "/coupons/" + id + "/claim", 403, []string{"Origin", "https://evil.test"}},
 	}

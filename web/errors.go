@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"market/internal/db"
@@ -124,7 +125,7 @@ func (s *Server) setRetryAfter(w http.ResponseWriter, status int, err error) {
 			secs = int((e.RetryAfter + time.Second - 1) / time.Second)
 		}
 	}
-	w.Header().Set("Retry-After", itoa(int64(secs)))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
 }
 
 // formOf turns a validation error into form state for re-rendering the form

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -57,7 +58,8 @@ func FuzzParseWhole(f *testing.F) {
 		// Whatever parsed must round-trip: no silent truncation or overflow.
 		clean := strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(s), "₩"), ",", "")
 		clean = strings.TrimPrefix(clean, "+")
-		if back, _ := parseWhole(itoa(n)); back != n || strings.TrimLeft(strings.TrimPrefix(clean, "-"), "0") != strings.TrimLeft(strings.TrimPrefix(itoa(n), "-"), "0") {
+		digits := strconv.FormatInt(n, 10)
+		if back, _ := parseWhole(digits); back != n || strings.TrimLeft(strings.TrimPrefix(clean, "-"), "0") != strings.TrimLeft(strings.TrimPrefix(digits, "-"), "0") {
 			t.Fatalf("%q parsed as %d", s, n)
 		}
 	})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -58,8 +59,8 @@ func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) error {
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, orderJSON(o))
 	}
-	s.sessions.flash(w, r, "success", "Order #"+itoa(o.ID)+" is cancelled. We refunded "+views.Won(o.Charged)+".")
-	redirect(w, r, "/orders/"+itoa(o.ID))
+	s.sessions.flash(w, r, "success", "Order #"+strconv.FormatInt(o.ID, 10)+" is cancelled. We refunded "+views.Won(o.Charged)+".")
+	redirect(w, r, "/orders/"+strconv.FormatInt(o.ID, 10))
 	return nil
 }
 

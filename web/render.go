@@ -10,7 +10,7 @@ import (
 	"github.com/a-h/templ"
 )
 
-// answer is one handler's reply in the three shapes SPEC 5 asks for: a full
+// answer is one handler's reply in its three shapes (docs/HTTP.md): a full
 // page, the fragment an HTMX request swaps, and JSON with the same facts.
 type answer struct {
 	Status   int             // 200 when zero
@@ -80,5 +80,3 @@ func redirect(w http.ResponseWriter, r *http.Request, to string) {
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

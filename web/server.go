@@ -5,6 +5,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -44,7 +45,7 @@ type Server struct {
 	metrics  *httpMetrics
 }
 
-// maxBody caps every request body (SPEC 5: 413 beyond 1 MiB).
+// maxBody caps every request body: 413 beyond 1 MiB (docs/HTTP.md).
 const maxBody = 1 << 20
 
 // New builds the handler: the routes behind cross-origin protection.
@@ -97,7 +98,7 @@ func (s *Server) routes() chi.Router {
 }
 
 func cacheFor(d time.Duration, next http.Handler) http.Handler {
-	v := "public, max-age=" + itoa(int64(d/time.Second))
+	v := "public, max-age=" + strconv.FormatInt(int64(d/time.Second), 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", v)
 		next.ServeHTTP(w, r)

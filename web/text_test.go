@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -65,7 +66,7 @@ func spoil(v, bad string, whole bool) string {
 // each with a request that is accepted as it is, and the product they use.
 func textFields(h *harness) (fields []textField, productID string) {
 	h.t.Helper()
-	pid := itoa(h.product("Desk lamp", 1000, 50))
+	pid := strconv.FormatInt(h.product("Desk lamp", 1000, 50), 10)
 	admin := h.client()
 	admin.login(adminEmail, adminPassword)
 	admin = admin.json()
@@ -74,7 +75,7 @@ func textFields(h *harness) (fields []textField, productID string) {
 	if err := json.Unmarshal([]byte(r.body), &c); err != nil || r.status != http.StatusCreated {
 		h.t.Fatalf("draft campaign: %d %s", r.status, r.body)
 	}
-	cid := itoa(c.ID)
+	cid := strconv.FormatInt(c.ID, 10)
 	product := url.Values{"sku": {"LAMP-2"}, "name": {"Floor lamp"}, "brand": {"Lumen"}, "category": {"Lighting"},
 		"description": {"Tall.\r\nWarm light."}, "price": {"25000"}, "stock": {"4"}}
 	search := url.Values{"q": {"lamp"}, "category": {"test"}, "brand": {"Brand"}, "sort": {"price_asc"}, "min_price": {"1"}, "max_price": {"9000"}}
@@ -264,7 +265,7 @@ func FuzzRoutes(f *testing.F) {
 	h := newHarness(f)
 	pid := h.product("Desk lamp", 1000, 50)
 	shopper := h.shopper("fuzz@example.test", 1_000_000)
-	if r := shopper.post("/cart/items", url.Values{"product_id": {itoa(pid)}, "quantity": {"1"}}); r.status != http.StatusSeeOther {
+	if r := shopper.post("/cart/items", url.Values{"product_id": {strconv.FormatInt(pid, 10)}, "quantity": {"1"}}); r.status != http.StatusSeeOther {
 		f.Fatalf("cart: %d %s", r.status, r.body)
 	}
 	if r := shopper.post("/checkout", url.Values{"idempotency_key": {"first"}}); r.status != http.StatusSeeOther {
@@ -277,7 +278,7 @@ func FuzzRoutes(f *testing.F) {
 	if err := json.Unmarshal([]byte(r.body), &c); err != nil {
 		f.Fatalf("campaign: %d %s", r.status, r.body)
 	}
-	ids := map[string]string{"product": itoa(pid), "campaign": itoa(c.ID), "order": itoa(h.count("SELECT max(id) FROM orders"))}
+	ids := map[string]string{"product": strconv.FormatInt(pid, 10), "campaign": strconv.FormatInt(c.ID, 10), "order": strconv.FormatInt(h.count("SELECT max(id) FROM orders"), 10)}
 	routes := fuzzRoutes(f, h.s, ids)
 	clients := []*client{h.client(), shopper, admin}
 	shapes := [][]string{nil, {"Accept", "application/json"}, {"HX-Request", "true"}}

@@ -10,7 +10,7 @@ import (
 	"market/internal/db"
 )
 
-// Check names, one per family of SPEC 4's invariants.
+// Check names, one per family of invariants.
 const (
 	nameBalance       = "balance = balance ledger, balance ≥ 0"
 	namePoints        = "points = points ledger, points ≥ 0"

@@ -1,5 +1,5 @@
 // Package consistency proves that Redis, PostgreSQL and the ledgers agree:
-// it runs every invariant of SPEC section 4 as set-based queries, stores each
+// it runs every invariant (checks.go) as set-based queries, stores each
 // run with its results, and runs on a schedule (one instance at a time).
 package consistency
 

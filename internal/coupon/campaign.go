@@ -52,7 +52,7 @@ func validQuantity(n int64) bool { return n >= 1 && n <= MaxQuantity }
 // Campaign is a coupon campaign as stored in PostgreSQL.
 type Campaign = db.Campaign
 
-// Input is the campaign form (SPEC 5 field names), already parsed to types.
+// Input is the campaign form (field names in docs/HTTP.md), already parsed to types.
 type Input struct {
 	Name           string
 	DiscountType   string

@@ -138,7 +138,7 @@ func parseEntry(m redis.XMessage) (claimEntry, error) {
 	return claimEntry{userID: uid, at: time.UnixMilli(ms)}, nil
 }
 
-// Live is a campaign with its live counters (SPEC 5's admin campaign JSON).
+// Live is a campaign with its live counters (the admin campaign JSON of docs/HTTP.md).
 type Live struct {
 	Campaign
 	Claimed    int64

@@ -10,7 +10,7 @@ import (
 	"market/internal/testenv"
 )
 
-// Two app instances share one campaign (SPEC 8): each serves half of the
+// Two app instances share one campaign: each serves half of the
 // crowd and runs its own flusher in the same consumer group. Exactly the
 // stock is issued, every claim is persisted once, and the persisted count agrees.
 func TestTwoInstancesShareOneCampaign(t *testing.T) {

@@ -39,7 +39,7 @@ var (
 	applyScript = redis.NewScript(applySrc)
 )
 
-// Result is what a claim came to (SPEC 5's "result").
+// Result is what a claim came to: the claim answer's "result" (docs/HTTP.md).
 type Result string
 
 const (

@@ -114,7 +114,7 @@ func (e *env) coupon(user int64, typ string, value, minOrder int64, expires time
 	return id
 }
 
-// consistent checks every ledger invariant of SPEC 4 that orders touch.
+// consistent checks every ledger invariant that orders touch.
 func (e *env) consistent() {
 	e.t.Helper()
 	checks := map[string]string{

@@ -3,7 +3,6 @@ package order
 import (
 	"context"
 	"math"
-	"strconv"
 	"time"
 
 	"market/internal/db"
@@ -100,5 +99,3 @@ func topUpLimitError(limit, lastDay int64) error {
 	}
 	return &errs.Error{Code: CodeTopUpLimit, Message: msg, Fields: map[string]string{"amount": msg}}
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
