@@ -3,7 +3,9 @@ package migrations
 
 import "embed"
 
-// FS is every migration, applied in file-name order.
+// FS is every migration, applied in file-name order: one file per domain,
+// numbered from 101, because the files before they were squashed used 1–16
+// and a database made by those must be told apart (db.Migrate refuses it).
 //
 //go:embed *.sql
 var FS embed.FS

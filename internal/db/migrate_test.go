@@ -33,21 +33,22 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 	}
 }
 
-// A database made by migrations this build does not have (the layout before
-// they were squashed went up to version 16) is refused before anything is
-// applied, with the one line that says how to start afresh.
+// A database made by migrations this build does not have is refused before
+// anything is applied, with the one line that says what to do: the layout
+// before the squash (versions 1–16) and a newer build's migrations alike.
 func TestADatabaseOfUnknownMigrationsIsRefused(t *testing.T) {
 	pool := testenv.DB(t)
 	ctx := t.Context()
-	if _, err := pool.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES (16, true)`); err != nil {
-		t.Fatal(err)
-	}
-	err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
-	if !errors.Is(err, db.ErrUnknownMigrations) {
-		t.Fatalf("migrating a database at version 16: %v", err)
-	}
-	if _, err := pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = 16`); err != nil {
-		t.Fatal(err)
+	for version, want := range map[int64]error{16: db.ErrOldLayout, 1: db.ErrOldLayout, 999: db.ErrNewerMigrations} {
+		if _, err := pool.Exec(ctx, `INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`, version); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); !errors.Is(err, want) {
+			t.Errorf("migrating a database with version %d: %v, want %v", version, err, want)
+		}
+		if _, err := pool.Exec(ctx, `DELETE FROM goose_db_version WHERE version_id = $1`, version); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("migrating once it is ours again: %v", err)

@@ -99,11 +99,15 @@ func Migrator(pool *pgxpool.Pool) (*goose.Provider, error) {
 		goose.WithSessionLocker(locker))
 }
 
-// ErrUnknownMigrations: the database holds migrations this build does not
-// have, such as one made before the migrations were squashed into one file
-// per domain. Applying ours on top would leave it half one schema, half the
-// other, so the shop refuses to start on it.
-var ErrUnknownMigrations = errors.New("this database was made by migrations this build does not have (an older layout of the schema); start afresh: `make reset` empties the database of `make run` (or drop and create the database named by DATABASE_URL)")
+// A database whose applied migrations this build does not have is refused:
+// applying ours on top would leave it half one schema, half the other.
+var (
+	// ErrOldLayout: made by the migrations before they were squashed into
+	// one file per domain (numbered below ours).
+	ErrOldLayout = errors.New("this database was made by an older layout of the migrations, before they were squashed into one file per domain; start afresh: `make reset` empties the database of `make run` (or drop and create the database named by DATABASE_URL)")
+	// ErrNewerMigrations: migrated by a newer build of the shop.
+	ErrNewerMigrations = errors.New("this database holds migrations this build does not have: a newer build migrated it; run that build, or roll its migrations back with it (`market migrate down`) first")
+)
 
 // Migrate applies every pending migration, after checking that every
 // migration the database has applied is one of ours.
@@ -131,13 +135,18 @@ func checkKnownMigrations(ctx context.Context, pool *pgxpool.Pool, p *goose.Prov
 	for _, s := range p.ListSources() {
 		known = append(known, s.Version)
 	}
-	var unknown bool
-	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM goose_db_version
-		WHERE is_applied AND version_id > 0 AND version_id <> ALL ($1::bigint[]))`, known).Scan(&unknown)
-	if err == nil && unknown {
-		err = ErrUnknownMigrations
+	var older, newer bool
+	err := pool.QueryRow(ctx, `SELECT coalesce(bool_or(version_id < $2), false), coalesce(bool_or(version_id > $2), false)
+		FROM goose_db_version WHERE is_applied AND version_id > 0 AND version_id <> ALL ($1::bigint[])`, known, known[0]).Scan(&older, &newer)
+	switch {
+	case err != nil:
+		return err
+	case older:
+		return ErrOldLayout
+	case newer:
+		return ErrNewerMigrations
 	}
-	return err
+	return nil
 }
 
 // MigrationsFS is the embedded migrations, for tests that build template databases.

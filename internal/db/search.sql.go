@@ -67,7 +67,7 @@ WITH m AS MATERIALIZED (
                 WHEN p.search @@ ($9::text)::tsquery THEN 1 ELSE 2 END AS tier
     FROM products p
     WHERE ($10::boolean OR p.search @@ ($11::text)::tsquery)
-      AND (NOT $10::boolean OR to_tsvector('english', p.name || ' ' || p.brand) @@ ($11::text)::tsquery)
+      AND (NOT $10::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ ($11::text)::tsquery)
       AND ($12::bigint IS NULL OR p.category_id = $12::bigint)
       AND ($13::text IS NULL OR p.brand = $13::text)
       AND ($14::bigint IS NULL OR p.price >= $14::bigint)

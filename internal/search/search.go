@@ -188,10 +188,19 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 	}
 	if total <= CountCap {
 		rows, n, err := r.matches(ctx, kw, 0, false, CountCap+1)
-		if err != nil || total >= 0 || n <= CountCap {
-			return rows, max(total, n), err
+		switch {
+		case err != nil:
+			return nil, 0, err
+		case total < 0 && n <= CountCap: // the first page: n is every match
+			return rows, n, nil
+		case total >= 0 && len(rows) > 0 && n <= CountCap: // a later page, still all at hand
+			return rows, total, nil
+		case total < 0:
+			total = n
 		}
-		total = n
+		// Else products were added since the first page and the matches
+		// outgrew the cap (or the page came back empty, which says nothing
+		// of the matches not read): page through the index instead.
 	}
 	if r.sort != SortRelevance {
 		rows, err := r.walkOrSort(ctx, kw, 0, r.after)

@@ -56,7 +56,7 @@ WITH m AS MATERIALIZED (
                 WHEN p.search @@ (@query_ab::text)::tsquery THEN 1 ELSE 2 END AS tier
     FROM products p
     WHERE (@title_only::boolean OR p.search @@ (@query::text)::tsquery)
-      AND (NOT @title_only::boolean OR to_tsvector('english', p.name || ' ' || p.brand) @@ (@query::text)::tsquery)
+      AND (NOT @title_only::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ (@query::text)::tsquery)
       AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)

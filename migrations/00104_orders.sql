@@ -1,6 +1,6 @@
 -- +goose Up
 -- Carts, orders and the ledgers that explain every change of balance, points
--- and coupons (stock changes go to stock_ledger, 00002_catalogue.sql). Invariants the
+-- and coupons (stock changes go to stock_ledger, 00102_catalogue.sql). Invariants the
 -- consistency report checks:
 --   users.balance = sum(balance_ledger.delta), users.points = sum(points_ledger.delta)
 --   orders.charged = subtotal - discount - points_used

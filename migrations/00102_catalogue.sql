@@ -95,8 +95,10 @@ CREATE TABLE search_words (
 );
 
 -- Fires only when a product's text changes (or it comes or goes), never on
--- a stock change. Rows are written in the key's order, so two writers queue
--- instead of deadlocking.
+-- a stock change. Rows are written in the key's order, so two statements
+-- that each write one product queue instead of deadlocking (the app writes
+-- one product per transaction; a transaction writing several can deadlock
+-- with another and must be retried).
 -- +goose StatementBegin
 CREATE FUNCTION search_words_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -127,7 +129,9 @@ CREATE TRIGGER products_search_words AFTER INSERT OR DELETE OR UPDATE OF name, b
 -- The words of name and brand only: relevance puts these matches first, and
 -- for a word that many descriptions hold but few names this finds them
 -- without reading every description match.
-CREATE INDEX products_title_idx ON products USING gin (to_tsvector('english', name || ' ' || brand)) WITH (fastupdate = off);
+-- Name and brand are parsed apart, as products.search does: joined by a
+-- space, the parser could read one token across them (a tag "<b" + "Zebco>").
+CREATE INDEX products_title_idx ON products USING gin ((to_tsvector('english', name) || to_tsvector('english', brand))) WITH (fastupdate = off);
 -- Every order a shopper can sort by, alone, within a category and within a
 -- brand: the equality column, then the sort key, then id (the keyset
 -- tie-break). Descending orders walk them backwards. in_stock rides along so

@@ -37,7 +37,7 @@ CREATE TABLE coupons (
     claimed_at  timestamptz NOT NULL,
     expires_at  timestamptz NOT NULL,
     used_at     timestamptz,
-    order_id    bigint, -- the order that used it (foreign key in 00004_orders.sql)
+    order_id    bigint, -- the order that used it (foreign key in 00104_orders.sql)
     UNIQUE (campaign_id, user_id),
     CHECK ((status = 'used') = (order_id IS NOT NULL))
 );
