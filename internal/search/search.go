@@ -75,29 +75,11 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 			page.Notice = "There is no category called “" + f.Category + "”."
 			return err
 		}
-		r := request{q: q, sort: sort, args: args, after: after}
-		var rows []row
-		var total int64
-		if len(w) == 0 {
-			rows, total, err = r.browse(ctx)
-		} else {
-			terms, err := q.KeywordWords(ctx, db.KeywordWordsParams{Words: w, MaxLexemes: maxLexemes})
-			if err != nil {
-				return err
-			}
-			switch kw := resolveKeyword(terms, int32(len(w))); {
-			case kw.none:
-				return nil
-			case kw.empty:
-				page.Notice = "Those words are too common to search for. Add a word that names the product."
-				return nil
-			default:
-				rows, total, err = r.keyword(ctx, kw)
-			}
-		}
+		rows, total, notice, err := request{q: q, sort: sort, args: args, after: after}.run(ctx, w)
 		if err != nil {
 			return err
 		}
+		page.Notice = notice
 		for _, r := range rows[:min(len(rows), PageSize)] {
 			page.Items = append(page.Items, r.Item)
 		}
@@ -137,6 +119,28 @@ func filters(ctx context.Context, q *db.Queries, f Filter) (args db.WalkPopularP
 		args.CategoryID = &id
 	}
 	return args, true, nil
+}
+
+// run fetches the page's rows (one more than a page, when there is a next)
+// and the total; notice says why there are none, when that is known.
+func (r request) run(ctx context.Context, w []string) ([]row, int64, string, error) {
+	if len(w) == 0 {
+		rows, total, err := r.browse(ctx)
+		return rows, total, "", err
+	}
+	terms, err := r.q.KeywordWords(ctx, db.KeywordWordsParams{Words: w, MaxLexemes: maxLexemes})
+	if err != nil {
+		return nil, 0, "", err
+	}
+	switch kw := resolveKeyword(terms, int32(len(w))); {
+	case kw.none:
+		return nil, 0, "", nil
+	case kw.empty:
+		return nil, 0, "Those words are too common to search for. Add a word that names the product.", nil
+	default:
+		rows, total, err := r.keyword(ctx, kw)
+		return rows, total, "", err
+	}
 }
 
 // request is one page being fetched.

@@ -595,6 +595,33 @@ func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
 	}
 }
 
+// TestAFailureAfterTheWordsIsAnError: the words are read, then the products
+// are locked away; the search must fail (a 5xx for the shopper to retry),
+// not answer "No products match".
+func TestAFailureAfterTheWordsIsAnError(t *testing.T) {
+	pool := catalogDB(t, 2_000)
+	cfg := pool.Config().Copy()
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = "200ms"
+	short, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer short.Close()
+	tx, err := pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE products IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Filter{{Q: "black"}, {Q: "pro", Sort: SortPriceAsc}, {Sort: SortNewest}} {
+		if p, err := NewService(short).Search(t.Context(), f); err == nil {
+			t.Errorf("%+v with the products locked: no error, %d items, notice %q", f, len(p.Items), p.Notice)
+		}
+	}
+}
+
 func firstDifference(a, b []int64) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
