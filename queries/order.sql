@@ -205,14 +205,3 @@ SELECT l.ledger, l.subject_id, l.delta, l.reason, l.created_at FROM (
     SELECT 'coupon', c.coupon_id, CASE c.event WHEN 'used' THEN -1 ELSE 1 END::bigint, c.event, c.created_at, c.id FROM coupon_ledger c WHERE c.order_id = @order_id::bigint
 ) l
 ORDER BY l.created_at, l.ledger, l.id;
-
--- name: TakeStockOrAbort :exec
--- Pessimistic, the last statement of a checkout, sent in one round trip with
--- COMMIT: the same guarded update, but a short stock raises an error
--- (division_by_zero, 22012) so that the COMMIT behind it never runs.
-WITH taken AS (
-    UPDATE product_stock SET stock = stock - sqlc.arg(quantity), version = version + 1
-    WHERE product_id = sqlc.arg(product_id) AND stock >= sqlc.arg(quantity)
-    RETURNING 1
-)
-SELECT 1 / count(*) FROM taken;

@@ -947,28 +947,6 @@ func (q *Queries) TakeStockGuarded(ctx context.Context, arg TakeStockGuardedPara
 	return result.RowsAffected(), nil
 }
 
-const takeStockOrAbort = `-- name: TakeStockOrAbort :exec
-WITH taken AS (
-    UPDATE product_stock SET stock = stock - $1, version = version + 1
-    WHERE product_id = $2 AND stock >= $1
-    RETURNING 1
-)
-SELECT 1 / count(*) FROM taken
-`
-
-type TakeStockOrAbortParams struct {
-	Quantity  int64
-	ProductID int64
-}
-
-// Pessimistic, the last statement of a checkout, sent in one round trip with
-// COMMIT: the same guarded update, but a short stock raises an error
-// (division_by_zero, 22012) so that the COMMIT behind it never runs.
-func (q *Queries) TakeStockOrAbort(ctx context.Context, arg TakeStockOrAbortParams) error {
-	_, err := q.db.Exec(ctx, takeStockOrAbort, arg.Quantity, arg.ProductID)
-	return err
-}
-
 const takeStockVersioned = `-- name: TakeStockVersioned :execrows
 UPDATE product_stock SET stock = $1, version = version + 1
 WHERE product_id = $2 AND version = $3

@@ -2,11 +2,8 @@ package order
 
 import (
 	"context"
-	"errors"
 	"time"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"market/internal/coupon"
 	"market/internal/db"
@@ -88,172 +85,217 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o Order, crea
 			return Order{}, false, err
 		}
 	}
-	err = s.inTxFinal(ctx, func(q *db.Queries, final *finalStep) error {
-		created = false
+	err = s.inTx(ctx, func(q *db.Queries) error {
 		var err error
-		o, created, err = s.place(ctx, q, final, in)
+		o, created, err = s.place(ctx, q, in)
 		return err
 	})
 	return o, created, err
 }
 
-func (s *Service) place(ctx context.Context, q *db.Queries, final *finalStep, in CheckoutInput) (Order, bool, error) {
-	// 1. The shopper's row: serialises this shopper's checkouts, so repeats of
-	// one key (double click, five tabs) wait here and then find the order.
-	w, err := q.LockShopper(ctx, in.UserID)
-	if isNoRows(err) {
-		return Order{}, false, errs.New(errs.NotFound, "We could not find your account.")
-	}
+// place is one attempt at a checkout, inside the transaction. Its steps take
+// their locks in the package's order: the shopper, the coupon, then stock.
+func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (Order, bool, error) {
+	w, rows, err := lockShopper(ctx, q, in.UserID)
 	if err != nil {
 		return Order{}, false, err
 	}
-	rows, err := q.CartLines(ctx, in.UserID)
+	if prev, found, err := repeatedCheckout(ctx, q, rows, in); found || err != nil {
+		return prev, false, err
+	}
+	cart, err := checkCart(rows, in.ExpectedTotal)
 	if err != nil {
 		return Order{}, false, err
 	}
-	prev, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
-	if err == nil {
-		items, err := q.OrderItems(ctx, prev.ID)
-		if err != nil {
-			return Order{}, false, err
-		}
-		if !sameRequest(prev, items, rows, in) {
-			return Order{}, false, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
-		}
-		return orderOf(prev, items), false, nil
-	}
-	if !isNoRows(err) {
+	discount, couponID, err := couponDiscount(ctx, q, in, cart.Subtotal)
+	if err != nil {
 		return Order{}, false, err
 	}
+	c, err := chargeFor(w, cart.Subtotal, discount, in.Points)
+	if err != nil {
+		return Order{}, false, err
+	}
+	c.couponID = couponID
+	o, err := writeOrder(ctx, q, in, cart, c)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if err := s.takeCartStock(ctx, q, o.ID, in.UserID, cart.Lines); err != nil {
+		return Order{}, false, err
+	}
+	return o, true, nil
+}
 
+// lockShopper locks the shopper's row and reads the cart. The lock serialises
+// this shopper's checkouts, so repeats of one key (double click, five tabs)
+// wait here and then find the order.
+func lockShopper(ctx context.Context, q *db.Queries, userID int64) (db.LockShopperRow, []db.CartLinesRow, error) {
+	w, err := q.LockShopper(ctx, userID)
+	if isNoRows(err) {
+		return w, nil, errs.New(errs.NotFound, "We could not find your account.")
+	}
+	if err != nil {
+		return w, nil, err
+	}
+	rows, err := q.CartLines(ctx, userID)
+	return w, rows, err
+}
+
+// repeatedCheckout finds the order this key already placed (found), and
+// refuses the key when it came with a different request.
+func repeatedCheckout(ctx context.Context, q *db.Queries, rows []db.CartLinesRow, in CheckoutInput) (o Order, found bool, err error) {
+	prev, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
+	if isNoRows(err) {
+		return Order{}, false, nil
+	}
+	if err != nil {
+		return Order{}, false, err
+	}
+	items, err := q.OrderItems(ctx, prev.ID)
+	if err != nil {
+		return Order{}, false, err
+	}
+	if !sameRequest(prev, items, rows, in) {
+		return Order{}, false, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
+	}
+	return orderOf(prev, items), true, nil
+}
+
+// checkCart refuses an empty cart, a line already short of stock (an
+// unlocked pre-check: the guarded update in takeStock is what decides), and
+// a subtotal other than the one the shopper was shown.
+func checkCart(rows []db.CartLinesRow, expectedTotal *int64) (Cart, error) {
 	cart, err := cartOf(rows)
 	if err != nil {
-		return Order{}, false, err
+		return Cart{}, err
 	}
 	if len(cart.Lines) == 0 {
-		return Order{}, false, errs.New(CodeCartEmpty, "Your cart is empty. Add something first.")
+		return Cart{}, errs.New(CodeCartEmpty, "Your cart is empty. Add something first.")
 	}
-	// An unlocked pre-check: a sold-out line fails before any lock is taken.
-	// The guarded update below is what actually decides.
 	for _, l := range cart.Lines {
 		if l.Short() {
-			return Order{}, false, outOfStock(l)
+			return Cart{}, outOfStock(l)
 		}
 	}
 	// The prices just read are the ones this order charges, so comparing
 	// them here (not before the transaction) catches a price change that
 	// races the checkout.
-	if in.ExpectedTotal != nil && *in.ExpectedTotal != cart.Subtotal {
-		return Order{}, false, priceChanged(*in.ExpectedTotal, cart.Subtotal)
+	if expectedTotal != nil && *expectedTotal != cart.Subtotal {
+		return Cart{}, priceChanged(*expectedTotal, cart.Subtotal)
 	}
-
-	// 2. The coupon (locked): the shopper's, unused, unexpired, minimum met.
-	var discount int64
-	var couponID *int64
-	if in.CouponID != 0 {
-		c, err := q.CouponForCheckout(ctx, in.CouponID)
-		if isNoRows(err) || (err == nil && c.UserID != in.UserID) {
-			return Order{}, false, couponInvalid("We could not find that coupon among yours.")
-		}
-		if err != nil {
-			return Order{}, false, err
-		}
-		d := coupon.Discount{Type: c.DiscountType, Value: c.DiscountValue, MaxDiscount: c.MaxDiscount, MinOrderAmount: c.MinOrderAmount}
-		switch {
-		case c.Status != "issued":
-			return Order{}, false, couponInvalid("This coupon has already been used.")
-		case !c.ExpiresAt.After(time.Now()):
-			return Order{}, false, couponInvalid("This coupon has expired.")
-		case !d.Applies(cart.Subtotal):
-			return Order{}, false, couponInvalid("This coupon needs an order of at least %s.", money.Won(d.MinOrderAmount))
-		}
-		discount, couponID = d.Amount(cart.Subtotal), &c.ID
-	}
-
-	// 3. Points and balance, against the locked row.
-	if in.Points > w.Points {
-		return Order{}, false, pointsInvalid("You have %s points; you cannot spend more.", money.Count(w.Points))
-	}
-	if in.Points > cart.Subtotal-discount {
-		return Order{}, false, pointsInvalid("You can spend at most %s points on this order.", money.Count(cart.Subtotal-discount))
-	}
-	charged := cart.Subtotal - discount - in.Points
-	if w.Balance < charged {
-		return Order{}, false, errs.New(CodeInsufficientBalance, "Your balance of %s is not enough for %s. Top up on your account page.", money.Won(w.Balance), money.Won(charged))
-	}
-	earned := charged / 100 // 1% of what was charged, rounded down
-
-	// 4. The order, its lines, the coupon, the wallet, and a ledger row for each change.
-	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: cart.Subtotal,
-		Discount: discount, PointsUsed: in.Points, Charged: charged, PointsEarned: earned, CouponID: couponID})
-	if err != nil {
-		return Order{}, false, err
-	}
-	ids := make([]int64, len(cart.Lines))
-	names := make([]string, len(cart.Lines))
-	prices := make([]int64, len(cart.Lines))
-	qtys := make([]int32, len(cart.Lines))
-	deltas := make([]int64, len(cart.Lines))
-	for i, l := range cart.Lines {
-		ids[i], names[i], prices[i], qtys[i], deltas[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity), -l.Quantity
-	}
-	if err := q.InsertOrderItems(ctx, db.InsertOrderItemsParams{OrderID: row.ID, ProductIds: ids, Names: names, Prices: prices, Quantities: qtys}); err != nil {
-		return Order{}, false, err
-	}
-	if couponID != nil {
-		n, err := q.UseCoupon(ctx, db.UseCouponParams{ID: *couponID, OrderID: &row.ID})
-		if err != nil {
-			return Order{}, false, err
-		}
-		if n != 1 {
-			return Order{}, false, couponInvalid("This coupon has already been used.")
-		}
-		if err := q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: *couponID, OrderID: row.ID, Event: "used"}); err != nil {
-			return Order{}, false, err
-		}
-	}
-	if err := moveWallet(ctx, q, in.UserID, &row.ID, -charged, []pointsMove{{-in.Points, "spent"}, {earned, "earned"}}, "order"); err != nil {
-		return Order{}, false, err
-	}
-	if err := q.ClearOrderedLines(ctx, db.ClearOrderedLinesParams{UserID: in.UserID, ProductIds: ids}); err != nil {
-		return Order{}, false, err
-	}
-
-	// 5. Stock last, in ascending product id (CartLines is ordered so): the
-	// hot rows are locked by the final statements, so each is held only until
-	// the commit. Its ledger rows go first; a failed update rolls them back.
-	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
-		return Order{}, false, err
-	}
-	// Pessimistic: the last line's update goes out with COMMIT in one round
-	// trip, so the hottest lock is released without waiting on this process.
-	last := len(cart.Lines) - 1
-	for i, l := range cart.Lines {
-		if i == last && s.opt.Locking == Pessimistic {
-			err = takeStockAndCommit(ctx, final.Queries(), l)
-		} else {
-			err = s.takeStock(ctx, q, l)
-		}
-		if err != nil {
-			return Order{}, false, err
-		}
-	}
-	items := make([]db.OrderItem, len(cart.Lines))
-	for i := range cart.Lines {
-		items[i] = db.OrderItem{OrderID: row.ID, ProductID: ids[i], Name: names[i], Price: prices[i], Quantity: qtys[i]}
-	}
-	return orderOf(row, items), true, nil
+	return cart, nil
 }
 
-// takeStockAndCommit is the pessimistic guarded update sent with COMMIT; a
-// short stock fails the statement (so the COMMIT behind it is skipped).
-func takeStockAndCommit(ctx context.Context, final *db.Queries, l Line) error {
-	err := final.TakeStockOrAbort(ctx, db.TakeStockOrAbortParams{ProductID: l.ProductID, Quantity: l.Quantity})
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "22012" { // division_by_zero: the guard matched no row
-		return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
+// couponDiscount locks the coupon (if one was chosen) and checks it is the
+// shopper's, unused, unexpired, and its minimum is met.
+func couponDiscount(ctx context.Context, q *db.Queries, in CheckoutInput, subtotal int64) (discount int64, couponID *int64, err error) {
+	if in.CouponID == 0 {
+		return 0, nil, nil
 	}
-	return err
+	c, err := q.CouponForCheckout(ctx, in.CouponID)
+	if isNoRows(err) || (err == nil && c.UserID != in.UserID) {
+		return 0, nil, couponInvalid("We could not find that coupon among yours.")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	d := coupon.Discount{Type: c.DiscountType, Value: c.DiscountValue, MaxDiscount: c.MaxDiscount, MinOrderAmount: c.MinOrderAmount}
+	switch {
+	case c.Status != "issued":
+		return 0, nil, couponInvalid("This coupon has already been used.")
+	case !c.ExpiresAt.After(time.Now()):
+		return 0, nil, couponInvalid("This coupon has expired.")
+	case !d.Applies(subtotal):
+		return 0, nil, couponInvalid("This coupon needs an order of at least %s.", money.Won(d.MinOrderAmount))
+	}
+	return d.Amount(subtotal), &c.ID, nil
+}
+
+// charge is what an order takes and gives.
+type charge struct {
+	subtotal, discount, points, charged, earned int64
+	couponID                                    *int64
+}
+
+// chargeFor checks points and balance against the locked shopper row.
+func chargeFor(w db.LockShopperRow, subtotal, discount, points int64) (charge, error) {
+	if points > w.Points {
+		return charge{}, pointsInvalid("You have %s points; you cannot spend more.", money.Count(w.Points))
+	}
+	if points > subtotal-discount {
+		return charge{}, pointsInvalid("You can spend at most %s points on this order.", money.Count(subtotal-discount))
+	}
+	charged := subtotal - discount - points
+	if w.Balance < charged {
+		return charge{}, errs.New(CodeInsufficientBalance, "Your balance of %s is not enough for %s. Top up on your account page.", money.Won(w.Balance), money.Won(charged))
+	}
+	earned := charged / 100 // 1% of what was charged, rounded down
+	return charge{subtotal: subtotal, discount: discount, points: points, charged: charged, earned: earned}, nil
+}
+
+// writeOrder writes the order, its lines, the coupon, the wallet, and a
+// ledger row for each change, and empties the ordered lines from the cart.
+func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c charge) (Order, error) {
+	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: c.subtotal,
+		Discount: c.discount, PointsUsed: c.points, Charged: c.charged, PointsEarned: c.earned, CouponID: c.couponID})
+	if err != nil {
+		return Order{}, err
+	}
+	items := make([]db.OrderItem, len(cart.Lines))
+	p := db.InsertOrderItemsParams{OrderID: row.ID, ProductIds: make([]int64, len(cart.Lines)), Names: make([]string, len(cart.Lines)),
+		Prices: make([]int64, len(cart.Lines)), Quantities: make([]int32, len(cart.Lines))}
+	for i, l := range cart.Lines {
+		items[i] = db.OrderItem{OrderID: row.ID, ProductID: l.ProductID, Name: l.Name, Price: l.Price, Quantity: int32(l.Quantity)}
+		p.ProductIds[i], p.Names[i], p.Prices[i], p.Quantities[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity)
+	}
+	if err := q.InsertOrderItems(ctx, p); err != nil {
+		return Order{}, err
+	}
+	if c.couponID != nil {
+		if err := useCoupon(ctx, q, *c.couponID, row.ID); err != nil {
+			return Order{}, err
+		}
+	}
+	if err := moveWallet(ctx, q, in.UserID, &row.ID, -c.charged, []pointsMove{{-c.points, "spent"}, {c.earned, "earned"}}, "order"); err != nil {
+		return Order{}, err
+	}
+	if err := q.ClearOrderedLines(ctx, db.ClearOrderedLinesParams{UserID: in.UserID, ProductIds: p.ProductIds}); err != nil {
+		return Order{}, err
+	}
+	return orderOf(row, items), nil
+}
+
+// useCoupon marks the locked coupon used by the order, with its ledger row.
+func useCoupon(ctx context.Context, q *db.Queries, couponID, orderID int64) error {
+	n, err := q.UseCoupon(ctx, db.UseCouponParams{ID: couponID, OrderID: &orderID})
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return couponInvalid("This coupon has already been used.")
+	}
+	return q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: couponID, OrderID: orderID, Event: "used"})
+}
+
+// takeCartStock takes every line's stock last, in ascending product id
+// (CartLines is ordered so), so the hot rows are held only from their update
+// to the commit. Its ledger rows go first; a short line refuses the checkout
+// and the rollback undoes them with everything else.
+func (s *Service) takeCartStock(ctx context.Context, q *db.Queries, orderID, userID int64, lines []Line) error {
+	ids := make([]int64, len(lines))
+	deltas := make([]int64, len(lines))
+	for i, l := range lines {
+		ids[i], deltas[i] = l.ProductID, -l.Quantity
+	}
+	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &orderID, ActorID: &userID}); err != nil {
+		return err
+	}
+	for _, l := range lines {
+		if err := s.takeStock(ctx, q, l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // takeStock deducts one line's stock under the configured strategy.

@@ -118,15 +118,6 @@ var errBusy = errs.New(errs.Busy, "We are very busy right now, so nothing was ch
 // transient failures (lock timeout, serialization failure, deadlock) a few
 // times with jittered backoff. fn must be safe to run again.
 func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
-	return s.inTxFinal(ctx, func(q *db.Queries, _ *finalStep) error { return fn(q) })
-}
-
-// inTxFinal is inTx whose fn may end the transaction itself: a statement run
-// through final.Queries() is sent together with COMMIT in one round trip, so
-// a hot row it locks is released by the same round trip (the statement must
-// fail, not match zero rows, when it must not commit). Otherwise inTxFinal
-// commits as usual.
-func (s *Service) inTxFinal(ctx context.Context, fn func(q *db.Queries, final *finalStep) error) error {
 	var err error
 	for attempt := range s.opt.Attempts {
 		if attempt > 0 {
@@ -135,92 +126,18 @@ func (s *Service) inTxFinal(ctx context.Context, fn func(q *db.Queries, final *f
 				return err
 			}
 		}
-		err = s.tx(ctx, fn)
+		err = db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+			if err := q.SetLockTimeout(ctx, fmt.Sprintf("%dms", s.opt.LockTimeout.Milliseconds())); err != nil {
+				return err
+			}
+			return fn(q)
+		})
 		if !transient(err) {
 			return err
 		}
 	}
 	return fmt.Errorf("%w (%v)", errBusy, err)
 }
-
-// tx is one attempt. It drives BEGIN/COMMIT/ROLLBACK on a pooled connection
-// itself (not pgx.Tx), so that a transaction that fn already committed costs
-// no further round trip.
-func (s *Service) tx(ctx context.Context, fn func(q *db.Queries, final *finalStep) error) (err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release() // a connection left inside a transaction is closed, not reused
-	if _, err := conn.Exec(ctx, "BEGIN"); err != nil {
-		return err
-	}
-	final := &finalStep{conn: conn}
-	defer func() {
-		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
-			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
-	q := db.New(conn)
-	if err := q.SetLockTimeout(ctx, fmt.Sprintf("%dms", s.opt.LockTimeout.Milliseconds())); err != nil {
-		return err
-	}
-	if err := fn(q, final); err != nil {
-		return err
-	}
-	if final.committed {
-		return nil
-	}
-	tag, err := conn.Exec(ctx, "COMMIT")
-	if err == nil && tag.String() == "ROLLBACK" {
-		err = pgx.ErrTxCommitRollback // a statement failed and fn did not say so
-	}
-	return err
-}
-
-// finalStep hands out Queries whose next Exec goes out with COMMIT.
-type finalStep struct {
-	conn      *pgxpool.Conn
-	committed bool
-}
-
-func (f *finalStep) Queries() *db.Queries { return db.New(commitAfter{f}) }
-
-// commitAfter is a db.DBTX whose Exec pipelines its statement and COMMIT (one
-// Sync: when the statement fails, PostgreSQL skips the COMMIT and the
-// transaction stays aborted for the rollback).
-type commitAfter struct{ f *finalStep }
-
-func (c commitAfter) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	b := &pgx.Batch{}
-	b.Queue(sql, args...)
-	b.Queue("COMMIT")
-	br := c.f.conn.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	if err == nil {
-		var commit pgconn.CommandTag
-		if commit, err = br.Exec(); err == nil && commit.String() == "ROLLBACK" {
-			err = pgx.ErrTxCommitRollback
-		}
-		c.f.committed = err == nil
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return tag, err
-}
-
-func (c commitAfter) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return nil, errors.New("commitAfter: only Exec ends a transaction")
-}
-
-func (c commitAfter) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return errRow{errors.New("commitAfter: only Exec ends a transaction")}
-}
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // transient: the transaction lost a race it may win next time.
 func transient(err error) bool {

@@ -701,11 +701,16 @@ func TestLockWaitsAreBoundedAndEndInBusy(t *testing.T) {
 }
 
 // The last line's stock is taken after the unlocked pre-check passed but
-// before the checkout's guarded update (sent with COMMIT in one round trip
-// under pessimistic locking): the checkout answers out_of_stock and commits
-// nothing — no order, no charge, the other line's stock untouched.
+// before the checkout's guarded update (the statement that decides, read
+// before anything commits): the checkout answers out_of_stock with the
+// strategy's message and commits nothing — no order, no charge, no ledger
+// row, the cart kept, the other line's stock untouched.
 func TestLastLineSoldOutUnderTheCheckoutCommitsNothing(t *testing.T) {
-	for _, strategy := range strategies {
+	for _, tc := range []struct{ strategy, message string }{
+		{order.Pessimistic, "Sorry, Product just sold out, or fewer are left than you asked for."},
+		{order.Optimistic, "Sorry, Product just sold out. Remove it from your cart to check out the rest."},
+	} {
+		strategy := tc.strategy
 		t.Run(strategy, func(t *testing.T) {
 			e := newEnv(t, strategy)
 			plenty, last := e.product(1000, 10), e.product(2000, 1)
@@ -739,14 +744,24 @@ func TestLastLineSoldOutUnderTheCheckoutCommitsNothing(t *testing.T) {
 			if err := blocker.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := <-done; !errs.Is(err, order.CodeOutOfStock) {
+			err = <-done
+			if !errs.Is(err, order.CodeOutOfStock) {
 				t.Fatalf("checkout: %v, want out_of_stock", err)
+			}
+			if got, ok := errs.As(err); !ok || got.Message != tc.message {
+				t.Errorf("message %q, want %q", err, tc.message)
 			}
 			if n := e.count("SELECT count(*) FROM orders"); n != 0 {
 				t.Errorf("%d orders, want 0", n)
 			}
 			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", plenty); s != 10 {
 				t.Errorf("the other line's stock is %d, want 10", s)
+			}
+			if s := e.count("SELECT stock FROM product_stock WHERE product_id = $1", last); s != 0 {
+				t.Errorf("the sold-out line's stock is %d, want 0", s)
+			}
+			if n := e.count("SELECT count(*) FROM stock_ledger") + e.count("SELECT count(*) FROM points_ledger"); n != 0 {
+				t.Errorf("%d stock or points ledger rows, want 0", n)
 			}
 			if b := e.count("SELECT balance FROM users WHERE id = $1", buyer); b != 10_000 {
 				t.Errorf("balance %d, want 10000", b)
