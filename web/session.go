@@ -86,10 +86,16 @@ func (s *sessionStore) logIn(w http.ResponseWriter, r *http.Request, u reqctx.Us
 	if err != nil {
 		return err
 	}
-	sess.Values = map[any]any{"uid": u.ID, "sid": sid, "name": u.Name, "email": u.Email, "admin": u.Admin}
+	sess.Values = loggedInValues(u, sid)
 	sess.Options.MaxAge = s.store.Options.MaxAge
 	w.Header().Set("Cache-Control", "no-store") // an answer that signs in is a signed-in answer
 	return sess.Save(r, w)
+}
+
+// loggedInValues is everything a signed-in cookie holds (read back by
+// userFromSession).
+func loggedInValues(u reqctx.User, sid string) map[any]any {
+	return map[any]any{"uid": u.ID, "sid": sid, "name": u.Name, "email": u.Email, "admin": u.Admin}
 }
 
 // logOut ends the session the cookie names (for every copy of it) and

@@ -46,6 +46,30 @@ func TestSessionRoundTripsUserAndFlashes(t *testing.T) {
 	}
 }
 
+// The cookie a load generator mints is the one /login sets: the store reads
+// it as the same shopper, in a session that is open.
+func TestSessionCookieIsASignedInCookie(t *testing.T) {
+	const secret = "a-session-secret-of-at-least-32-characters"
+	open := testSessions(t)
+	want := reqctx.User{ID: 77, Name: "Bench buyer"}
+	c, err := SessionCookie(secret, open, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Name != sessionName || !c.HttpOnly || c.Path != "/" || c.SameSite != http.SameSiteLaxMode || c.MaxAge <= 0 {
+		t.Fatalf("cookie attributes %+v", c)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.AddCookie(c)
+	got, sid, ok := userFromSession(newSessionStore(secret, false, open).get(req))
+	if !ok || got != want || sid == "" {
+		t.Fatalf("user %+v (ok %v, sid %q), want %+v", got, ok, sid, want)
+	}
+	if valid, err := open.Valid(t.Context(), got.ID, sid); err != nil || !valid {
+		t.Fatalf("the minted session is open: %v (%v)", valid, err)
+	}
+}
+
 func TestForgedOrOldCookiesAreNoSession(t *testing.T) {
 	store := newSessionStore("a-session-secret-of-at-least-32-characters", false, testSessions(t))
 	other := newSessionStore("another-secret-of-at-least-32-characters!", false, testSessions(t))
