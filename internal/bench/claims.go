@@ -1,56 +1,102 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/account"
 	"market/internal/config"
 	"market/internal/coupon"
+	"market/internal/db"
 	"market/internal/reqctx"
 	"market/web"
 )
 
-// claims: `market bench claims` — many shoppers claim through the real HTTP
-// endpoint; Redis mode and the PostgreSQL row-lock baseline side by side,
-// plus the raw ceiling of the same Lua script without HTTP.
-func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+// claims: `market bench claims` — many shoppers claim through the shop's
+// real HTTP endpoint; then, at the service level (no HTTP), the shop's coupon
+// service and the PostgreSQL row-lock baseline side by side, and the bare
+// claim script called from a go-redis loop (the Redis ceiling). Every run is
+// checked: a failed request, a wrong answer, an over-issue or a PostgreSQL
+// that does not hold exactly the coupons answered "claimed" fails the bench.
+// The campaigns it made are deleted from PostgreSQL and Redis at the end.
+func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) (err error) {
 	fs := flag.NewFlagSet("bench claims", flag.ContinueOnError)
 	shoppers := fs.Int("shoppers", 20000, "distinct shoppers, one claim each")
 	stock := fs.Int64("stock", 10000, "coupons in each campaign")
 	concurrency := fs.Int("concurrency", 500, "shoppers claiming at the same time")
-	mode := fs.String("mode", "both", "redis, db, or both (side by side)")
+	serviceLevel := fs.Bool("service", true, "also measure at the service level: the shop's service, the row-lock baseline, the bare script")
 	baseline := fs.Int("baseline-shoppers", 2000, "shoppers in the row-lock baseline (it is slow; claims/s is compared)")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server process during the Redis-mode storm to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server process during the HTTP storm to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || (*mode != "redis" && *mode != "db" && *mode != "both") {
-		return errors.New("bench claims: -shoppers, -stock and -concurrency must be positive; -mode redis|db|both")
+	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || *baseline < 1 {
+		return errors.New("bench claims: -shoppers, -stock, -concurrency and -baseline-shoppers must be positive")
 	}
 	pool, rdb, closeStores, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
+	printClaimsSetup(ctx, pool, rdb, *shoppers, *stock, *concurrency)
+
+	users, cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, *shoppers)
+	if err != nil {
+		return err
+	}
+	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler), Flush: coupon.FlushOptions{
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
+	env := &claimsEnv{pool: pool, rdb: rdb, made: &benchCampaigns{svc: svc}, concurrency: *concurrency}
+	defer func() { err = errors.Join(err, env.made.cleanup(context.WithoutCancel(ctx), pool, rdb)) }()
+
+	shop, err := httpStorm(ctx, env, users, cookies, *stock, *cpuprofile)
+	if err != nil {
+		return err
+	}
+	storms := []storm{shop}
+	if *serviceLevel {
+		more, err := serviceStorms(ctx, env, cfg, svc, users, *stock, *baseline)
+		if err != nil {
+			return err
+		}
+		storms = append(storms, more...)
+	}
+	printStorms(storms, *concurrency)
+	failed := 0
+	for _, s := range storms {
+		for _, p := range s.problems {
+			fmt.Fprintf(os.Stderr, "FAIL %s: %s\n", s.name, p)
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("bench claims: %d checks failed (the FAIL lines above)", failed)
+	}
+	return nil
+}
+
+// claimsEnv is what every storm of one bench run shares.
+type claimsEnv struct {
+	pool        *pgxpool.Pool
+	rdb         redis.UniversalClient
+	made        *benchCampaigns
+	concurrency int
+}
+
+func printClaimsSetup(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, shoppers int, stock int64, concurrency int) {
 	fsync := "cluster"
 	if v, err := rdb.ConfigGet(ctx, "appendfsync").Result(); err == nil {
 		fsync = "appendonly " + rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] + ", appendfsync " + v["appendfsync"]
@@ -60,388 +106,156 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 		redisPool = c.Options().PoolSize
 	}
 	fmt.Printf("bench claims: %d shoppers, %d coupons, concurrency %d, Redis %s, %d Redis and %d PostgreSQL connections\n",
-		*shoppers, *stock, *concurrency, fsync, redisPool, pool.Config().MaxConns)
-
-	cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, *shoppers)
-	if err != nil {
-		return err
-	}
-	quiet := slog.New(slog.DiscardHandler)
-	var results []storm
-	for _, m := range []string{"redis", "db"} {
-		if *mode != "both" && *mode != m {
-			continue
-		}
-		svc := coupon.NewService(pool, rdb, coupon.Options{DBClaims: m == "db", Log: quiet, Flush: coupon.FlushOptions{
-			Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
-		shoppersHere, stockHere := cookies, *stock
-		if m == "db" && *baseline < len(cookies) {
-			// Same stock-to-shopper proportion, fewer shoppers.
-			shoppersHere, stockHere = cookies[:*baseline], max(1, *stock*int64(*baseline)/int64(len(cookies)))
-		}
-		profile := ""
-		if m == "redis" {
-			profile = *cpuprofile
-		}
-		r, err := httpStorm(ctx, pool, rdb, svc, m, profile, shoppersHere, stockHere, *concurrency)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
-	// Two ceilings: the script called one by one (one EVALSHA per call, as
-	// redis-benchmark without pipelining would) and through the service's
-	// own batched path. The bar is judged against the higher one.
-	var ceiling, ceilingOneByOne float64
-	if *mode != "db" {
-		if ceilingOneByOne, err = rawCeiling(ctx, pool, rdb, cookies, *stock, *concurrency, true); err != nil {
-			return err
-		}
-		if ceiling, err = rawCeiling(ctx, pool, rdb, cookies, *stock, *concurrency, false); err != nil {
-			return err
-		}
-		ceiling = max(ceiling, ceilingOneByOne)
-	}
-
-	fmt.Printf("\n%-8s %10s %9s %9s %9s %11s %10s %12s %9s\n", "mode", "claims/s", "p50", "p99", "claimed", "over-issue", "duplicates", "pg matches", "server RSS")
-	for _, r := range results {
-		fmt.Printf("%-8s %10.0f %9s %9s %9d %11d %10d %12s %8dM\n", r.mode, r.perSecond, r.p50.Round(10*time.Microsecond),
-			r.p99.Round(10*time.Microsecond), r.claimed, r.overIssue, r.duplicates, r.catchUp.Round(time.Millisecond), r.rssMB)
-	}
-	for _, r := range results {
-		n := float64(r.requests)
-		fmt.Printf("%s CPU per request during the storm: server %.0f µs, load generator %.0f µs, Redis %.0f µs (two cores give %.0f µs per request at this rate)\n",
-			r.mode, us(r.serverCPU)/n, us(r.clientCPU)/n, us(r.redisCPU)/n, 2e6/r.perSecond)
-	}
-	if ceiling > 0 {
-		fmt.Printf("raw ceiling (same Lua script, no HTTP, concurrency %d): %.0f claims/s (one EVALSHA per call: %.0f/s)\n", *concurrency, ceiling, ceilingOneByOne)
-	}
-	if len(results) == 2 && results[1].perSecond > 0 {
-		fmt.Printf("redis / row-lock baseline: %.1fx\n", results[0].perSecond/results[1].perSecond)
-	}
-	if ceiling > 0 && results[0].mode == "redis" {
-		fmt.Printf("redis HTTP / raw ceiling: %.0f%% (/ one EVALSHA per call: %.0f%%)\n", 100*results[0].perSecond/ceiling, 100*results[0].perSecond/ceilingOneByOne)
-	}
-	for _, r := range results {
-		if r.overIssue != 0 || r.duplicates != 0 {
-			return fmt.Errorf("%s: %d over-issued, %d duplicates", r.mode, r.overIssue, r.duplicates)
-		}
-	}
-	return nil
+		shoppers, stock, concurrency, fsync, redisPool, pool.Config().MaxConns)
 }
 
-type storm struct {
-	mode                  string
-	requests              int
-	perSecond             float64
-	p50, p99              time.Duration
-	claimed               int64
-	overIssue, duplicates int64
-	catchUp               time.Duration
-	rssMB                 int64
-	// CPU used during the storm by the server, the load generator and Redis.
-	serverCPU, clientCPU, redisCPU time.Duration
+// serviceStorms runs the service level: the shop's coupon service (its
+// claims persisted by a flusher in this process, as `serve` runs one), the
+// row-lock baseline on a pool of the size `serve` uses, and the bare script.
+func serviceStorms(ctx context.Context, env *claimsEnv, cfg config.Config, svc *coupon.Service, users []int64, stock int64, baseline int) ([]storm, error) {
+	flushCtx, stopFlusher := context.WithCancel(context.WithoutCancel(ctx))
+	var flusher sync.WaitGroup
+	flusher.Go(func() { svc.RunFlusher(flushCtx) })
+	defer func() { stopFlusher(); flusher.Wait() }()
+
+	shop, err := serviceStorm(ctx, env, "service: shop", svc, users, stock, true)
+	if err != nil {
+		return nil, err
+	}
+	basePool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout})
+	if err != nil {
+		return nil, err
+	}
+	defer basePool.Close()
+	baseUsers, baseStock := users, stock
+	if baseline < len(users) {
+		// Same stock-to-shopper proportion, fewer shoppers.
+		baseUsers, baseStock = users[:baseline], max(1, stock*int64(baseline)/int64(len(users)))
+	}
+	base, err := serviceStorm(ctx, env, "service: row lock", &rowLock{pool: basePool}, baseUsers, baseStock, false)
+	if err != nil {
+		return nil, err
+	}
+	bare, err := bareScriptStorm(ctx, env, users, stock)
+	if err != nil {
+		return nil, err
+	}
+	return []storm{shop, base, bare}, nil
+}
+
+func printStorms(storms []storm, concurrency int) {
+	fmt.Printf("\n%-18s %10s %9s %9s %8s %8s %7s %6s %9s %9s %10s\n", "run", "claims/s", "p50", "p99",
+		"claimed", "sold out", "failed", "wrong", "pg rows", "pg after", "server RSS")
+	for _, s := range storms {
+		rss := "-"
+		if s.rssMB > 0 {
+			rss = strconv.FormatInt(s.rssMB, 10) + "M"
+		}
+		fmt.Printf("%-18s %10.0f %9s %9s %8d %8d %7d %6d %9d %9s %10s\n", s.name, s.perSecond, s.p50.Round(10*time.Microsecond),
+			s.p99.Round(10*time.Microsecond), s.claimed, s.soldOut, s.failed, s.wrong, s.pgRows, s.catchUp.Round(time.Millisecond), rss)
+	}
+	shop := storms[0]
+	if n := float64(len(shop.lat)); n > 0 {
+		fmt.Printf("%s CPU per request: server %.0f µs, load generator %.0f µs, Redis %.0f µs (two cores give %.0f µs per request at this rate)\n",
+			shop.name, us(shop.serverCPU)/n, us(shop.clientCPU)/n, us(shop.redisCPU)/n, 2e6/shop.perSecond)
+	}
+	if len(storms) == 4 {
+		svc, base, bare := storms[1], storms[2], storms[3]
+		fmt.Printf("service level, shop / row-lock baseline: %.1fx\n", svc.perSecond/base.perSecond)
+		fmt.Printf("bare script (go-redis, one EVALSHA per call, concurrency %d): %.0f calls/s; shop over HTTP %.0f%% of it, shop's service %.0f%% of it\n",
+			concurrency, bare.perSecond, 100*shop.perSecond/bare.perSecond, 100*svc.perSecond/bare.perSecond)
+	}
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // benchShoppers creates n shoppers (no usable password) and mints their session cookies.
-func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessions, secret string, n int) ([]*http.Cookie, error) {
+func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessions, secret string, n int) ([]int64, []*http.Cookie, error) {
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	rows, err := pool.Query(ctx, `INSERT INTO users (email, password_hash, name)
 		SELECT 'bench-' || $1 || '-' || g || '@example.test', '!', 'Bench ' || g FROM generate_series(1, $2::int) g RETURNING id`, run, n)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer rows.Close()
-	var cookies []*http.Cookie
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		c, err := web.SessionCookie(secret, open, reqctx.User{ID: id, Name: "Bench"})
-		if err != nil {
-			return nil, err
-		}
-		cookies = append(cookies, c)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, nil, err
 	}
-	return cookies, rows.Err()
+	cookies := make([]*http.Cookie, len(ids))
+	for i, id := range ids {
+		if cookies[i], err = web.SessionCookie(secret, open, reqctx.User{ID: id, Name: "Bench"}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return ids, cookies, nil
 }
 
-func benchCampaign(ctx context.Context, svc *coupon.Service, name string, stock int64) (int64, error) {
-	c, err := svc.Create(ctx, coupon.Input{Name: name, DiscountType: coupon.DiscountFixed, DiscountValue: 1000, TotalQuantity: stock,
+// benchCampaigns makes the bench's campaigns, active, and remembers them so
+// that cleanup can delete them: a bench leaves the shop's consistency report
+// as it found it.
+type benchCampaigns struct {
+	svc *coupon.Service
+	mu  sync.Mutex
+	ids []int64
+}
+
+func (b *benchCampaigns) open(ctx context.Context, name string, stock int64) (int64, error) {
+	c, err := b.svc.Create(ctx, coupon.Input{Name: name, DiscountType: coupon.DiscountFixed, DiscountValue: 1000, TotalQuantity: stock,
 		StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour), ValidDays: 7})
 	if err != nil {
 		return 0, err
 	}
-	_, err = svc.Transition(ctx, c.ID, "activate")
+	b.mu.Lock()
+	b.ids = append(b.ids, c.ID)
+	b.mu.Unlock()
+	_, err = b.svc.Transition(ctx, c.ID, "activate")
 	return c.ID, err
 }
 
-func httpStorm(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, svc *coupon.Service, mode, cpuprofile string, cookies []*http.Cookie, stock int64, concurrency int) (storm, error) {
-	id, err := benchCampaign(ctx, svc, "Bench "+mode, stock)
-	if err != nil {
-		return storm{}, err
+// cleanup waits until no claim of the bench's campaigns is left in a stream
+// (a flusher has persisted it), then deletes them: PostgreSQL first, so that
+// no flusher or background sync of a running shop turns to them again, then
+// their Redis keys.
+func (b *benchCampaigns) cleanup(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient) error {
+	if len(b.ids) == 0 {
+		return nil
 	}
-	// The server is its own process (as `serve` would be): the load
-	// generator's CPU and memory are not counted as the server's.
-	srv, err := startServer(mode, cpuprofile)
-	if err != nil {
-		return storm{}, err
-	}
-	defer func() {
-		if err := srv.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "%s: bench server: %v (log kept: %s)\n", mode, err, srv.log)
-			return
-		}
-		_ = os.Remove(srv.log) // a clean run leaves no access log behind
-
-	}()
-	// One keep-alive connection per shopper goroutine, reused for every claim.
-	conns := make([]*claimConn, concurrency)
-	for j := range conns {
-		conns[j] = &claimConn{addr: srv.addr}
-	}
-	defer func() {
-		for _, c := range conns {
-			c.close()
-		}
-	}()
-	if err := warmUp(ctx, svc, conns, mode, cookies); err != nil {
-		return storm{}, err
-	}
-
-	var (
-		next    atomic.Int64
-		claimed atomic.Int64
-		failed  atomic.Int64
-		mu      sync.Mutex
-		lat     = make([]time.Duration, 0, len(cookies))
-		winners = make(map[int]int)
-		wg      sync.WaitGroup
-	)
-	fmt.Printf("%s: %d shoppers storming campaign %d ...\n", mode, len(cookies), id)
-	server0, client0, redis0 := srv.cpuTime(), selfCPU(), redisCPU(ctx, rdb)
-	start := time.Now()
-	for _, conn := range conns {
-		wg.Go(func() {
-			mine := make([]time.Duration, 0, len(cookies)/concurrency+1)
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(cookies) || ctx.Err() != nil {
-					break
-				}
-				t0 := time.Now()
-				status, result, err := conn.claim(id, cookies[i])
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-				if result == "claimed" {
-					claimed.Add(1)
-					mu.Lock()
-					winners[i]++
-					mu.Unlock()
-				} else if status >= 500 {
-					failed.Add(1)
-				}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, id := range b.ids {
+		for {
+			n, err := rdb.XLen(ctx, fmt.Sprintf("coupon:{%d}:claims", id)).Result()
+			if err != nil {
+				return fmt.Errorf("bench cleanup: campaign %d: %w", id, err)
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	stormEnd := time.Now()
-
-	r := storm{mode: mode, claimed: claimed.Load(),
-		serverCPU: srv.cpuTime() - server0, clientCPU: selfCPU() - client0, redisCPU: redisCPU(ctx, rdb) - redis0}
-	r.requests = len(lat)
-	r.perSecond = float64(len(lat)) / elapsed.Seconds()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		r.p50, r.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
-	}
-	for _, n := range winners {
-		if n > 1 {
-			r.duplicates++
-		}
-	}
-	// PostgreSQL catches up with Redis (immediate for the row-lock baseline,
-	// whose truth is its own row count: a claim whose answer the client gave
-	// up waiting for may still have committed).
-	want := int64(-1)
-	if mode == "redis" {
-		if want, err = rdb.HLen(ctx, fmt.Sprintf("coupon:{%d}:claimed", id)).Result(); err != nil {
-			return r, err
-		}
-	}
-	for {
-		var persisted, rows, distinct int64
-		if err := pool.QueryRow(ctx, `SELECT c.persisted_count, count(k.id), count(DISTINCT k.user_id)
-			FROM campaigns c LEFT JOIN coupons k ON k.campaign_id = c.id WHERE c.id = $1 GROUP BY c.id`, id).Scan(&persisted, &rows, &distinct); err != nil {
-			return r, err
-		}
-		if want < 0 {
-			want = persisted
-		}
-		if persisted == want && rows == want {
-			r.catchUp = time.Since(stormEnd)
-			r.overIssue = max(0, rows-stock) + max(0, want-stock)
-			r.duplicates += rows - distinct
-			r.rssMB = srv.peakRSS() >> 20
-			break
-		}
-		if time.Since(stormEnd) > 60*time.Second {
-			return r, fmt.Errorf("%s: PostgreSQL has %d of %d claims after a minute", mode, persisted, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if f := failed.Load(); f > 0 {
-		fmt.Fprintf(os.Stderr, "%s: %d requests failed\n", mode, f)
-	}
-	return r, nil
-}
-
-// warmUp opens the load generator's keep-alive connections and the server's
-// pools (Redis, PostgreSQL, the loaded script) with one untimed claim per
-// connection on a separate campaign, so the storm measures a server that is
-// already up, as a flash sale meets one, rather than 500 simultaneous dials.
-func warmUp(ctx context.Context, svc *coupon.Service, conns []*claimConn, mode string, cookies []*http.Cookie) error {
-	id, err := benchCampaign(ctx, svc, "Bench warm-up "+mode, int64(len(conns)))
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for j, conn := range conns {
-		wg.Go(func() {
-			if status, _, err := conn.claim(id, cookies[j%len(cookies)]); err != nil || status != http.StatusOK {
-				failed.Add(1)
+			if n == 0 {
+				break
 			}
-		})
+			if ctx.Err() != nil {
+				return fmt.Errorf("bench cleanup: campaign %d still has %d claims to persist; campaigns %v left in place", id, n, b.ids)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
-	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("%s warm-up: %d of %d claims failed", mode, n, len(conns))
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, q := range []string{`DELETE FROM coupons WHERE campaign_id = ANY($1)`, `DELETE FROM coupon_dead_letters WHERE campaign_id = ANY($1)`,
+			`DELETE FROM campaign_events WHERE campaign_id = ANY($1)`, `DELETE FROM campaigns WHERE id = ANY($1)`} {
+			if _, err := tx.Exec(ctx, q, b.ids); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bench cleanup: delete campaigns %v: %w", b.ids, err)
+	}
+	for _, id := range b.ids {
+		_, keys := coupon.BareClaim(id)
+		if err := rdb.Del(ctx, keys...).Err(); err != nil {
+			return fmt.Errorf("bench cleanup: campaign %d's Redis keys: %w", id, err)
+		}
 	}
 	return nil
-}
-
-// claimConn is one shopper goroutine's keep-alive HTTP/1.1 connection. The
-// load generator writes each request as bytes and parses the answer with
-// net/http's own reader: far less client CPU than http.Client (whose
-// per-connection goroutines and header maps competed with the server for
-// the same two cores); the server sees an ordinary browser-less JSON POST.
-type claimConn struct {
-	addr string
-	conn net.Conn
-	r    *bufio.Reader
-	buf  []byte
-}
-
-// claim POSTs /coupons/{id}/claim as the cookie's shopper and returns the
-// status and the JSON "result". A broken connection is redialled once.
-func (c *claimConn) claim(id int64, cookie *http.Cookie) (int, string, error) {
-	for attempt := 0; ; attempt++ {
-		status, result, err := c.try(id, cookie)
-		if err == nil || attempt == 1 {
-			return status, result, err
-		}
-		c.close()
-	}
-}
-
-func (c *claimConn) try(id int64, cookie *http.Cookie) (int, string, error) {
-	if c.conn == nil {
-		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
-		if err != nil {
-			return 0, "", err
-		}
-		c.conn, c.r = conn, bufio.NewReader(conn)
-	}
-	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
-	b := append(c.buf[:0], "POST /coupons/"...)
-	b = strconv.AppendInt(b, id, 10)
-	b = append(b, "/claim HTTP/1.1\r\nHost: "...)
-	b = append(b, c.addr...)
-	b = append(b, "\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\nCookie: "...)
-	b = append(b, cookie.Name...)
-	b = append(b, '=')
-	b = append(b, cookie.Value...)
-	b = append(b, "\r\n\r\n"...)
-	c.buf = b
-	if _, err := c.conn.Write(b); err != nil {
-		return 0, "", err
-	}
-	res, err := http.ReadResponse(c.r, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	var body struct{ Result string }
-	err = json.NewDecoder(res.Body).Decode(&body)
-	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.Close {
-		c.close()
-	}
-	return res.StatusCode, body.Result, err
-}
-
-func (c *claimConn) close() {
-	if c.conn != nil {
-		c.conn.Close()
-		c.conn, c.r = nil, nil
-	}
-}
-
-// rawCeiling calls the claim script through the coupon service (no HTTP, no
-// sessions) at the same concurrency: batched as the server does, or one
-// round trip per claim.
-func rawCeiling(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, cookies []*http.Cookie, stock int64, concurrency int, oneByOne bool) (float64, error) {
-	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler), Unbatched: oneByOne})
-	id, err := benchCampaign(ctx, svc, "Bench raw ceiling", stock)
-	if err != nil {
-		return 0, err
-	}
-	var userIDs []int64
-	if err := pgxCollect(ctx, pool, len(cookies), &userIDs); err != nil {
-		return 0, err
-	}
-	// Warmed like the HTTP storm: one untimed claim per goroutine on another
-	// campaign opens the Redis pool's connections.
-	warm, err := benchCampaign(ctx, svc, "Bench raw ceiling warm-up", int64(concurrency))
-	if err != nil {
-		return 0, err
-	}
-	var wg sync.WaitGroup
-	for j := range concurrency {
-		wg.Go(func() { _, _ = svc.Claim(ctx, warm, userIDs[j%len(userIDs)]) })
-	}
-	wg.Wait()
-	var next atomic.Int64
-	start := time.Now()
-	for range concurrency {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(userIDs) {
-					return
-				}
-				_, _ = svc.Claim(ctx, id, userIDs[i])
-			}
-		})
-	}
-	wg.Wait()
-	rate := float64(len(userIDs)) / time.Since(start).Seconds()
-	// Leave nothing behind for the flusher of a running app: persist these too.
-	flushCtx, stop := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer stop()
-	svc.RunFlusher(flushCtx)
-	return rate, nil
 }
 
 // startCPUProfile profiles this process (server and load generator both)
@@ -456,21 +270,4 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
-}
-
-// pgxCollect reads the ids of the newest n bench shoppers.
-func pgxCollect(ctx context.Context, pool *pgxpool.Pool, n int, out *[]int64) error {
-	rows, err := pool.Query(ctx, `SELECT id FROM users WHERE email LIKE 'bench-%' ORDER BY id DESC LIMIT $1`, n)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		*out = append(*out, id)
-	}
-	return rows.Err()
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,8 +31,9 @@ import (
 // shopper and the stock is larger than the claims, so every one runs the
 // claim script in Redis; anything but "claimed" is an error, and the bench
 // exits non-zero on any error or when PostgreSQL does not end up holding
-// exactly the claims that were answered "claimed".
-func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
+// exactly the claims that were answered "claimed". Its campaigns are deleted
+// at the end, from PostgreSQL and Redis.
+func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) (err error) {
 	fs := flag.NewFlagSet("bench claims-open", flag.ContinueOnError)
 	ratesFlag := fs.String("rates", "2000,4000,6000,8000", "claims per second offered, one run each")
 	duration := fs.Duration("duration", 30*time.Second, "measured time per rate, after the warm-up")
@@ -72,23 +72,19 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 	shoppers := int(slices.Max(rates)*(duration.Seconds()+warmup.Seconds())*1.1) + 100
 	fmt.Printf("bench claims-open: rates %v/s, %s measured after %s warm-up each, %d connections, seed %d; creating %d shoppers ...\n",
 		rates, *duration, *warmup, *conns, *seed, shoppers)
-	cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, shoppers)
+	_, cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, shoppers)
 	if err != nil {
 		return err
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	svc := coupon.NewService(pool, rdb, coupon.Options{Log: quiet})
-	srv, err := startServer("redis", "")
+	made := &benchCampaigns{svc: coupon.NewService(pool, rdb, coupon.Options{Log: quiet})}
+	// Deleted after the server has stopped and drained its flusher.
+	defer func() { err = errors.Join(err, made.cleanup(context.WithoutCancel(ctx), pool, rdb)) }()
+	srv, err := startServer("open", "")
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := srv.stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "bench server: %v (log kept: %s)\n", err, srv.log)
-			return
-		}
-		_ = os.Remove(srv.log)
-	}()
+	defer srv.stopAndKeepLog("claims-open")
 	free := make(chan *claimConn, *conns)
 	for range *conns {
 		free <- &claimConn{addr: srv.addr}
@@ -104,7 +100,7 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 	best, failed := 0.0, false
 	rng := rand.New(rand.NewPCG(*seed, 0xc1a1))
 	for _, rate := range rates {
-		r, err := openRun(ctx, svc, free, cookies, rate, *warmup, *duration, rng)
+		r, err := openRun(ctx, made, free, cookies, rate, *warmup, *duration, rng)
 		if err != nil {
 			return err
 		}
@@ -141,12 +137,12 @@ type openResult struct {
 
 // openRun offers claims at rate for warmup+duration on a campaign of its own
 // and measures the claims due after the warm-up.
-func openRun(ctx context.Context, svc *coupon.Service, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand) (openResult, error) {
+func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand) (openResult, error) {
 	n := int(rate*(warmup+duration).Seconds()) + 1
 	if n > len(cookies) {
 		return openResult{}, fmt.Errorf("bench claims-open: %d claims need %d shoppers, have %d", n, n, len(cookies))
 	}
-	id, err := benchCampaign(ctx, svc, fmt.Sprintf("Open loop %.0f/s", rate), int64(n)+1000)
+	id, err := made.open(ctx, fmt.Sprintf("Open loop %.0f/s", rate), int64(n)+1000)
 	if err != nil {
 		return openResult{}, err
 	}

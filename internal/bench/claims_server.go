@@ -29,15 +29,14 @@ import (
 	"market/web"
 )
 
-// claimsServer: `market bench claims-server -mode redis|db` — the server half
-// of the claims bench, run by `bench claims` as a child process so that the
-// load generator does not share the server's CPU or memory. It serves the
-// same handler and services as `serve` (text access log, Prometheus metrics,
-// write-back flusher), with the coupon service in the given claim mode,
-// prints "listening ADDR" on stdout, and drains on SIGTERM.
+// claimsServer: `market bench claims-server` — the server half of the claims
+// benches, run by `bench claims` and `bench claims-open` as a child process
+// so that the load generator does not share the server's CPU or memory. It
+// serves the same handler and coupon service as `serve` (text access log,
+// Prometheus metrics, write-back flusher), prints "listening ADDR" on
+// stdout, and drains on SIGTERM.
 func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
 	fs := flag.NewFlagSet("bench claims-server", flag.ContinueOnError)
-	mode := fs.String("mode", "redis", "redis or db (PostgreSQL row lock)")
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of this server to this file")
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +53,7 @@ func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args
 	}
 	defer rdb.Close()
 	reg := prometheus.NewRegistry()
-	svc := coupon.NewService(pool, rdb, coupon.Options{DBClaims: *mode == "db", Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
+	svc := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
 		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
 	var background sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
@@ -97,18 +96,19 @@ type child struct {
 }
 
 // startServer starts `market bench claims-server` (this binary) and waits
-// until it listens. Its log (the access log `serve` writes) goes to a file.
-func startServer(mode, cpuprofile string) (*child, error) {
+// until it listens. Its log (the access log `serve` writes) goes to a file
+// named after the bench.
+func startServer(name, cpuprofile string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	logf, err := os.CreateTemp("", "market-bench-"+mode+"-*.log")
+	logf, err := os.CreateTemp("", "market-bench-"+name+"-*.log")
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	args := []string{"bench", "claims-server", "-mode", mode}
+	args := []string{"bench", "claims-server"}
 	if cpuprofile != "" {
 		args = append(args, "-cpuprofile", cpuprofile)
 	}
@@ -129,7 +129,7 @@ func startServer(mode, cpuprofile string) (*child, error) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	return nil, fmt.Errorf("bench server (%s) did not start: %q %v; see %s", mode, line, err, c.log)
+	return nil, fmt.Errorf("bench server (%s) did not start: %q %v; see %s", name, line, err, c.log)
 }
 
 // peakRSS is the child's peak resident memory so far (VmHWM), in bytes.

@@ -234,23 +234,3 @@ func TestAClaimWhoseShopperLeftIsNotSent(t *testing.T) {
 		t.Fatalf("a cancelled claim reached Redis: %d claimed (%v)", n, err)
 	}
 }
-
-// The bench's one-by-one ceiling (Options.Unbatched) must answer like the
-// batched path, and really send no pipeline.
-func TestUnbatchedClaimsAnswerEachShopperAsOneByOne(t *testing.T) {
-	rdb := testenv.Redis(t)
-	s, pool, batches := serviceWith(t, rdb, coupon.Options{Unbatched: true})
-	shoppers := users(t, pool, 600)
-	id := activeCampaign(t, s, 200)
-	var claims [][2]int64
-	for i, u := range shoppers {
-		claims = append(claims, [2]int64{id, u})
-		if i%5 == 0 {
-			claims = append(claims, [2]int64{id, u})
-		}
-	}
-	checkExactlyOnce(t, rdb, id, 200, crowd(s, claims))
-	if p, _ := batches(); p != 0 {
-		t.Fatalf("%d pipelines sent in unbatched mode", p)
-	}
-}

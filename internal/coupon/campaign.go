@@ -124,17 +124,10 @@ func ParseTime(s string) (time.Time, error) {
 
 // Options configure the service.
 type Options struct {
-	// DBClaims makes Claim take a PostgreSQL row lock instead of Redis: the
-	// benchmark's baseline, never the shop's mode.
-	DBClaims bool
-	// Unbatched sends every claim in its own round trip (EVALSHA, EVAL on
-	// NOSCRIPT) instead of sharing pipelines: the benchmark's ceiling of the
-	// script called one by one, never the shop's mode.
-	Unbatched bool
-	Flush     FlushOptions
-	Sync      SyncOptions
-	Log       *slog.Logger
-	Metrics   *Metrics // nil: not measured
+	Flush   FlushOptions
+	Sync    SyncOptions
+	Log     *slog.Logger
+	Metrics *Metrics // nil: not measured
 }
 
 // Service is the coupons domain.

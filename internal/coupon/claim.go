@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/db"
@@ -39,13 +38,10 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if campaignID <= 0 || userID <= 0 {
 		return Outcome{}, errNoCampaign
 	}
-	if s.opts.DBClaims {
-		return s.claimWithRowLock(ctx, campaignID, userID)
-	}
 	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
 		return Outcome{Result: SoldOut}, nil
 	}
-	o, err := s.runClaim(ctx, campaignID, userID)
+	o, err := s.claimBatched(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
 		// restore wraps its own Redis failures; a PostgreSQL one goes on as it
@@ -56,7 +52,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		o, err = s.runClaim(ctx, campaignID, userID)
+		o, err = s.claimBatched(ctx, campaignID, userID)
 	}
 	if err != nil {
 		return Outcome{}, unavailable(err)
@@ -70,51 +66,11 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	return o, nil
 }
 
-// runClaim calls claim.lua: in the next pipeline batch, or on its own.
-func (s *Service) runClaim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
-	if !s.opts.Unbatched {
-		return s.claimBatched(ctx, campaignID, userID)
-	}
-	v, err := claimScript.Run(ctx, s.rdb, keysOf(campaignID).forClaim(), userID).Slice()
-	if err != nil {
-		return Outcome{}, err
-	}
-	return pairOf(v)
-}
-
-// claimWithRowLock is the benchmark's baseline: the same rules through a
-// PostgreSQL row lock on the campaign, the coupon written at once.
-func (s *Service) claimWithRowLock(ctx context.Context, campaignID, userID int64) (Outcome, error) {
-	var o Outcome
-	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
-		c, err := q.LockCampaign(ctx, campaignID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errNoCampaign
-		}
-		if err != nil {
-			return err
-		}
-		left := c.TotalQuantity - c.PersistedCount
-		now := time.Now()
-		switch {
-		case c.State != StateActive || now.Before(c.StartsAt) || !now.Before(c.EndsAt):
-			o = Outcome{NotActive, left}
-			return nil
-		case left <= 0:
-			o = Outcome{SoldOut, 0}
-			return nil
-		}
-		r, err := q.ClaimWithRowLock(ctx, db.ClaimWithRowLockParams{CampaignID: campaignID, UserID: userID})
-		if err != nil {
-			return err
-		}
-		o = Outcome{Claimed, r.Remaining}
-		if r.Inserted == 0 {
-			o.Result = AlreadyClaimed
-		}
-		return nil
-	})
-	return o, err
+// BareClaim is claim.lua and a campaign's keys in the script's order: what a
+// claim sends to Redis, for a caller that runs the script without the service
+// (the claims bench's raw ceiling measures the same script on the same keys).
+func BareClaim(campaignID int64) (*redis.Script, []string) {
+	return claimScript, keysOf(campaignID).forClaim()
 }
 
 func isBusyGroup(err error) bool {
