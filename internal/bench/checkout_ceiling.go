@@ -135,7 +135,7 @@ func (c *stockCeiling) report(strategies []string, hot map[string]float64) {
 		if r < 0.4*med {
 			verdict = "missed"
 		}
-		fmt.Printf("%-12s hot-product checkout: %.0f orders/s = %.0f%% of the median ceiling (%.0f–%.0f%% of the lowest/highest sample; bar 40%%: %s)\n",
+		fmt.Printf("%-12s hot-product checkout: %.0f orders/s = %.0f%% of the median ceiling (%.0f%% of the highest sample, %.0f%% of the lowest; bar 40%%: %s)\n",
 			s, r, 100*r/med, 100*r/hi, 100*r/lo, verdict)
 	}
 }
