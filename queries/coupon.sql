@@ -11,7 +11,7 @@ SELECT * FROM campaigns WHERE id = $1;
 -- The one writer of a campaign's configuration, in PostgreSQL and in Redis,
 -- across instances (internal/coupon/sync.go). It also holds the flusher's
 -- persisted_count update back, so a rebuild reads coupons and the stream
--- while neither moves. (And the row-lock claim baseline.)
+-- while neither moves.
 SELECT * FROM campaigns WHERE id = $1 FOR UPDATE;
 
 -- name: SetCampaignTxBudget :exec
@@ -124,21 +124,6 @@ INSERT INTO campaign_events (campaign_id, kind, detail) VALUES ($1, $2, $3);
 
 -- name: ListCampaignEvents :many
 SELECT * FROM campaign_events WHERE campaign_id = $1 ORDER BY id DESC LIMIT 20;
-
--- name: ClaimWithRowLock :one
--- The benchmark's baseline: the same claim through a PostgreSQL row lock.
--- Runs after LockCampaign in one transaction.
-WITH ins AS (
-    INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
-    SELECT c.id, @user_id, now(), now() + make_interval(days => c.valid_days)
-    FROM campaigns c WHERE c.id = @campaign_id
-    ON CONFLICT (campaign_id, user_id) DO NOTHING
-    RETURNING 1
-)
-UPDATE campaigns
-SET persisted_count = persisted_count + (SELECT count(*) FROM ins)
-WHERE campaigns.id = @campaign_id
-RETURNING (SELECT count(*) FROM ins)::bigint AS inserted, (total_quantity - persisted_count)::bigint AS remaining;
 
 -- name: ClaimsPerBucket :many
 -- Persisted claims of every campaign counted per bucket of @step since

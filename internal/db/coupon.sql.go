@@ -107,39 +107,6 @@ func (q *Queries) CampaignsInRedis(ctx context.Context) ([]CampaignsInRedisRow, 
 	return items, nil
 }
 
-const claimWithRowLock = `-- name: ClaimWithRowLock :one
-WITH ins AS (
-    INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
-    SELECT c.id, $2, now(), now() + make_interval(days => c.valid_days)
-    FROM campaigns c WHERE c.id = $1
-    ON CONFLICT (campaign_id, user_id) DO NOTHING
-    RETURNING 1
-)
-UPDATE campaigns
-SET persisted_count = persisted_count + (SELECT count(*) FROM ins)
-WHERE campaigns.id = $1
-RETURNING (SELECT count(*) FROM ins)::bigint AS inserted, (total_quantity - persisted_count)::bigint AS remaining
-`
-
-type ClaimWithRowLockParams struct {
-	CampaignID int64
-	UserID     int64
-}
-
-type ClaimWithRowLockRow struct {
-	Inserted  int64
-	Remaining int64
-}
-
-// The benchmark's baseline: the same claim through a PostgreSQL row lock.
-// Runs after LockCampaign in one transaction.
-func (q *Queries) ClaimWithRowLock(ctx context.Context, arg ClaimWithRowLockParams) (ClaimWithRowLockRow, error) {
-	row := q.db.QueryRow(ctx, claimWithRowLock, arg.CampaignID, arg.UserID)
-	var i ClaimWithRowLockRow
-	err := row.Scan(&i.Inserted, &i.Remaining)
-	return i, err
-}
-
 const claimsPerBucket = `-- name: ClaimsPerBucket :many
 SELECT date_bin(make_interval(secs => $1::int), claimed_at, $2::timestamptz)::timestamptz AS bucket, count(*)::bigint AS claims
 FROM coupons
@@ -621,7 +588,7 @@ SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, 
 // The one writer of a campaign's configuration, in PostgreSQL and in Redis,
 // across instances (internal/coupon/sync.go). It also holds the flusher's
 // persisted_count update back, so a rebuild reads coupons and the stream
-// while neither moves. (And the row-lock claim baseline.)
+// while neither moves.
 func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) {
 	row := q.db.QueryRow(ctx, lockCampaign, id)
 	var i Campaign
