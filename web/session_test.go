@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/securecookie"
 
@@ -112,7 +113,7 @@ func BenchmarkSessionDecode(b *testing.B) {
 }
 
 // BenchmarkSessionDeserialize is the serializer alone on a logged-in
-// shopper's values (the fast path) and on values with a flash (the generic one).
+// shopper's values and on values with a flash.
 func BenchmarkSessionDeserialize(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
@@ -136,38 +137,6 @@ func BenchmarkSessionDeserialize(b *testing.B) {
 	}
 }
 
-// The logged-in fast path must read every session exactly as the generic
-// decoder does, and accept nothing the generic decoder would read differently.
-func FuzzSessionFastPathAgreesWithGenericDecoder(f *testing.F) {
-	for _, v := range []map[any]any{
-		{"uid": int64(42), "name": "Shopper 42", "email": "s@example.test", "admin": false},
-		{"uid": int64(42), "sid": "c2Vzc2lvbi1pZC0xMjM0NQ", "name": "Shopper 42", "email": "s@example.test", "admin": false},
-		{"uid": int64(-9_007_199_254_740_993), "name": "민지 \"<b>\"", "email": "", "admin": true},
-		{"uid": int64(0), "name": "\x00\xff", "email": "a\\b", "admin": true},
-		{"uid": int64(1), "name": "x", "email": "y", "admin": true, "_flash": []any{"success|Hi"}},
-	} {
-		src, err := jsonSerializer{}.Serialize(v)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(src)
-	}
-	f.Add([]byte(`{"admin":true,"email":"","name":"","uid":+5}`))
-	f.Add([]byte(`{"admin":true,"email":"","name":"","uid":05}`))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		var fast, generic map[any]any
-		if !deserializeLoggedIn(src, &fast) {
-			return
-		}
-		if err := deserializeAny(src, &generic); err != nil {
-			t.Fatalf("fast path read %q, the generic decoder fails: %v", src, err)
-		}
-		if !reflect.DeepEqual(fast, generic) {
-			t.Fatalf("%q: fast path %#v, generic %#v", src, fast, generic)
-		}
-	})
-}
-
 // Whatever logIn can store comes back the same through Deserialize.
 func FuzzSessionValuesRoundTrip(f *testing.F) {
 	f.Add(int64(42), "Shopper 42", "s@example.test", false)
@@ -177,14 +146,16 @@ func FuzzSessionValuesRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got, want map[any]any
+		var got map[any]any
 		if err := (jsonSerializer{}).Deserialize(src, &got); err != nil {
 			t.Fatal(err)
 		}
-		if err := deserializeAny(src, &want); err != nil {
-			t.Fatal(err)
+		want := map[any]any{"uid": uid, "name": name, "email": email, "admin": admin}
+		if !utf8.ValidString(name) || !utf8.ValidString(email) {
+			// encoding/json writes each invalid byte as U+FFFD: the rest must survive.
+			want["name"], want["email"] = got["name"], got["email"]
 		}
-		if !reflect.DeepEqual(got, want) || got["uid"] != uid || got["admin"] != admin {
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q: got %#v, want %#v", src, got, want)
 		}
 	})
