@@ -34,44 +34,22 @@ import (
 // exactly the claims that were answered "claimed". Its campaigns are deleted
 // at the end, from PostgreSQL and Redis.
 func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) (err error) {
-	fs := flag.NewFlagSet("bench claims-open", flag.ContinueOnError)
-	ratesFlag := fs.String("rates", "2000,4000,6000,8000", "claims per second offered, one run each")
-	duration := fs.Duration("duration", 30*time.Second, "measured time per rate, after the warm-up")
-	warmup := fs.Duration("warmup", 5*time.Second, "time per rate at the same rate before measuring")
-	conns := fs.Int("connections", 1000, "keep-alive connections the crowd shares (a claim due while all are busy waits, and its wait counts)")
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the arrival times")
-	target := fs.Duration("p99", 50*time.Millisecond, "the p99 bar the report judges each rate against")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseOpenFlags(args)
+	if err != nil {
 		return err
-	}
-	var rates []float64
-	for _, f := range strings.Split(*ratesFlag, ",") {
-		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || r <= 0 {
-			return fmt.Errorf("bench claims-open: -rates: %q is not a positive number", f)
-		}
-		rates = append(rates, r)
-	}
-	if *duration <= 0 || *warmup < 0 || *conns < 1 {
-		return errors.New("bench claims-open: -duration and -connections must be positive")
 	}
 	pool, rdb, closeStores, err := openStores(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer closeStores()
-	// "Nothing lost" means AOF always: a faster fsync is another shop.
-	fsync, err := rdb.ConfigGet(ctx, "appendfsync").Result()
-	if err != nil {
-		return fmt.Errorf("bench claims-open: read Redis's appendfsync: %w", err)
-	}
-	if fsync["appendfsync"] != "always" || rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] != "yes" {
-		return fmt.Errorf("bench claims-open: Redis must run with appendonly yes and appendfsync always (it has %v)", fsync)
+	if err := requireFsyncAlways(ctx, rdb); err != nil {
+		return err
 	}
 
-	shoppers := int(slices.Max(rates)*(duration.Seconds()+warmup.Seconds())*1.1) + 100
+	shoppers := int(slices.Max(o.rates)*(o.duration.Seconds()+o.warmup.Seconds())*1.1) + 100
 	fmt.Printf("bench claims-open: rates %v/s, %s measured after %s warm-up each, %d connections, seed %d; creating %d shoppers ...\n",
-		rates, *duration, *warmup, *conns, *seed, shoppers)
+		o.rates, o.duration, o.warmup, o.conns, o.seed, shoppers)
 	_, cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, shoppers)
 	if err != nil {
 		return err
@@ -85,8 +63,8 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 		return err
 	}
 	defer srv.stopAndKeepLog("claims-open")
-	free := make(chan *claimConn, *conns)
-	for range *conns {
+	free := make(chan *claimConn, o.conns)
+	for range o.conns {
 		free <- &claimConn{addr: srv.addr}
 	}
 	defer func() {
@@ -95,16 +73,68 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 			c.close()
 		}
 	}()
+	return offerRates(ctx, o, pool, rdb, made, free, cookies)
+}
 
-	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors", "p99 < "+target.String())
+// openOptions are claims-open's flags, parsed and checked.
+type openOptions struct {
+	rates            []float64
+	duration, warmup time.Duration
+	conns            int
+	seed             uint64
+	target           time.Duration // the p99 bar
+}
+
+func parseOpenFlags(args []string) (openOptions, error) {
+	fs := flag.NewFlagSet("bench claims-open", flag.ContinueOnError)
+	ratesFlag := fs.String("rates", "2000,4000,6000,8000", "claims per second offered, one run each")
+	duration := fs.Duration("duration", 30*time.Second, "measured time per rate, after the warm-up")
+	warmup := fs.Duration("warmup", 5*time.Second, "time per rate at the same rate before measuring")
+	conns := fs.Int("connections", 1000, "keep-alive connections the crowd shares (a claim due while all are busy waits, and its wait counts)")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the arrival times")
+	target := fs.Duration("p99", 50*time.Millisecond, "the p99 bar the report judges each rate against")
+	if err := fs.Parse(args); err != nil {
+		return openOptions{}, err
+	}
+	o := openOptions{duration: *duration, warmup: *warmup, conns: *conns, seed: *seed, target: *target}
+	for _, f := range strings.Split(*ratesFlag, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			return openOptions{}, fmt.Errorf("bench claims-open: -rates: %q is not a positive number", f)
+		}
+		o.rates = append(o.rates, r)
+	}
+	if o.duration <= 0 || o.warmup < 0 || o.conns < 1 {
+		return openOptions{}, errors.New("bench claims-open: -duration and -connections must be positive")
+	}
+	return o, nil
+}
+
+// requireFsyncAlways refuses a Redis that could lose an answered claim:
+// "nothing lost" means AOF always, and a faster fsync is another shop.
+func requireFsyncAlways(ctx context.Context, rdb redis.UniversalClient) error {
+	fsync, err := rdb.ConfigGet(ctx, "appendfsync").Result()
+	if err != nil {
+		return fmt.Errorf("bench claims-open: read Redis's appendfsync: %w", err)
+	}
+	if fsync["appendfsync"] != "always" || rdb.ConfigGet(ctx, "appendonly").Val()["appendonly"] != "yes" {
+		return fmt.Errorf("bench claims-open: Redis must run with appendonly yes and appendfsync always (it has %v)", fsync)
+	}
+	return nil
+}
+
+// offerRates runs each rate in turn, prints its row and checks that
+// PostgreSQL holds its claims, then names the highest rate that met the bar.
+func offerRates(ctx context.Context, o openOptions, pool *pgxpool.Pool, rdb redis.UniversalClient, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie) error {
+	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors", "p99 < "+o.target.String())
 	best, failed := 0.0, false
-	rng := rand.New(rand.NewPCG(*seed, 0xc1a1))
-	for _, rate := range rates {
-		r, err := openRun(ctx, made, free, cookies, rate, *warmup, *duration, rng)
+	rng := rand.New(rand.NewPCG(o.seed, 0xc1a1))
+	for _, rate := range o.rates {
+		r, err := openRun(ctx, made, free, cookies, rate, o.warmup, o.duration, rng)
 		if err != nil {
 			return err
 		}
-		ok := r.errors == 0 && r.p99 < *target
+		ok := r.errors == 0 && r.p99 < o.target
 		fmt.Printf("%10.0f %10.0f %9s %9s %9s %9s %8d %v\n", rate, r.answered, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
 			r.p999.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors, ok)
 		for _, e := range r.firstErrors {
@@ -118,7 +148,7 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 			return err
 		}
 	}
-	fmt.Printf("highest rate offered with p99 under %s and no error: %.0f claims/s (load generator on the same 2 cores)\n", *target, best)
+	fmt.Printf("highest rate offered with p99 under %s and no error: %.0f claims/s (load generator on the same 2 cores)\n", o.target, best)
 	if failed {
 		return errors.New("bench claims-open: some claims failed (see the errors above)")
 	}
@@ -146,24 +176,9 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 	if err != nil {
 		return openResult{}, err
 	}
-	// The schedule first (exponential gaps: a Poisson process), so drawing
-	// it costs nothing while claims are due.
-	due := make([]time.Duration, n)
-	var t time.Duration
-	for i := range due {
-		t += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
-		due[i] = t
-	}
-	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		lat       = make([]time.Duration, 0, n)
-		res       = openResult{campaign: id}
-		claimed   atomic.Int64
-		errs      atomic.Int64
-		answered  atomic.Int64
-		measureAt = warmup
-	)
+	due := poissonSchedule(rng, rate, n)
+	tally := &openTally{measureAt: warmup, lat: make([]time.Duration, 0, n)}
+	var wg sync.WaitGroup
 	start := time.Now()
 	for i, d := range due {
 		if wait := time.Until(start.Add(d)); wait > 0 {
@@ -177,36 +192,66 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 			c := <-free
 			status, result, err := c.claim(id, cookies[i])
 			free <- c
-			took := time.Since(scheduled)
-			if d >= measureAt {
-				answered.Add(1)
-			}
-			if err == nil && status == http.StatusOK && result == "claimed" {
-				claimed.Add(1)
-				if d >= measureAt {
-					mu.Lock()
-					lat = append(lat, took)
-					mu.Unlock()
-				}
-				return
-			}
-			errs.Add(1)
-			mu.Lock()
-			if len(res.firstErrors) < 3 {
-				res.firstErrors = append(res.firstErrors, fmt.Sprintf("status %d result %q err %v", status, result, err))
-			}
-			mu.Unlock()
+			tally.add(d, time.Since(scheduled), status, result, err)
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start) - measureAt
-	res.claimed, res.errors = claimed.Load(), errs.Load()
-	res.answered = float64(answered.Load()) / elapsed.Seconds()
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		res.p50, res.p99, res.p999, res.max = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)*999/1000], lat[len(lat)-1]
+	return tally.result(id, time.Since(start)-warmup), ctx.Err()
+}
+
+// poissonSchedule is when each of n claims is due, from the start: exponential
+// gaps, a Poisson process. Drawn up front, so drawing costs nothing while
+// claims are due.
+func poissonSchedule(rng *rand.Rand, rate float64, n int) []time.Duration {
+	due := make([]time.Duration, n)
+	var t time.Duration
+	for i := range due {
+		t += time.Duration(rng.ExpFloat64() / rate * float64(time.Second))
+		due[i] = t
 	}
-	return res, ctx.Err()
+	return due
+}
+
+// openTally gathers one run's answers from the claims' goroutines.
+type openTally struct {
+	measureAt               time.Duration // claims due before it are the warm-up's
+	claimed, errs, answered atomic.Int64
+	mu                      sync.Mutex
+	lat                     []time.Duration
+	firstErrors             []string
+}
+
+// add counts the answer to the claim due at d, which took took from then.
+func (t *openTally) add(d, took time.Duration, status int, result string, err error) {
+	if d >= t.measureAt {
+		t.answered.Add(1)
+	}
+	if err == nil && status == http.StatusOK && result == "claimed" {
+		t.claimed.Add(1)
+		if d >= t.measureAt {
+			t.mu.Lock()
+			t.lat = append(t.lat, took)
+			t.mu.Unlock()
+		}
+		return
+	}
+	t.errs.Add(1)
+	t.mu.Lock()
+	if len(t.firstErrors) < 3 {
+		t.firstErrors = append(t.firstErrors, fmt.Sprintf("status %d result %q err %v", status, result, err))
+	}
+	t.mu.Unlock()
+}
+
+// result sums the run up; elapsed is its measured time, after the warm-up.
+func (t *openTally) result(campaign int64, elapsed time.Duration) openResult {
+	res := openResult{campaign: campaign, claimed: t.claimed.Load(), errors: t.errs.Load(), firstErrors: t.firstErrors}
+	res.answered = float64(t.answered.Load()) / elapsed.Seconds()
+	slices.Sort(t.lat)
+	if len(t.lat) > 0 {
+		res.p50, res.p99, res.p999, res.max = t.lat[len(t.lat)/2], t.lat[len(t.lat)*99/100], t.lat[len(t.lat)*999/1000], t.lat[len(t.lat)-1]
+	}
+	return res
 }
 
 // checkPersisted waits until the flusher (in the server) has written every

@@ -54,37 +54,11 @@ type searcher interface {
 // streams against the naive baseline for a while, and checks every answer
 // against the catalogue (checker). Any error or wrong answer fails it.
 func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
-	fs := flag.NewFlagSet("bench search", flag.ContinueOnError)
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the query streams: the same seed on the same catalogue sends the same queries")
-	queries := fs.Int("queries", 3000, "queries per in-flight level, shared among its workers (a deep-paging query is several searches)")
-	inflight := fs.String("inflight", "2,8", "in-flight levels, closed loop; the last is the one of the rate and the baseline")
-	warmup := fs.Int("warmup", 200, "queries sent first at the last level and checked, not measured")
-	naiveFor := fs.Duration("naive-time", time.Minute, "how long the naive baseline runs (0: not at all)")
-	only := fs.String("classes", "", "comma-separated shape classes to draw from (default: all)")
-	slowest := fs.Int("slowest", 10, "list this many of the slowest searches at the last level")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseSearchFlags(args)
+	if err != nil {
 		return err
 	}
-	var levels []int
-	for f := range strings.SplitSeq(*inflight, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return fmt.Errorf("-inflight: %q is not a number of workers", f)
-		}
-		levels = append(levels, n)
-	}
-	top := levels[len(levels)-1]
-	classes := searchClasses
-	if *only != "" {
-		classes = nil
-		for c := range strings.SplitSeq(*only, ",") {
-			c = strings.TrimSpace(c)
-			if !slices.Contains(searchClasses, c) {
-				return fmt.Errorf("-classes: no class %q (%s)", c, strings.Join(searchClasses, ", "))
-			}
-			classes = append(classes, c)
-		}
-	}
+	top := o.top()
 
 	// The bench's own pool reads the catalogue and runs the baseline, without
 	// the requests' statement budget (a naive page takes seconds at a million).
@@ -96,32 +70,15 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 	if err := db.Migrate(ctx, tools, log); err != nil {
 		return err
 	}
-	fmt.Printf("search bench: seed %d (replay with -seed %d); %d cores, shared; load average %s\n", *seed, *seed, runtime.NumCPU(), loadAverage())
-	t := time.Now()
-	cat, err := loadCatalogue(ctx, tools)
+	fmt.Printf("search bench: seed %d (replay with -seed %d); %d cores, shared; load average %s\n", o.seed, o.seed, runtime.NumCPU(), loadAverage())
+	cat, voc, err := readCatalogue(ctx, tools)
 	if err != nil {
 		return err
 	}
-	if cat.size() == 0 {
-		return errors.New("the catalogue is empty: seed it first (market seed -products N)")
-	}
-	voc, err := buildVocabulary(ctx, tools, cat)
-	if err != nil {
+	if o.classes, err = dropRareClasses(voc, o.classes); err != nil {
 		return err
 	}
-	fmt.Printf("catalogue: %d products, %d lexemes, read in %s; vocabulary: %d common words, %d rare words (held by ≤ %d products)\n",
-		cat.size(), len(cat.lexemes), time.Since(t).Round(time.Millisecond), len(voc.common), len(voc.rare), rareAt)
-	if len(voc.rare) > 0 && len(voc.rare) <= 12 {
-		fmt.Printf("rare words: %s\n", strings.Join(voc.rare, ", "))
-	}
-	if len(voc.rare) == 0 {
-		fmt.Println("no word of a name or brand is rare in this catalogue: the rare-word classes are left out")
-		classes = slices.DeleteFunc(slices.Clone(classes), func(c string) bool { return c == classRare || c == classRareFiltered })
-		if len(classes) == 0 {
-			return errors.New("-classes: nothing left to draw")
-		}
-	}
-	if *naiveFor > 0 {
+	if o.naiveFor > 0 {
 		if err := ensureNaiveCopy(ctx, tools); err != nil {
 			return err
 		}
@@ -142,88 +99,200 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 	shop, closeShop := shopSearch(cfg, pool, rdb, top)
 	defer closeShop()
 
+	runs, err := runSearchPhases(ctx, o, voc, shop, naiveSearch{pool: tools, pageSize: search.PageSize})
+	if err != nil {
+		return err
+	}
+	wrong, err := checkSearches(ctx, tools, cat, voc, runs)
+	if err != nil {
+		return err
+	}
+	reportSearch(o.levels, runs.levels, runs.naive, o.classes, o.slowest)
+	return reportWrong(wrong, len(runs.checked)+len(runs.naive.walks))
+}
+
+// searchOptions are the bench's flags, parsed and checked.
+type searchOptions struct {
+	seed     uint64
+	queries  int
+	levels   []int // in-flight levels; the last is the one of the rate and the baseline
+	warmup   int
+	naiveFor time.Duration
+	classes  []string
+	slowest  int
+}
+
+func (o searchOptions) top() int { return o.levels[len(o.levels)-1] }
+
+func parseSearchFlags(args []string) (searchOptions, error) {
+	fs := flag.NewFlagSet("bench search", flag.ContinueOnError)
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the query streams: the same seed on the same catalogue sends the same queries")
+	queries := fs.Int("queries", 3000, "queries per in-flight level, shared among its workers (a deep-paging query is several searches)")
+	inflight := fs.String("inflight", "2,8", "in-flight levels, closed loop; the last is the one of the rate and the baseline")
+	warmup := fs.Int("warmup", 200, "queries sent first at the last level and checked, not measured")
+	naiveFor := fs.Duration("naive-time", time.Minute, "how long the naive baseline runs (0: not at all)")
+	only := fs.String("classes", "", "comma-separated shape classes to draw from (default: all)")
+	slowest := fs.Int("slowest", 10, "list this many of the slowest searches at the last level")
+	if err := fs.Parse(args); err != nil {
+		return searchOptions{}, err
+	}
+	o := searchOptions{seed: *seed, queries: *queries, warmup: *warmup, naiveFor: *naiveFor, classes: searchClasses, slowest: *slowest}
+	for f := range strings.SplitSeq(*inflight, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return searchOptions{}, fmt.Errorf("-inflight: %q is not a number of workers", f)
+		}
+		o.levels = append(o.levels, n)
+	}
+	if *only != "" {
+		o.classes = nil
+		for c := range strings.SplitSeq(*only, ",") {
+			c = strings.TrimSpace(c)
+			if !slices.Contains(searchClasses, c) {
+				return searchOptions{}, fmt.Errorf("-classes: no class %q (%s)", c, strings.Join(searchClasses, ", "))
+			}
+			o.classes = append(o.classes, c)
+		}
+	}
+	return o, nil
+}
+
+// readCatalogue reads the catalogue the answers are checked against and the
+// vocabulary the queries are drawn from, and says what it found.
+func readCatalogue(ctx context.Context, tools *pgxpool.Pool) (*catalogue, *vocabulary, error) {
+	t := time.Now()
+	cat, err := loadCatalogue(ctx, tools)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cat.size() == 0 {
+		return nil, nil, errors.New("the catalogue is empty: seed it first (market seed -products N)")
+	}
+	voc, err := buildVocabulary(ctx, tools, cat)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Printf("catalogue: %d products, %d lexemes, read in %s; vocabulary: %d common words, %d rare words (held by ≤ %d products)\n",
+		cat.size(), len(cat.lexemes), time.Since(t).Round(time.Millisecond), len(voc.common), len(voc.rare), rareAt)
+	if len(voc.rare) > 0 && len(voc.rare) <= 12 {
+		fmt.Printf("rare words: %s\n", strings.Join(voc.rare, ", "))
+	}
+	return cat, voc, nil
+}
+
+// dropRareClasses leaves out the rare-word classes when the catalogue has no
+// rare word to draw them from.
+func dropRareClasses(voc *vocabulary, classes []string) ([]string, error) {
+	if len(voc.rare) > 0 {
+		return classes, nil
+	}
+	fmt.Println("no word of a name or brand is rare in this catalogue: the rare-word classes are left out")
+	classes = slices.DeleteFunc(slices.Clone(classes), func(c string) bool { return c == classRare || c == classRareFiltered })
+	if len(classes) == 0 {
+		return nil, errors.New("-classes: nothing left to draw")
+	}
+	return classes, nil
+}
+
+// searchRuns is every walk of a bench: the warm-up's and the levels' (all to
+// be checked), each level's run, and the naive baseline's.
+type searchRuns struct {
+	checked []searchWalk
+	levels  map[int]searchRun
+	naive   searchRun
+}
+
+// runSearchPhases runs the warm-up, each in-flight level against the shop, and
+// then the naive baseline on the last level's streams.
+func runSearchPhases(ctx context.Context, o searchOptions, voc *vocabulary, shop, naive searcher) (searchRuns, error) {
+	top := o.top()
 	streams := func(phase string, n int) []*queryStream {
 		out := make([]*queryStream, n)
 		for w := range out {
-			out[w] = voc.newStream(*seed, phase, w, classes)
+			out[w] = voc.newStream(o.seed, phase, w, o.classes)
 		}
 		return out
 	}
-	var checked []searchWalk
-	if *warmup > 0 {
-		fmt.Printf("warm-up: %d queries at %d in flight\n", *warmup, top)
-		r, err := runSearches(ctx, "warm-up", shop, streams("warmup", top), *warmup, time.Time{})
-		checked = append(checked, r.walks...)
+	runs := searchRuns{levels: map[int]searchRun{}}
+	if o.warmup > 0 {
+		fmt.Printf("warm-up: %d queries at %d in flight\n", o.warmup, top)
+		r, err := runSearches(ctx, "warm-up", shop, streams("warmup", top), o.warmup, time.Time{})
+		runs.checked = append(runs.checked, r.walks...)
 		if err != nil {
-			return err
+			return runs, err
 		}
 	}
-	results := map[int]searchRun{}
-	for _, c := range levels {
-		fmt.Printf("%d in flight: %d queries; load average %s\n", c, *queries, loadAverage())
-		r, err := runSearches(ctx, strconv.Itoa(c)+" in flight", shop, streams("inflight-"+strconv.Itoa(c), c), *queries, time.Time{})
-		checked = append(checked, r.walks...)
+	for _, c := range o.levels {
+		fmt.Printf("%d in flight: %d queries; load average %s\n", c, o.queries, loadAverage())
+		r, err := runSearches(ctx, strconv.Itoa(c)+" in flight", shop, streams("inflight-"+strconv.Itoa(c), c), o.queries, time.Time{})
+		runs.checked = append(runs.checked, r.walks...)
 		if err != nil {
-			return err
+			return runs, err
 		}
-		results[c] = r
+		runs.levels[c] = r
 		fmt.Printf("  %d searches in %s: %.1f searches/s\n", r.searches(), r.elapsed.Round(time.Millisecond), r.rate())
 	}
-	var naive searchRun
-	naiveSearcher := naiveSearch{pool: tools, pageSize: search.PageSize}
-	if *naiveFor > 0 {
-		fmt.Printf("naive baseline, %d in flight, the same streams for %s; load average %s\n", top, *naiveFor, loadAverage())
-		naive, err = runSearches(ctx, "naive", naiveSearcher, streams("inflight-"+strconv.Itoa(top), top), *queries, time.Now().Add(*naiveFor))
+	if o.naiveFor > 0 {
+		fmt.Printf("naive baseline, %d in flight, the same streams for %s; load average %s\n", top, o.naiveFor, loadAverage())
+		r, err := runSearches(ctx, "naive", naive, streams("inflight-"+strconv.Itoa(top), top), o.queries, time.Now().Add(o.naiveFor))
 		if err != nil {
-			return fmt.Errorf("naive baseline: %w", err)
+			return runs, fmt.Errorf("naive baseline: %w", err)
 		}
-		fmt.Printf("  %d searches in %s: %.2f searches/s\n", naive.searches(), naive.elapsed.Round(time.Millisecond), naive.rate())
+		runs.naive = r
+		fmt.Printf("  %d searches in %s: %.2f searches/s\n", r.searches(), r.elapsed.Round(time.Millisecond), r.rate())
 	}
+	return runs, nil
+}
 
-	// Every answer is checked against the catalogue as it was read; a
-	// catalogue that changed meanwhile cannot tell right from wrong.
+// checkSearches checks every answer against the catalogue as it was read; a
+// catalogue that changed meanwhile cannot tell right from wrong.
+func checkSearches(ctx context.Context, tools *pgxpool.Pool, cat *catalogue, voc *vocabulary, runs searchRuns) ([]wrongAnswer, error) {
 	var now string
 	if err := tools.QueryRow(ctx, catalogueFingerprint).Scan(&now); err != nil {
-		return err
+		return nil, err
 	}
 	if now != cat.fingerprint {
-		return errors.New("the catalogue changed during the run (a product, price or stock was written): its answers cannot be checked; run again on a quiet database")
+		return nil, errors.New("the catalogue changed during the run (a product, price or stock was written): its answers cannot be checked; run again on a quiet database")
 	}
-	t = time.Now()
+	t := time.Now()
 	ch := &checker{cat: cat, stems: voc.stems, pageSize: search.PageSize}
-	wrong := ch.check(checked, false)
-	if len(naive.walks) > 0 {
-		if ch.descriptions, err = naiveDescriptions(ctx, tools, naive.walks); err != nil {
-			return err
+	wrong := ch.check(runs.checked, false)
+	if len(runs.naive.walks) > 0 {
+		var err error
+		if ch.descriptions, err = naiveDescriptions(ctx, tools, runs.naive.walks); err != nil {
+			return nil, err
 		}
-		wrong = append(wrong, ch.check(naive.walks, true)...)
+		wrong = append(wrong, ch.check(runs.naive.walks, true)...)
 	}
 	answers := 0
-	for _, w := range append(slices.Clip(checked), naive.walks...) {
+	for _, w := range append(slices.Clip(runs.checked), runs.naive.walks...) {
 		answers += len(w.pages)
 	}
 	fmt.Printf("checked %d answers in %s\n\n", answers, time.Since(t).Round(time.Millisecond))
+	return wrong, nil
+}
 
-	reportSearch(levels, results, naive, classes, *slowest)
-	if len(wrong) > 0 {
-		failed := 0
-		for _, w := range wrong {
-			if w.failed {
-				failed++
-			}
-		}
-		fmt.Printf("\nFAILED: %d queries without an answer (status other than 200), %d answered wrong; the first fault of each:\n", failed, len(wrong)-failed)
-		for k, w := range wrong {
-			if k == 30 {
-				fmt.Printf("  … and %d more\n", len(wrong)-k)
-				break
-			}
-			fmt.Println("  " + w.String())
-		}
-		return fmt.Errorf("search bench: %d of %d queries failed or were answered wrong", len(wrong), len(checked)+len(naive.walks))
+// reportWrong lists the first wrong answers, and fails the bench on any.
+func reportWrong(wrong []wrongAnswer, queries int) error {
+	if len(wrong) == 0 {
+		fmt.Println("\nevery answer checked: right")
+		return nil
 	}
-	fmt.Println("\nevery answer checked: right")
-	return nil
+	failed := 0
+	for _, w := range wrong {
+		if w.failed {
+			failed++
+		}
+	}
+	fmt.Printf("\nFAILED: %d queries without an answer (status other than 200), %d answered wrong; the first fault of each:\n", failed, len(wrong)-failed)
+	for k, w := range wrong {
+		if k == 30 {
+			fmt.Printf("  … and %d more\n", len(wrong)-k)
+			break
+		}
+		fmt.Println("  " + w.String())
+	}
+	return fmt.Errorf("search bench: %d of %d queries failed or were answered wrong", len(wrong), queries)
 }
 
 // searchRun is one in-flight level's walks and how long they took.
@@ -402,53 +471,7 @@ func naiveDescriptions(ctx context.Context, pool *pgxpool.Pool, walks []searchWa
 // reportSearch prints p50/p95/p99 per class and level, the rates and the bars.
 func reportSearch(levels []int, results map[int]searchRun, naive searchRun, classes []string, slowest int) {
 	top := levels[len(levels)-1]
-	failed := map[int]map[string]int{}
-	byClass := func(r searchRun, c int) map[string][]time.Duration {
-		out := map[string][]time.Duration{}
-		failed[c] = map[string]int{}
-		for _, w := range r.walks {
-			for _, p := range w.pages {
-				out[w.query.class] = append(out[w.query.class], p.took)
-				out["all"] = append(out["all"], p.took)
-				if p.status != http.StatusOK {
-					failed[c][w.query.class]++
-					failed[c]["all"]++
-				}
-			}
-		}
-		return out
-	}
-	fmt.Printf("%-24s", "ms per search")
-	for _, c := range levels {
-		fmt.Printf(" | %-32s", fmt.Sprintf("%d in flight: n fail p50 p95 p99", c))
-	}
-	if len(naive.walks) > 0 {
-		fmt.Printf(" | naive, %d: n    p50", top)
-	}
-	fmt.Println()
-	per := map[int]map[string][]time.Duration{}
-	for _, c := range levels {
-		per[c] = byClass(results[c], c)
-	}
-	naivePer := byClass(naive, -1)
-	misses := map[int][]string{}
-	for _, class := range append(slices.Clone(classes), "all") {
-		fmt.Printf("%-24s", class)
-		for _, c := range levels {
-			ds := per[c][class]
-			mark := " "
-			if bar, ok := searchBarP95[c]; ok && len(ds) > 0 && class != "all" && pct(ds, 95) >= bar {
-				mark = "!"
-				misses[c] = append(misses[c], class)
-			}
-			fmt.Printf(" | %5d %4d %6.1f %6.1f%s %6.1f", len(ds), failed[c][class], ms(pct(ds, 50)), ms(pct(ds, 95)), mark, ms(pct(ds, 99)))
-		}
-		if len(naive.walks) > 0 {
-			ds := naivePer[class]
-			fmt.Printf(" | %9d %8.0f", len(ds), ms(pct(ds, 50)))
-		}
-		fmt.Println()
-	}
+	misses := printSearchTable(levels, results, naive, classes)
 	fmt.Println("fail: answered with a status other than 200 (counted in the times: the shopper waited for it)")
 	fmt.Println("!: p95 at or above the bar (the bar: under 20 ms at 2 in flight, under 40 ms at 8)")
 	for _, c := range levels {
@@ -467,22 +490,87 @@ func reportSearch(levels []int, results map[int]searchRun, naive searchRun, clas
 	}
 	fmt.Println()
 	if slowest > 0 {
-		type slow struct {
-			took  time.Duration
-			query searchQuery
-			page  int
-		}
-		var all []slow
-		for _, w := range results[top].walks {
-			for p, pg := range w.pages {
-				all = append(all, slow{pg.took, w.query, p + 1})
+		printSlowest(results[top], top, slowest)
+	}
+}
+
+// classTimes is one run's search times and failures by class, and in "all".
+type classTimes struct {
+	took   map[string][]time.Duration
+	failed map[string]int
+}
+
+func timesByClass(r searchRun) classTimes {
+	ct := classTimes{took: map[string][]time.Duration{}, failed: map[string]int{}}
+	for _, w := range r.walks {
+		for _, p := range w.pages {
+			ct.took[w.query.class] = append(ct.took[w.query.class], p.took)
+			ct.took["all"] = append(ct.took["all"], p.took)
+			if p.status != http.StatusOK {
+				ct.failed[w.query.class]++
+				ct.failed["all"]++
 			}
 		}
-		slices.SortFunc(all, func(a, b slow) int { return int(b.took - a.took) })
-		fmt.Printf("\nthe %d slowest searches at %d in flight:\n", min(slowest, len(all)), top)
-		for _, s := range all[:min(slowest, len(all))] {
-			fmt.Printf("  %7.1f ms  %-22s page %2d  %s\n", ms(s.took), s.query.class, s.page, s.query.values().Encode())
+	}
+	return ct
+}
+
+// printSearchTable prints a row per class (and "all") with a column per
+// level and the baseline's, and returns the classes that missed each level's
+// p95 bar.
+func printSearchTable(levels []int, results map[int]searchRun, naive searchRun, classes []string) map[int][]string {
+	top := levels[len(levels)-1]
+	fmt.Printf("%-24s", "ms per search")
+	for _, c := range levels {
+		fmt.Printf(" | %-32s", fmt.Sprintf("%d in flight: n fail p50 p95 p99", c))
+	}
+	if len(naive.walks) > 0 {
+		fmt.Printf(" | naive, %d: n    p50", top)
+	}
+	fmt.Println()
+	per := map[int]classTimes{}
+	for _, c := range levels {
+		per[c] = timesByClass(results[c])
+	}
+	naivePer := timesByClass(naive)
+	misses := map[int][]string{}
+	for _, class := range append(slices.Clone(classes), "all") {
+		fmt.Printf("%-24s", class)
+		for _, c := range levels {
+			ds := per[c].took[class]
+			mark := " "
+			if bar, ok := searchBarP95[c]; ok && len(ds) > 0 && class != "all" && pct(ds, 95) >= bar {
+				mark = "!"
+				misses[c] = append(misses[c], class)
+			}
+			fmt.Printf(" | %5d %4d %6.1f %6.1f%s %6.1f", len(ds), per[c].failed[class], ms(pct(ds, 50)), ms(pct(ds, 95)), mark, ms(pct(ds, 99)))
 		}
+		if len(naive.walks) > 0 {
+			ds := naivePer.took[class]
+			fmt.Printf(" | %9d %8.0f", len(ds), ms(pct(ds, 50)))
+		}
+		fmt.Println()
+	}
+	return misses
+}
+
+// printSlowest lists the n slowest searches of the run at top in flight.
+func printSlowest(r searchRun, top, n int) {
+	type slow struct {
+		took  time.Duration
+		query searchQuery
+		page  int
+	}
+	var all []slow
+	for _, w := range r.walks {
+		for p, pg := range w.pages {
+			all = append(all, slow{pg.took, w.query, p + 1})
+		}
+	}
+	slices.SortFunc(all, func(a, b slow) int { return int(b.took - a.took) })
+	fmt.Printf("\nthe %d slowest searches at %d in flight:\n", min(n, len(all)), top)
+	for _, s := range all[:min(n, len(all))] {
+		fmt.Printf("  %7.1f ms  %-22s page %2d  %s\n", ms(s.took), s.query.class, s.page, s.query.values().Encode())
 	}
 }
 

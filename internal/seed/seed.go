@@ -54,80 +54,9 @@ func Products(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) err
 	if err := pool.QueryRow(ctx, "SELECT coalesce(max(id), 0) + 1 FROM products").Scan(&first); err != nil {
 		return err
 	}
-	rng := rand.New(rand.NewPCG(uint64(first), 42))
-	now := time.Now()
+	gen := &productGen{rng: rand.New(rand.NewPCG(uint64(first), 42)), now: time.Now(), catIDs: catIDs, first: first}
 	start := time.Now()
-
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// search_words is counted once, set-based, after the rows are in,
-		// instead of by its row trigger a million times.
-		if _, err := tx.Exec(ctx, "ALTER TABLE products DISABLE TRIGGER products_search_words"); err != nil {
-			return err
-		}
-		var indexes []string
-		if n >= bulkAt {
-			var err error
-			if indexes, err = dropSecondaryIndexes(ctx, tx); err != nil {
-				return err
-			}
-			// The rows below carry in_stock already; the per-row trigger would only re-check it.
-			if _, err := tx.Exec(ctx, "ALTER TABLE product_stock DISABLE TRIGGER product_stock_in_stock_insert"); err != nil {
-				return err
-			}
-		}
-		progress := newProgress(out, "products", n)
-		i := 0
-		stocks := make([]int64, 0, n)
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"products"},
-			[]string{"id", "sku", "name", "brand", "category_id", "description", "price", "popularity", "in_stock", "created_at", "updated_at"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == n {
-					return nil, nil
-				}
-				id := first + int64(i)
-				ci := rng.IntN(len(categories))
-				c := categories[ci]
-				// Brands are skewed too: the first brand of a category sells the most lines.
-				brand := c.brands[min(int(rng.ExpFloat64()*1.5), len(c.brands)-1)]
-				noun := c.nouns[rng.IntN(len(c.nouns))]
-				name := fmt.Sprintf("%s %s %s %d %s", brand, series[rng.IntN(len(series))], noun, 1+rng.IntN(12), colours[rng.IntN(len(colours))])
-				if rng.IntN(10) == 0 {
-					name += " " + lineName(rng.IntN(lineNames)) // a rare word, as real catalogues have
-				}
-				created := now.Add(-time.Duration(rng.Int64N(int64(730 * 24 * time.Hour))))
-				stock := skewedStock(rng)
-				stocks = append(stocks, stock)
-				i++
-				progress.add(1)
-				return []any{id, fmt.Sprintf("SKU-%07d", id), name, brand, catIDs[ci], description(rng, c, noun),
-					price(rng, c.minP, c.maxP), popularity(rng), stock > 0, created, created}, nil
-			}))
-		progress.done()
-		if err != nil {
-			return err
-		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"product_stock"}, []string{"product_id", "stock", "opening_stock"},
-			pgx.CopyFromSlice(len(stocks), func(j int) ([]any, error) {
-				return []any{first + int64(j), stocks[j], stocks[j]}, nil
-			}))
-		if err != nil {
-			return err
-		}
-		if n >= bulkAt {
-			if _, err := tx.Exec(ctx, "ALTER TABLE product_stock ENABLE TRIGGER product_stock_in_stock_insert"); err != nil {
-				return err
-			}
-			if err := buildIndexes(ctx, tx, indexes, out); err != nil {
-				return err
-			}
-		}
-		if err := countWords(ctx, tx, first, out); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, "SELECT setval(pg_get_serial_sequence('products', 'id'), (SELECT max(id) FROM products))")
-		return err
-	})
-	if err != nil {
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return loadProducts(ctx, tx, gen, n, out) }); err != nil {
 		return err
 	}
 	t := time.Now()
@@ -136,6 +65,101 @@ func Products(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) err
 	}
 	fmt.Fprintf(out, "vacuum analyze in %s; %d products seeded in %s\n", time.Since(t).Round(time.Millisecond), n, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// loadProducts writes n products and their stock in tx, with the triggers
+// (and, from bulkAt on, the secondary indexes) set aside while the rows go in
+// and their work done once afterwards.
+func loadProducts(ctx context.Context, tx pgx.Tx, gen *productGen, n int, out io.Writer) error {
+	// search_words is counted once, set-based, after the rows are in,
+	// instead of by its row trigger a million times.
+	if _, err := tx.Exec(ctx, "ALTER TABLE products DISABLE TRIGGER products_search_words"); err != nil {
+		return err
+	}
+	var indexes []string
+	if n >= bulkAt {
+		var err error
+		if indexes, err = dropSecondaryIndexes(ctx, tx); err != nil {
+			return err
+		}
+		// The rows below carry in_stock already; the per-row trigger would only re-check it.
+		if _, err := tx.Exec(ctx, "ALTER TABLE product_stock DISABLE TRIGGER product_stock_in_stock_insert"); err != nil {
+			return err
+		}
+	}
+	stocks, err := copyProducts(ctx, tx, gen, n, out)
+	if err != nil {
+		return err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"product_stock"}, []string{"product_id", "stock", "opening_stock"},
+		pgx.CopyFromSlice(len(stocks), func(j int) ([]any, error) {
+			return []any{gen.first + int64(j), stocks[j], stocks[j]}, nil
+		}))
+	if err != nil {
+		return err
+	}
+	if n >= bulkAt {
+		if _, err := tx.Exec(ctx, "ALTER TABLE product_stock ENABLE TRIGGER product_stock_in_stock_insert"); err != nil {
+			return err
+		}
+		if err := buildIndexes(ctx, tx, indexes, out); err != nil {
+			return err
+		}
+	}
+	if err := countWords(ctx, tx, gen.first, out); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "SELECT setval(pg_get_serial_sequence('products', 'id'), (SELECT max(id) FROM products))")
+	return err
+}
+
+// copyProducts copies n generated products into products, and returns each
+// one's stock for product_stock.
+func copyProducts(ctx context.Context, tx pgx.Tx, gen *productGen, n int, out io.Writer) ([]int64, error) {
+	progress := newProgress(out, "products", n)
+	i := 0
+	stocks := make([]int64, 0, n)
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"products"},
+		[]string{"id", "sku", "name", "brand", "category_id", "description", "price", "popularity", "in_stock", "created_at", "updated_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			row, stock := gen.row(gen.first + int64(i))
+			stocks = append(stocks, stock)
+			i++
+			progress.add(1)
+			return row, nil
+		}))
+	progress.done()
+	return stocks, err
+}
+
+// productGen draws the generated products one after another from one seeded
+// source, so the same first id gives the same catalogue.
+type productGen struct {
+	rng    *rand.Rand
+	now    time.Time
+	catIDs []int64
+	first  int64 // the id of the first product
+}
+
+// row draws product id's column values (in copyProducts' order) and its stock.
+func (g *productGen) row(id int64) ([]any, int64) {
+	rng := g.rng
+	ci := rng.IntN(len(categories))
+	c := categories[ci]
+	// Brands are skewed too: the first brand of a category sells the most lines.
+	brand := c.brands[min(int(rng.ExpFloat64()*1.5), len(c.brands)-1)]
+	noun := c.nouns[rng.IntN(len(c.nouns))]
+	name := fmt.Sprintf("%s %s %s %d %s", brand, series[rng.IntN(len(series))], noun, 1+rng.IntN(12), colours[rng.IntN(len(colours))])
+	if rng.IntN(10) == 0 {
+		name += " " + lineName(rng.IntN(lineNames)) // a rare word, as real catalogues have
+	}
+	created := g.now.Add(-time.Duration(rng.Int64N(int64(730 * 24 * time.Hour))))
+	stock := skewedStock(rng)
+	return []any{id, fmt.Sprintf("SKU-%07d", id), name, brand, g.catIDs[ci], description(rng, c, noun),
+		price(rng, c.minP, c.maxP), popularity(rng), stock > 0, created, created}, stock
 }
 
 // dropSecondaryIndexes drops the indexes of products that are neither the
