@@ -73,7 +73,7 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 			c.close()
 		}
 	}()
-	return offerRates(ctx, o, pool, rdb, made, free, cookies)
+	return offerRates(ctx, o, pool, rdb, made, free, cookies, srv)
 }
 
 // openOptions are claims-open's flags, parsed and checked.
@@ -125,18 +125,20 @@ func requireFsyncAlways(ctx context.Context, rdb redis.UniversalClient) error {
 
 // offerRates runs each rate in turn, prints its row and checks that
 // PostgreSQL holds its claims, then names the highest rate that met the bar.
-func offerRates(ctx context.Context, o openOptions, pool *pgxpool.Pool, rdb redis.UniversalClient, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie) error {
-	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors", "p99 < "+o.target.String())
+func offerRates(ctx context.Context, o openOptions, pool *pgxpool.Pool, rdb redis.UniversalClient, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, srv *child) error {
+	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %-10s %9s %9s %10s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors",
+		"p99 < "+o.target.String(), "srv p50", "srv p99", "server RSS")
 	best, failed := 0.0, false
 	rng := rand.New(rand.NewPCG(o.seed, 0xc1a1))
 	for _, rate := range o.rates {
-		r, err := openRun(ctx, made, free, cookies, rate, o.warmup, o.duration, rng)
+		r, err := openRun(ctx, made, free, cookies, rate, o.warmup, o.duration, rng, srv.addr)
 		if err != nil {
 			return err
 		}
 		ok := r.errors == 0 && r.p99 < o.target
-		fmt.Printf("%10.0f %10.0f %9s %9s %9s %9s %8d %v\n", rate, r.answered, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
-			r.p999.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors, ok)
+		fmt.Printf("%10.0f %10.0f %9s %9s %9s %9s %8d %-10v %9s %9s %9dM\n", rate, r.answered, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+			r.p999.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors, ok,
+			r.server.quantile(r.serverBefore, 0.5), r.server.quantile(r.serverBefore, 0.99), srv.peakRSS()>>20)
 		for _, e := range r.firstErrors {
 			fmt.Printf("           error: %s\n", e)
 		}
@@ -163,11 +165,14 @@ type openResult struct {
 	p50, p99, p999, max time.Duration
 	errors              int64
 	firstErrors         []string
+	// The server's histogram of the claim route at the end of the warm-up
+	// and at the end: the measured window as the server saw it.
+	serverBefore, server serverBuckets
 }
 
 // openRun offers claims at rate for warmup+duration on a campaign of its own
 // and measures the claims due after the warm-up.
-func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand) (openResult, error) {
+func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand, server string) (openResult, error) {
 	n := int(rate*(warmup+duration).Seconds()) + 1
 	if n > len(cookies) {
 		return openResult{}, fmt.Errorf("bench claims-open: %d claims need %d shoppers, have %d", n, n, len(cookies))
@@ -179,6 +184,8 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 	due := poissonSchedule(rng, rate, n)
 	tally := &openTally{measureAt: warmup, lat: make([]time.Duration, 0, n)}
 	var wg sync.WaitGroup
+	var before serverBuckets
+	measuring := false
 	start := time.Now()
 	for i, d := range due {
 		if wait := time.Until(start.Add(d)); wait > 0 {
@@ -186,6 +193,12 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 		}
 		if ctx.Err() != nil {
 			break
+		}
+		if !measuring && d >= warmup {
+			if before, err = scrapeClaimLatency(server); err != nil {
+				return openResult{}, err
+			}
+			measuring = true
 		}
 		wg.Go(func() {
 			scheduled := start.Add(d)
@@ -196,7 +209,13 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 		})
 	}
 	wg.Wait()
-	return tally.result(id, time.Since(start)-warmup), ctx.Err()
+	after, err := scrapeClaimLatency(server)
+	if err != nil {
+		return openResult{}, err
+	}
+	r := tally.result(id, time.Since(start)-warmup)
+	r.serverBefore, r.server = before, after
+	return r, ctx.Err()
 }
 
 // poissonSchedule is when each of n claims is due, from the start: exponential
