@@ -74,15 +74,15 @@ var promises = []string{
 }
 
 // lineNames is how many product-line names there are. A tenth of the
-// products carry one, so at a million products each is held by about 20:
+// products carry one, so at a million products each is held by about 5:
 // the rare words a shopper types when looking for one thing.
-const lineNames = 5000
+const lineNames = 20_000
 
 var syllables = []string{"ka", "lo", "mi", "ren", "so", "ta", "vel", "dor", "ni", "ra", "zen", "ul",
 	"bri", "co", "fa", "gan", "hel", "jo", "lu", "mar", "nor", "pe", "qui", "sil", "tor", "ve", "wyn", "yo"}
 
-// lineName is the n-th product-line name: three syllables, capitalised, one
-// word ("Kalomi", "Vendorsil").
+// lineName is the n-th product-line name (n < 28³): three syllables,
+// capitalised, one word ("Kalomi", "Vendorsil").
 func lineName(n int) string {
 	k := len(syllables)
 	w := syllables[n%k] + syllables[n/k%k] + syllables[n/k/k%k]
