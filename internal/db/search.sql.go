@@ -179,18 +179,21 @@ func (q *Queries) KeywordMatches(ctx context.Context, arg KeywordMatchesParams) 
 const keywordWords = `-- name: KeywordWords :many
 
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(v.lexeme, '')::text AS lexeme,
-       coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles
+       coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles,
+       coalesce(x.widest, 0)::bigint AS widest
 FROM unnest($1::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
+CROSS JOIN LATERAL (SELECT CASE WHEN w.pos = cardinality($1::text[]) THEN s.stem || chr(1114111) ELSE s.stem END AS upto) r
 LEFT JOIN LATERAL (
     SELECT sw.lexeme, sw.products, sw.titles FROM search_words sw
-    WHERE sw.lexeme >= s.stem COLLATE "C"
-      -- U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
-      AND sw.lexeme <= CASE WHEN w.pos = cardinality($1::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
-      AND sw.products > 0
+    WHERE sw.lexeme >= s.stem COLLATE "C" AND sw.lexeme <= r.upto COLLATE "C" AND sw.products > 0
     ORDER BY sw.lexeme
     LIMIT $2::int + 1
 ) v ON true
+LEFT JOIN LATERAL (
+    SELECT max(sw.products) AS widest FROM search_words sw
+    WHERE sw.lexeme >= s.stem COLLATE "C" AND sw.lexeme <= r.upto COLLATE "C"
+) x ON true
 ORDER BY w.pos, s.stem, v.lexeme
 `
 
@@ -205,6 +208,7 @@ type KeywordWordsRow struct {
 	Lexeme   string
 	Products int64
 	Titles   int64
+	Widest   int64
 }
 
 // Search's reads (docs/SEARCH.md).
@@ -224,9 +228,12 @@ type KeywordWordsRow struct {
 // (plan_cache_mode = force_custom_plan), which folds the absent ones away.
 // What the words of a keyword stand for (search_words): each word's stem,
 // in order, and the lexemes it matches with the number of products holding
-// each (in all, and in the name or brand): the stem itself, or for the last word (a prefix) the lexemes it
-// begins, at most max_lexemes + 1 of them. A stem no product holds comes
-// back with an empty lexeme; a stop word not at all.
+// each (in all, and in the name or brand): the stem itself, or for the last
+// word (a prefix) the lexemes it begins, at most max_lexemes + 1 of them.
+// `widest` is the most products any one of the word's lexemes is held by,
+// read over all of them (a lower bound of the word's matches). A stem no
+// product holds comes back with an empty lexeme; a stop word not at all.
+// U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
 func (q *Queries) KeywordWords(ctx context.Context, arg KeywordWordsParams) ([]KeywordWordsRow, error) {
 	rows, err := q.db.Query(ctx, keywordWords, arg.Words, arg.MaxLexemes)
 	if err != nil {
@@ -242,6 +249,7 @@ func (q *Queries) KeywordWords(ctx context.Context, arg KeywordWordsParams) ([]K
 			&i.Lexeme,
 			&i.Products,
 			&i.Titles,
+			&i.Widest,
 		); err != nil {
 			return nil, err
 		}

@@ -158,13 +158,13 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 	for i := 0; i < len(terms); {
 		j := i
 		var lexemes []string
-		var held, titles, most int64
+		var held, titles int64
+		most := terms[i].Widest
 		for ; j < len(terms) && terms[j].Pos == terms[i].Pos && terms[j].Stem == terms[i].Stem; j++ {
 			if terms[j].Lexeme != "" {
 				lexemes = append(lexemes, terms[j].Lexeme)
 				held += terms[j].Products
 				titles += terms[j].Titles
-				most = max(most, terms[j].Products)
 			}
 		}
 		stem, prefix := terms[i].Stem, terms[i].Pos == last

@@ -17,22 +17,28 @@
 -- name: KeywordWords :many
 -- What the words of a keyword stand for (search_words): each word's stem,
 -- in order, and the lexemes it matches with the number of products holding
--- each (in all, and in the name or brand): the stem itself, or for the last word (a prefix) the lexemes it
--- begins, at most max_lexemes + 1 of them. A stem no product holds comes
--- back with an empty lexeme; a stop word not at all.
+-- each (in all, and in the name or brand): the stem itself, or for the last
+-- word (a prefix) the lexemes it begins, at most max_lexemes + 1 of them.
+-- `widest` is the most products any one of the word's lexemes is held by,
+-- read over all of them (a lower bound of the word's matches). A stem no
+-- product holds comes back with an empty lexeme; a stop word not at all.
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(v.lexeme, '')::text AS lexeme,
-       coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles
+       coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles,
+       coalesce(x.widest, 0)::bigint AS widest
 FROM unnest(sqlc.arg(words)::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
+-- U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
+CROSS JOIN LATERAL (SELECT CASE WHEN w.pos = cardinality(sqlc.arg(words)::text[]) THEN s.stem || chr(1114111) ELSE s.stem END AS upto) r
 LEFT JOIN LATERAL (
     SELECT sw.lexeme, sw.products, sw.titles FROM search_words sw
-    WHERE sw.lexeme >= s.stem COLLATE "C"
-      -- U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
-      AND sw.lexeme <= CASE WHEN w.pos = cardinality(sqlc.arg(words)::text[]) THEN s.stem || chr(1114111) ELSE s.stem END COLLATE "C"
-      AND sw.products > 0
+    WHERE sw.lexeme >= s.stem COLLATE "C" AND sw.lexeme <= r.upto COLLATE "C" AND sw.products > 0
     ORDER BY sw.lexeme
     LIMIT sqlc.arg(max_lexemes)::int + 1
 ) v ON true
+LEFT JOIN LATERAL (
+    SELECT max(sw.products) AS widest FROM search_words sw
+    WHERE sw.lexeme >= s.stem COLLATE "C" AND sw.lexeme <= r.upto COLLATE "C"
+) x ON true
 ORDER BY w.pos, s.stem, v.lexeme;
 
 -- name: CategoryIDBySlug :one

@@ -496,6 +496,16 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, price % 3, price % 3 FROM p`); err != nil {
 		t.Fatal(err)
 	}
+	// Twenty rare words that sort before "zephyr".
+	if _, err := pool.Exec(t.Context(), `
+		WITH p AS (
+			INSERT INTO products (sku, name, brand, category_id, price)
+			SELECT 'ZEA-' || i, 'Zea' || chr(97 + i) || ' Vase', 'Potter', (SELECT min(id) FROM categories), 500 + i
+			FROM generate_series(0, 19) AS i
+			RETURNING id)
+		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, 1, 1 FROM p`); err != nil {
+		t.Fatal(err)
+	}
 	// Its brand in a tag that a parser reading name and brand joined would
 	// swallow: relevance's first tier all the same.
 	if _, err := pool.Exec(t.Context(), `
@@ -529,6 +539,9 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		// With a filter it is counted first.
 		{q: common, sort: SortPopular, inStock: true, first: []string{"KeywordWords", "KeywordMatches", "WalkPopular"}},
 		{q: common[:2], category: "audio", sort: SortNewest},
+		// "ze" begins more words than are listed, the first of them rare and
+		// "zephyr" past them held by over CountCap products: still no count.
+		{q: "ze", sort: SortNewest, first: []string{"KeywordWords", "WalkNewest"}},
 		// By price: the matches up to the price where any 1,001 of them end a page.
 		{q: "zephyr", sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc", "KeywordMatches", "KeywordMatches"}},
 		{q: "zephyr", sort: SortNewest},
