@@ -80,7 +80,7 @@ func run(args []string) error {
 // openStores connects PostgreSQL through a pool under the admin budget,
 // migrated on it, and Redis; close releases both.
 func openStores(ctx context.Context, log *slog.Logger, cfg config.Config, maxConns int32) (*pgxpool.Pool, redis.UniversalClient, func(), error) {
-	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, maxConns, adminBudget(cfg))
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, maxConns, cfg.AdminBudget())
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -96,16 +96,6 @@ func openStores(ctx context.Context, log *slog.Logger, cfg config.Config, maxCon
 	return pool, rdb, func() { rdb.Close(); pool.Close() }, nil
 }
 
-// appBudget bounds what one request may do on a connection; adminBudget is
-// the larger one of migrations, seeding and consistency runs.
-func appBudget(cfg config.Config) db.Budget {
-	return db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout}
-}
-
-func adminBudget(cfg config.Config) db.Budget {
-	return db.Budget{Statement: cfg.AdminStatementTimeout, IdleInTx: cfg.IdleInTxTimeout}
-}
-
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	// Three connections: the scheduled consistency run's lock, its queries,
 	// and an admin's run or page beside it.
@@ -116,7 +106,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	defer closeStores()
 	// Requests get a pool of their own under the short budget, so that one
 	// slow query cannot keep one of its few connections for long.
-	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, appBudget(cfg))
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, cfg.RequestBudget())
 	if err != nil {
 		return err
 	}
@@ -203,7 +193,7 @@ func migrate(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if len(args) != 1 {
 		return errors.New("usage: market migrate up|down|status")
 	}
-	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 2, adminBudget(cfg))
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 2, cfg.AdminBudget())
 	if err != nil {
 		return err
 	}
@@ -250,7 +240,7 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if *products < 0 || *products > 20_000_000 || *shoppers < 0 || *shoppers > 10_000_000 {
 		return errors.New("-products must be 0–20,000,000 and -shoppers 0–10,000,000")
 	}
-	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 4, adminBudget(cfg))
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 4, cfg.AdminBudget())
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func parseCheckoutFlags(args []string) (checkoutFlags, error) {
 // STATEMENT_TIMEOUT and IDLE_IN_TRANSACTION_TIMEOUT), so the bench's server
 // has the connections the shop has, not one per shopper.
 func servePool(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
-	return db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout})
+	return db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, cfg.RequestBudget())
 }
 
 // checkoutBench drives POST /checkout (each buyer's session, JSON; or with

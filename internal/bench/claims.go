@@ -122,7 +122,7 @@ func serviceStorms(ctx context.Context, env *claimsEnv, cfg config.Config, svc *
 	if err != nil {
 		return nil, err
 	}
-	basePool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout})
+	basePool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, cfg.RequestBudget())
 	if err != nil {
 		return nil, err
 	}

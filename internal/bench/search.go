@@ -86,7 +86,7 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 
 	// The shop: its handler and catalogue service on a pool like serve's
 	// (default size, the requests' statement budget), over loopback HTTP.
-	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, db.Budget{Statement: cfg.StatementTimeout, IdleInTx: cfg.IdleInTxTimeout})
+	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 0, cfg.RequestBudget())
 	if err != nil {
 		return err
 	}

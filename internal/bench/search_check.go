@@ -10,18 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"market/internal/catalog"
 	"market/internal/search"
 )
 
 // searchItem is a result as the JSON answer shows it.
-type searchItem struct {
-	ID       int64  `json:"id"`
-	Name     string `json:"name"`
-	Brand    string `json:"brand"`
-	Category string `json:"category"`
-	Price    int64  `json:"price"`
-	Stock    int64  `json:"stock"`
-}
+type searchItem = catalog.Item
 
 // searchPage is one answered page.
 type searchPage struct {

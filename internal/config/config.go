@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"market/internal/db"
 )
 
 // Dev defaults reach the private servers that `make run` starts (tools/services.sh).
@@ -249,4 +251,15 @@ func (e *env) fail(key, v string) {
 	if e.err == nil {
 		e.err = fmt.Errorf("%s: cannot parse %q", key, v)
 	}
+}
+
+// RequestBudget bounds what one request may do on a connection: the pool
+// serve gives requests, and the benches' copies of it.
+func (c Config) RequestBudget() db.Budget {
+	return db.Budget{Statement: c.StatementTimeout, IdleInTx: c.IdleInTxTimeout}
+}
+
+// AdminBudget is the larger budget of migrations, seeding and consistency runs.
+func (c Config) AdminBudget() db.Budget {
+	return db.Budget{Statement: c.AdminStatementTimeout, IdleInTx: c.IdleInTxTimeout}
 }
