@@ -21,7 +21,7 @@ func TestMigrationsGoDownAndUpAgain(t *testing.T) {
 		t.Fatalf("down: %v", err)
 	}
 	var tables int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'goose_db_version'`).Scan(&tables); err != nil || tables != 0 {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name NOT IN ('goose_db_version', 'goose_file_digests')`).Scan(&tables); err != nil || tables != 0 {
 		t.Fatalf("after down, %d tables remain (%v)", tables, err)
 	}
 	if _, err := p.Up(ctx); err != nil {
@@ -52,5 +52,34 @@ func TestADatabaseOfUnknownMigrationsIsRefused(t *testing.T) {
 	}
 	if err := db.Migrate(ctx, pool, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("migrating once it is ours again: %v", err)
+	}
+}
+
+// A database that applied an earlier text of a migration file is refused
+// with the line that says what to do; rolled back, the file applies again.
+func TestADatabaseOfAnEditedMigrationIsRefused(t *testing.T) {
+	pool := testenv.DB(t)
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	if _, err := pool.Exec(ctx, `UPDATE goose_file_digests SET sha256 = 'earlier' WHERE version = 102`); err != nil {
+		t.Fatal(err)
+	}
+	var edited db.ErrEditedMigration
+	if err := db.Migrate(ctx, pool, log); !errors.As(err, &edited) || edited.File != "00102_catalogue.sql" {
+		t.Fatalf("migrating a database of an earlier 00102: %v, want ErrEditedMigration naming the file", err)
+	}
+	p, err := db.Migrator(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, 101); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(ctx, pool, log); err != nil {
+		t.Fatalf("migrating after rolling the edited file back: %v", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM goose_file_digests WHERE sha256 <> 'earlier'`).Scan(&n); err != nil || n != 5 {
+		t.Fatalf("%d digests recorded (%v), want 5", n, err)
 	}
 }

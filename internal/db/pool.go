@@ -110,7 +110,7 @@ var (
 )
 
 // Migrate applies every pending migration, after checking that every
-// migration the database has applied is one of ours.
+// migration the database has applied is one of ours, as it is now.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	p, err := Migrator(pool)
 	if err != nil {
@@ -119,11 +119,17 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	if err := checkKnownMigrations(ctx, pool, p); err != nil {
 		return err
 	}
+	if err := checkDigests(ctx, pool, p); err != nil {
+		return err
+	}
 	results, err := p.Up(ctx)
 	for _, r := range results {
 		log.Info("migrated", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return checkDigests(ctx, pool, p) // records what was just applied
 }
 
 func checkKnownMigrations(ctx context.Context, pool *pgxpool.Pool, p *goose.Provider) error {
