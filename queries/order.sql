@@ -142,10 +142,6 @@ SELECT * FROM balance_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
 -- name: PointsHistory :many
 SELECT * FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
 
--- name: SetLockTimeout :exec
--- SET LOCAL lock_timeout, in the form that takes a parameter: every lock wait
--- in this transaction is bounded.
-SELECT set_config('lock_timeout', sqlc.arg(timeout)::text, true);
 
 -- name: OrdersSince :one
 -- Orders and revenue since the start of the day (orders_created_idx).

@@ -916,17 +916,6 @@ func (q *Queries) SetCartItem(ctx context.Context, arg SetCartItemParams) (int64
 	return product_id, err
 }
 
-const setLockTimeout = `-- name: SetLockTimeout :exec
-SELECT set_config('lock_timeout', $1::text, true)
-`
-
-// SET LOCAL lock_timeout, in the form that takes a parameter: every lock wait
-// in this transaction is bounded.
-func (q *Queries) SetLockTimeout(ctx context.Context, timeout string) error {
-	_, err := q.db.Exec(ctx, setLockTimeout, timeout)
-	return err
-}
-
 const takeStockGuarded = `-- name: TakeStockGuarded :execrows
 UPDATE product_stock SET stock = stock - $1, version = version + 1
 WHERE product_id = $2 AND stock >= $1

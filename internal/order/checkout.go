@@ -120,7 +120,7 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	if err != nil {
 		return Order{}, false, err
 	}
-	if err := s.takeCartStock(ctx, q, o.ID, in.UserID, cart.Lines); err != nil {
+	if err := s.takeCartStock(ctx, q, cart.Lines); err != nil {
 		return Order{}, false, err
 	}
 	return o, true, nil
@@ -233,22 +233,15 @@ func chargeFor(w db.LockShopperRow, subtotal, discount, points int64) (charge, e
 	return charge{subtotal: subtotal, discount: discount, points: points, charged: charged, earned: earned}, nil
 }
 
-// writeOrder writes the order, its lines, the coupon, the wallet, and a
-// ledger row for each change, and empties the ordered lines from the cart.
+// writeOrder writes the order, its lines, the coupon, the wallet, the stock
+// ledger and a ledger row for each change, and empties the ordered lines from
+// the cart. After the order row (whose id the rest name) and the coupon (whose
+// row count says whether it was still unused), the writes go out together in
+// one round trip: nothing in them decides anything, the CHECKs still guard.
 func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c charge) (Order, error) {
 	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: c.subtotal,
 		Discount: c.discount, PointsUsed: c.points, Charged: c.charged, PointsEarned: c.earned, CouponID: c.couponID})
 	if err != nil {
-		return Order{}, err
-	}
-	items := make([]db.OrderItem, len(cart.Lines))
-	p := db.InsertOrderItemsParams{OrderID: row.ID, ProductIds: make([]int64, len(cart.Lines)), Names: make([]string, len(cart.Lines)),
-		Prices: make([]int64, len(cart.Lines)), Quantities: make([]int32, len(cart.Lines))}
-	for i, l := range cart.Lines {
-		items[i] = db.OrderItem{OrderID: row.ID, ProductID: l.ProductID, Name: l.Name, Price: l.Price, Quantity: int32(l.Quantity)}
-		p.ProductIds[i], p.Names[i], p.Prices[i], p.Quantities[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity)
-	}
-	if err := q.InsertOrderItems(ctx, p); err != nil {
 		return Order{}, err
 	}
 	if c.couponID != nil {
@@ -256,16 +249,43 @@ func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart,
 			return Order{}, err
 		}
 	}
-	if err := moveWallet(ctx, q, in.UserID, &row.ID, -c.charged, []pointsMove{{-c.points, "spent"}, {c.earned, "earned"}}, "order"); err != nil {
-		return Order{}, err
+	n := len(cart.Lines)
+	items := make([]db.OrderItem, n)
+	p := db.InsertOrderItemsParams{OrderID: row.ID, ProductIds: make([]int64, n), Names: make([]string, n),
+		Prices: make([]int64, n), Quantities: make([]int32, n)}
+	deltas := make([]int64, n)
+	for i, l := range cart.Lines {
+		items[i] = db.OrderItem{OrderID: row.ID, ProductID: l.ProductID, Name: l.Name, Price: l.Price, Quantity: int32(l.Quantity)}
+		p.ProductIds[i], p.Names[i], p.Prices[i], p.Quantities[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity)
+		deltas[i] = -l.Quantity
 	}
-	if err := q.ClearOrderedLines(ctx, db.ClearOrderedLinesParams{UserID: in.UserID, ProductIds: p.ProductIds}); err != nil {
+	err = q.Pipelined(ctx, func(q *db.Queries) error {
+		if err := q.InsertOrderItems(ctx, p); err != nil {
+			return err
+		}
+		if c.couponID != nil {
+			if err := q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: *c.couponID, OrderID: row.ID, Event: "used"}); err != nil {
+				return err
+			}
+		}
+		if err := moveWallet(ctx, q, in.UserID, &row.ID, -c.charged, []pointsMove{{-c.points, "spent"}, {c.earned, "earned"}}, "order"); err != nil {
+			return err
+		}
+		if err := q.ClearOrderedLines(ctx, db.ClearOrderedLinesParams{UserID: in.UserID, ProductIds: p.ProductIds}); err != nil {
+			return err
+		}
+		// Written before the stock is taken; a short line refuses the
+		// checkout and the rollback undoes these with everything else.
+		return q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: p.ProductIds, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID})
+	})
+	if err != nil {
 		return Order{}, err
 	}
 	return orderOf(row, items), nil
 }
 
-// useCoupon marks the locked coupon used by the order, with its ledger row.
+// useCoupon marks the locked coupon used by the order; its ledger row goes
+// out with the order's other writes.
 func useCoupon(ctx context.Context, q *db.Queries, couponID, orderID int64) error {
 	n, err := q.UseCoupon(ctx, db.UseCouponParams{ID: couponID, OrderID: &orderID})
 	if err != nil {
@@ -274,22 +294,13 @@ func useCoupon(ctx context.Context, q *db.Queries, couponID, orderID int64) erro
 	if n != 1 {
 		return couponInvalid("This coupon has already been used.")
 	}
-	return q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: couponID, OrderID: orderID, Event: "used"})
+	return nil
 }
 
 // takeCartStock takes every line's stock last, in ascending product id
 // (CartLines is ordered so), so the hot rows are held only from their update
-// to the commit. Its ledger rows go first; a short line refuses the checkout
-// and the rollback undoes them with everything else.
-func (s *Service) takeCartStock(ctx context.Context, q *db.Queries, orderID, userID int64, lines []Line) error {
-	ids := make([]int64, len(lines))
-	deltas := make([]int64, len(lines))
-	for i, l := range lines {
-		ids[i], deltas[i] = l.ProductID, -l.Quantity
-	}
-	if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: ids, Deltas: deltas, Reason: "order", OrderID: &orderID, ActorID: &userID}); err != nil {
-		return err
-	}
+// to the commit.
+func (s *Service) takeCartStock(ctx context.Context, q *db.Queries, lines []Line) error {
 	for _, l := range lines {
 		if err := s.takeStock(ctx, q, l); err != nil {
 			return err

@@ -126,12 +126,7 @@ func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error 
 				return err
 			}
 		}
-		err = db.WithTx(ctx, s.pool, func(q *db.Queries) error {
-			if err := q.SetLockTimeout(ctx, fmt.Sprintf("%dms", s.opt.LockTimeout.Milliseconds())); err != nil {
-				return err
-			}
-			return fn(q)
-		})
+		err = db.WithTxLockTimeout(ctx, s.pool, s.opt.LockTimeout, fn)
 		if !transient(err) {
 			return err
 		}
