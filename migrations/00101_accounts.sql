@@ -14,5 +14,23 @@ CREATE TABLE users (
     created_at    timestamptz NOT NULL DEFAULT now()
 );
 
+-- A shopper's delivery addresses. At most one is the default (the partial
+-- unique index), which checkout uses when none is chosen; an order keeps a
+-- copy of the address it ships to, so deleting one here changes no order.
+CREATE TABLE addresses (
+    id          bigserial   PRIMARY KEY,
+    user_id     bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    recipient   text        NOT NULL CHECK (length(recipient) BETWEEN 1 AND 100),
+    phone       text        NOT NULL CHECK (phone ~ '^[0-9]{9,11}$'),
+    postal_code text        NOT NULL CHECK (postal_code ~ '^[0-9]{5}$'),
+    line1       text        NOT NULL CHECK (length(line1) BETWEEN 1 AND 200),
+    line2       text        NOT NULL DEFAULT '' CHECK (length(line2) <= 200),
+    is_default  boolean     NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX addresses_user_idx ON addresses (user_id, id);
+CREATE UNIQUE INDEX addresses_one_default_idx ON addresses (user_id) WHERE is_default;
+
 -- +goose Down
+DROP TABLE addresses;
 DROP TABLE users;

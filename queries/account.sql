@@ -21,3 +21,38 @@ SELECT count(*) FROM users;
 
 -- name: SetPassword :exec
 UPDATE users SET password_hash = $2 WHERE id = $1;
+
+-- name: ListAddresses :many
+-- The default first, then the newest (addresses_user_idx).
+SELECT * FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id DESC;
+
+-- name: CountAddresses :one
+SELECT count(*) FROM addresses WHERE user_id = $1;
+
+-- name: InsertAddress :one
+INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, line2, is_default)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING *;
+
+-- name: UpdateAddress :one
+-- Only the shopper's own address; no row otherwise.
+UPDATE addresses SET recipient = $3, phone = $4, postal_code = $5, line1 = $6, line2 = $7
+WHERE id = $1 AND user_id = $2
+RETURNING *;
+
+-- name: DeleteAddress :execrows
+DELETE FROM addresses WHERE id = $1 AND user_id = $2;
+
+-- name: ClearDefaultAddress :exec
+-- First half of moving the default: the partial unique index is checked row
+-- by row, so the old default is cleared before the new one is set.
+UPDATE addresses SET is_default = false WHERE user_id = $1 AND is_default AND id <> $2;
+
+-- name: MarkDefaultAddress :execrows
+UPDATE addresses SET is_default = true WHERE id = $1 AND user_id = $2;
+
+-- name: PromoteNewestAddress :exec
+-- After the default is deleted, the newest address left becomes it.
+UPDATE addresses SET is_default = true
+WHERE id = (SELECT max(id) FROM addresses a WHERE a.user_id = $1)
+  AND NOT EXISTS (SELECT FROM addresses a WHERE a.user_id = $1 AND a.is_default);

@@ -105,3 +105,16 @@ func pathID(r *http.Request, name string) (int64, error) {
 	}
 	return id, nil
 }
+
+// flag reads a checkbox or a boolean field: absent, "", "0" or "false" is
+// false; "1", "true" or "on" is true; anything else is noted as an error.
+func (f *form) flag(name, msg string) bool {
+	switch f.values[name] {
+	case "", "0", "false":
+		return false
+	case "1", "true", "on":
+		return true
+	}
+	f.fields.Add(name, msg)
+	return false
+}

@@ -80,6 +80,10 @@ func (s *Server) routes() chi.Router {
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireUser)
 		r.Get("/account", s.h(s.account))
+		r.Get("/account/addresses", s.h(s.addresses))
+		r.Post("/account/addresses", s.h(s.addAddress))
+		r.Post("/account/addresses/{id}", s.h(s.updateAddress))
+		r.Post("/account/addresses/{id}/delete", s.h(s.deleteAddress))
 		r.Post("/account/password", s.h(s.changePassword))
 		r.Post("/account/logout-everywhere", s.h(s.logoutEverywhere))
 	})

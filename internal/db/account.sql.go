@@ -9,6 +9,33 @@ import (
 	"context"
 )
 
+const clearDefaultAddress = `-- name: ClearDefaultAddress :exec
+UPDATE addresses SET is_default = false WHERE user_id = $1 AND is_default AND id <> $2
+`
+
+type ClearDefaultAddressParams struct {
+	UserID int64
+	ID     int64
+}
+
+// First half of moving the default: the partial unique index is checked row
+// by row, so the old default is cleared before the new one is set.
+func (q *Queries) ClearDefaultAddress(ctx context.Context, arg ClearDefaultAddressParams) error {
+	_, err := q.db.Exec(ctx, clearDefaultAddress, arg.UserID, arg.ID)
+	return err
+}
+
+const countAddresses = `-- name: CountAddresses :one
+SELECT count(*) FROM addresses WHERE user_id = $1
+`
+
+func (q *Queries) CountAddresses(ctx context.Context, userID int64) (int64, error) {
+	row := q.db.QueryRow(ctx, countAddresses, userID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countUsers = `-- name: CountUsers :one
 SELECT count(*) FROM users
 `
@@ -54,6 +81,23 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 	return i, err
 }
 
+const deleteAddress = `-- name: DeleteAddress :execrows
+DELETE FROM addresses WHERE id = $1 AND user_id = $2
+`
+
+type DeleteAddressParams struct {
+	ID     int64
+	UserID int64
+}
+
+func (q *Queries) DeleteAddress(ctx context.Context, arg DeleteAddressParams) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteAddress, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const getUser = `-- name: GetUser :one
 SELECT id, email, password_hash, name, role, balance, points, created_at FROM users WHERE id = $1
 `
@@ -94,6 +138,111 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 	return i, err
 }
 
+const insertAddress = `-- name: InsertAddress :one
+INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, line2, is_default)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id, user_id, recipient, phone, postal_code, line1, line2, is_default, created_at
+`
+
+type InsertAddressParams struct {
+	UserID     int64
+	Recipient  string
+	Phone      string
+	PostalCode string
+	Line1      string
+	Line2      string
+	IsDefault  bool
+}
+
+func (q *Queries) InsertAddress(ctx context.Context, arg InsertAddressParams) (Address, error) {
+	row := q.db.QueryRow(ctx, insertAddress,
+		arg.UserID,
+		arg.Recipient,
+		arg.Phone,
+		arg.PostalCode,
+		arg.Line1,
+		arg.Line2,
+		arg.IsDefault,
+	)
+	var i Address
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Recipient,
+		&i.Phone,
+		&i.PostalCode,
+		&i.Line1,
+		&i.Line2,
+		&i.IsDefault,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
+const listAddresses = `-- name: ListAddresses :many
+SELECT id, user_id, recipient, phone, postal_code, line1, line2, is_default, created_at FROM addresses WHERE user_id = $1 ORDER BY is_default DESC, id DESC
+`
+
+// The default first, then the newest (addresses_user_idx).
+func (q *Queries) ListAddresses(ctx context.Context, userID int64) ([]Address, error) {
+	rows, err := q.db.Query(ctx, listAddresses, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Address{}
+	for rows.Next() {
+		var i Address
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Recipient,
+			&i.Phone,
+			&i.PostalCode,
+			&i.Line1,
+			&i.Line2,
+			&i.IsDefault,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const markDefaultAddress = `-- name: MarkDefaultAddress :execrows
+UPDATE addresses SET is_default = true WHERE id = $1 AND user_id = $2
+`
+
+type MarkDefaultAddressParams struct {
+	ID     int64
+	UserID int64
+}
+
+func (q *Queries) MarkDefaultAddress(ctx context.Context, arg MarkDefaultAddressParams) (int64, error) {
+	result, err := q.db.Exec(ctx, markDefaultAddress, arg.ID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const promoteNewestAddress = `-- name: PromoteNewestAddress :exec
+UPDATE addresses SET is_default = true
+WHERE id = (SELECT max(id) FROM addresses a WHERE a.user_id = $1)
+  AND NOT EXISTS (SELECT FROM addresses a WHERE a.user_id = $1 AND a.is_default)
+`
+
+// After the default is deleted, the newest address left becomes it.
+func (q *Queries) PromoteNewestAddress(ctx context.Context, userID int64) error {
+	_, err := q.db.Exec(ctx, promoteNewestAddress, userID)
+	return err
+}
+
 const setPassword = `-- name: SetPassword :exec
 UPDATE users SET password_hash = $2 WHERE id = $1
 `
@@ -106,6 +255,48 @@ type SetPasswordParams struct {
 func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) error {
 	_, err := q.db.Exec(ctx, setPassword, arg.ID, arg.PasswordHash)
 	return err
+}
+
+const updateAddress = `-- name: UpdateAddress :one
+UPDATE addresses SET recipient = $3, phone = $4, postal_code = $5, line1 = $6, line2 = $7
+WHERE id = $1 AND user_id = $2
+RETURNING id, user_id, recipient, phone, postal_code, line1, line2, is_default, created_at
+`
+
+type UpdateAddressParams struct {
+	ID         int64
+	UserID     int64
+	Recipient  string
+	Phone      string
+	PostalCode string
+	Line1      string
+	Line2      string
+}
+
+// Only the shopper's own address; no row otherwise.
+func (q *Queries) UpdateAddress(ctx context.Context, arg UpdateAddressParams) (Address, error) {
+	row := q.db.QueryRow(ctx, updateAddress,
+		arg.ID,
+		arg.UserID,
+		arg.Recipient,
+		arg.Phone,
+		arg.PostalCode,
+		arg.Line1,
+		arg.Line2,
+	)
+	var i Address
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Recipient,
+		&i.Phone,
+		&i.PostalCode,
+		&i.Line1,
+		&i.Line2,
+		&i.IsDefault,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const upsertAdmin = `-- name: UpsertAdmin :one

@@ -8,6 +8,18 @@ import (
 	"time"
 )
 
+type Address struct {
+	ID         int64
+	UserID     int64
+	Recipient  string
+	Phone      string
+	PostalCode string
+	Line1      string
+	Line2      string
+	IsDefault  bool
+	CreatedAt  time.Time
+}
+
 type BalanceLedger struct {
 	ID        int64
 	UserID    int64
