@@ -11,8 +11,14 @@ CREATE TABLE users (
     role          text        NOT NULL DEFAULT 'shopper' CHECK (role IN ('shopper', 'admin')),
     balance       bigint      NOT NULL DEFAULT 0 CHECK (balance >= 0),
     points        bigint      NOT NULL DEFAULT 0 CHECK (points >= 0),
-    created_at    timestamptz NOT NULL DEFAULT now()
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    -- Set by an admin: the account cannot log in, and its sessions were ended.
+    disabled_at   timestamptz
 );
+-- Admins find shoppers by the start of their email or name (either case):
+-- range scans in code-point order, which a generic plan can use as well.
+CREATE INDEX users_email_prefix_idx ON users ((email COLLATE "C"));
+CREATE INDEX users_name_prefix_idx ON users ((lower(name) COLLATE "C"));
 
 -- A shopper's delivery addresses. At most one is the default (the partial
 -- unique index), which checkout uses when none is chosen; an order keeps a

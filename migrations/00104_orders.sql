@@ -53,7 +53,9 @@ CREATE TABLE balance_ledger (
     id         bigserial PRIMARY KEY,
     user_id    bigint      NOT NULL REFERENCES users (id),
     delta      bigint      NOT NULL CHECK (delta <> 0),
-    reason     text        NOT NULL CHECK (reason IN ('topup', 'order', 'refund')),
+    -- adjustment: an admin's correction, with the admin's words in note.
+    reason     text        NOT NULL CHECK (reason IN ('topup', 'order', 'refund', 'adjustment')),
+    note       text        CHECK (length(note) BETWEEN 1 AND 200),
     order_id   bigint REFERENCES orders (id),
     created_at timestamptz NOT NULL DEFAULT now()
 );
@@ -70,7 +72,8 @@ CREATE TABLE points_ledger (
     user_id    bigint      NOT NULL REFERENCES users (id),
     delta      bigint      NOT NULL CHECK (delta <> 0),
     -- spent on an order, earned by one, given back or taken back by a cancel.
-    reason     text        NOT NULL CHECK (reason IN ('spent', 'earned', 'refund', 'clawback')),
+    reason     text        NOT NULL CHECK (reason IN ('spent', 'earned', 'refund', 'clawback', 'adjustment')),
+    note       text        CHECK (length(note) BETWEEN 1 AND 200),
     order_id   bigint REFERENCES orders (id),
     created_at timestamptz NOT NULL DEFAULT now()
 );

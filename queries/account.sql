@@ -56,3 +56,28 @@ UPDATE addresses SET is_default = true WHERE id = $1 AND user_id = $2;
 UPDATE addresses SET is_default = true
 WHERE id = (SELECT max(id) FROM addresses a WHERE a.user_id = $1)
   AND NOT EXISTS (SELECT FROM addresses a WHERE a.user_id = $1 AND a.is_default);
+
+-- name: ListShoppers :many
+-- Newest first, the page before the cursor (the primary key, backwards).
+SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+WHERE role = 'shopper' AND id < @before::bigint
+ORDER BY id DESC
+LIMIT @lim;
+
+-- name: SearchShoppers :many
+-- Shoppers whose email or name (lower-cased) starts with q, newest first:
+-- two range scans of the prefix indexes (U+10FFFF sorts after every
+-- character a prefix goes on with), then the page before the cursor.
+SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+WHERE role = 'shopper' AND id < @before::bigint
+  AND ((email COLLATE "C" >= @q::text AND email COLLATE "C" < @q::text || chr(1114111))
+    OR (lower(name) COLLATE "C" >= @q::text AND lower(name) COLLATE "C" < @q::text || chr(1114111)))
+ORDER BY id DESC
+LIMIT @lim;
+
+-- name: SetShopperDisabled :one
+-- Disables (or, with false, enables) a shopper; no row for an admin or an
+-- unknown id. A disable keeps the first time it was set.
+UPDATE users SET disabled_at = CASE WHEN @disabled::boolean THEN coalesce(disabled_at, now()) END
+WHERE id = @id AND role = 'shopper'
+RETURNING *;

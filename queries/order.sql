@@ -201,3 +201,9 @@ SELECT l.ledger, l.subject_id, l.delta, l.reason, l.created_at FROM (
     SELECT 'coupon', c.coupon_id, CASE c.event WHEN 'used' THEN -1 ELSE 1 END::bigint, c.event, c.created_at, c.id FROM coupon_ledger c WHERE c.order_id = @order_id::bigint
 ) l
 ORDER BY l.created_at, l.ledger, l.id;
+
+-- name: InsertBalanceAdjustment :exec
+INSERT INTO balance_ledger (user_id, delta, reason, note) VALUES ($1, $2, 'adjustment', $3);
+
+-- name: InsertPointsAdjustment :exec
+INSERT INTO points_ledger (user_id, delta, reason, note) VALUES ($1, $2, 'adjustment', $3);

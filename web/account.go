@@ -153,7 +153,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, forms vie
 		return err
 	}
 	v := views.AccountView{Name: u.Name, Email: u.Email, Balance: wal.Balance, Points: wal.Points, Since: views.When(u.CreatedAt),
-		BalanceHistory: ledgerRows(wal.BalanceHistory), PointsHistory: ledgerRows(wal.PointsHistory), TopUp: forms.TopUp, Password: forms.Password,
+		BalanceHistory: ledgerRows(wal.BalanceHistory, "/orders/"), PointsHistory: ledgerRows(wal.PointsHistory, "/orders/"), TopUp: forms.TopUp, Password: forms.Password,
 		Coupons: myCoupons(coupons)}
 	return s.render(w, r, answer{
 		Status: status,

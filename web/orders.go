@@ -124,12 +124,18 @@ func orderJSON(o order.Order) map[string]any {
 	return m
 }
 
-func ledgerRows(es []order.Entry) []views.LedgerRow {
+// ledgerRows are ledger entries for a page whose order links start with
+// orders ("/orders/" for the shopper, "/admin/orders/" for an admin).
+func ledgerRows(es []order.Entry, orders string) []views.LedgerRow {
 	out := make([]views.LedgerRow, len(es))
 	for i, e := range es {
 		out[i] = views.LedgerRow{When: views.When(e.At), Delta: e.Delta, Reason: e.Reason}
+		if e.Note != nil {
+			out[i].Note = *e.Note
+		}
 		if e.OrderID != nil {
 			out[i].OrderID = *e.OrderID
+			out[i].OrderHref = orders + strconv.FormatInt(*e.OrderID, 10)
 		}
 	}
 	return out
@@ -138,7 +144,7 @@ func ledgerRows(es []order.Entry) []views.LedgerRow {
 func ledgerJSON(es []order.Entry) []map[string]any {
 	out := make([]map[string]any, len(es))
 	for i, e := range es {
-		out[i] = map[string]any{"delta": e.Delta, "reason": e.Reason, "order_id": e.OrderID, "at": e.At.Format(time.RFC3339)}
+		out[i] = map[string]any{"delta": e.Delta, "reason": e.Reason, "note": e.Note, "order_id": e.OrderID, "at": e.At.Format(time.RFC3339)}
 	}
 	return out
 }

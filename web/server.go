@@ -97,6 +97,7 @@ func (s *Server) routes() chi.Router {
 		s.consistencyRoutes(r)
 		s.adminCampaignRoutes(r)
 		s.adminOrderRoutes(r)
+		s.adminShopperRoutes(r)
 	})
 	return r
 }

@@ -212,10 +212,17 @@ func (s *Service) checkLogin(ctx context.Context, email, password string) (User,
 	if !ok {
 		return User{}, errBadLogin
 	}
+	if row.DisabledAt != nil {
+		return User{}, ErrDisabled
+	}
 	u := fromRow(row)
 	u.CheckedAt = checked
 	return u, nil
 }
+
+// ErrDisabled refuses a login (with the right password) to an account an
+// admin disabled.
+var ErrDisabled = errs.New(errs.Forbidden, "This account has been disabled. Write to the shop's support to have it reopened.")
 
 // A fixed hash of a random password, for timing parity on unknown emails.
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Ykc3fE6v3eS2B3k2S0s2GJ0Xj6m6d6n0rL4qfPpXkM"

@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 )
 
 const clearDefaultAddress = `-- name: ClearDefaultAddress :exec
@@ -50,7 +51,7 @@ func (q *Queries) CountUsers(ctx context.Context) (int64, error) {
 const createUser = `-- name: CreateUser :one
 INSERT INTO users (email, password_hash, name, role)
 VALUES ($1, $2, $3, $4)
-RETURNING id, email, password_hash, name, role, balance, points, created_at
+RETURNING id, email, password_hash, name, role, balance, points, created_at, disabled_at
 `
 
 type CreateUserParams struct {
@@ -77,6 +78,7 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) (User, e
 		&i.Balance,
 		&i.Points,
 		&i.CreatedAt,
+		&i.DisabledAt,
 	)
 	return i, err
 }
@@ -99,7 +101,7 @@ func (q *Queries) DeleteAddress(ctx context.Context, arg DeleteAddressParams) (i
 }
 
 const getUser = `-- name: GetUser :one
-SELECT id, email, password_hash, name, role, balance, points, created_at FROM users WHERE id = $1
+SELECT id, email, password_hash, name, role, balance, points, created_at, disabled_at FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUser(ctx context.Context, id int64) (User, error) {
@@ -114,12 +116,13 @@ func (q *Queries) GetUser(ctx context.Context, id int64) (User, error) {
 		&i.Balance,
 		&i.Points,
 		&i.CreatedAt,
+		&i.DisabledAt,
 	)
 	return i, err
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, password_hash, name, role, balance, points, created_at FROM users WHERE email = $1
+SELECT id, email, password_hash, name, role, balance, points, created_at, disabled_at FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -134,6 +137,7 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.Balance,
 		&i.Points,
 		&i.CreatedAt,
+		&i.DisabledAt,
 	)
 	return i, err
 }
@@ -214,6 +218,57 @@ func (q *Queries) ListAddresses(ctx context.Context, userID int64) ([]Address, e
 	return items, nil
 }
 
+const listShoppers = `-- name: ListShoppers :many
+SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+WHERE role = 'shopper' AND id < $1::bigint
+ORDER BY id DESC
+LIMIT $2
+`
+
+type ListShoppersParams struct {
+	Before int64
+	Lim    int32
+}
+
+type ListShoppersRow struct {
+	ID         int64
+	Email      string
+	Name       string
+	Balance    int64
+	Points     int64
+	DisabledAt *time.Time
+	CreatedAt  time.Time
+}
+
+// Newest first, the page before the cursor (the primary key, backwards).
+func (q *Queries) ListShoppers(ctx context.Context, arg ListShoppersParams) ([]ListShoppersRow, error) {
+	rows, err := q.db.Query(ctx, listShoppers, arg.Before, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListShoppersRow{}
+	for rows.Next() {
+		var i ListShoppersRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Balance,
+			&i.Points,
+			&i.DisabledAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const markDefaultAddress = `-- name: MarkDefaultAddress :execrows
 UPDATE addresses SET is_default = true WHERE id = $1 AND user_id = $2
 `
@@ -243,6 +298,62 @@ func (q *Queries) PromoteNewestAddress(ctx context.Context, userID int64) error 
 	return err
 }
 
+const searchShoppers = `-- name: SearchShoppers :many
+SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+WHERE role = 'shopper' AND id < $1::bigint
+  AND ((email COLLATE "C" >= $2::text AND email COLLATE "C" < $2::text || chr(1114111))
+    OR (lower(name) COLLATE "C" >= $2::text AND lower(name) COLLATE "C" < $2::text || chr(1114111)))
+ORDER BY id DESC
+LIMIT $3
+`
+
+type SearchShoppersParams struct {
+	Before int64
+	Q      string
+	Lim    int32
+}
+
+type SearchShoppersRow struct {
+	ID         int64
+	Email      string
+	Name       string
+	Balance    int64
+	Points     int64
+	DisabledAt *time.Time
+	CreatedAt  time.Time
+}
+
+// Shoppers whose email or name (lower-cased) starts with q, newest first:
+// two range scans of the prefix indexes (U+10FFFF sorts after every
+// character a prefix goes on with), then the page before the cursor.
+func (q *Queries) SearchShoppers(ctx context.Context, arg SearchShoppersParams) ([]SearchShoppersRow, error) {
+	rows, err := q.db.Query(ctx, searchShoppers, arg.Before, arg.Q, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchShoppersRow{}
+	for rows.Next() {
+		var i SearchShoppersRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Balance,
+			&i.Points,
+			&i.DisabledAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setPassword = `-- name: SetPassword :exec
 UPDATE users SET password_hash = $2 WHERE id = $1
 `
@@ -255,6 +366,36 @@ type SetPasswordParams struct {
 func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) error {
 	_, err := q.db.Exec(ctx, setPassword, arg.ID, arg.PasswordHash)
 	return err
+}
+
+const setShopperDisabled = `-- name: SetShopperDisabled :one
+UPDATE users SET disabled_at = CASE WHEN $1::boolean THEN coalesce(disabled_at, now()) END
+WHERE id = $2 AND role = 'shopper'
+RETURNING id, email, password_hash, name, role, balance, points, created_at, disabled_at
+`
+
+type SetShopperDisabledParams struct {
+	Disabled bool
+	ID       int64
+}
+
+// Disables (or, with false, enables) a shopper; no row for an admin or an
+// unknown id. A disable keeps the first time it was set.
+func (q *Queries) SetShopperDisabled(ctx context.Context, arg SetShopperDisabledParams) (User, error) {
+	row := q.db.QueryRow(ctx, setShopperDisabled, arg.Disabled, arg.ID)
+	var i User
+	err := row.Scan(
+		&i.ID,
+		&i.Email,
+		&i.PasswordHash,
+		&i.Name,
+		&i.Role,
+		&i.Balance,
+		&i.Points,
+		&i.CreatedAt,
+		&i.DisabledAt,
+	)
+	return i, err
 }
 
 const updateAddress = `-- name: UpdateAddress :one
@@ -303,7 +444,7 @@ const upsertAdmin = `-- name: UpsertAdmin :one
 INSERT INTO users (email, password_hash, name, role)
 VALUES ($1, $2, $3, 'admin')
 ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin'
-RETURNING id, email, password_hash, name, role, balance, points, created_at
+RETURNING id, email, password_hash, name, role, balance, points, created_at, disabled_at
 `
 
 type UpsertAdminParams struct {
@@ -325,6 +466,7 @@ func (q *Queries) UpsertAdmin(ctx context.Context, arg UpsertAdminParams) (User,
 		&i.Balance,
 		&i.Points,
 		&i.CreatedAt,
+		&i.DisabledAt,
 	)
 	return i, err
 }

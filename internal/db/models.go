@@ -25,6 +25,7 @@ type BalanceLedger struct {
 	UserID    int64
 	Delta     int64
 	Reason    string
+	Note      *string
 	OrderID   *int64
 	CreatedAt time.Time
 }
@@ -138,6 +139,7 @@ type PointsLedger struct {
 	UserID    int64
 	Delta     int64
 	Reason    string
+	Note      *string
 	OrderID   *int64
 	CreatedAt time.Time
 }
@@ -189,4 +191,5 @@ type User struct {
 	Balance      int64
 	Points       int64
 	CreatedAt    time.Time
+	DisabledAt   *time.Time
 }

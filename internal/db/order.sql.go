@@ -146,7 +146,7 @@ func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]Adm
 }
 
 const balanceHistory = `-- name: BalanceHistory :many
-SELECT id, user_id, delta, reason, order_id, created_at FROM balance_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+SELECT id, user_id, delta, reason, note, order_id, created_at FROM balance_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2
 `
 
 type BalanceHistoryParams struct {
@@ -168,6 +168,7 @@ func (q *Queries) BalanceHistory(ctx context.Context, arg BalanceHistoryParams) 
 			&i.UserID,
 			&i.Delta,
 			&i.Reason,
+			&i.Note,
 			&i.OrderID,
 			&i.CreatedAt,
 		); err != nil {
@@ -365,6 +366,21 @@ func (q *Queries) GetOrder(ctx context.Context, arg GetOrderParams) (Order, erro
 	return i, err
 }
 
+const insertBalanceAdjustment = `-- name: InsertBalanceAdjustment :exec
+INSERT INTO balance_ledger (user_id, delta, reason, note) VALUES ($1, $2, 'adjustment', $3)
+`
+
+type InsertBalanceAdjustmentParams struct {
+	UserID int64
+	Delta  int64
+	Note   *string
+}
+
+func (q *Queries) InsertBalanceAdjustment(ctx context.Context, arg InsertBalanceAdjustmentParams) error {
+	_, err := q.db.Exec(ctx, insertBalanceAdjustment, arg.UserID, arg.Delta, arg.Note)
+	return err
+}
+
 const insertBalanceEntry = `-- name: InsertBalanceEntry :exec
 INSERT INTO balance_ledger (user_id, delta, reason, order_id) VALUES ($1, $2, $3, $4)
 `
@@ -469,6 +485,21 @@ func (q *Queries) InsertOrderItems(ctx context.Context, arg InsertOrderItemsPara
 		arg.Prices,
 		arg.Quantities,
 	)
+	return err
+}
+
+const insertPointsAdjustment = `-- name: InsertPointsAdjustment :exec
+INSERT INTO points_ledger (user_id, delta, reason, note) VALUES ($1, $2, 'adjustment', $3)
+`
+
+type InsertPointsAdjustmentParams struct {
+	UserID int64
+	Delta  int64
+	Note   *string
+}
+
+func (q *Queries) InsertPointsAdjustment(ctx context.Context, arg InsertPointsAdjustmentParams) error {
+	_, err := q.db.Exec(ctx, insertPointsAdjustment, arg.UserID, arg.Delta, arg.Note)
 	return err
 }
 
@@ -805,7 +836,7 @@ func (q *Queries) OrdersSince(ctx context.Context, since time.Time) (OrdersSince
 }
 
 const pointsHistory = `-- name: PointsHistory :many
-SELECT id, user_id, delta, reason, order_id, created_at FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+SELECT id, user_id, delta, reason, note, order_id, created_at FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2
 `
 
 type PointsHistoryParams struct {
@@ -827,6 +858,7 @@ func (q *Queries) PointsHistory(ctx context.Context, arg PointsHistoryParams) ([
 			&i.UserID,
 			&i.Delta,
 			&i.Reason,
+			&i.Note,
 			&i.OrderID,
 			&i.CreatedAt,
 		); err != nil {

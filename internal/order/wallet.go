@@ -14,6 +14,7 @@ import (
 type Entry struct {
 	Delta   int64
 	Reason  string
+	Note    *string // an admin's reason for an adjustment
 	OrderID *int64
 	At      time.Time
 }
@@ -48,10 +49,10 @@ func (s *Service) Wallet(ctx context.Context, userID int64) (Wallet, error) {
 	}
 	out := Wallet{Balance: w.Balance, Points: w.Points, BalanceHistory: make([]Entry, len(bal)), PointsHistory: make([]Entry, len(pts))}
 	for i, e := range bal {
-		out.BalanceHistory[i] = Entry{Delta: e.Delta, Reason: e.Reason, OrderID: e.OrderID, At: e.CreatedAt}
+		out.BalanceHistory[i] = Entry{Delta: e.Delta, Reason: e.Reason, Note: e.Note, OrderID: e.OrderID, At: e.CreatedAt}
 	}
 	for i, e := range pts {
-		out.PointsHistory[i] = Entry{Delta: e.Delta, Reason: e.Reason, OrderID: e.OrderID, At: e.CreatedAt}
+		out.PointsHistory[i] = Entry{Delta: e.Delta, Reason: e.Reason, Note: e.Note, OrderID: e.OrderID, At: e.CreatedAt}
 	}
 	return out, nil
 }
