@@ -194,12 +194,16 @@ func drawProduct(id int64, slug, name string) ([]byte, string) {
 		c.arc(400, 150, 58, 12, accent)
 		c.roundRect(455, 290, 44, 50, 6, accent)
 	case "shoes":
-		c.roundRect(400, 430, 500, 56, 28, tint(body, 0.8))
-		c.roundRect(370, 360, 400, 130, 64, body)
-		c.circle(560, 385, 62, body)
-		c.roundRect(300, 300, 180, 80, 40, body)
-		for i := range 3 {
-			c.roundRect(340+float64(i)*44, 330, 30, 10, 5, accent)
+		sole := color.RGBA{246, 244, 238, 255}
+		c.roundRect(400, 440, 512, 52, 24, dark)
+		c.roundRect(400, 436, 500, 40, 20, sole)
+		c.roundRect(250, 335, 170, 170, 56, body) // the heel and ankle
+		c.roundRect(410, 385, 470, 104, 48, body)
+		c.roundRect(580, 400, 120, 70, 35, accent) // the toe cap
+		c.roundRect(250, 268, 110, 24, 12, dark)   // the collar
+		c.roundRect(380, 402, 260, 16, 8, accent)
+		for i := range 4 {
+			c.roundRect(310+float64(i)*40, 340+float64(i)*6, 30, 9, 4.5, sole)
 		}
 	case "beauty":
 		c.roundRect(320, 190, 90, 70, 14, dark)
