@@ -221,7 +221,17 @@ func (s *Service) prepare(ctx context.Context, up PictureUpload, ft format, cfg 
 		return sized{}, &errs.Error{Code: CodePictureUnreadable, Message: "This picture is damaged or incomplete and cannot be read.",
 			Fields: map[string]string{"image": "This picture is damaged or incomplete and cannot be read."}}
 	}
-	large := resize(img, LargeWidth)
+	// The large size is at most LargeWidth wide as shown, after turning.
+	o := 1
+	if ft.mime == "image/jpeg" {
+		o = jpegOrientation(up.Data)
+	}
+	shownW := cfg.Width
+	if swapsAxes(o) {
+		shownW = cfg.Height
+	}
+	large := resize(img, max(1, int(math.Round(float64(cfg.Width)*min(1, float64(LargeWidth)/float64(shownW))))))
+	large = orient(large, o)
 	small := resize(large, SmallWidth)
 	// Transparency needs PNG; everything else is smaller as JPEG.
 	encode := func(m image.Image) ([]byte, error) {

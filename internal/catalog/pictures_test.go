@@ -123,3 +123,94 @@ func TestAPictureForAProductThatIsGoneIsNotFound(t *testing.T) {
 		t.Fatalf("%d pictures stored", n)
 	}
 }
+
+// withOrientation puts an EXIF block saying orientation o after a JPEG's
+// start marker, as a phone camera writes it.
+func withOrientation(jpg []byte, o uint16) []byte {
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
+	tiff[18], tiff[19] = byte(o>>8), byte(o)
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := append([]byte{0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	return append(append(append([]byte{}, jpg[:2]...), app1...), jpg[2:]...)
+}
+
+// A phone's picture stored sideways with orientation 6 ("turn a quarter
+// clockwise") is served upright: its left half (red) on top.
+func TestAPhonePictureIsTurnedAsItsEXIFSays(t *testing.T) {
+	m := image.NewRGBA(image.Rect(0, 0, 1600, 800))
+	for y := range 800 {
+		for x := range 1600 {
+			c := color.RGBA{220, 30, 30, 255}
+			if x >= 800 {
+				c = color.RGBA{30, 30, 220, 255}
+			}
+			m.SetRGBA(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, m, nil)
+	data := withOrientation(b.Bytes(), 6)
+	if o := jpegOrientation(data); o != 6 {
+		t.Fatalf("read orientation %d", o)
+	}
+	pool := testenv.DB(t)
+	s := NewService(pool)
+	p, err := s.Create(t.Context(), ProductInput{SKU: "TURN-1", Name: "Tall Lamp", Brand: "Maru", Category: "Lighting", Price: 9900, Stock: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = s.SetPicture(t.Context(), p.ID, PictureUpload{Data: data, Alt: "A tall lamp"}); err != nil {
+		t.Fatal(err)
+	}
+	// Shown 800 wide and 1600 high: within 960, so kept at 800 × 1600.
+	if pic := p.Picture; pic.LargeWidth != 800 || pic.LargeHeight != 1600 || pic.SmallWidth != 320 || pic.SmallHeight != 640 {
+		t.Fatalf("sizes %+v", pic)
+	}
+	hash := string(p.Picture.Key)[:32]
+	f, err := s.PictureFile(t.Context(), hash, SmallWidth, "jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := jpeg.Decode(bytes.NewReader(f.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, bottom := small.At(160, 100), small.At(160, 540)
+	if r, _, b, _ := top.RGBA(); r < b {
+		t.Errorf("the top is not red: %v", top)
+	}
+	if r, _, b, _ := bottom.RGBA(); r > b {
+		t.Errorf("the bottom is not blue: %v", bottom)
+	}
+}
+
+func TestOrientTurnsEveryWay(t *testing.T) {
+	// A 3×2 picture whose pixels are numbered by their red channel.
+	m := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	for y := range 2 {
+		for x := range 3 {
+			m.SetRGBA(x, y, color.RGBA{uint8(1 + x + 3*y), 0, 0, 255})
+		}
+	}
+	// What each orientation shows, row by row: 1 2 3 / 4 5 6 stored.
+	want := map[int][][]uint8{
+		1: {{1, 2, 3}, {4, 5, 6}},
+		2: {{3, 2, 1}, {6, 5, 4}},
+		3: {{6, 5, 4}, {3, 2, 1}},
+		4: {{4, 5, 6}, {1, 2, 3}},
+		5: {{1, 4}, {2, 5}, {3, 6}},
+		6: {{4, 1}, {5, 2}, {6, 3}},
+		7: {{6, 3}, {5, 2}, {4, 1}},
+		8: {{3, 6}, {2, 5}, {1, 4}},
+	}
+	for o, rows := range want {
+		got := orient(m, o)
+		for y, row := range rows {
+			for x, v := range row {
+				if r := got.RGBAAt(x, y).R; r != v {
+					t.Errorf("orientation %d: (%d,%d) is %d, want %d", o, x, y, r, v)
+				}
+			}
+		}
+	}
+}
