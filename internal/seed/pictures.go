@@ -290,19 +290,19 @@ func (c *canvas) paint(cx, cy, r float64, col color.RGBA, alpha float64, sdf fun
 }
 
 func (c *canvas) circle(cx, cy, r float64, col color.RGBA) {
-	c.paint(cx, cy, r, col, 1, func(x, y float64) float64 { return math.Hypot(x-cx, y-cy) - r })
+	c.paint(cx, cy, r, col, 1, func(x, y float64) float64 { return dist(x-cx, y-cy) - r })
 }
 
 // arc is the upper half of a ring of radius r and thickness t.
 func (c *canvas) arc(cx, cy, r, t float64, col color.RGBA) {
 	c.paint(cx, cy, r+t, col, 1, func(x, y float64) float64 {
-		return math.Max(math.Abs(math.Hypot(x-cx, y-cy)-r)-t/2, y-cy)
+		return math.Max(math.Abs(dist(x-cx, y-cy)-r)-t/2, y-cy)
 	})
 }
 
 func (c *canvas) ellipse(cx, cy, rx, ry float64, col color.RGBA, alpha float64) {
 	c.paint(cx, cy, math.Max(rx, ry), col, alpha, func(x, y float64) float64 {
-		return (math.Hypot((x-cx)/rx, (y-cy)/ry) - 1) * math.Min(rx, ry)
+		return (dist((x-cx)/rx, (y-cy)/ry) - 1) * math.Min(rx, ry)
 	})
 }
 
@@ -310,7 +310,7 @@ func (c *canvas) ellipse(cx, cy, rx, ry float64, col color.RGBA, alpha float64) 
 func (c *canvas) roundRect(cx, cy, w, h, r float64, col color.RGBA) {
 	c.paint(cx, cy, math.Max(w, h)/2+1, col, 1, func(x, y float64) float64 {
 		qx, qy := math.Abs(x-cx)-w/2+r, math.Abs(y-cy)-h/2+r
-		return math.Hypot(math.Max(qx, 0), math.Max(qy, 0)) + math.Min(math.Max(qx, qy), 0) - r
+		return dist(math.Max(qx, 0), math.Max(qy, 0)) + math.Min(math.Max(qx, qy), 0) - r
 	})
 }
 
@@ -322,3 +322,7 @@ func mix(a, b color.RGBA, t float64) color.RGBA {
 func tint(c color.RGBA, t float64) color.RGBA  { return mix(c, color.RGBA{255, 255, 255, 255}, t) }
 func shade(c color.RGBA, t float64) color.RGBA { return mix(c, color.RGBA{0, 0, 0, 255}, t) }
 func luma(c color.RGBA) float64                { return 0.299*float64(c.R) + 0.587*float64(c.G) + 0.114*float64(c.B) }
+
+// dist is math.Hypot without its care for overflow, which these small
+// numbers never need and which costs a third of the drawing.
+func dist(x, y float64) float64 { return math.Sqrt(x*x + y*y) }
