@@ -103,9 +103,9 @@ var productColours = map[string]color.RGBA{
 
 // things name what each category's drawing shows, for its alt text.
 var things = map[string]string{
-	"audio": "headphones", "computers": "laptop", "phones": "smartphone", "cameras": "camera", "appliances": "air purifier",
-	"kitchen": "cooking pot", "furniture": "armchair", "fashion": "T-shirt", "shoes": "sneaker", "beauty": "cosmetics bottle and jar",
-	"sports": "dumbbell", "books": "stack of books",
+	"audio": "headphones", "computers": "a laptop", "phones": "a smartphone", "cameras": "a camera", "appliances": "an air purifier",
+	"kitchen": "a cooking pot", "furniture": "an armchair", "fashion": "a T-shirt", "shoes": "a sneaker", "beauty": "a cosmetics bottle and jar",
+	"sports": "a dumbbell", "books": "a stack of books",
 }
 
 // grounds are the categories' background tints.
@@ -232,9 +232,9 @@ func drawProduct(id int64, slug, name string) ([]byte, string) {
 	_ = jpeg.Encode(&b, c.m, &jpeg.Options{Quality: 85})
 	thing := things[slug]
 	if thing == "" {
-		thing = "product"
+		thing = "a product"
 	}
-	return b.Bytes(), fmt.Sprintf("A drawing of a %s %s", strings.ToLower(colourName), thing)
+	return b.Bytes(), fmt.Sprintf("A drawing of %s in %s", thing, strings.ToLower(colourName))
 }
 
 // canvas paints shapes given as signed distance functions, anti-aliased by
