@@ -130,8 +130,7 @@ type PictureUpload struct {
 	ActorID int64
 }
 
-var errPictureTooBig = &errs.Error{Code: errs.TooLarge, Message: "A picture can be 5 MB at most.",
-	Fields: map[string]string{"image": "This file is over 5 MB. Upload a smaller picture."}}
+const msgPictureTooBig = "This file is over 5 MB. Upload a smaller picture."
 
 // format is a picture format the shop takes, recognised by the file's
 // first bytes, never by its name or declared type.
@@ -178,7 +177,7 @@ func checkPicture(up *PictureUpload) (format, image.Config, error) {
 		return &errs.Error{Code: code, Message: msg, Fields: f}
 	}
 	if len(up.Data) > MaxPictureBytes {
-		return format{}, image.Config{}, refuse(errs.TooLarge, errPictureTooBig.Fields["image"])
+		return format{}, image.Config{}, refuse(errs.TooLarge, msgPictureTooBig)
 	}
 	if len(up.Data) == 0 {
 		f.Add("image", "Choose a picture to upload (JPEG, PNG or WebP).")
