@@ -48,14 +48,15 @@ var statusOf = map[errs.Code]int{
 	errs.Unavailable:     http.StatusServiceUnavailable,
 	errs.Busy:            http.StatusServiceUnavailable,
 
-	order.CodeOutOfStock:           http.StatusConflict,
-	order.CodeInsufficientBalance:  http.StatusConflict,
-	order.CodeCouponInvalid:        http.StatusUnprocessableEntity,
-	order.CodeCartEmpty:            http.StatusUnprocessableEntity,
-	order.CodeIdempotencyMismatch:  http.StatusUnprocessableEntity,
-	order.CodeTopUpLimit:           http.StatusConflict,
-	order.CodePriceChanged:         http.StatusConflict,
-	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	order.CodeOutOfStock:          http.StatusConflict,
+	order.CodeInsufficientBalance: http.StatusConflict,
+	order.CodeCouponInvalid:       http.StatusUnprocessableEntity,
+	order.CodeCartEmpty:           http.StatusUnprocessableEntity,
+	order.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
+	order.CodeTopUpLimit:          http.StatusConflict,
+	order.CodePriceChanged:        http.StatusConflict,
+	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
+
 	catalog.CodeUnsupportedPicture: http.StatusUnsupportedMediaType,
 }
 
