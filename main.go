@@ -262,6 +262,9 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if err := seed.Products(ctx, pool, *products, os.Stderr); err != nil {
 		return err
 	}
+	if err := seed.Pictures(ctx, pool, catalog.NewService(pool), seed.DemoPictures, os.Stderr); err != nil {
+		return err
+	}
 	if err := seed.Shoppers(ctx, pool, *shoppers, os.Stderr); err != nil {
 		return err
 	}

@@ -25,6 +25,10 @@ CREATE TABLE products (
     -- "stock > 0", copied from product_stock by the trigger below, so that the
     -- in_stock filter is answered by the catalogue's own indexes.
     in_stock    boolean     NOT NULL DEFAULT false,
+    -- The product's picture as its URLs name it, "<hash>.<jpg|png>", copied
+    -- from product_pictures by the upload (docs/PICTURES.md), so that search
+    -- shows pictures without a join. NULL: no picture.
+    image_key   text CHECK (image_key ~ '^[0-9a-f]{32}\.(jpg|png)$'),
     -- The words a keyword search matches: name (weight A), brand (B) and
     -- description (C). 'english' stems, so "headphone" finds "headphones".
     search      tsvector    GENERATED ALWAYS AS (
@@ -72,6 +76,39 @@ CREATE TRIGGER product_stock_in_stock_insert AFTER INSERT ON product_stock
     FOR EACH ROW WHEN (NEW.stock > 0) EXECUTE FUNCTION products_sync_in_stock();
 CREATE TRIGGER product_stock_in_stock_update AFTER UPDATE OF stock ON product_stock
     FOR EACH ROW WHEN ((OLD.stock > 0) IS DISTINCT FROM (NEW.stock > 0)) EXECUTE FUNCTION products_sync_in_stock();
+
+-- A product's picture (docs/PICTURES.md): the file the admin uploaded and
+-- the two sizes the shop shows, made from it on upload. Here, not on disk, so
+-- that every app instance serves them and a backup holds them. One row per
+-- product; a new picture replaces the row (and products.image_key) in one
+-- transaction.
+CREATE TABLE product_pictures (
+    product_id    bigint      PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
+    -- The first 128 bits of the original's SHA-256 in hex: the sizes' URLs
+    -- name it, so a new picture has new URLs and an old one can be cached for ever.
+    hash          text        NOT NULL CHECK (hash ~ '^[0-9a-f]{32}$'),
+    alt           text        NOT NULL CHECK (length(alt) BETWEEN 1 AND 200),
+    original_type text        NOT NULL CHECK (original_type IN ('image/jpeg', 'image/png', 'image/webp')),
+    original      bytea       NOT NULL,
+    width         int         NOT NULL CHECK (width > 0),
+    height        int         NOT NULL CHECK (height > 0),
+    -- Both sizes are JPEG, or PNG when the original has transparency.
+    sized_type    text        NOT NULL CHECK (sized_type IN ('image/jpeg', 'image/png')),
+    large         bytea       NOT NULL, -- at most 960 px wide
+    large_width   int         NOT NULL CHECK (large_width > 0),
+    large_height  int         NOT NULL CHECK (large_height > 0),
+    small         bytea       NOT NULL, -- at most 320 px wide
+    small_width   int         NOT NULL CHECK (small_width > 0),
+    small_height  int         NOT NULL CHECK (small_height > 0),
+    uploaded_by   bigint      REFERENCES users (id) ON DELETE SET NULL,
+    uploaded_at   timestamptz NOT NULL DEFAULT now()
+);
+-- Serving finds a size by the hash in its URL. Not unique: two products may
+-- carry the same file, and then the same bytes.
+CREATE INDEX product_pictures_hash_idx ON product_pictures (hash);
+-- The files are compressed already: stored out of line without another try.
+ALTER TABLE product_pictures ALTER COLUMN original SET STORAGE EXTERNAL,
+    ALTER COLUMN large SET STORAGE EXTERNAL, ALTER COLUMN small SET STORAGE EXTERNAL;
 
 -- Search (docs/SEARCH.md says which shape uses which index).
 --
@@ -150,6 +187,7 @@ CREATE INDEX products_brand_popular_idx ON products (brand, popularity, id) INCL
 DROP TRIGGER products_search_words ON products;
 DROP FUNCTION search_words_count();
 DROP TABLE search_words;
+DROP TABLE product_pictures;
 DROP TABLE stock_ledger;
 DROP TABLE product_stock;
 DROP FUNCTION products_sync_in_stock();

@@ -3,10 +3,11 @@ SELECT * FROM categories ORDER BY name;
 
 -- name: FeaturedProducts :many
 -- The home page's shelf: the most popular products that are in stock.
-SELECT p.id, p.name, p.brand, p.price, c.slug AS category, s.stock
+SELECT p.id, p.name, p.brand, p.price, c.slug AS category, s.stock, p.image_key, pp.alt AS image_alt
 FROM products p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
+LEFT JOIN product_pictures pp ON pp.product_id = p.id
 WHERE s.stock > 0
 ORDER BY p.popularity DESC, p.id
 LIMIT $1;
@@ -15,10 +16,14 @@ LIMIT $1;
 SELECT count(*) FROM products;
 
 -- name: ProductDetail :one
-SELECT p.id, p.sku, p.name, p.brand, c.slug AS category, c.name AS category_name, p.description, p.price, s.stock, p.updated_at
+-- With its picture's text and dimensions, when it has one (the sizes' bytes
+-- stay where they are: the image route serves them).
+SELECT p.id, p.sku, p.name, p.brand, c.slug AS category, c.name AS category_name, p.description, p.price, s.stock, p.updated_at,
+       p.image_key, pp.alt AS image_alt, pp.large_width, pp.large_height, pp.small_width, pp.small_height
 FROM products p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
+LEFT JOIN product_pictures pp ON pp.product_id = p.id
 WHERE p.id = $1;
 
 -- name: ListBrands :many

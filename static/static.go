@@ -8,17 +8,19 @@ import (
 	"io/fs"
 )
 
-//go:embed *.css *.js *.svg
+//go:embed *.css *.js *.svg illustrations/*.svg
 var FS embed.FS
 
 var versions = func() map[string]string {
 	m := map[string]string{}
-	entries, _ := fs.ReadDir(FS, ".")
-	for _, e := range entries {
-		b, _ := fs.ReadFile(FS, e.Name())
-		sum := sha256.Sum256(b)
-		m[e.Name()] = hex.EncodeToString(sum[:4])
-	}
+	_ = fs.WalkDir(FS, ".", func(name string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() {
+			b, _ := fs.ReadFile(FS, name)
+			sum := sha256.Sum256(b)
+			m[name] = hex.EncodeToString(sum[:4])
+		}
+		return nil
+	})
 	return m
 }()
 

@@ -93,7 +93,7 @@ func (s *Server) adminProduct(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.renderAdminProduct(w, r, p, productForm(p), views.Form{}, http.StatusOK)
+	return s.renderAdminProduct(w, r, p, productForm(p), views.Form{}, views.Form{}, http.StatusOK)
 }
 
 func productForm(p catalog.Product) views.Form {
@@ -101,9 +101,12 @@ func productForm(p catalog.Product) views.Form {
 		"description": p.Description, "price": strconv.FormatInt(p.Price, 10)}}
 }
 
-func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p catalog.Product, edit, adjust views.Form, status int) error {
+// renderAdminProduct renders a product's admin page with its three forms
+// (details, stock, picture) in the given states.
+func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p catalog.Product, edit, adjust, picture views.Form, status int) error {
 	return s.render(w, r, answer{Status: status,
-		Page: views.AdminProductPage(views.AdminProductView{ID: p.ID, Name: p.Name, Stock: p.Stock, Edit: edit, Adjust: adjust}),
+		Page: views.AdminProductPage(views.AdminProductView{ID: p.ID, Name: p.Name, Stock: p.Stock, Edit: edit, Adjust: adjust,
+			Picture: p.Picture, CategorySlug: p.Category, PictureForm: picture}),
 		JSON: p})
 }
 
@@ -165,7 +168,7 @@ func (s *Server) productFormFailed(w http.ResponseWriter, r *http.Request, id in
 	if adjusting {
 		edit, adjust = productForm(cur), vf
 	}
-	return s.renderAdminProduct(w, r, cur, edit, adjust, status)
+	return s.renderAdminProduct(w, r, cur, edit, adjust, views.Form{}, status)
 }
 
 // productSaved answers a successful edit: the product as JSON, or back to its page with a note.

@@ -16,6 +16,7 @@ import (
 func (s *Server) catalogRoutes(r chi.Router) {
 	r.Get("/products", s.h(s.search))
 	r.Get("/products/{id}", s.h(s.product))
+	r.Get("/images/{name}", s.h(s.picture))
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireUser, s.requireAdmin)
 		r.Get("/admin/products", s.h(s.adminProducts))
@@ -23,6 +24,7 @@ func (s *Server) catalogRoutes(r chi.Router) {
 		r.Get("/admin/products/{id}", s.h(s.adminProduct))
 		r.Post("/admin/products/{id}", s.h(s.adminUpdateProduct))
 		r.Post("/admin/products/{id}/stock", s.h(s.adminAdjustStock))
+		r.Post("/admin/products/{id}/image", s.h(s.adminUploadPicture))
 	})
 }
 
@@ -101,7 +103,12 @@ func (s *Server) searchView(r *http.Request, path string, sp searchParams, p sea
 	for _, o := range search.Sorts {
 		v.Sorts = append(v.Sorts, views.Option{Value: string(o), Label: sortLabels[o]})
 	}
+	alts, err := s.pictureAlts(r, p.Items)
+	if err != nil {
+		return views.SearchView{}, err
+	}
 	for _, it := range p.Items {
+		it.PictureAlt = alts[it.ID]
 		v.Items = append(v.Items, views.ProductCard(it))
 	}
 	if p.NextCursor != "" {
@@ -180,7 +187,23 @@ func (s *Server) product(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.render(w, r, answer{
 		Page: views.ProductPage(views.ProductView{ID: p.ID, Name: p.Name, Brand: p.Brand, Category: p.CategoryName, CategorySlug: p.Category,
-			SKU: p.SKU, Description: p.Description, Price: p.Price, Stock: p.Stock}),
+			SKU: p.SKU, Description: p.Description, Price: p.Price, Stock: p.Stock, Picture: p.Picture}),
 		JSON: p,
 	})
+}
+
+// pictureAlts reads the descriptions of the pictures among a page of
+// results, for their cards' alt text (search itself carries only the
+// pictures' keys: docs/PICTURES.md).
+func (s *Server) pictureAlts(r *http.Request, items []catalog.Item) (map[int64]string, error) {
+	var ids []int64
+	for _, it := range items {
+		if it.Picture != "" {
+			ids = append(ids, it.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.Catalog.PictureAlts(r.Context(), ids)
 }

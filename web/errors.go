@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"market/internal/catalog"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/order"
@@ -55,6 +56,8 @@ var statusOf = map[errs.Code]int{
 	order.CodeTopUpLimit:          http.StatusConflict,
 	order.CodePriceChanged:        http.StatusConflict,
 	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
+
+	catalog.CodeUnsupportedPicture: http.StatusUnsupportedMediaType,
 }
 
 var titleOf = map[int]string{

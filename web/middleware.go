@@ -84,9 +84,11 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-func limitBody(n int64) func(http.Handler) http.Handler {
+// limitBody caps a request's body at limit(r) bytes: 413 beyond.
+func limitBody(limit func(*http.Request) int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := limit(r)
 			if r.ContentLength > n {
 				writeTooLarge(w, r)
 				return
@@ -105,6 +107,10 @@ var errSessionCheck = errs.New(errs.Unavailable, "We cannot check your sign-in r
 // context; a cookie whose session has ended counts as no cookie.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if sessionless(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		sess := s.sessions.get(r)
 		ctx := r.Context()
 		if u, sid, ok := userFromSession(sess); ok {
@@ -186,10 +192,14 @@ func safeNext(next string) string {
 var errTooLarge = errs.New(errs.TooLarge, "That request is too large (1 MiB at most).")
 
 func writeTooLarge(w http.ResponseWriter, r *http.Request) {
+	e := errTooLarge
+	if bodyLimit(r) != maxBody {
+		e = errPictureTooLarge
+	}
 	w.Header().Set("Connection", "close")
 	if wantsJSON(r) {
-		_ = writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": errTooLarge.Message, "code": string(errTooLarge.Code)})
+		_ = writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": e.Message, "code": string(e.Code)})
 		return
 	}
-	http.Error(w, errTooLarge.Message, http.StatusRequestEntityTooLarge)
+	http.Error(w, e.Message, http.StatusRequestEntityTooLarge)
 }

@@ -45,7 +45,8 @@ type Server struct {
 	metrics  *httpMetrics
 }
 
-// maxBody caps every request body: 413 beyond 1 MiB (docs/HTTP.md).
+// maxBody caps every request body: 413 beyond 1 MiB (docs/HTTP.md), except
+// a picture upload's (bodyLimit).
 const maxBody = 1 << 20
 
 // New builds the handler: the routes behind cross-origin protection.
@@ -60,7 +61,7 @@ func (s *Server) routes() chi.Router {
 	d := s.Deps
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, headAsGet,
-		limitBody(maxBody), readBodyWithin(d.Config.BodyReadTimeout),
+		limitBody(bodyLimit), readBodyWithin(d.Config.BodyReadTimeout),
 		chimw.Timeout(d.Config.RequestTimeout), s.loadSession, noStoreWhenSignedIn, s.cartBadge)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.methodNotAllowed(r))

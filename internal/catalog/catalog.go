@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/semaphore"
 
 	"market/internal/db"
 )
@@ -17,6 +18,11 @@ type Item struct {
 	Category string `json:"category"`
 	Price    int64  `json:"price"`
 	Stock    int64  `json:"stock"`
+	// Picture is the product's picture, for its card; image_url in JSON.
+	Picture PictureKey `json:"image_url"`
+	// PictureAlt is the picture's description, where a page of cards
+	// asked for it (PictureAlts); search leaves it empty.
+	PictureAlt string `json:"-"`
 }
 
 // Service is the catalogue domain: products, categories and stock, and
@@ -24,10 +30,12 @@ type Item struct {
 type Service struct {
 	pool *pgxpool.Pool
 	q    *db.Queries
+	// decoding bounds the pixels of pictures being decoded at once.
+	decoding *semaphore.Weighted
 }
 
 func NewService(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, q: db.New(pool)}
+	return &Service{pool: pool, q: db.New(pool), decoding: semaphore.NewWeighted(decodeBudget)}
 }
 
 // Featured is the home page's shelf of popular products in stock.
@@ -38,7 +46,11 @@ func (s *Service) Featured(ctx context.Context, limit int32) ([]Item, error) {
 	}
 	out := make([]Item, len(rows))
 	for i, r := range rows {
-		out[i] = Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock}
+		out[i] = Item{ID: r.ID, Name: r.Name, Brand: r.Brand, Category: r.Category, Price: r.Price, Stock: r.Stock,
+			Picture: PictureKeyOf(r.ImageKey)}
+		if r.ImageAlt != nil {
+			out[i].PictureAlt = *r.ImageAlt
+		}
 	}
 	return out, nil
 }

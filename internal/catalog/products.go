@@ -27,6 +27,11 @@ type Product struct {
 	Price        int64     `json:"price"`
 	Stock        int64     `json:"stock"`
 	UpdatedAt    time.Time `json:"-"`
+	// The picture: image_url (the large size) and image_alt in JSON, both
+	// null without one; Picture has what the product page needs.
+	ImageURL *string  `json:"image_url"`
+	ImageAlt *string  `json:"image_alt"`
+	Picture  *Picture `json:"-"`
 }
 
 // Bounds of the product form (the schema's CHECKs back them up).
@@ -132,8 +137,15 @@ func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
 	if err != nil {
 		return Product{}, err
 	}
-	return Product{ID: r.ID, SKU: r.Sku, Name: r.Name, Brand: r.Brand, Category: r.Category, CategoryName: r.CategoryName,
-		Description: r.Description, Price: r.Price, Stock: r.Stock, UpdatedAt: r.UpdatedAt}, nil
+	p := Product{ID: r.ID, SKU: r.Sku, Name: r.Name, Brand: r.Brand, Category: r.Category, CategoryName: r.CategoryName,
+		Description: r.Description, Price: r.Price, Stock: r.Stock, UpdatedAt: r.UpdatedAt}
+	if key := PictureKeyOf(r.ImageKey); key != "" && r.ImageAlt != nil {
+		p.Picture = &Picture{Key: key, Alt: *r.ImageAlt, LargeWidth: int(*r.LargeWidth), LargeHeight: int(*r.LargeHeight),
+			SmallWidth: int(*r.SmallWidth), SmallHeight: int(*r.SmallHeight)}
+		url := key.URL(LargeWidth)
+		p.ImageURL, p.ImageAlt = &url, r.ImageAlt
+	}
+	return p, nil
 }
 
 // category finds a category by slug or name, creating it when the admin names a new one.

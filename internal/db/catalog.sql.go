@@ -128,10 +128,11 @@ func (q *Queries) CreateProductStock(ctx context.Context, arg CreateProductStock
 }
 
 const featuredProducts = `-- name: FeaturedProducts :many
-SELECT p.id, p.name, p.brand, p.price, c.slug AS category, s.stock
+SELECT p.id, p.name, p.brand, p.price, c.slug AS category, s.stock, p.image_key, pp.alt AS image_alt
 FROM products p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
+LEFT JOIN product_pictures pp ON pp.product_id = p.id
 WHERE s.stock > 0
 ORDER BY p.popularity DESC, p.id
 LIMIT $1
@@ -144,6 +145,8 @@ type FeaturedProductsRow struct {
 	Price    int64
 	Category string
 	Stock    int64
+	ImageKey *string
+	ImageAlt *string
 }
 
 // The home page's shelf: the most popular products that are in stock.
@@ -163,6 +166,8 @@ func (q *Queries) FeaturedProducts(ctx context.Context, limit int32) ([]Featured
 			&i.Price,
 			&i.Category,
 			&i.Stock,
+			&i.ImageKey,
+			&i.ImageAlt,
 		); err != nil {
 			return nil, err
 		}
@@ -252,10 +257,12 @@ func (q *Queries) ListCategories(ctx context.Context) ([]Category, error) {
 }
 
 const productDetail = `-- name: ProductDetail :one
-SELECT p.id, p.sku, p.name, p.brand, c.slug AS category, c.name AS category_name, p.description, p.price, s.stock, p.updated_at
+SELECT p.id, p.sku, p.name, p.brand, c.slug AS category, c.name AS category_name, p.description, p.price, s.stock, p.updated_at,
+       p.image_key, pp.alt AS image_alt, pp.large_width, pp.large_height, pp.small_width, pp.small_height
 FROM products p
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
+LEFT JOIN product_pictures pp ON pp.product_id = p.id
 WHERE p.id = $1
 `
 
@@ -270,8 +277,16 @@ type ProductDetailRow struct {
 	Price        int64
 	Stock        int64
 	UpdatedAt    time.Time
+	ImageKey     *string
+	ImageAlt     *string
+	LargeWidth   *int32
+	LargeHeight  *int32
+	SmallWidth   *int32
+	SmallHeight  *int32
 }
 
+// With its picture's text and dimensions, when it has one (the sizes' bytes
+// stay where they are: the image route serves them).
 func (q *Queries) ProductDetail(ctx context.Context, id int64) (ProductDetailRow, error) {
 	row := q.db.QueryRow(ctx, productDetail, id)
 	var i ProductDetailRow
@@ -286,6 +301,12 @@ func (q *Queries) ProductDetail(ctx context.Context, id int64) (ProductDetailRow
 		&i.Price,
 		&i.Stock,
 		&i.UpdatedAt,
+		&i.ImageKey,
+		&i.ImageAlt,
+		&i.LargeWidth,
+		&i.LargeHeight,
+		&i.SmallWidth,
+		&i.SmallHeight,
 	)
 	return i, err
 }

@@ -156,7 +156,27 @@ type Product struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	InStock     bool
+	ImageKey    *string
 	Search      interface{}
+}
+
+type ProductPicture struct {
+	ProductID    int64
+	Hash         string
+	Alt          string
+	OriginalType string
+	Original     []byte
+	Width        int32
+	Height       int32
+	SizedType    string
+	Large        []byte
+	LargeWidth   int32
+	LargeHeight  int32
+	Small        []byte
+	SmallWidth   int32
+	SmallHeight  int32
+	UploadedBy   *int64
+	UploadedAt   time.Time
 }
 
 type ProductStock struct {

@@ -59,7 +59,7 @@ func (q *Queries) CountMatches(ctx context.Context, arg CountMatchesParams) (int
 
 const keywordMatches = `-- name: KeywordMatches :many
 WITH m AS MATERIALIZED (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price,
+    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.image_key,
            CASE $7::text WHEN 'price' THEN p.price
                                 WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                 ELSE p.popularity END AS sort_key,
@@ -75,7 +75,7 @@ WITH m AS MATERIALIZED (
       AND (NOT $16::boolean OR p.in_stock)
     LIMIT $17
 )
-SELECT m.id, m.name, m.brand, c.slug AS category, m.price, s.stock, m.sort_key::bigint AS sort_key, m.tier::int AS tier,
+SELECT m.id, m.name, m.brand, c.slug AS category, m.price, s.stock, m.image_key, m.sort_key::bigint AS sort_key, m.tier::int AS tier,
        (SELECT count(*) FROM m) AS matches
 FROM m
 JOIN categories c ON c.id = m.category_id
@@ -115,6 +115,7 @@ type KeywordMatchesRow struct {
 	Category string
 	Price    int64
 	Stock    int64
+	ImageKey *string
 	SortKey  int64
 	Tier     int32
 	Matches  int64
@@ -162,6 +163,7 @@ func (q *Queries) KeywordMatches(ctx context.Context, arg KeywordMatchesParams) 
 			&i.Category,
 			&i.Price,
 			&i.Stock,
+			&i.ImageKey,
 			&i.SortKey,
 			&i.Tier,
 			&i.Matches,

@@ -11,7 +11,7 @@ import (
 )
 
 const walkNewest = `-- name: WalkNewest :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, w.sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, w.sort_key
 FROM (
     SELECT w.id, w.sort_key FROM (
         SELECT p.id, p.created_at AS sort_key, p.price, p.search
@@ -63,6 +63,7 @@ type WalkNewestRow struct {
 	Category string
 	Price    int64
 	Stock    int64
+	ImageKey *string
 	SortKey  time.Time
 }
 
@@ -95,6 +96,7 @@ func (q *Queries) WalkNewest(ctx context.Context, arg WalkNewestParams) ([]WalkN
 			&i.Category,
 			&i.Price,
 			&i.Stock,
+			&i.ImageKey,
 			&i.SortKey,
 		); err != nil {
 			return nil, err
@@ -108,7 +110,7 @@ func (q *Queries) WalkNewest(ctx context.Context, arg WalkNewestParams) ([]WalkN
 }
 
 const walkPopular = `-- name: WalkPopular :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, w.sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, w.sort_key
 FROM (
     SELECT w.id, w.sort_key FROM (
         SELECT p.id, p.popularity AS sort_key, p.price, p.search
@@ -160,6 +162,7 @@ type WalkPopularRow struct {
 	Category string
 	Price    int64
 	Stock    int64
+	ImageKey *string
 	SortKey  int64
 }
 
@@ -192,6 +195,7 @@ func (q *Queries) WalkPopular(ctx context.Context, arg WalkPopularParams) ([]Wal
 			&i.Category,
 			&i.Price,
 			&i.Stock,
+			&i.ImageKey,
 			&i.SortKey,
 		); err != nil {
 			return nil, err
@@ -206,7 +210,7 @@ func (q *Queries) WalkPopular(ctx context.Context, arg WalkPopularParams) ([]Wal
 
 const walkPriceAsc = `-- name: WalkPriceAsc :many
 
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, w.sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, w.sort_key
 FROM (
     SELECT w.id, w.sort_key FROM (
         SELECT p.id, p.price AS sort_key, p.price, p.search
@@ -258,6 +262,7 @@ type WalkPriceAscRow struct {
 	Category string
 	Price    int64
 	Stock    int64
+	ImageKey *string
 	SortKey  int64
 }
 
@@ -291,6 +296,7 @@ func (q *Queries) WalkPriceAsc(ctx context.Context, arg WalkPriceAscParams) ([]W
 			&i.Category,
 			&i.Price,
 			&i.Stock,
+			&i.ImageKey,
 			&i.SortKey,
 		); err != nil {
 			return nil, err
@@ -304,7 +310,7 @@ func (q *Queries) WalkPriceAsc(ctx context.Context, arg WalkPriceAscParams) ([]W
 }
 
 const walkPriceDesc = `-- name: WalkPriceDesc :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, w.sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, w.sort_key
 FROM (
     SELECT w.id, w.sort_key FROM (
         SELECT p.id, p.price AS sort_key, p.price, p.search
@@ -356,6 +362,7 @@ type WalkPriceDescRow struct {
 	Category string
 	Price    int64
 	Stock    int64
+	ImageKey *string
 	SortKey  int64
 }
 
@@ -388,6 +395,7 @@ func (q *Queries) WalkPriceDesc(ctx context.Context, arg WalkPriceDescParams) ([
 			&i.Category,
 			&i.Price,
 			&i.Stock,
+			&i.ImageKey,
 			&i.SortKey,
 		); err != nil {
 			return nil, err

@@ -27,7 +27,7 @@ var orders = []order{
 
 const walkTemplate = `
 -- name: {{.Name}} :many
-SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, w.sort_key
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, w.sort_key
 FROM (
     SELECT w.id, w.sort_key FROM (
         SELECT p.id, {{.Key}} AS sort_key, p.price, p.search

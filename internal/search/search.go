@@ -328,7 +328,8 @@ func (r request) matches(ctx context.Context, kw keyword, tier int, titleOnly bo
 	var rows []row
 	var n int64
 	for _, m := range found {
-		rows = append(rows, row{Item: catalog.Item{ID: m.ID, Name: m.Name, Brand: m.Brand, Category: m.Category, Price: m.Price, Stock: m.Stock},
+		rows = append(rows, row{Item: catalog.Item{ID: m.ID, Name: m.Name, Brand: m.Brand, Category: m.Category, Price: m.Price, Stock: m.Stock,
+			Picture: catalog.PictureKeyOf(m.ImageKey)},
 			tier: int(m.Tier), key: m.SortKey})
 		n = m.Matches
 	}
@@ -348,20 +349,21 @@ func (r request) walk(ctx context.Context, kw *keyword, tier int, after *cursor,
 		p.AfterID, p.AfterKey = &after.id, &after.key
 	}
 	var out []row
-	add := func(id int64, name, brand, category string, price, stock, key int64) {
-		out = append(out, row{Item: catalog.Item{ID: id, Name: name, Brand: brand, Category: category, Price: price, Stock: stock}, tier: tier, key: key})
+	add := func(id int64, name, brand, category string, price, stock int64, image *string, key int64) {
+		out = append(out, row{Item: catalog.Item{ID: id, Name: name, Brand: brand, Category: category, Price: price, Stock: stock,
+			Picture: catalog.PictureKeyOf(image)}, tier: tier, key: key})
 	}
 	switch r.sort {
 	case SortPriceAsc:
 		rows, err := r.q.WalkPriceAsc(ctx, byPrice(p))
 		for _, m := range rows {
-			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey)
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.ImageKey, m.SortKey)
 		}
 		return out, err
 	case SortPriceDesc:
 		rows, err := r.q.WalkPriceDesc(ctx, db.WalkPriceDescParams(byPrice(p)))
 		for _, m := range rows {
-			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey)
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.ImageKey, m.SortKey)
 		}
 		return out, err
 	case SortNewest:
@@ -373,13 +375,13 @@ func (r request) walk(ctx context.Context, kw *keyword, tier int, after *cursor,
 		}
 		rows, err := r.q.WalkNewest(ctx, np)
 		for _, m := range rows {
-			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey.UnixMicro())
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.ImageKey, m.SortKey.UnixMicro())
 		}
 		return out, err
 	default: // popular, and relevance's tiers
 		rows, err := r.q.WalkPopular(ctx, p)
 		for _, m := range rows {
-			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.SortKey)
+			add(m.ID, m.Name, m.Brand, m.Category, m.Price, m.Stock, m.ImageKey, m.SortKey)
 		}
 		return out, err
 	}

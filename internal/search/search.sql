@@ -54,7 +54,7 @@ SELECT id FROM categories WHERE slug = $1;
 -- number of matches read beside every row. The sort key is an expression on
 -- purpose: no index has this order, so the plan starts from the words.
 WITH m AS MATERIALIZED (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price,
+    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.image_key,
            CASE @sort_key::text WHEN 'price' THEN p.price
                                 WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                 ELSE p.popularity END AS sort_key,
@@ -70,7 +70,7 @@ WITH m AS MATERIALIZED (
       AND (NOT @in_stock::boolean OR p.in_stock)
     LIMIT sqlc.narg(cap)
 )
-SELECT m.id, m.name, m.brand, c.slug AS category, m.price, s.stock, m.sort_key::bigint AS sort_key, m.tier::int AS tier,
+SELECT m.id, m.name, m.brand, c.slug AS category, m.price, s.stock, m.image_key, m.sort_key::bigint AS sort_key, m.tier::int AS tier,
        (SELECT count(*) FROM m) AS matches
 FROM m
 JOIN categories c ON c.id = m.category_id
