@@ -53,6 +53,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The shop's zone is the process's zone, set once before anything reads
+	// it: pages, JSON, form parsing and PostgreSQL's timestamps all follow
+	// it (docs/HTTP.md "Money and time").
+	time.Local = cfg.ShopZone
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

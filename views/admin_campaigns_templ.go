@@ -417,11 +417,11 @@ func campaignForm(f Form, action, submit string, full bool) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if full {
-			templ_7745c5c3_Err = field(f, "starts_at", "Claims start", "datetime-local", "off", templ.Attributes{"required": true}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field(f, "starts_at", "Claims start, "+ZoneName()+" time", "datetime-local", "off", templ.Attributes{"required": true}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = field(f, "ends_at", "Claims end", "datetime-local", "off", templ.Attributes{"required": true}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = field(f, "ends_at", "Claims end, "+ZoneName()+" time", "datetime-local", "off", templ.Attributes{"required": true}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

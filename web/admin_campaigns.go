@@ -25,7 +25,7 @@ func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 	m := map[string]any{
 		"id": c.ID, "state": c.State, "name": c.Name, "discount_type": c.DiscountType, "discount_value": c.DiscountValue,
 		"max_discount": c.MaxDiscount, "min_order_amount": c.MinOrderAmount, "total_quantity": c.TotalQuantity,
-		"starts_at": c.StartsAt.Format(time.RFC3339), "ends_at": c.EndsAt.Format(time.RFC3339), "valid_days": c.ValidDays,
+		"starts_at": views.JSONTime(c.StartsAt), "ends_at": views.JSONTime(c.EndsAt), "valid_days": c.ValidDays,
 	}
 	if live != nil {
 		m["claimed"], m["remaining"], m["persisted"], m["pending"] = live.Claimed, live.Remaining, c.PersistedCount, live.Pending
@@ -36,7 +36,7 @@ func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 			m["redis_state"], m["redis_total"] = live.RedisState, live.RedisTotal
 		}
 		if c.RedisPendingSince != nil {
-			m["redis_pending_since"] = c.RedisPendingSince.Format(time.RFC3339)
+			m["redis_pending_since"] = views.JSONTime(*c.RedisPendingSince)
 		}
 	}
 	return m
@@ -148,7 +148,7 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64
 		f.Values = map[string]string{
 			"name": c.Name, "discount_type": c.DiscountType, "discount_value": strconv.FormatInt(c.DiscountValue, 10),
 			"min_order_amount": strconv.FormatInt(c.MinOrderAmount, 10), "total_quantity": strconv.FormatInt(c.TotalQuantity, 10),
-			"starts_at": c.StartsAt.Local().Format("2006-01-02T15:04"), "ends_at": c.EndsAt.Local().Format("2006-01-02T15:04"),
+			"starts_at": views.FormTime(c.StartsAt), "ends_at": views.FormTime(c.EndsAt),
 			"valid_days": strconv.Itoa(int(c.ValidDays)),
 		}
 		if c.MaxDiscount != nil {

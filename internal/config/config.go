@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The zone database inside the binary: SHOP_TIMEZONE works on a machine
+	// (or a container) without system zone files.
+	_ "time/tzdata"
 
 	"market/internal/db"
 )
@@ -78,6 +81,10 @@ type Config struct {
 	CouponSyncInterval time.Duration
 
 	ConsistencyInterval time.Duration
+
+	// ShopZone is the shop's time zone (SHOP_TIMEZONE): pages show times in
+	// it, JSON carries its offset, and admins enter campaign windows in it.
+	ShopZone *time.Location
 }
 
 // FromEnv reads the environment through getenv (os.Getenv in main, a map in tests).
@@ -114,6 +121,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		FlushReclaimIdle:        e.duration("FLUSH_RECLAIM_IDLE", 30*time.Second),
 		CouponSyncInterval:      e.duration("COUPON_SYNC_INTERVAL", time.Second),
 		ConsistencyInterval:     e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
+		ShopZone:                e.zone("SHOP_TIMEZONE", "Asia/Seoul"),
 	}
 	if e.err != nil {
 		return Config{}, e.err
@@ -232,6 +240,18 @@ func (e *env) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (e *env) zone(key, def string) *time.Location {
+	name := e.str(key, def)
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		// "Local" would hand the choice back to the machine, which is what
+		// the setting exists to avoid.
+		e.fail(key, name)
+		loc, _ = time.LoadLocation(def)
+	}
+	return loc
 }
 
 func (e *env) level(key string, def slog.Level) slog.Level {
