@@ -81,6 +81,9 @@ type Config struct {
 	CouponSyncInterval time.Duration
 
 	ConsistencyInterval time.Duration
+	// LiveMaxStreams bounds the live remaining-count streams one instance
+	// holds open; past it a page falls back to polling.
+	LiveMaxStreams int
 
 	// ShopZone is the shop's time zone (SHOP_TIMEZONE): pages show times in
 	// it, JSON carries its offset, and admins enter campaign windows in it.
@@ -122,6 +125,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		CouponSyncInterval:      e.duration("COUPON_SYNC_INTERVAL", time.Second),
 		ConsistencyInterval:     e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
 		ShopZone:                e.zone("SHOP_TIMEZONE", "Asia/Seoul"),
+		LiveMaxStreams:          e.int("LIVE_MAX_STREAMS", 2000),
 	}
 	if e.err != nil {
 		return Config{}, e.err
@@ -173,6 +177,9 @@ func (c Config) validate() error {
 	}
 	if c.FlushBatch < 1 || c.FlushBatch > 10000 {
 		errs = append(errs, errors.New("FLUSH_BATCH must be between 1 and 10000"))
+	}
+	if c.LiveMaxStreams < 1 {
+		errs = append(errs, errors.New("LIVE_MAX_STREAMS must be at least 1"))
 	}
 	if c.CouponSyncInterval < 10*time.Millisecond {
 		errs = append(errs, errors.New("COUPON_SYNC_INTERVAL must be at least 10ms"))

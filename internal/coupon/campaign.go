@@ -293,6 +293,11 @@ var transitions = map[string]struct {
 // Transition applies an admin action (activate, pause, end; activate also
 // resumes a paused campaign) and brings Redis in line with it.
 func (s *Service) Transition(ctx context.Context, id int64, action string) (Campaign, error) {
+	return s.transition(ctx, id, action, action)
+}
+
+// transition is Transition with the reason recorded with the Redis copy.
+func (s *Service) transition(ctx context.Context, id int64, action, why string) (Campaign, error) {
 	tr, ok := transitions[action]
 	if !ok {
 		return Campaign{}, errs.New(errs.NotFound, "There is no such campaign action.")
@@ -318,7 +323,7 @@ func (s *Service) Transition(ctx context.Context, id int64, action string) (Camp
 	}
 	s.soldOut.Delete(id)
 	// Committed first, copied to Redis after (sync.go).
-	return s.commitThenSync(ctx, c, action), nil
+	return s.commitThenSync(ctx, c, why), nil
 }
 
 func pastTense(action string) string {
