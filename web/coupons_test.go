@@ -147,8 +147,11 @@ func TestClaimByHTMXSwapsTheResultAndPlainFormRedirects(t *testing.T) {
 	}
 	r := c.post("/coupons/"+id+"/claim", nil, "HX-Request", "true")
 	if r.status != 200 || strings.Contains(r.body, "<html") || !strings.Contains(r.body, "You got it!") ||
-		!strings.Contains(r.body, `id="remaining-`+id+`"`) || !strings.Contains(r.body, `hx-swap-oob="true"`) || !strings.Contains(r.body, "2 left") {
+		!strings.Contains(r.body, `id="remaining-`+id+`"`) || !strings.Contains(r.body, `hx-swap-oob="innerHTML"`) || !strings.Contains(r.body, "2 left") {
 		t.Fatalf("fragment: %d %s", r.status, r.body)
+	}
+	if strings.Contains(r.body, "aria-live") || strings.Contains(r.body, "role=") {
+		t.Fatalf("the answer nests a live region in the card's message area: %s", r.body)
 	}
 	r = c.post("/coupons/"+id+"/claim", nil, "HX-Request", "true")
 	if r.status != 409 || !strings.Contains(r.body, "You already have this coupon.") {

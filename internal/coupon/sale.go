@@ -98,8 +98,8 @@ func (s *Service) Sales(ctx context.Context) (Sales, error) {
 
 // remaining reads the stock left of each campaign in one pipeline; a
 // campaign whose keys Redis does not hold is left out of the answer.
-func (s *Service) remaining(ctx context.Context, ids []int64) (map[int64]int64, error) {
-	out := make(map[int64]int64, len(ids))
+func (s *Service) remaining(ctx context.Context, ids []int64) (Counts, error) {
+	out := make(Counts, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -117,4 +117,14 @@ func (s *Service) remaining(ctx context.Context, ids []int64) (map[int64]int64, 
 		}
 	}
 	return out, nil
+}
+
+// Remaining reads the campaigns' remaining coupons from Redis in one round
+// trip (the live counts' poll); a campaign Redis does not hold is left out.
+func (s *Service) Remaining(ctx context.Context, ids []int64) (Counts, error) {
+	n, err := s.remaining(ctx, ids)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return n, nil
 }
