@@ -26,6 +26,18 @@ func whenIn(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format("2006-01-02 15:04 MST")
 }
 
+// Window formats a claim window: "2026-12-07 21:00–23:00 KST" within a
+// day, both ends in full otherwise.
+func Window(from, to time.Time) string { return windowIn(from, to, time.Local) }
+
+func windowIn(from, to time.Time, loc *time.Location) string {
+	from, to = from.In(loc), to.In(loc)
+	if from.Format("2006-01-02 MST") == to.Format("2006-01-02 MST") {
+		return from.Format("2006-01-02 15:04") + "–" + to.Format("15:04 MST")
+	}
+	return whenIn(from, loc) + " – " + whenIn(to, loc)
+}
+
 // JSONTime is a time in JSON: RFC 3339 with the shop's offset.
 func JSONTime(t time.Time) string { return t.In(time.Local).Format(time.RFC3339) }
 

@@ -14,6 +14,12 @@ func TestTimesAreShownInTheShopsZoneWithTheZoneNamed(t *testing.T) {
 	if got := whenIn(at, seoul); got != "2026-12-07 21:00 KST" {
 		t.Fatalf("whenIn = %q", got)
 	}
+	if got := windowIn(at, at.Add(2*time.Hour), seoul); got != "2026-12-07 21:00–23:00 KST" {
+		t.Fatalf("a window within a day: %q", got)
+	}
+	if got := windowIn(at, at.Add(5*time.Hour), seoul); got != "2026-12-07 21:00 KST – 2026-12-08 02:00 KST" {
+		t.Fatalf("a window over midnight: %q", got)
+	}
 }
 
 func TestDurationsReadAsWords(t *testing.T) {
