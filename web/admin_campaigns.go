@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/coupon"
+	"market/internal/errs"
 	"market/views"
 )
 
@@ -46,7 +47,7 @@ func campaignRow(l coupon.Live) views.CampaignRow {
 	c := l.Campaign
 	r := views.CampaignRow{ID: c.ID, Name: c.Name, State: c.State, Discount: coupon.DiscountOf(c).Text(), MinOrder: c.MinOrderAmount,
 		Total: c.TotalQuantity, Claimed: l.Claimed, Remaining: l.Remaining, Persisted: c.PersistedCount, Pending: l.Pending,
-		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), ValidDays: int64(c.ValidDays),
+		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), Window: views.Window(c.StartsAt, c.EndsAt), ValidDays: int64(c.ValidDays),
 		RedisState: l.RedisState, RedisTotal: l.RedisTotal}
 	if c.RedisPendingSince != nil {
 		r.RedisPending = views.When(*c.RedisPendingSince)
@@ -90,6 +91,13 @@ func campaignInput(f *form, full bool) coupon.Input {
 	in.StartsAt = formTime(f, "starts_at")
 	in.EndsAt = formTime(f, "ends_at")
 	in.ValidDays = f.int64("valid_days", 1, coupon.MaxValidDays, false, coupon.DefaultValidDay)
+	// The campaign's own rules too, so that one submit shows every message
+	// (a field that failed to parse keeps its parse message).
+	if e, ok := errs.As(in.Validate()); ok {
+		for field, msg := range e.Fields {
+			f.fields.Add(field, msg)
+		}
+	}
 	return in
 }
 

@@ -196,11 +196,18 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+	// An empty submit names every field it needs, under the field.
+	r := admin.post("/admin/campaigns", url.Values{})
+	for _, want := range []string{"Give the campaign a name.", `id="e-discount_value"`, `id="e-total_quantity"`, `id="e-starts_at"`, `id="e-ends_at"`} {
+		if r.status != 422 || !strings.Contains(r.body, want) {
+			t.Fatalf("empty submit: %d, want %q:\n%s", r.status, want, r.body)
+		}
+	}
 	if n := h.count("SELECT count(*) FROM campaigns"); n != 0 {
 		t.Fatalf("%d campaigns stored", n)
 	}
 	// A datetime-local value in the server's zone is accepted.
-	r := admin.post("/admin/campaigns", campaignForm(map[string]string{
+	r = admin.post("/admin/campaigns", campaignForm(map[string]string{
 		"starts_at": now.Format("2006-01-02T15:04"), "ends_at": now.Add(time.Hour).Format("2006-01-02T15:04")}))
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("datetime-local: %d %s", r.status, r.body)

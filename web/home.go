@@ -8,6 +8,9 @@ import (
 	"market/views"
 )
 
+// homeSales is how many sales the home page shows.
+const homeSales = 6
+
 func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 	sales, err := s.Coupons.Sales(r.Context())
 	if err != nil {
@@ -37,7 +40,8 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) error {
 			live = append(live, c)
 		}
 	}
-	board.Cards = live
+	// A few, so that the products stay in reach on a phone; /coupons has them all.
+	board.Cards = live[:min(len(live), homeSales)]
 	cards := make([]views.ProductCard, len(featured))
 	for i, p := range featured {
 		cards[i] = views.ProductCard(p)

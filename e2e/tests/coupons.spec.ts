@@ -23,6 +23,7 @@ test('two shoppers race for the last coupon: exactly one wins', async ({ page, b
   const name = `Last one ${Date.now()}`;
   await logIn(page, admin);
   await page.goto('/admin/campaigns');
+  await page.getByText('New campaign', { exact: true }).first().click();
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Discount (won, or percent)').fill('2000');
   await page.getByLabel('Total quantity').fill('1');
