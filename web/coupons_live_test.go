@@ -3,13 +3,19 @@ package web
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"market/internal/coupon"
 )
 
 // sseEvents reads a stream's events (name and data) into a channel.
@@ -205,3 +211,45 @@ func TestShoppersSeeUpcomingAndOpenSalesOnHomeAndCoupons(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A claim the shop cannot take (Redis unreachable) answers htmx beside the
+// button with "Try again", 503 and Retry-After; nothing is claimed.
+func TestABusyClaimOffersToTryAgainBesideTheButton(t *testing.T) {
+	h := newHarness(t)
+	id := h.activeCampaign("5")
+	d := h.s.Deps
+	unreachable := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { unreachable.Close() })
+	d.Coupons = coupon.NewService(h.pool, unreachable, coupon.Options{})
+	srv := httptest.NewServer(New(d))
+	t.Cleanup(srv.Close)
+	c := h.client()
+	c.signup("busy@example.test", "Busy", "password123")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/coupons/"+id+"/claim", nil)
+	req.Header.Set("HX-Request", "true")
+	for _, ck := range c.hc.Jar.Cookies(mustURL(t, h.srv.URL)) {
+		req.AddCookie(ck)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	body := string(b)
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || !strings.Contains(body, "Try again") ||
+		!strings.Contains(body, `hx-target="#claim-`+id+`"`) || strings.Contains(body, "<html") || strings.Contains(body, "role=") {
+		t.Fatalf("%d Retry-After %q:\n%s", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	if n := h.count("SELECT count(*) FROM coupons"); n != 0 {
+		t.Fatalf("%d coupons", n)
+	}
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
