@@ -101,6 +101,23 @@ test('the Claim button turns on at the opening second and the count falls as ano
   await api.dispose();
 });
 
+test('without the stream the page polls the counts', async ({ browser, baseURL }) => {
+  const api = await adminAPI(baseURL!);
+  const name = `Poll fallback ${Date.now()}`;
+  await createSale(api, name, new Date(Date.now() - 60_000), 5);
+  const [a, b] = await Promise.all([newShopper(browser), newShopper(browser)]);
+  // A proxy that refuses event streams: the page falls back to polling.
+  await a.route('**/coupons/live**', (route) => (route.request().resourceType() === 'eventsource' ? route.abort() : route.continue()));
+  await a.goto('/coupons');
+  const remaining = a.getByRole('article', { name }).getByTestId('remaining');
+  await expect(remaining).toHaveText('5 left');
+  await b.goto('/coupons');
+  await b.getByRole('article', { name }).getByRole('button', { name: 'Claim coupon' }).click();
+  await expect(b.getByRole('article', { name }).getByTestId('claim-message')).toHaveText('You got it! The coupon is in your account.');
+  await expect(remaining).toHaveText('4 left', { timeout: 12_000 });
+  await api.dispose();
+});
+
 test('home and coupons at 1280 and 360 px', async ({ browser, baseURL }, testInfo) => {
   const api = await adminAPI(baseURL!);
   await createSale(api, `Midnight flash ${Date.now()}`, new Date(Date.now() + 4 * 60_000), 300);
