@@ -63,6 +63,7 @@ func (s *Service) EndOverdue(ctx context.Context) (int, bool, error) {
 		switch {
 		case err == nil:
 			ended++
+			s.m.autoEnded.Inc()
 		case errs.Is(err, errs.Conflict):
 			// An admin ended it meanwhile.
 		default:

@@ -65,6 +65,7 @@ func (w *Watch) Done() <-chan struct{} { return w.done }
 func (w *Watch) Close() {
 	w.h.mu.Lock()
 	delete(w.h.watches, w)
+	w.h.s.m.watchers.Set(float64(len(w.h.watches)))
 	w.h.mu.Unlock()
 	w.end()
 }
@@ -90,6 +91,7 @@ func (s *Service) Watch(ids []int64) (*Watch, error) {
 		return nil, errTooManyWatchers
 	}
 	h.watches[w] = struct{}{}
+	s.m.watchers.Set(float64(len(h.watches)))
 	if !h.running {
 		h.running = true
 		h.loop.Go(h.run)
@@ -111,6 +113,7 @@ func (s *Service) EndWatches() {
 		delete(h.watches, w)
 		w.end()
 	}
+	s.m.watchers.Set(0)
 	h.mu.Unlock()
 	h.loop.Wait()
 }
@@ -161,6 +164,7 @@ func (h *hub) read(ids []int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), max(h.opts.Interval, 500*time.Millisecond))
 	defer cancel()
 	counts, err := h.s.remaining(ctx, ids)
+	h.s.m.liveReads.Inc()
 	if err != nil {
 		// Watchers keep the counts they have; the next tick tries again.
 		h.s.log.Warn("live remaining counts not read", "err", err)
