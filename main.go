@@ -53,6 +53,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The shop's zone is the process's zone, set once before anything reads
+	// it: pages, JSON, form parsing and PostgreSQL's timestamps all follow
+	// it (docs/HTTP.md "Money and time").
+	time.Local = cfg.ShopZone
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -122,7 +126,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
 		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle,
-	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}})
+	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}, Live: coupon.LiveOptions{Max: cfg.LiveMaxStreams}})
 	// Redis may have restarted empty or behind, or missed a change: every
 	// campaign past draft that differs is synced from PostgreSQL before serving.
 	// A campaign it cannot sync now (Redis down, another instance holding
@@ -152,6 +156,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	background.Go(func() { coupons.RunFlusher(bgCtx) })
 	background.Go(func() { coupons.RunSync(bgCtx) })
 	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
+	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
 
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
@@ -164,6 +169,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// Shutdown waits for requests in flight; live count streams never end by
+	// themselves, so they are ended as shutdown begins.
+	srv.RegisterOnShutdown(coupons.EndWatches)
 	metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)

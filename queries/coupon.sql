@@ -150,3 +150,21 @@ LIMIT 10000;
 
 -- name: ResolveDeadLetters :execrows
 UPDATE coupon_dead_letters SET resolved_at = now() WHERE id = ANY(@ids::bigint[]) AND resolved_at IS NULL;
+
+-- name: ListShopperCampaigns :many
+-- What shoppers see (internal/coupon/sale.go): campaigns past draft whose
+-- window ends after @since and starts before @until; an ended one only while
+-- its end is recent (updated_at is when it was ended). campaigns_state_idx.
+SELECT * FROM campaigns
+WHERE state IN ('active', 'paused', 'ended')
+  AND ends_at > @since::timestamptz AND starts_at < @until::timestamptz
+  AND (state <> 'ended' OR updated_at > @since::timestamptz)
+ORDER BY starts_at, id
+LIMIT 50;
+
+-- name: OverdueCampaigns :many
+-- Active or paused campaigns whose claim window is over: the auto-end job
+-- ends them (internal/coupon/autoend.go).
+SELECT id FROM campaigns
+WHERE state IN ('active', 'paused') AND ends_at <= @now::timestamptz
+ORDER BY id;

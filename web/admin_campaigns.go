@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/coupon"
+	"market/internal/errs"
 	"market/views"
 )
 
@@ -25,7 +26,7 @@ func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 	m := map[string]any{
 		"id": c.ID, "state": c.State, "name": c.Name, "discount_type": c.DiscountType, "discount_value": c.DiscountValue,
 		"max_discount": c.MaxDiscount, "min_order_amount": c.MinOrderAmount, "total_quantity": c.TotalQuantity,
-		"starts_at": c.StartsAt.Format(time.RFC3339), "ends_at": c.EndsAt.Format(time.RFC3339), "valid_days": c.ValidDays,
+		"starts_at": views.JSONTime(c.StartsAt), "ends_at": views.JSONTime(c.EndsAt), "valid_days": c.ValidDays,
 	}
 	if live != nil {
 		m["claimed"], m["remaining"], m["persisted"], m["pending"] = live.Claimed, live.Remaining, c.PersistedCount, live.Pending
@@ -36,7 +37,7 @@ func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 			m["redis_state"], m["redis_total"] = live.RedisState, live.RedisTotal
 		}
 		if c.RedisPendingSince != nil {
-			m["redis_pending_since"] = c.RedisPendingSince.Format(time.RFC3339)
+			m["redis_pending_since"] = views.JSONTime(*c.RedisPendingSince)
 		}
 	}
 	return m
@@ -46,7 +47,7 @@ func campaignRow(l coupon.Live) views.CampaignRow {
 	c := l.Campaign
 	r := views.CampaignRow{ID: c.ID, Name: c.Name, State: c.State, Discount: coupon.DiscountOf(c).Text(), MinOrder: c.MinOrderAmount,
 		Total: c.TotalQuantity, Claimed: l.Claimed, Remaining: l.Remaining, Persisted: c.PersistedCount, Pending: l.Pending,
-		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), ValidDays: int64(c.ValidDays),
+		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), Window: views.Window(c.StartsAt, c.EndsAt), ValidDays: int64(c.ValidDays),
 		RedisState: l.RedisState, RedisTotal: l.RedisTotal}
 	if c.RedisPendingSince != nil {
 		r.RedisPending = views.When(*c.RedisPendingSince)
@@ -90,6 +91,13 @@ func campaignInput(f *form, full bool) coupon.Input {
 	in.StartsAt = formTime(f, "starts_at")
 	in.EndsAt = formTime(f, "ends_at")
 	in.ValidDays = f.int64("valid_days", 1, coupon.MaxValidDays, false, coupon.DefaultValidDay)
+	// The campaign's own rules too, so that one submit shows every message
+	// (a field that failed to parse keeps its parse message).
+	if e, ok := errs.As(in.Validate()); ok {
+		for field, msg := range e.Fields {
+			f.fields.Add(field, msg)
+		}
+	}
 	return in
 }
 
@@ -148,7 +156,7 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64
 		f.Values = map[string]string{
 			"name": c.Name, "discount_type": c.DiscountType, "discount_value": strconv.FormatInt(c.DiscountValue, 10),
 			"min_order_amount": strconv.FormatInt(c.MinOrderAmount, 10), "total_quantity": strconv.FormatInt(c.TotalQuantity, 10),
-			"starts_at": c.StartsAt.Local().Format("2006-01-02T15:04"), "ends_at": c.EndsAt.Local().Format("2006-01-02T15:04"),
+			"starts_at": views.FormTime(c.StartsAt), "ends_at": views.FormTime(c.EndsAt),
 			"valid_days": strconv.Itoa(int(c.ValidDays)),
 		}
 		if c.MaxDiscount != nil {

@@ -2,54 +2,68 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/coupon"
+	"market/internal/errs"
 	"market/internal/reqctx"
 	"market/views"
 )
 
 func (s *Server) couponRoutes(r chi.Router) {
 	r.Get("/coupons", s.h(s.coupons))
+	r.Get("/coupons/live", s.h(s.liveCounts))
 	r.With(s.requireUser).Post("/coupons/{campaignID}/claim", s.h(s.claimCoupon))
 }
 
+// saleJSON is a campaign in shoppers' JSON (docs/HTTP.md, / and /coupons).
+type saleJSON struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	Discount  string `json:"discount"`
+	Status    string `json:"status"`
+	StartsAt  string `json:"starts_at"`
+	EndsAt    string `json:"ends_at"`
+	Remaining int64  `json:"remaining"`
+	Total     int64  `json:"total_quantity"`
+}
+
+// saleBoard turns the campaigns shoppers see into cards and JSON; held are
+// the campaigns the shopper holds a coupon of; next is the page a guest
+// comes back to after logging in.
+func saleBoard(sales coupon.Sales, held map[int64]bool, loggedIn bool, next string) (views.SaleBoard, []saleJSON) {
+	b := views.SaleBoard{Now: sales.Now, LoggedIn: loggedIn, Next: next, Cards: make([]views.CampaignCard, len(sales.Items))}
+	js := make([]saleJSON, len(sales.Items))
+	for i, c := range sales.Items {
+		d := coupon.DiscountOf(c.Campaign).Text()
+		b.Cards[i] = views.CampaignCard{ID: c.ID, Name: c.Name, Discount: d, MinOrder: c.MinOrderAmount, Status: string(c.Status),
+			Remaining: c.Remaining, Total: c.TotalQuantity, StartsAt: c.StartsAt, EndsAt: c.EndsAt, Held: held[c.ID]}
+		js[i] = saleJSON{c.ID, c.Name, d, string(c.Status), views.JSONTime(c.StartsAt), views.JSONTime(c.EndsAt), c.Remaining, c.TotalQuantity}
+	}
+	return b, js
+}
+
 func (s *Server) coupons(w http.ResponseWriter, r *http.Request) error {
-	live, err := s.Coupons.ActiveForShoppers(r.Context())
+	sales, err := s.Coupons.Sales(r.Context())
 	if err != nil {
 		return err
 	}
-	v := views.CouponsView{Campaigns: make([]views.CampaignCard, len(live))}
 	var mine []coupon.UserCoupon
-	if u, ok := reqctx.CurrentUser(r.Context()); ok {
-		v.LoggedIn = true
+	u, loggedIn := reqctx.CurrentUser(r.Context())
+	if loggedIn {
 		if mine, err = s.Coupons.ListForUser(r.Context(), u.ID); err != nil {
 			return err
 		}
-		v.Mine = myCoupons(mine)
 	}
 	held := map[int64]bool{}
 	for _, c := range mine {
 		held[c.CampaignID] = true
 	}
-	type campaignJSON struct {
-		ID        int64  `json:"id"`
-		Name      string `json:"name"`
-		Discount  string `json:"discount"`
-		Remaining int64  `json:"remaining"`
-		Total     int64  `json:"total_quantity"`
-		EndsAt    string `json:"ends_at"`
-	}
-	js := make([]campaignJSON, len(live))
-	for i, c := range live {
-		d := coupon.DiscountOf(c.Campaign).Text()
-		v.Campaigns[i] = views.CampaignCard{ID: c.ID, Name: c.Name, Discount: d, MinOrder: c.MinOrderAmount,
-			Remaining: c.Remaining, Total: c.TotalQuantity, EndsIn: views.Until(time.Until(c.EndsAt)), Held: held[c.ID]}
-		js[i] = campaignJSON{c.ID, c.Name, d, c.Remaining, c.TotalQuantity, c.EndsAt.Format(time.RFC3339)}
-	}
-	return s.render(w, r, answer{Page: views.CouponsPage(v), JSON: map[string]any{"campaigns": js, "coupons": couponsJSON(mine)}})
+	board, js := saleBoard(sales, held, loggedIn, "/coupons")
+	v := views.CouponsView{Board: board, Mine: myCoupons(mine)}
+	return s.render(w, r, answer{Page: views.CouponsPage(v), JSON: map[string]any{
+		"server_time": views.JSONTime(sales.Now), "campaigns": js, "coupons": couponsJSON(mine)}})
 }
 
 // claimStatus is the HTTP status of each claim result (docs/HTTP.md).
@@ -66,6 +80,17 @@ func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	o, err := s.Coupons.Claim(r.Context(), id, currentUser(r).ID)
+	if e, ok := errs.As(err); ok && isPartial(r) {
+		// A refusal goes beside the button like any answer, in the card's one
+		// live region; a busy shop offers to try again (nothing was changed).
+		status, known := statusOf[e.Code]
+		if !known {
+			status = http.StatusUnprocessableEntity
+		}
+		s.setRetryAfter(w, status, err)
+		retry := e.Code == errs.Busy || e.Code == errs.Unavailable
+		return s.render(w, r, answer{Status: status, Fragment: views.ClaimProblem(id, e.Message, retry)})
+	}
 	if err != nil {
 		return err
 	}
@@ -107,7 +132,7 @@ type couponJSON struct {
 func couponsJSON(cs []coupon.UserCoupon) []couponJSON {
 	out := make([]couponJSON, len(cs))
 	for i, c := range cs {
-		out[i] = couponJSON{c.ID, c.CampaignID, c.CampaignName, c.DiscountText, c.Status, c.ExpiresAt.Format(time.RFC3339)}
+		out[i] = couponJSON{c.ID, c.CampaignID, c.CampaignName, c.DiscountText, c.Status, views.JSONTime(c.ExpiresAt)}
 	}
 	return out
 }

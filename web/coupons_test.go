@@ -147,8 +147,11 @@ func TestClaimByHTMXSwapsTheResultAndPlainFormRedirects(t *testing.T) {
 	}
 	r := c.post("/coupons/"+id+"/claim", nil, "HX-Request", "true")
 	if r.status != 200 || strings.Contains(r.body, "<html") || !strings.Contains(r.body, "You got it!") ||
-		!strings.Contains(r.body, `id="remaining-`+id+`"`) || !strings.Contains(r.body, `hx-swap-oob="true"`) || !strings.Contains(r.body, "2 left") {
+		!strings.Contains(r.body, `id="remaining-`+id+`"`) || !strings.Contains(r.body, `hx-swap-oob="innerHTML"`) || !strings.Contains(r.body, "2 left") {
 		t.Fatalf("fragment: %d %s", r.status, r.body)
+	}
+	if strings.Contains(r.body, "aria-live") || strings.Contains(r.body, "role=") {
+		t.Fatalf("the answer nests a live region in the card's message area: %s", r.body)
 	}
 	r = c.post("/coupons/"+id+"/claim", nil, "HX-Request", "true")
 	if r.status != 409 || !strings.Contains(r.body, "You already have this coupon.") {
@@ -193,11 +196,18 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 			}
 		})
 	}
+	// An empty submit names every field it needs, under the field.
+	r := admin.post("/admin/campaigns", url.Values{})
+	for _, want := range []string{"Give the campaign a name.", `id="e-discount_value"`, `id="e-total_quantity"`, `id="e-starts_at"`, `id="e-ends_at"`} {
+		if r.status != 422 || !strings.Contains(r.body, want) {
+			t.Fatalf("empty submit: %d, want %q:\n%s", r.status, want, r.body)
+		}
+	}
 	if n := h.count("SELECT count(*) FROM campaigns"); n != 0 {
 		t.Fatalf("%d campaigns stored", n)
 	}
 	// A datetime-local value in the server's zone is accepted.
-	r := admin.post("/admin/campaigns", campaignForm(map[string]string{
+	r = admin.post("/admin/campaigns", campaignForm(map[string]string{
 		"starts_at": now.Format("2006-01-02T15:04"), "ends_at": now.Add(time.Hour).Format("2006-01-02T15:04")}))
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("datetime-local: %d %s", r.status, r.body)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	chimw "github.com/go-chi/chi/v5/middleware"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -62,7 +61,7 @@ func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.recoverPanic, s.accessLog, s.measure, securityHeaders, headAsGet,
 		limitBody(bodyLimit), readBodyWithin(d.Config.BodyReadTimeout),
-		chimw.Timeout(d.Config.RequestTimeout), s.loadSession, noStoreWhenSignedIn, s.cartBadge)
+		timeoutExceptStreams(d.Config.RequestTimeout), s.loadSession, noStoreWhenSignedIn, s.cartBadge)
 	r.NotFound(s.h(func(w http.ResponseWriter, r *http.Request) error { return errNotFound }))
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 

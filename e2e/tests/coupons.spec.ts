@@ -1,9 +1,11 @@
 import { Browser, expect, Page, test } from '@playwright/test';
 import { admin, logIn, uniqueEmail } from './helpers';
 
+// A datetime-local value in the shop's zone (SHOP_TIMEZONE, Asia/Seoul by
+// default), which the form names and the server reads it in.
 function local(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  const f = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Seoul', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  return f.format(d).replace(' ', 'T');
 }
 
 async function newShopper(browser: Browser): Promise<Page> {
@@ -21,6 +23,7 @@ test('two shoppers race for the last coupon: exactly one wins', async ({ page, b
   const name = `Last one ${Date.now()}`;
   await logIn(page, admin);
   await page.goto('/admin/campaigns');
+  await page.getByText('New campaign', { exact: true }).first().click();
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Discount (won, or percent)').fill('2000');
   await page.getByLabel('Total quantity').fill('1');
@@ -41,7 +44,7 @@ test('two shoppers race for the last coupon: exactly one wins', async ({ page, b
   const won = 'You got it! The coupon is in your account.';
   const lost = 'Sorry, this coupon just sold out.';
   const outcome = async (p: Page) => {
-    const area = p.getByRole('article', { name }).getByRole('status');
+    const area = p.getByRole('article', { name }).getByTestId('claim-message');
     await expect(area).toHaveText(new RegExp(`${won}|${lost}`));
     return (await area.textContent())?.trim();
   };

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	// The zone database inside the binary: SHOP_TIMEZONE works on a machine
+	// (or a container) without system zone files.
+	_ "time/tzdata"
 
 	"market/internal/db"
 )
@@ -78,6 +81,13 @@ type Config struct {
 	CouponSyncInterval time.Duration
 
 	ConsistencyInterval time.Duration
+	// LiveMaxStreams bounds the live remaining-count streams one instance
+	// holds open; past it a page falls back to polling.
+	LiveMaxStreams int
+
+	// ShopZone is the shop's time zone (SHOP_TIMEZONE): pages show times in
+	// it, JSON carries its offset, and admins enter campaign windows in it.
+	ShopZone *time.Location
 }
 
 // FromEnv reads the environment through getenv (os.Getenv in main, a map in tests).
@@ -114,6 +124,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		FlushReclaimIdle:        e.duration("FLUSH_RECLAIM_IDLE", 30*time.Second),
 		CouponSyncInterval:      e.duration("COUPON_SYNC_INTERVAL", time.Second),
 		ConsistencyInterval:     e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
+		ShopZone:                e.zone("SHOP_TIMEZONE", "Asia/Seoul"),
+		LiveMaxStreams:          e.int("LIVE_MAX_STREAMS", 2000),
 	}
 	if e.err != nil {
 		return Config{}, e.err
@@ -165,6 +177,9 @@ func (c Config) validate() error {
 	}
 	if c.FlushBatch < 1 || c.FlushBatch > 10000 {
 		errs = append(errs, errors.New("FLUSH_BATCH must be between 1 and 10000"))
+	}
+	if c.LiveMaxStreams < 1 {
+		errs = append(errs, errors.New("LIVE_MAX_STREAMS must be at least 1"))
 	}
 	if c.CouponSyncInterval < 10*time.Millisecond {
 		errs = append(errs, errors.New("COUPON_SYNC_INTERVAL must be at least 10ms"))
@@ -232,6 +247,18 @@ func (e *env) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+func (e *env) zone(key, def string) *time.Location {
+	name := e.str(key, def)
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		// "Local" would hand the choice back to the machine, which is what
+		// the setting exists to avoid.
+		e.fail(key, name)
+		loc, _ = time.LoadLocation(def)
+	}
+	return loc
 }
 
 func (e *env) level(key string, def slog.Level) slog.Level {

@@ -54,3 +54,22 @@ func TestProductionRefusesToStartWithoutRealSecrets(t *testing.T) {
 		t.Fatalf("insecure cookies allowed by name: %v", err)
 	}
 }
+
+func TestTheShopZoneDefaultsToSeoulAndRefusesUnknownZones(t *testing.T) {
+	c, err := FromEnv(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ShopZone.String() != "Asia/Seoul" {
+		t.Fatalf("default zone %s", c.ShopZone)
+	}
+	c, err = FromEnv(envOf(map[string]string{"SHOP_TIMEZONE": "Europe/Berlin"}))
+	if err != nil || c.ShopZone.String() != "Europe/Berlin" {
+		t.Fatalf("zone %v, err %v", c.ShopZone, err)
+	}
+	for _, bad := range []string{"Mars/Olympus", "Local", "../../etc/passwd"} {
+		if _, err := FromEnv(envOf(map[string]string{"SHOP_TIMEZONE": bad})); err == nil || !strings.Contains(err.Error(), "SHOP_TIMEZONE") {
+			t.Fatalf("%q: err = %v, want one naming SHOP_TIMEZONE", bad, err)
+		}
+	}
+}

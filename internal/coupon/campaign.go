@@ -128,6 +128,11 @@ type Options struct {
 	Sync    SyncOptions
 	Log     *slog.Logger
 	Metrics *Metrics // nil: not measured
+	// Now is the clock of shopper-facing decisions (sale.go) and of the
+	// auto-end job; nil is time.Now. Tests set it.
+	Now func() time.Time
+	// Live bounds the remaining-count streams (live.go).
+	Live LiveOptions
 }
 
 // Service is the coupons domain.
@@ -142,6 +147,7 @@ type Service struct {
 	soldOut  sync.Map      // campaign id → time.Time until which "sold out" is answered from memory
 	restores sync.Map      // campaign id → *flight: the restore of its lost keys in progress
 	claims   *redisdb.Pipe // claim.lua calls, batched
+	live     *hub          // remaining counts for watchers (live.go)
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.
@@ -153,13 +159,18 @@ func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Servi
 	if o.Sync.Interval <= 0 {
 		o.Sync.Interval = time.Second
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	m := o.Metrics
 	if m == nil {
 		m = NewMetrics(nil)
 	}
 	batchSize := m.claimBatch
-	return &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m,
+	s := &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m,
 		claims: redisdb.NewPipe(rdb, func(n int) { batchSize.Observe(float64(n)) })}
+	s.live = newHub(s, o.Live)
+	return s
 }
 
 var errNoCampaign = errs.New(errs.NotFound, "We could not find that campaign.")
@@ -282,6 +293,11 @@ var transitions = map[string]struct {
 // Transition applies an admin action (activate, pause, end; activate also
 // resumes a paused campaign) and brings Redis in line with it.
 func (s *Service) Transition(ctx context.Context, id int64, action string) (Campaign, error) {
+	return s.transition(ctx, id, action, action)
+}
+
+// transition is Transition with the reason recorded with the Redis copy.
+func (s *Service) transition(ctx context.Context, id int64, action, why string) (Campaign, error) {
 	tr, ok := transitions[action]
 	if !ok {
 		return Campaign{}, errs.New(errs.NotFound, "There is no such campaign action.")
@@ -307,7 +323,7 @@ func (s *Service) Transition(ctx context.Context, id int64, action string) (Camp
 	}
 	s.soldOut.Delete(id)
 	// Committed first, copied to Redis after (sync.go).
-	return s.commitThenSync(ctx, c, action), nil
+	return s.commitThenSync(ctx, c, why), nil
 }
 
 func pastTense(action string) string {

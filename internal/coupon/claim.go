@@ -130,23 +130,6 @@ func (s *Service) withStats(ctx context.Context, c Campaign) (Live, error) {
 	return l, nil
 }
 
-// ActiveForShoppers lists the active campaigns with their remaining counts.
-func (s *Service) ActiveForShoppers(ctx context.Context) ([]Live, error) {
-	cs, err := s.q.ListCampaignsInStates(ctx, []string{StateActive})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Live, 0, len(cs))
-	for _, c := range cs {
-		l, err := s.withStats(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
-
 // Admin is what the admin campaign page shows besides the campaign.
 type Admin struct {
 	Live

@@ -15,6 +15,9 @@ type Metrics struct {
 	rebuilds      prometheus.Counter
 	pending       prometheus.Gauge
 	oldestPending prometheus.Gauge
+	watchers      prometheus.Gauge
+	liveReads     prometheus.Counter
+	autoEnded     prometheus.Counter
 }
 
 // NewMetrics creates the series and registers them when reg is not nil.
@@ -55,10 +58,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		oldestPending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "market_coupon_flush_oldest_pending_seconds", Help: "Age of the oldest claim not yet persisted.",
 		}),
+		watchers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "market_coupon_live_watchers", Help: "Live remaining-count streams open on this instance.",
+		}),
+		liveReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_live_reads_total", Help: "Reads of watched campaigns' remaining counts (one pipeline each, for every watcher).",
+		}),
+		autoEnded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_auto_ended_total", Help: "Campaigns ended by the server at the close of their window.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.claims, m.claimSeconds, m.claimBatch, m.flushed, m.flushBatches, m.flushErrors, m.reclaimed,
-			m.deadLetters, m.rebuilds, m.pending, m.oldestPending)
+			m.deadLetters, m.rebuilds, m.pending, m.oldestPending, m.watchers, m.liveReads, m.autoEnded)
 	}
 	return m
 }

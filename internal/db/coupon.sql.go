@@ -525,6 +525,59 @@ func (q *Queries) ListFlushableCampaigns(ctx context.Context) ([]int64, error) {
 	return items, nil
 }
 
+const listShopperCampaigns = `-- name: ListShopperCampaigns :many
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns
+WHERE state IN ('active', 'paused', 'ended')
+  AND ends_at > $1::timestamptz AND starts_at < $2::timestamptz
+  AND (state <> 'ended' OR updated_at > $1::timestamptz)
+ORDER BY starts_at, id
+LIMIT 50
+`
+
+type ListShopperCampaignsParams struct {
+	Since time.Time
+	Until time.Time
+}
+
+// What shoppers see (internal/coupon/sale.go): campaigns past draft whose
+// window ends after @since and starts before @until; an ended one only while
+// its end is recent (updated_at is when it was ended). campaigns_state_idx.
+func (q *Queries) ListShopperCampaigns(ctx context.Context, arg ListShopperCampaignsParams) ([]Campaign, error) {
+	rows, err := q.db.Query(ctx, listShopperCampaigns, arg.Since, arg.Until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Campaign{}
+	for rows.Next() {
+		var i Campaign
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.DiscountType,
+			&i.DiscountValue,
+			&i.MaxDiscount,
+			&i.MinOrderAmount,
+			&i.TotalQuantity,
+			&i.StartsAt,
+			&i.EndsAt,
+			&i.ValidDays,
+			&i.State,
+			&i.RedisPendingSince,
+			&i.PersistedCount,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUserCoupons = `-- name: ListUserCoupons :many
 SELECT k.id, k.campaign_id, k.status, k.claimed_at, k.expires_at, k.used_at, k.order_id,
        c.name AS campaign_name, c.discount_type, c.discount_value, c.max_discount, c.min_order_amount
@@ -610,6 +663,34 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const overdueCampaigns = `-- name: OverdueCampaigns :many
+SELECT id FROM campaigns
+WHERE state IN ('active', 'paused') AND ends_at <= $1::timestamptz
+ORDER BY id
+`
+
+// Active or paused campaigns whose claim window is over: the auto-end job
+// ends them (internal/coupon/autoend.go).
+func (q *Queries) OverdueCampaigns(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := q.db.Query(ctx, overdueCampaigns, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []int64{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const resolveDeadLetters = `-- name: ResolveDeadLetters :execrows
