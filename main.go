@@ -34,6 +34,7 @@ import (
 	"market/internal/consistency"
 	"market/internal/coupon"
 	"market/internal/db"
+	"market/internal/export"
 	"market/internal/order"
 	"market/internal/redisdb"
 	"market/internal/search"
@@ -76,8 +77,15 @@ func run(args []string) error {
 		return bench.Run(ctx, log, cfg, args)
 	case "reconcile":
 		return reconcile(ctx, log, cfg)
+	case "export":
+		pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 2, cfg.RequestBudget())
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		return export.Command(ctx, pool, args, os.Stdout, os.Stderr)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, seed, bench, reconcile)", cmd)
+		return fmt.Errorf("unknown command %q (serve, migrate, seed, bench, reconcile, export)", cmd)
 	}
 }
 
@@ -166,6 +174,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Consistency: checks,
 		Coupons:     coupons,
 		Orders:      orders,
+		Exports:     export.NewService(pool),
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}

@@ -24,23 +24,33 @@ const dateLayout = "2006-01-02"
 // both included) and the keyset cursor before.
 func orderFilter(f *form) order.Filter {
 	flt := order.Filter{Status: f.str("status", 20), Email: f.text("email", order.FilterEmailText)}
-	if raw := f.str("from", 10); raw != "" {
-		if d, err := time.ParseInLocation(dateLayout, raw, time.Local); err != nil {
-			f.fields.Add("from", "Enter a date like 2025-05-01.")
-		} else {
-			flt.From = &d
-		}
-	}
-	if raw := f.str("to", 10); raw != "" {
-		if d, err := time.ParseInLocation(dateLayout, raw, time.Local); err != nil {
-			f.fields.Add("to", "Enter a date like 2025-05-01.")
-		} else {
-			end := d.AddDate(0, 0, 1) // the whole "to" day is included
-			flt.Before = &end
-		}
-	}
+	flt.From, flt.Before = f.days("from", "to")
 	flt.BeforeID = f.int64("before", 1, 1<<62, false, 0)
 	return flt
+}
+
+// days reads two optional days (dateLayout, in the shop's zone) as the
+// start of the first and the end of the second, both included; nil when
+// absent.
+func (f *form) days(from, to string) (start, end *time.Time) {
+	day := func(name string) *time.Time {
+		raw := f.str(name, 10)
+		if raw == "" {
+			return nil
+		}
+		d, err := time.ParseInLocation(dateLayout, raw, time.Local)
+		if err != nil {
+			f.fields.Add(name, "Enter a date like 2025-05-01.")
+			return nil
+		}
+		return &d
+	}
+	start, end = day(from), day(to)
+	if end != nil {
+		e := end.AddDate(0, 0, 1) // the whole "to" day is included
+		end = &e
+	}
+	return start, end
 }
 
 func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {

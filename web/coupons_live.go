@@ -137,14 +137,15 @@ func (s *Server) streamCounts(w http.ResponseWriter, r *http.Request, ids []int6
 }
 
 // timeoutExceptStreams is the REQUEST_TIMEOUT deadline for every request but
-// an event stream, which answers for as long as the shopper watches (its
-// writes have deadlines of their own).
+// an event stream, which answers for as long as the shopper watches, and a
+// CSV export, which takes as long as its rows (both give their writes
+// deadlines of their own; each export statement has the statement timeout).
 func timeoutExceptStreams(d time.Duration) func(http.Handler) http.Handler {
 	limit := chimw.Timeout(d)
 	return func(next http.Handler) http.Handler {
 		limited := limit(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/coupons/live" && wantsStream(r) {
+			if r.URL.Path == "/coupons/live" && wantsStream(r) || strings.HasPrefix(r.URL.Path, "/admin/exports/") {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -17,6 +17,7 @@ import (
 	"market/internal/config"
 	"market/internal/consistency"
 	"market/internal/coupon"
+	"market/internal/export"
 	"market/internal/order"
 	"market/internal/search"
 	"market/internal/testenv"
@@ -64,7 +65,7 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 		t.Fatal(err)
 	}
 	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Search: search.NewService(pool),
-		Coupons: coupons, Orders: orders, Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
+		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

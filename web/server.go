@@ -18,6 +18,7 @@ import (
 	"market/internal/config"
 	"market/internal/consistency"
 	"market/internal/coupon"
+	"market/internal/export"
 	"market/internal/order"
 	"market/internal/search"
 )
@@ -34,6 +35,7 @@ type Deps struct {
 	Consistency *consistency.Service
 	Coupons     *coupon.Service
 	Orders      *order.Service
+	Exports     *export.Service
 	Metrics     prometheus.Registerer
 }
 
@@ -98,6 +100,7 @@ func (s *Server) routes() chi.Router {
 		s.adminCampaignRoutes(r)
 		s.adminOrderRoutes(r)
 		s.adminShopperRoutes(r)
+		s.adminExportRoutes(r)
 	})
 	return r
 }
