@@ -160,7 +160,9 @@ func (s *Server) setCartItem(w http.ResponseWriter, r *http.Request) error {
 	}
 	lines, err := linesOf(r.PostForm, true)
 	if err != nil {
-		return s.cartRefused(w, r, err, 0)
+		// A bad quantity still names its line, so the message goes beside it.
+		id, _ := parseWhole(r.PostForm.Get("product_id"))
+		return s.cartRefused(w, r, err, max(id, 0))
 	}
 	c, err := s.Orders.SetItems(r.Context(), currentUser(r).ID, lines)
 	if err != nil {
@@ -226,8 +228,12 @@ func (s *Server) cartRefused(w http.ResponseWriter, r *http.Request, err error, 
 		}
 	}
 	if isPartial(r) {
-		if r.Header.Get("HX-Target") == "cart-lines" && productID > 0 {
-			w.Header().Set("HX-Retarget", "#line-msg-"+strconv.FormatInt(productID, 10))
+		if r.Header.Get("HX-Target") == "cart-lines" {
+			to := "#checkout-msg" // no line to put it beside: above the form
+			if productID > 0 {
+				to = "#line-msg-" + strconv.FormatInt(productID, 10)
+			}
+			w.Header().Set("HX-Retarget", to)
 		}
 		w.Header().Set("HX-Reswap", "innerHTML")
 		return s.render(w, r, answer{Status: statusFor(err), Page: views.LineMessage(msg)})
