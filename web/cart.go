@@ -232,6 +232,14 @@ func (s *Server) cartRefused(w http.ResponseWriter, r *http.Request, err error, 
 			to := "#checkout-msg" // no line to put it beside: above the form
 			if productID > 0 {
 				to = "#line-msg-" + strconv.FormatInt(productID, 10)
+				// The input still shows what was typed: say what the cart holds.
+				if c, cerr := s.Orders.Cart(r.Context(), currentUser(r).ID); cerr == nil {
+					for _, l := range c.Lines {
+						if l.ProductID == productID {
+							msg += " Your cart still has " + strconv.FormatInt(l.Quantity, 10) + "."
+						}
+					}
+				}
 			}
 			w.Header().Set("HX-Retarget", to)
 		}

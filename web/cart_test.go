@@ -141,7 +141,7 @@ func TestCartQuantityChangesOverHTMX(t *testing.T) {
 	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"1"}})
 	before := h.state()
 	r := c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"5"}}, "HX-Request", "true", "HX-Target", "cart-lines")
-	if r.status != 409 || r.header.Get("HX-Retarget") != fmt.Sprintf("#line-msg-%d", p) || !strings.Contains(r.body, "Only 2 left of Lamp. Choose 2 or fewer.") || strings.Contains(r.body, "<table") {
+	if r.status != 409 || r.header.Get("HX-Retarget") != fmt.Sprintf("#line-msg-%d", p) || !strings.Contains(r.body, "Only 2 left of Lamp. Choose 2 or fewer. Your cart still has 1.") || strings.Contains(r.body, "<table") {
 		t.Fatalf("%d %v\n%s", r.status, r.header, r.body)
 	}
 	if after := h.state(); after != before {

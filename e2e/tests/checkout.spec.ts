@@ -164,7 +164,7 @@ test('a typed quantity is what "Place order" orders, and a stock limit is stated
   const lampQty = page.getByLabel(/^Quantity of Lamp/);
   await lampQty.fill('5');
   await lampQty.press('Tab');
-  const limit = page.getByText(/^Only 2 left of Lamp .*\. Choose 2 or fewer\.$/);
+  const limit = page.getByText(/^Only 2 left of Lamp .*\. Choose 2 or fewer\. Your cart still has 1\.$/);
   await expect(limit).toBeVisible();
   await expect(limit).toBeFocused();
   await expect(page.getByTestId('subtotal')).toHaveText('₩2,000');
@@ -182,6 +182,17 @@ test('a typed quantity is what "Place order" orders, and a stock limit is stated
   await page.setViewportSize({ width: 360, height: 800 });
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   await keepScreenshot(page, testInfo, 'cart-360');
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // A quantity changed in another tab is not charged silently either.
+  await setLine(page, lamp, 2);
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page.getByRole('alert')).toContainText('Your cart has 2 × Lamp');
+  await expect(page.getByTestId('subtotal')).toHaveText('₩4,000');
+  await expect(page.getByTestId('checkout-summary').getByTestId('charged')).toHaveText('₩4,000');
+  await page.getByRole('button', { name: 'Place order' }).click();
+  await expect(page.getByText(/Your order #\d+ is placed/)).toBeVisible();
+  await expect(page.getByTestId('order-charged')).toHaveText('₩4,000');
   // The refusals are 4xx answers, which Chromium reports on the console; nothing else may be.
   expect(con.problems.filter((p) => !/status of 409/.test(p))).toEqual([]);
 });
