@@ -861,7 +861,7 @@ func couponSelect(v CartView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 59, "<label for=\"f-coupon_id\">Coupon</label> <select id=\"f-coupon_id\" name=\"coupon_id\" hx-get=\"/checkout/preview\" hx-trigger=\"change\" hx-include=\"#f-coupon_id, #f-points\" hx-target=\"#checkout-summary\" hx-swap=\"innerHTML\" hx-sync=\"#cart:queue last\" aria-describedby=\"checkout-summary\"><option value=\"\">No coupon</option> ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 59, "<label for=\"f-coupon_id\">Coupon</label> <select id=\"f-coupon_id\" name=\"coupon_id\" hx-get=\"/checkout/preview\" hx-trigger=\"change\" hx-include=\"#f-coupon_id, #f-points\" hx-target=\"#checkout-summary\" hx-swap=\"innerHTML\" hx-sync=\"#cart:queue last\"><option value=\"\">No coupon</option> ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -290,11 +290,14 @@ func (s *Server) cartChanged(w http.ResponseWriter, r *http.Request, c order.Car
 		if f.err() != nil {
 			in.CouponID, in.Points = 0, 0
 		}
-		v, err := s.Orders.CheckoutPage(r.Context(), in)
+		v, note, err := s.pricedPage(r, in)
 		if err != nil {
 			return err
 		}
-		vm := cartView(v, "", views.Form{Values: map[string]string{"coupon_id": f.values["coupon_id"], "points": f.values["points"]}})
+		vm := cartView(v, "", views.Form{Values: map[string]string{"coupon_id": idOrEmpty(v.Choice.CouponID), "points": f.values["points"]}})
+		if note != "" {
+			vm.Summary.Message = note
+		}
 		if len(vm.Lines) == 0 {
 			w.Header().Set("HX-Retarget", "#cart")
 			frag = cartSectionWithBadge(cartView(v, newKey(), views.Form{}))
@@ -369,10 +372,11 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, err erro
 		return err
 	}
 	choice := order.PreviewInput{UserID: in.UserID, CouponID: in.CouponID, Points: in.Points}
-	v, verr := s.Orders.CheckoutPage(r.Context(), choice)
+	v, _, verr := s.pricedPage(r, choice)
 	if verr != nil {
 		return err
 	}
+	f.values["coupon_id"] = idOrEmpty(v.Choice.CouponID)
 	// A refused checkout placed nothing under its key, so the re-rendered form
 	// keeps it (a repeat is still one order); only a key already spent on
 	// another cart is replaced.
@@ -386,6 +390,28 @@ func (s *Server) checkoutFailed(w http.ResponseWriter, r *http.Request, err erro
 		w.Header().Set("HX-Reswap", "outerHTML")
 	}
 	return s.renderCart(w, r, v, key, vf, statusFor(err))
+}
+
+// pricedPage is the cart page priced with the shopper's choice. A chosen
+// coupon that no longer applies (the cart changed under it) is dropped and
+// said in note: the form cannot show a disabled option as chosen, and the
+// summary and expected_total must price what the form will send.
+func (s *Server) pricedPage(r *http.Request, in order.PreviewInput) (v order.CheckoutView, note string, err error) {
+	v, err = s.Orders.CheckoutPage(r.Context(), in)
+	if err != nil || in.CouponID == 0 || !errs.Is(v.QuoteErr, order.CodeCouponInvalid) {
+		return v, "", err
+	}
+	e, _ := errs.As(v.QuoteErr)
+	in.CouponID = 0
+	v, err = s.Orders.CheckoutPage(r.Context(), in)
+	return v, "Your coupon no longer applies, so it is not used: " + strings.ToLower(e.Message[:1]) + e.Message[1:], err
+}
+
+func idOrEmpty(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
 }
 
 func cartView(v order.CheckoutView, key string, f views.Form) views.CartView {

@@ -206,3 +206,22 @@ func TestCheckoutOrdersTheQuantitiesOnThePage(t *testing.T) {
 		t.Fatalf("order %v", o)
 	}
 }
+
+// A chosen coupon that a quantity change leaves below its minimum is dropped
+// and said, so the summary and expected_total price what the form will send.
+func TestACouponLeftBelowItsMinimumIsDroppedAndSaid(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Vase", 10_000, 10)
+	c := h.shopper("dropped@example.test", 100_000)
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"3"}})
+	coupon := h.count(`WITH k AS (INSERT INTO campaigns (name, discount_type, discount_value, min_order_amount, total_quantity, starts_at, ends_at, state)
+		VALUES ('Big spender', 'fixed', 5000, 30000, 10, now() - interval '1 day', now() + interval '1 day', 'active') RETURNING id)
+		INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at) SELECT k.id, u.id, now(), now() + interval '1 day'
+		FROM k, users u WHERE u.email = 'dropped@example.test' RETURNING id`)
+	r := c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"2"}, "coupon_id": {fmt.Sprint(coupon)}, "points": {""}},
+		"HX-Request", "true", "HX-Target", "cart-lines")
+	if r.status != 200 || !strings.Contains(r.body, "Your coupon no longer applies, so it is not used: this coupon needs an order of ₩30,000 or more.") ||
+		!strings.Contains(r.body, `name="expected_total" value="20000"`) || strings.Contains(r.body, " selected>") {
+		t.Fatalf("%d\n%s", r.status, r.body)
+	}
+}
