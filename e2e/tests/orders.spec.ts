@@ -57,8 +57,9 @@ test('a shopper tops up, buys with a coupon and points, and cancels', async ({ p
 
   // Two affordable products with stock, found through the search API.
   const found = await (await page.request.get('/products?in_stock=1&min_price=10000&max_price=60000&sort=price_asc', { headers: json })).json();
-  const [a, b] = found.items.filter((p: { stock: number }) => p.stock >= 10).map((p: { id: number }) => p.id);
-  expect(a && b).toBeTruthy();
+  const [pa, pb] = found.items.filter((p: { stock: number }) => p.stock >= 10);
+  expect(pa && pb).toBeTruthy();
+  const [a, b] = [pa.id as number, pb.id as number];
 
   // A first order, placed with a double click: one order, and it earns points.
   await addToCart(page, a);
@@ -81,8 +82,9 @@ test('a shopper tops up, buys with a coupon and points, and cancels', async ({ p
   await addToCart(page, b);
   await page.goto('/cart');
   await expect(page.getByTestId('cart-count')).toHaveText('2 items');
-  await page.getByLabel(/^Quantity of/).first().fill('2');
-  await page.getByLabel(/^Quantity of/).first().press('Tab'); // applies on change
+  // By name: the cart lists lines by product id, which need not be a's first.
+  await page.getByLabel(`Quantity of ${pa.name}`, { exact: true }).fill('2');
+  await page.getByLabel(`Quantity of ${pa.name}`, { exact: true }).press('Tab'); // applies on change
   await expect(page.getByTestId('cart-count')).toHaveText('3 items');
 
   const before = await wallet(page);
