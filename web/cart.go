@@ -217,8 +217,19 @@ func linesOf(v url.Values, required bool) ([]order.Shown, error) {
 // area; from elsewhere (the product page), in that control's own target. A
 // browser without JavaScript gets the cart page with the message.
 func (s *Server) cartRefused(w http.ResponseWriter, r *http.Request, err error, productID int64) error {
+	if wantsJSON(r) {
+		return err
+	}
+	fromLines := isPartial(r) && r.Header.Get("HX-Target") == "cart-lines"
+	if isPartial(r) {
+		// Also for an unexpected error (s.fail's fragment): never over the cart.
+		if fromLines {
+			w.Header().Set("HX-Retarget", lineMessageArea(productID))
+		}
+		w.Header().Set("HX-Reswap", "innerHTML")
+	}
 	e, ok := errs.As(err)
-	if !ok || wantsJSON(r) {
+	if !ok {
 		return err
 	}
 	msg := e.Message
@@ -228,22 +239,16 @@ func (s *Server) cartRefused(w http.ResponseWriter, r *http.Request, err error, 
 		}
 	}
 	if isPartial(r) {
-		if r.Header.Get("HX-Target") == "cart-lines" {
-			to := "#checkout-msg" // no line to put it beside: above the form
-			if productID > 0 {
-				to = "#line-msg-" + strconv.FormatInt(productID, 10)
-				// The input still shows what was typed: say what the cart holds.
-				if c, cerr := s.Orders.Cart(r.Context(), currentUser(r).ID); cerr == nil {
-					for _, l := range c.Lines {
-						if l.ProductID == productID {
-							msg += " Your cart still has " + strconv.FormatInt(l.Quantity, 10) + "."
-						}
+		if fromLines && productID > 0 {
+			// The input still shows what was typed: say what the cart holds.
+			if c, cerr := s.Orders.Cart(r.Context(), currentUser(r).ID); cerr == nil {
+				for _, l := range c.Lines {
+					if l.ProductID == productID {
+						msg += " Your cart still has " + strconv.FormatInt(l.Quantity, 10) + "."
 					}
 				}
 			}
-			w.Header().Set("HX-Retarget", to)
 		}
-		w.Header().Set("HX-Reswap", "innerHTML")
 		return s.render(w, r, answer{Status: statusFor(err), Page: views.LineMessage(msg)})
 	}
 	v, verr := s.Orders.CheckoutView(r.Context(), currentUser(r).ID)
@@ -255,6 +260,15 @@ func (s *Server) cartRefused(w http.ResponseWriter, r *http.Request, err error, 
 	return s.render(w, r, answer{Status: statusFor(err), Page: views.CartPage(vm)})
 }
 
+// lineMessageArea is where a refused change of a cart line is shown: beside
+// the line, or above the checkout form when no line is known.
+func lineMessageArea(productID int64) string {
+	if productID > 0 {
+		return "#line-msg-" + strconv.FormatInt(productID, 10)
+	}
+	return "#checkout-msg"
+}
+
 func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request) error {
 	id, err := parseWhole(chi.URLParam(r, "productID"))
 	if err != nil {
@@ -262,6 +276,11 @@ func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := s.Orders.RemoveItem(r.Context(), currentUser(r).ID, id)
 	if err != nil {
+		if isPartial(r) && !wantsJSON(r) {
+			// An error fragment goes beside the line, not over the cart.
+			w.Header().Set("HX-Retarget", lineMessageArea(id))
+			w.Header().Set("HX-Reswap", "innerHTML")
+		}
 		return err
 	}
 	return s.cartChanged(w, r, c, nil, "Removed from your cart.")

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"market/internal/db"
+	"market/internal/testenv"
 )
 
 // GET /checkout/preview answers the price with the fields of an order, and
@@ -223,5 +226,37 @@ func TestACouponLeftBelowItsMinimumIsDroppedAndSaid(t *testing.T) {
 	if r.status != 200 || !strings.Contains(r.body, "Your coupon no longer applies, so it is not used: this coupon needs an order of ₩30,000 or more.") ||
 		!strings.Contains(r.body, `name="expected_total" value="20000"`) || strings.Contains(r.body, " selected>") {
 		t.Fatalf("%d\n%s", r.status, r.body)
+	}
+}
+
+// An outage while a line changes is said beside the line (503), never over
+// the cart.
+func TestCartLineOutageIsShownBesideTheLine(t *testing.T) {
+	_, raw := testenv.DBWithURL(t)
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testenv.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	pool, err := db.Open(t.Context(), u.String(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	h := newHarnessOn(t, pool)
+	p := h.product("Kettle", 1000, 10)
+	c := h.shopper("outage-cart@example.test", 10_000)
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"1"}})
+
+	proxy.Cut()
+	defer proxy.Restore()
+	r := c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"2"}}, "HX-Request", "true", "HX-Target", "cart-lines")
+	if r.status != 503 || r.header.Get("HX-Retarget") != fmt.Sprintf("#line-msg-%d", p) || r.header.Get("HX-Reswap") != "innerHTML" || !strings.Contains(r.body, "cannot reach its data") {
+		t.Fatalf("change: %d %v\n%s", r.status, r.header, r.body)
+	}
+	r = c.post(fmt.Sprintf("/cart/items/%d/delete", p), nil, "HX-Request", "true", "HX-Target", "cart")
+	if r.status != 503 || r.header.Get("HX-Retarget") != fmt.Sprintf("#line-msg-%d", p) || r.header.Get("HX-Reswap") != "innerHTML" {
+		t.Fatalf("remove: %d %v\n%s", r.status, r.header, r.body)
 	}
 }
