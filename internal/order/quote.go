@@ -58,7 +58,7 @@ func price(cart Cart, held Held, userID int64, c *couponTerms, points int64, now
 		case !c.ExpiresAt.After(now):
 			return Quote{}, couponInvalid("This coupon has expired.")
 		case !c.Discount.Applies(q.Subtotal):
-			return Quote{}, couponInvalid("%s", CouponNeeds(c.Discount.MinOrderAmount))
+			return Quote{}, couponInvalid("%s", couponNeeds(c.Discount.MinOrderAmount))
 		}
 		q.Discount = c.Discount.Amount(q.Subtotal)
 	}
@@ -80,8 +80,8 @@ func price(cart Cart, held Held, userID int64, c *couponTerms, points int64, now
 	return q, nil
 }
 
-// CouponNeeds is the reason a coupon does not apply below its minimum order.
-func CouponNeeds(minOrder int64) string {
+// couponNeeds is the reason a coupon does not apply below its minimum order.
+func couponNeeds(minOrder int64) string {
 	return "This coupon needs an order of " + money.Won(minOrder) + " or more."
 }
 
