@@ -63,13 +63,34 @@ JOIN campaigns k ON k.id = c.campaign_id
 WHERE c.id = $1
 FOR UPDATE OF c;
 
--- name: UsableCoupons :many
--- The shopper's unused, unexpired coupons (each checked against the cart in Go).
-SELECT c.id, c.campaign_id, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+-- name: CouponTerms :one
+-- The same coupon read without a lock: the checkout preview only shows a
+-- price, and checkout decides again under CouponForCheckout's lock.
+SELECT c.id, c.user_id, c.status, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
 FROM coupons c
 JOIN campaigns k ON k.id = c.campaign_id
-WHERE c.user_id = $1 AND c.status = 'issued' AND c.expires_at > now()
-ORDER BY c.expires_at, c.id;
+WHERE c.id = $1;
+
+-- name: CheckoutCoupons :many
+-- The shopper's coupons for the checkout form: every unused one, usable
+-- first, and those used or expired in the last 30 days, which the form shows
+-- disabled with the reason. Each is checked against the cart in Go.
+SELECT c.id, c.campaign_id, c.status, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+FROM coupons c
+JOIN campaigns k ON k.id = c.campaign_id
+WHERE c.user_id = $1
+  AND c.expires_at > now() - interval '30 days'
+  AND (c.status = 'issued' OR c.used_at > now() - interval '30 days')
+ORDER BY (c.status = 'issued' AND c.expires_at > now()) DESC, c.expires_at, c.id
+LIMIT 50;
+
+-- name: ProductForCart :one
+-- Name and stock for a cart add's limit (read without a lock: stock is not
+-- reserved by a cart, checkout decides under its locks).
+SELECT p.name, s.stock
+FROM products p
+JOIN product_stock s ON s.product_id = p.id
+WHERE p.id = $1;
 
 -- name: InsertOrder :one
 INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id)

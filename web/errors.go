@@ -55,6 +55,7 @@ var statusOf = map[errs.Code]int{
 	order.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	order.CodeTopUpLimit:          http.StatusConflict,
 	order.CodePriceChanged:        http.StatusConflict,
+	order.CodeCartChanged:         http.StatusConflict,
 	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 
 	catalog.CodeUnsupportedPicture: http.StatusUnsupportedMediaType,

@@ -148,9 +148,20 @@ func TestCartAndCheckoutRefuseBadInputAndChangeNothing(t *testing.T) {
 		}
 	})
 	t.Run("out of stock is 409", func(t *testing.T) {
-		c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"9"}})
 		before := h.state()
-		r := c.post("/checkout", url.Values{"idempotency_key": {"k9"}})
+		r := c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"9"}})
+		if m := decode(t, r); r.status != 409 || m["code"] != "out_of_stock" || !strings.Contains(r.body, "Only 4 left of Kettle") {
+			t.Fatalf("adding more than the stock left: %d %s", r.status, r.body)
+		}
+		if after := h.state(); after != before {
+			t.Errorf("changed: %s -> %s", before, after)
+		}
+		// Sold since it was added: checkout refuses.
+		if _, err := h.pool.Exec(t.Context(), "UPDATE product_stock SET stock = 1 WHERE product_id = $1", p); err != nil {
+			t.Fatal(err)
+		}
+		before = h.state()
+		r = c.post("/checkout", url.Values{"idempotency_key": {"k9"}})
 		if m := decode(t, r); r.status != 409 || m["code"] != "out_of_stock" {
 			t.Fatalf("%d %s", r.status, r.body)
 		}
@@ -340,7 +351,7 @@ func TestCheckoutRefusesATotalTheShopperWasNotShown(t *testing.T) {
 
 	t.Run("the page shows the difference and asks again", func(t *testing.T) {
 		r := c.post("/checkout", form)
-		if r.status != 409 || !strings.Contains(r.body, "Prices changed since you opened the cart: you saw ₩2,000, it is now ₩80,000.") {
+		if r.status != 409 || !strings.Contains(r.body, "The total changed since you opened the cart: you saw ₩2,000, it is now ₩80,000.") {
 			t.Fatalf("%d, want 409 with the difference:\n%s", r.status, r.body)
 		}
 		if after := h.state(); after != before {

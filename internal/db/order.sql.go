@@ -267,6 +267,62 @@ func (q *Queries) CartQuantity(ctx context.Context, userID int64) (int64, error)
 	return column_1, err
 }
 
+const checkoutCoupons = `-- name: CheckoutCoupons :many
+SELECT c.id, c.campaign_id, c.status, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+FROM coupons c
+JOIN campaigns k ON k.id = c.campaign_id
+WHERE c.user_id = $1
+  AND c.expires_at > now() - interval '30 days'
+  AND (c.status = 'issued' OR c.used_at > now() - interval '30 days')
+ORDER BY (c.status = 'issued' AND c.expires_at > now()) DESC, c.expires_at, c.id
+LIMIT 50
+`
+
+type CheckoutCouponsRow struct {
+	ID             int64
+	CampaignID     int64
+	Status         string
+	ExpiresAt      time.Time
+	Name           string
+	DiscountType   string
+	DiscountValue  int64
+	MaxDiscount    *int64
+	MinOrderAmount int64
+}
+
+// The shopper's coupons for the checkout form: every unused one, usable
+// first, and those used or expired in the last 30 days, which the form shows
+// disabled with the reason. Each is checked against the cart in Go.
+func (q *Queries) CheckoutCoupons(ctx context.Context, userID int64) ([]CheckoutCouponsRow, error) {
+	rows, err := q.db.Query(ctx, checkoutCoupons, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []CheckoutCouponsRow{}
+	for rows.Next() {
+		var i CheckoutCouponsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.CampaignID,
+			&i.Status,
+			&i.ExpiresAt,
+			&i.Name,
+			&i.DiscountType,
+			&i.DiscountValue,
+			&i.MaxDiscount,
+			&i.MinOrderAmount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const clearOrderedLines = `-- name: ClearOrderedLines :exec
 DELETE FROM cart_items WHERE user_id = $1 AND product_id = ANY($2::bigint[])
 `
@@ -306,6 +362,44 @@ type CouponForCheckoutRow struct {
 func (q *Queries) CouponForCheckout(ctx context.Context, id int64) (CouponForCheckoutRow, error) {
 	row := q.db.QueryRow(ctx, couponForCheckout, id)
 	var i CouponForCheckoutRow
+	err := row.Scan(
+		&i.ID,
+		&i.UserID,
+		&i.Status,
+		&i.ExpiresAt,
+		&i.Name,
+		&i.DiscountType,
+		&i.DiscountValue,
+		&i.MaxDiscount,
+		&i.MinOrderAmount,
+	)
+	return i, err
+}
+
+const couponTerms = `-- name: CouponTerms :one
+SELECT c.id, c.user_id, c.status, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
+FROM coupons c
+JOIN campaigns k ON k.id = c.campaign_id
+WHERE c.id = $1
+`
+
+type CouponTermsRow struct {
+	ID             int64
+	UserID         int64
+	Status         string
+	ExpiresAt      time.Time
+	Name           string
+	DiscountType   string
+	DiscountValue  int64
+	MaxDiscount    *int64
+	MinOrderAmount int64
+}
+
+// The same coupon read without a lock: the checkout preview only shows a
+// price, and checkout decides again under CouponForCheckout's lock.
+func (q *Queries) CouponTerms(ctx context.Context, id int64) (CouponTermsRow, error) {
+	row := q.db.QueryRow(ctx, couponTerms, id)
+	var i CouponTermsRow
 	err := row.Scan(
 		&i.ID,
 		&i.UserID,
@@ -872,6 +966,27 @@ func (q *Queries) PointsHistory(ctx context.Context, arg PointsHistoryParams) ([
 	return items, nil
 }
 
+const productForCart = `-- name: ProductForCart :one
+SELECT p.name, s.stock
+FROM products p
+JOIN product_stock s ON s.product_id = p.id
+WHERE p.id = $1
+`
+
+type ProductForCartRow struct {
+	Name  string
+	Stock int64
+}
+
+// Name and stock for a cart add's limit (read without a lock: stock is not
+// reserved by a cart, checkout decides under its locks).
+func (q *Queries) ProductForCart(ctx context.Context, id int64) (ProductForCartRow, error) {
+	row := q.db.QueryRow(ctx, productForCart, id)
+	var i ProductForCartRow
+	err := row.Scan(&i.Name, &i.Stock)
+	return i, err
+}
+
 const readStock = `-- name: ReadStock :one
 SELECT stock, version FROM product_stock WHERE product_id = $1
 `
@@ -999,55 +1114,6 @@ func (q *Queries) TopUpsLastDay(ctx context.Context, userID int64) (int64, error
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
-}
-
-const usableCoupons = `-- name: UsableCoupons :many
-SELECT c.id, c.campaign_id, c.expires_at, k.name, k.discount_type, k.discount_value, k.max_discount, k.min_order_amount
-FROM coupons c
-JOIN campaigns k ON k.id = c.campaign_id
-WHERE c.user_id = $1 AND c.status = 'issued' AND c.expires_at > now()
-ORDER BY c.expires_at, c.id
-`
-
-type UsableCouponsRow struct {
-	ID             int64
-	CampaignID     int64
-	ExpiresAt      time.Time
-	Name           string
-	DiscountType   string
-	DiscountValue  int64
-	MaxDiscount    *int64
-	MinOrderAmount int64
-}
-
-// The shopper's unused, unexpired coupons (each checked against the cart in Go).
-func (q *Queries) UsableCoupons(ctx context.Context, userID int64) ([]UsableCouponsRow, error) {
-	rows, err := q.db.Query(ctx, usableCoupons, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []UsableCouponsRow{}
-	for rows.Next() {
-		var i UsableCouponsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.CampaignID,
-			&i.ExpiresAt,
-			&i.Name,
-			&i.DiscountType,
-			&i.DiscountValue,
-			&i.MaxDiscount,
-			&i.MinOrderAmount,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }
 
 const useCoupon = `-- name: UseCoupon :execrows

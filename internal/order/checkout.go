@@ -5,7 +5,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/money"
@@ -17,11 +16,19 @@ type CheckoutInput struct {
 	CouponID int64 // 0: no coupon
 	Points   int64 // points to spend
 	Key      string
-	// ExpectedTotal is the subtotal the shopper was shown (nil: not sent).
-	// Coupon and points come with the same request and a coupon's terms are
-	// fixed once it exists, so the subtotal is the one part of the charge
-	// that can move behind the shopper's back.
+	// ExpectedTotal is the amount to charge that the shopper was shown (the
+	// preview's Charged; nil: not sent). A price or quantity that moved
+	// behind the shopper's back changes it, and the checkout is refused.
 	ExpectedTotal *int64
+	// Lines are the quantities the page showed (nil: not sent). A cart that
+	// holds other quantities is refused (CodeCartChanged): a quantity typed
+	// but not applied, or changed in another tab, is never ordered silently.
+	Lines []Shown
+}
+
+// Shown is one cart line as the checkout page showed it.
+type Shown struct {
+	ProductID, Quantity int64
 }
 
 // Validate checks the form's bounds; the rest is decided under lock.
@@ -32,6 +39,13 @@ func (in CheckoutInput) Validate() error {
 	f.Check(in.Points >= 0, "points", "Points cannot be negative.")
 	f.Check(in.CouponID >= 0, "coupon_id", "Choose one of your coupons.")
 	f.Check(in.ExpectedTotal == nil || *in.ExpectedTotal >= 0, "expected_total", "The total shown cannot be negative. Reload the cart and try again.")
+	f.Check(len(in.Lines) <= MaxCartLines, "quantity", "The page showed more lines than a cart holds. Reload the cart and try again.")
+	for _, l := range in.Lines {
+		if l.ProductID <= 0 || l.Quantity < 1 || l.Quantity > MaxQuantity {
+			f.Add("quantity", "Choose a quantity from 1 to 99.")
+			break
+		}
+	}
 	return f.Err()
 }
 
@@ -103,20 +117,26 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	if prev, found, err := repeatedCheckout(ctx, q, rows, in); found || err != nil {
 		return prev, false, err
 	}
-	cart, err := checkCart(rows, in.ExpectedTotal)
+	cart, err := checkCart(rows, in.Lines)
 	if err != nil {
 		return Order{}, false, err
 	}
-	discount, couponID, err := couponDiscount(ctx, q, in, cart.Subtotal)
+	terms, err := lockCoupon(ctx, q, in.CouponID)
 	if err != nil {
 		return Order{}, false, err
 	}
-	c, err := chargeFor(w, cart.Subtotal, discount, in.Points)
+	c, err := price(cart, Held{Balance: w.Balance, Points: w.Points}, in.UserID, terms, in.Points, time.Now())
+	// The amount just priced is the one this order charges, so comparing it
+	// here (not before the transaction) catches a price or quantity change
+	// that races the checkout; it is the more useful answer when the new
+	// amount is also more than the balance.
+	if in.ExpectedTotal != nil && (err == nil || errs.Is(err, CodeInsufficientBalance)) && *in.ExpectedTotal != c.Charged {
+		return Order{}, false, priceChanged(*in.ExpectedTotal, c.Charged)
+	}
 	if err != nil {
 		return Order{}, false, err
 	}
-	c.couponID = couponID
-	o, err := writeOrder(ctx, q, in, cart, c)
+	o, err := writeOrder(ctx, q, in, cart, c, terms)
 	if err != nil {
 		return Order{}, false, err
 	}
@@ -161,76 +181,50 @@ func repeatedCheckout(ctx context.Context, q *db.Queries, rows []db.CartLinesRow
 	return orderOf(prev, items), true, nil
 }
 
-// checkCart refuses an empty cart, a line already short of stock (an
-// unlocked pre-check: the guarded update in takeStock is what decides), and
-// a subtotal other than the one the shopper was shown.
-func checkCart(rows []db.CartLinesRow, expectedTotal *int64) (Cart, error) {
+// checkCart refuses an empty cart, a cart other than the one the page showed,
+// and a line already short of stock (an unlocked pre-check: the guarded
+// update in takeStock is what decides).
+func checkCart(rows []db.CartLinesRow, shown []Shown) (Cart, error) {
 	cart, err := cartOf(rows)
 	if err != nil {
 		return Cart{}, err
 	}
 	if len(cart.Lines) == 0 {
-		return Cart{}, errs.New(CodeCartEmpty, "Your cart is empty. Add something first.")
+		return Cart{}, errCartEmpty
+	}
+	if shown != nil {
+		if err := sameLines(cart, shown); err != nil {
+			return Cart{}, err
+		}
 	}
 	for _, l := range cart.Lines {
 		if l.Short() {
 			return Cart{}, outOfStock(l)
 		}
 	}
-	// The prices just read are the ones this order charges, so comparing
-	// them here (not before the transaction) catches a price change that
-	// races the checkout.
-	if expectedTotal != nil && *expectedTotal != cart.Subtotal {
-		return Cart{}, priceChanged(*expectedTotal, cart.Subtotal)
-	}
 	return cart, nil
 }
 
-// couponDiscount locks the coupon (if one was chosen) and checks it is the
-// shopper's, unused, unexpired, and its minimum is met.
-func couponDiscount(ctx context.Context, q *db.Queries, in CheckoutInput, subtotal int64) (discount int64, couponID *int64, err error) {
-	if in.CouponID == 0 {
-		return 0, nil, nil
+// sameLines refuses a cart whose lines differ from what the page showed.
+func sameLines(cart Cart, shown []Shown) error {
+	want := make(map[int64]int64, len(shown))
+	for _, l := range shown {
+		want[l.ProductID] = l.Quantity
 	}
-	c, err := q.CouponForCheckout(ctx, in.CouponID)
-	if isNoRows(err) || (err == nil && c.UserID != in.UserID) {
-		return 0, nil, couponInvalid("We could not find that coupon among yours.")
+	for _, l := range cart.Lines {
+		q, ok := want[l.ProductID]
+		if !ok {
+			return errs.New(CodeCartChanged, "Your cart changed in another window: it now has %s. Check the cart and place the order again.", l.Name)
+		}
+		if q != l.Quantity {
+			return errs.New(CodeCartChanged, "Your cart has %d × %s, not the %d on the page. Check the cart and place the order again.", l.Quantity, l.Name, q)
+		}
+		delete(want, l.ProductID)
 	}
-	if err != nil {
-		return 0, nil, err
+	if len(want) > 0 {
+		return errs.New(CodeCartChanged, "Your cart changed in another window: something on the page is no longer in it. Check the cart and place the order again.")
 	}
-	d := coupon.Discount{Type: c.DiscountType, Value: c.DiscountValue, MaxDiscount: c.MaxDiscount, MinOrderAmount: c.MinOrderAmount}
-	switch {
-	case c.Status != "issued":
-		return 0, nil, couponInvalid("This coupon has already been used.")
-	case !c.ExpiresAt.After(time.Now()):
-		return 0, nil, couponInvalid("This coupon has expired.")
-	case !d.Applies(subtotal):
-		return 0, nil, couponInvalid("This coupon needs an order of at least %s.", money.Won(d.MinOrderAmount))
-	}
-	return d.Amount(subtotal), &c.ID, nil
-}
-
-// charge is what an order takes and gives.
-type charge struct {
-	subtotal, discount, points, charged, earned int64
-	couponID                                    *int64
-}
-
-// chargeFor checks points and balance against the locked shopper row.
-func chargeFor(w db.LockShopperRow, subtotal, discount, points int64) (charge, error) {
-	if points > w.Points {
-		return charge{}, pointsInvalid("You have %s points; you cannot spend more.", money.Count(w.Points))
-	}
-	if points > subtotal-discount {
-		return charge{}, pointsInvalid("You can spend at most %s points on this order.", money.Count(subtotal-discount))
-	}
-	charged := subtotal - discount - points
-	if w.Balance < charged {
-		return charge{}, errs.New(CodeInsufficientBalance, "Your balance of %s is not enough for %s. Top up on your account page.", money.Won(w.Balance), money.Won(charged))
-	}
-	earned := charged / 100 // 1% of what was charged, rounded down
-	return charge{subtotal: subtotal, discount: discount, points: points, charged: charged, earned: earned}, nil
+	return nil
 }
 
 // writeOrder writes the order, its lines, the coupon, the wallet, the stock
@@ -238,14 +232,18 @@ func chargeFor(w db.LockShopperRow, subtotal, discount, points int64) (charge, e
 // the cart. After the order row (whose id the rest name) and the coupon (whose
 // row count says whether it was still unused), the writes go out together in
 // one round trip: nothing in them decides anything, the CHECKs still guard.
-func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c charge) (Order, error) {
-	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: c.subtotal,
-		Discount: c.discount, PointsUsed: c.points, Charged: c.charged, PointsEarned: c.earned, CouponID: c.couponID})
+func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c Quote, cp *couponTerms) (Order, error) {
+	var couponID *int64
+	if cp != nil {
+		couponID = &cp.ID
+	}
+	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: c.Subtotal,
+		Discount: c.Discount, PointsUsed: c.PointsUsed, Charged: c.Charged, PointsEarned: c.PointsEarned, CouponID: couponID})
 	if err != nil {
 		return Order{}, err
 	}
-	if c.couponID != nil {
-		if err := useCoupon(ctx, q, *c.couponID, row.ID); err != nil {
+	if couponID != nil {
+		if err := useCoupon(ctx, q, *couponID, row.ID); err != nil {
 			return Order{}, err
 		}
 	}
@@ -263,12 +261,12 @@ func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart,
 		if err := q.InsertOrderItems(ctx, p); err != nil {
 			return err
 		}
-		if c.couponID != nil {
-			if err := q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: *c.couponID, OrderID: row.ID, Event: "used"}); err != nil {
+		if couponID != nil {
+			if err := q.InsertCouponEvent(ctx, db.InsertCouponEventParams{CouponID: *couponID, OrderID: row.ID, Event: "used"}); err != nil {
 				return err
 			}
 		}
-		if err := moveWallet(ctx, q, in.UserID, &row.ID, -c.charged, []pointsMove{{-c.points, "spent"}, {c.earned, "earned"}}, "order"); err != nil {
+		if err := moveWallet(ctx, q, in.UserID, &row.ID, -c.Charged, []pointsMove{{-c.PointsUsed, "spent"}, {c.PointsEarned, "earned"}}, "order"); err != nil {
 			return err
 		}
 		if err := q.ClearOrderedLines(ctx, db.ClearOrderedLinesParams{UserID: in.UserID, ProductIds: p.ProductIds}); err != nil {
@@ -413,9 +411,9 @@ func outOfStock(l Line) error {
 	return errs.New(CodeOutOfStock, "Sorry, only %d of %s are left. Lower the quantity to check out.", l.Stock, l.Name)
 }
 
-// PriceChanged refuses a checkout whose cart no longer costs what the shopper
-// was shown (CodePriceChanged). Total is the subtotal at today's prices: what
-// to show, and to send as the expected total when asking again.
+// PriceChanged refuses a checkout that no longer costs what the shopper was
+// shown (CodePriceChanged). Total is the amount to charge now: what to show,
+// and to send as the expected total when asking again.
 type PriceChanged struct {
 	Shown, Total int64
 	err          *errs.Error
@@ -423,7 +421,7 @@ type PriceChanged struct {
 
 func priceChanged(shown, total int64) *PriceChanged {
 	return &PriceChanged{Shown: shown, Total: total, err: errs.New(CodePriceChanged,
-		"Prices changed since you opened the cart: you saw %s, it is now %s. Check the cart and place the order again.",
+		"The total changed since you opened the cart: you saw %s, it is now %s. Check the cart and place the order again.",
 		money.Won(shown), money.Won(total))}
 }
 

@@ -40,6 +40,7 @@ const (
 	CodeIdempotencyMismatch errs.Code = "idempotency_key_reused"
 	CodeTopUpLimit          errs.Code = "topup_limit_reached"
 	CodePriceChanged        errs.Code = "price_changed"
+	CodeCartChanged         errs.Code = "cart_changed"
 )
 
 // Limits of the contract.

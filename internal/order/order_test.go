@@ -555,20 +555,32 @@ func TestCheckoutRefusesBadRequestsAndChangesNothing(t *testing.T) {
 	e.consistent()
 }
 
-func TestCouponOffersOnlyThoseThatApply(t *testing.T) {
+func TestCouponOffersSayWhyTheOthersDoNotApply(t *testing.T) {
 	e := newEnv(t, order.Pessimistic)
 	p := e.product(10_000, 10)
 	u := e.shoppers(1, 0)[0]
 	fits := e.coupon(u, "percent", 15, 10_000, time.Now().Add(time.Hour))
-	e.coupon(u, "fixed", 5000, 50_000, time.Now().Add(time.Hour)) // minimum not met
-	e.coupon(u, "fixed", 5000, 0, time.Now().Add(-time.Hour))     // expired
+	small := e.coupon(u, "fixed", 5000, 30_000, time.Now().Add(time.Hour)) // minimum not met
+	expired := e.coupon(u, "fixed", 5000, 0, time.Now().Add(-time.Hour))
+	old := e.coupon(u, "fixed", 5000, 0, time.Now().Add(-40*24*time.Hour)) // long gone: not listed
 	e.add(u, p, 2)
 	v, err := e.svc.CheckoutView(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.Coupons) != 1 || v.Coupons[0].ID != fits || v.Coupons[0].Discount != 3000 {
-		t.Fatalf("offers %+v", v.Coupons)
+	got := map[int64]string{}
+	for _, c := range v.Coupons {
+		got[c.ID] = c.Reason
+		if c.Usable() != (c.ID == fits) {
+			t.Errorf("coupon %d usable %v", c.ID, c.Usable())
+		}
+	}
+	want := map[int64]string{fits: "", small: "needs an order of ₩30,000", expired: "expired"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("offers %v, want %v (not %d)", got, want, old)
+	}
+	if v.Coupons[0].ID != fits || v.Coupons[0].Discount != 3000 {
+		t.Errorf("the usable coupon comes first with its ₩3,000: %+v", v.Coupons[0])
 	}
 }
 
@@ -633,13 +645,13 @@ func TestCheckoutDiscountIsTheCouponRule(t *testing.T) {
 			}
 		})
 	}
-	t.Run("below the minimum: not offered, refused naming the minimum", func(t *testing.T) {
+	t.Run("below the minimum: offered disabled, refused naming the minimum", func(t *testing.T) {
 		p := e.product(10_000, 10)
 		u := e.shoppers(1, 200_000)[0]
 		cp := e.coupon(u, "percent", 10, 30_000, time.Now().Add(time.Hour))
 		e.add(u, p, 2)
 		v, err := e.svc.CheckoutView(context.Background(), u)
-		if err != nil || len(v.Coupons) != 0 {
+		if err != nil || len(v.Coupons) != 1 || v.Coupons[0].Usable() || v.Coupons[0].Discount != 0 {
 			t.Fatalf("offers %+v, %v", v.Coupons, err)
 		}
 		_, _, err = e.svc.Checkout(context.Background(), order.CheckoutInput{UserID: u, Key: "k", CouponID: cp})
