@@ -16,9 +16,10 @@ type CheckoutInput struct {
 	CouponID int64 // 0: no coupon
 	Points   int64 // points to spend
 	Key      string
-	// ExpectedTotal is the amount to charge that the shopper was shown (the
-	// preview's Charged; nil: not sent). A price or quantity that moved
-	// behind the shopper's back changes it, and the checkout is refused.
+	// ExpectedTotal is the amount the shopper was shown (nil: not sent): the
+	// amount to charge (the page's, from the preview) or the subtotal (the
+	// cart's JSON, which scripts read). A price or quantity that moved
+	// behind the shopper's back changes both, and the checkout is refused.
 	ExpectedTotal *int64
 	// Lines are the quantities the page showed (nil: not sent). A cart that
 	// holds other quantities is refused (CodeCartChanged): a quantity typed
@@ -130,7 +131,7 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	// here (not before the transaction) catches a price or quantity change
 	// that races the checkout; it is the more useful answer when the new
 	// amount is also more than the balance.
-	if in.ExpectedTotal != nil && (err == nil || errs.Is(err, CodeInsufficientBalance)) && *in.ExpectedTotal != c.Charged {
+	if e := in.ExpectedTotal; e != nil && (err == nil || errs.Is(err, CodeInsufficientBalance)) && *e != c.Charged && *e != c.Subtotal {
 		return Order{}, false, priceChanged(*in.ExpectedTotal, c.Charged)
 	}
 	if err != nil {

@@ -119,9 +119,10 @@ func TestPreviewShowsThePriceWhenTheBalanceFallsShort(t *testing.T) {
 	}
 }
 
-// The checkout form sends the amount the preview showed; a checkout that
-// would charge another amount (a coupon's percent of a new subtotal) is
-// refused with the new amount.
+// The checkout form sends the amount the preview showed (a script, the
+// cart's subtotal); a checkout that would charge another amount on another
+// subtotal (a coupon's percent of a new subtotal) is refused with the new
+// amount.
 func TestCheckoutRefusesAnAmountOtherThanThePreviewed(t *testing.T) {
 	e := newEnv(t, order.Pessimistic)
 	ctx := context.Background()
@@ -142,8 +143,10 @@ func TestCheckoutRefusesAnAmountOtherThanThePreviewed(t *testing.T) {
 	if n := e.count("SELECT count(*) FROM orders"); n != 0 {
 		t.Errorf("%d orders", n)
 	}
-	now := int64(27_000)
-	o, _, err := e.svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "k", CouponID: cp, ExpectedTotal: &now})
+	// A script that read the cart's subtotal sends that figure instead: it
+	// is today's too, so the order goes through.
+	subtotal := int64(30_000)
+	o, _, err := e.svc.Checkout(ctx, order.CheckoutInput{UserID: u, Key: "k", CouponID: cp, ExpectedTotal: &subtotal})
 	if err != nil || o.Charged != 27_000 || o.Items[0].Quantity != 3 {
 		t.Fatalf("order %+v %v", o, err)
 	}
