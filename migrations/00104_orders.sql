@@ -19,7 +19,9 @@ CREATE TABLE orders (
     user_id         bigint      NOT NULL REFERENCES users (id),
     -- from the checkout form; a repeat of the key answers with this order.
     idempotency_key text        NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 255),
-    status          text        NOT NULL DEFAULT 'placed' CHECK (status IN ('placed', 'cancelled')),
+    -- placed → preparing → shipped → delivered, or cancelled before delivery.
+    status          text        NOT NULL DEFAULT 'placed'
+                    CHECK (status IN ('placed', 'preparing', 'shipped', 'delivered', 'cancelled')),
     subtotal        bigint      NOT NULL CHECK (subtotal > 0),
     discount        bigint      NOT NULL DEFAULT 0 CHECK (discount >= 0),
     points_used     bigint      NOT NULL DEFAULT 0 CHECK (points_used >= 0),
@@ -28,9 +30,21 @@ CREATE TABLE orders (
     coupon_id       bigint REFERENCES coupons (id),
     created_at      timestamptz NOT NULL DEFAULT now(),
     cancelled_at    timestamptz,
+    cancel_reason   text        CHECK (length(cancel_reason) BETWEEN 1 AND 200),
+    carrier         text        CHECK (length(carrier) BETWEEN 1 AND 50),
+    tracking_number text        CHECK (length(tracking_number) BETWEEN 1 AND 50),
+    -- What partial refunds and a cancel gave back so far: never more than
+    -- was charged, used or earned (the ledgers hold each movement).
+    refunded        bigint      NOT NULL DEFAULT 0,
+    points_returned bigint      NOT NULL DEFAULT 0,
+    points_clawed   bigint      NOT NULL DEFAULT 0,
     UNIQUE (user_id, idempotency_key),
     CHECK (charged = subtotal - discount - points_used),
-    CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL))
+    CHECK ((status = 'cancelled') = (cancelled_at IS NOT NULL)),
+    CHECK (status NOT IN ('shipped', 'delivered') OR tracking_number IS NOT NULL),
+    CHECK (refunded BETWEEN 0 AND charged),
+    CHECK (points_returned BETWEEN 0 AND points_used),
+    CHECK (points_clawed BETWEEN 0 AND points_earned)
 );
 -- The shopper's order list, newest first.
 CREATE INDEX orders_user_idx ON orders (user_id, id DESC);
@@ -45,8 +59,40 @@ CREATE TABLE order_items (
     name       text    NOT NULL,
     price      bigint  NOT NULL CHECK (price > 0),
     quantity   integer NOT NULL CHECK (quantity BETWEEN 1 AND 99),
-    PRIMARY KEY (order_id, product_id)
+    refunded   integer NOT NULL DEFAULT 0, -- units refunded so far
+    PRIMARY KEY (order_id, product_id),
+    CHECK (refunded BETWEEN 0 AND quantity)
 );
+
+-- An order's timeline after it was placed: each status an admin (or the
+-- shopper, cancelling) moved it to, and each partial refund.
+CREATE TABLE order_events (
+    id         bigserial   PRIMARY KEY,
+    order_id   bigint      NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    status     text        NOT NULL CHECK (status IN ('preparing', 'shipped', 'delivered', 'cancelled', 'refunded')),
+    note       text        NOT NULL DEFAULT '',
+    actor_id   bigint      REFERENCES users (id),
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX order_events_order_idx ON order_events (order_id, id);
+
+-- Partial refunds, by line: what each gave back. Their amounts add up to
+-- orders.refunded (less what a later cancel returned).
+CREATE TABLE order_refunds (
+    id              bigserial   PRIMARY KEY,
+    order_id        bigint      NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    product_id      bigint      NOT NULL,
+    quantity        integer     NOT NULL CHECK (quantity > 0),
+    amount          bigint      NOT NULL CHECK (amount >= 0),
+    points_returned bigint      NOT NULL CHECK (points_returned >= 0),
+    points_clawed   bigint      NOT NULL CHECK (points_clawed >= 0),
+    restocked       boolean     NOT NULL,
+    reason          text        NOT NULL CHECK (length(reason) BETWEEN 1 AND 200),
+    actor_id        bigint      NOT NULL REFERENCES users (id),
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    FOREIGN KEY (order_id, product_id) REFERENCES order_items (order_id, product_id)
+);
+CREATE INDEX order_refunds_order_idx ON order_refunds (order_id, id);
 
 -- One row for every change of a shopper's balance.
 CREATE TABLE balance_ledger (
@@ -95,6 +141,8 @@ CREATE INDEX coupon_ledger_order_idx ON coupon_ledger (order_id);
 DROP TABLE coupon_ledger;
 DROP TABLE points_ledger;
 DROP TABLE balance_ledger;
+DROP TABLE order_refunds;
+DROP TABLE order_events;
 DROP TABLE order_items;
 ALTER TABLE coupons DROP CONSTRAINT coupons_order_id_fkey;
 DROP TABLE orders;

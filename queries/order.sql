@@ -152,7 +152,41 @@ SELECT * FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE;
 SELECT * FROM order_items WHERE order_id = $1 ORDER BY product_id;
 
 -- name: MarkCancelled :exec
-UPDATE orders SET status = 'cancelled', cancelled_at = now() WHERE id = $1;
+-- A cancel gives back everything partial refunds had not.
+UPDATE orders SET status = 'cancelled', cancelled_at = now(), cancel_reason = sqlc.narg(reason),
+       refunded = charged, points_returned = points_used, points_clawed = points_earned
+WHERE id = sqlc.arg(id);
+
+-- name: OrderOwner :one
+-- Read without a lock: whose order it is, so its shopper is locked first.
+SELECT user_id FROM orders WHERE id = $1;
+
+-- name: SetOrderStatus :exec
+UPDATE orders SET status = sqlc.arg(status),
+       carrier = coalesce(sqlc.narg(carrier), carrier), tracking_number = coalesce(sqlc.narg(tracking_number), tracking_number)
+WHERE id = sqlc.arg(id);
+
+-- name: InsertOrderEvent :exec
+INSERT INTO order_events (order_id, status, note, actor_id) VALUES ($1, $2, $3, $4);
+
+-- name: OrderEvents :many
+SELECT * FROM order_events WHERE order_id = $1 ORDER BY id;
+
+-- name: RecordRefund :exec
+-- One partial refund: the line's refunded units, the order's totals, and
+-- the refund's own row, in one statement.
+WITH line AS (
+    UPDATE order_items SET refunded = refunded + sqlc.arg(quantity)::int
+    WHERE order_id = sqlc.arg(order_id) AND product_id = sqlc.arg(product_id)
+), totals AS (
+    UPDATE orders SET refunded = refunded + sqlc.arg(amount)::bigint,
+           points_returned = points_returned + sqlc.arg(points_returned)::bigint,
+           points_clawed = points_clawed + sqlc.arg(points_clawed)::bigint
+    WHERE id = sqlc.arg(order_id)
+)
+INSERT INTO order_refunds (order_id, product_id, quantity, amount, points_returned, points_clawed, restocked, reason, actor_id)
+VALUES (sqlc.arg(order_id), sqlc.arg(product_id), sqlc.arg(quantity), sqlc.arg(amount), sqlc.arg(points_returned),
+        sqlc.arg(points_clawed), sqlc.arg(restocked), sqlc.arg(reason), sqlc.arg(actor_id));
 
 -- name: RestoreCoupon :many
 UPDATE coupons SET status = 'issued', order_id = NULL, used_at = NULL WHERE order_id = $1 RETURNING id;
@@ -166,9 +200,9 @@ SELECT * FROM points_ledger WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
 
 -- name: OrdersSince :one
 -- Orders and revenue since the start of the day (orders_created_idx).
--- Revenue counts what was charged on orders still placed: a cancel refunds it.
+-- Revenue counts what was charged less what refunds and cancels gave back.
 SELECT count(*)::bigint AS orders,
-       coalesce(sum(charged) FILTER (WHERE status = 'placed'), 0)::bigint AS revenue
+       coalesce(sum(charged - refunded), 0)::bigint AS revenue
 FROM orders
 WHERE created_at >= @since::timestamptz;
 

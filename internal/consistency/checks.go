@@ -16,6 +16,7 @@ const (
 	namePoints        = "points = points ledger, points ≥ 0"
 	nameOrderAmount   = "charged = items − discount − points"
 	nameCouponOrder   = "a used coupon belongs to exactly one live order"
+	nameOrderRefunds  = "refunds ≤ charged, and in the balance ledger"
 	nameRedisState    = "Redis state = PostgreSQL state"
 	nameRedisConfig   = "Redis total = PostgreSQL total"
 	nameRedisTotal    = "Redis claimed + Redis remaining = total"
@@ -111,8 +112,9 @@ func ledgerDetail(what string, have, ledger, rows, lastID int64, why []string) s
 }
 
 // orderChecks: per order, subtotal = its items and charged = items −
-// discount − points; a used coupon belongs to exactly one placed order, the
-// one it names, and an order's coupon is used by it.
+// discount − points; what refunds and a cancel gave back is at most the
+// charge and is in the balance ledger; a used coupon belongs to exactly one
+// live order, the one it names, and an order's coupon is used by it.
 func (s *Service) orderChecks(ctx context.Context) ([]Check, error) {
 	n, err := s.q.CountSubjects(ctx)
 	if err != nil {
@@ -129,6 +131,16 @@ func (s *Service) orderChecks(ctx context.Context) ([]Check, error) {
 			Left: o.Charged, Right: want,
 			Detail: fmt.Sprintf("%d item lines sum to %d (subtotal says %d); %d − discount %d − points %d = %d, but %d was charged",
 				o.Lines, o.Items, o.Subtotal, o.Items, o.Discount, o.PointsUsed, want, o.Charged)})
+	}
+	refunds, err := s.q.OrderRefundDrift(ctx, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, summary(nameOrderRefunds, "orders", n.Orders, len(refunds)))
+	for _, o := range refunds {
+		out = append(out, Check{Name: nameOrderRefunds, Subject: fmt.Sprintf("order %d (shopper %d)", o.ID, o.UserID),
+			Left: o.Refunded, Right: o.Ledger,
+			Detail: fmt.Sprintf("the order gave back %d of %d charged; its refund rows in the balance ledger sum to %d", o.Refunded, o.Charged, o.Ledger)})
 	}
 	coupons, err := s.q.CouponOrderDrift(ctx, maxRows)
 	if err != nil {
@@ -150,17 +162,17 @@ func couponDetail(c db.CouponOrderDriftRow) string {
 	var d string
 	switch {
 	case c.Status != "used":
-		d = fmt.Sprintf("the coupon is %s, yet placed orders %v use it", c.Status, c.LiveOrderIds)
+		d = fmt.Sprintf("the coupon is %s, yet live orders %v use it", c.Status, c.LiveOrderIds)
 	case c.OrderID == nil:
 		d = "the coupon is used but names no order"
 	case c.OrderStatus == nil:
 		d = fmt.Sprintf("the coupon is used by order %d, which does not exist", *c.OrderID)
-	case *c.OrderStatus != "placed":
+	case *c.OrderStatus == "cancelled":
 		d = fmt.Sprintf("the coupon is used by order %d, which is %s", *c.OrderID, *c.OrderStatus)
 	default:
 		d = fmt.Sprintf("the coupon is used by order %d, which does not name it", *c.OrderID)
 	}
-	return fmt.Sprintf("%s; placed orders using it: %v", d, c.LiveOrderIds)
+	return fmt.Sprintf("%s; live orders using it: %v", d, c.LiveOrderIds)
 }
 
 // campaignChecks compares each campaign past draft in Redis and in

@@ -194,6 +194,7 @@ const (
 	pointsName   = "points = points ledger, points ≥ 0"
 	amountName   = "charged = items − discount − points"
 	couponName   = "a used coupon belongs to exactly one live order"
+	refundName   = "refunds ≤ charged, and in the balance ledger"
 )
 
 func TestEveryBrokenInvariantTurnsTheReportRedOnExactlyThatItem(t *testing.T) {
@@ -282,10 +283,14 @@ func TestEveryBrokenInvariantTurnsTheReportRedOnExactlyThatItem(t *testing.T) {
 			f.exec(`UPDATE coupons SET status = 'used', order_id = $2, used_at = now() WHERE id = $1`, c, f.undone.ID)
 			return []want{{couponName, fmt.Sprintf("coupon %d ", c), 0, 1, fmt.Sprintf("order %d, which is cancelled", f.undone.ID), ""}}
 		}, ""},
+		{"an order that says it gave back money the ledger does not hold", func(f fixture) []want {
+			f.exec(`UPDATE orders SET refunded = 1 WHERE id = $1`, f.placed.ID)
+			return []want{{refundName, fmt.Sprintf("order %d ", f.placed.ID), 1, 0, "refund rows in the balance ledger sum to 0", ""}}
+		}, ""},
 		{"a coupon given back while its order is still placed", func(f fixture) []want {
 			c := f.couponOf(f.users[0])
 			f.exec(`UPDATE coupons SET status = 'issued', order_id = NULL, used_at = NULL WHERE id = $1`, c)
-			return []want{{couponName, fmt.Sprintf("coupon %d ", c), 1, 0, fmt.Sprintf("placed orders [%d] use it", f.placed.ID), ""}}
+			return []want{{couponName, fmt.Sprintf("coupon %d ", c), 1, 0, fmt.Sprintf("live orders [%d] use it", f.placed.ID), ""}}
 		}, ""},
 	}
 	for _, tc := range cases {

@@ -133,7 +133,7 @@ const couponOrderDrift = `-- name: CouponOrderDrift :many
 WITH live AS (
     SELECT coupon_id, count(*) AS n, min(id) AS first_id, array_agg(id ORDER BY id)::bigint[] AS order_ids
     FROM orders
-    WHERE status = 'placed' AND coupon_id IS NOT NULL
+    WHERE status <> 'cancelled' AND coupon_id IS NOT NULL
     GROUP BY coupon_id
 )
 SELECT c.id, c.user_id, c.campaign_id, c.status, c.order_id,
@@ -160,9 +160,10 @@ type CouponOrderDriftRow struct {
 	LiveOrderIds []int64
 }
 
-// A used coupon belongs to exactly one live (placed) order, the one it names,
-// and a coupon a placed order names is used by that order. live gathers the
-// placed orders per coupon in one pass; the coupons table is scanned once.
+// A used coupon belongs to exactly one live (not cancelled) order, the one
+// it names, and a coupon a live order names is used by that order. live
+// gathers the live orders per coupon in one pass; the coupons table is
+// scanned once.
 func (q *Queries) CouponOrderDrift(ctx context.Context, limit int32) ([]CouponOrderDriftRow, error) {
 	rows, err := q.db.Query(ctx, couponOrderDrift, limit)
 	if err != nil {
@@ -420,9 +421,9 @@ func (q *Queries) OrderAmountDrift(ctx context.Context, limit int32) ([]OrderAmo
 
 const orderLedgerGaps = `-- name: OrderLedgerGaps :many
 SELECT o.id, o.user_id, o.status,
-       (CASE WHEN o.status = 'placed' THEN -o.charged ELSE 0 END)::bigint AS balance_expected,
+       (o.refunded - o.charged)::bigint AS balance_expected,
        coalesce((SELECT sum(b.delta) FROM balance_ledger b WHERE b.user_id = o.user_id AND b.order_id = o.id), 0)::bigint AS balance_ledger,
-       (CASE WHEN o.status = 'placed' THEN o.points_earned - o.points_used ELSE 0 END)::bigint AS points_expected,
+       ((o.points_earned - o.points_clawed) - (o.points_used - o.points_returned))::bigint AS points_expected,
        coalesce((SELECT sum(p.delta) FROM points_ledger p WHERE p.user_id = o.user_id AND p.order_id = o.id), 0)::bigint AS points_ledger
 FROM orders o
 WHERE o.user_id = ANY($1::bigint[])
@@ -440,8 +441,9 @@ type OrderLedgerGapsRow struct {
 }
 
 // The rows that explain a drifting wallet: the shoppers' orders whose ledger
-// rows do not add up to what the order moved (a placed order moved -charged
-// and points_earned - points_used; a cancelled one moved nothing in total).
+// rows do not add up to what the order moved: -charged + refunded, and the
+// points earned less those clawed back, minus the points used less those
+// returned (a cancelled order gave everything back, so it moved nothing).
 // Only for the few shoppers WalletDrift returned; the ledgers are reached
 // through their (user_id, id) indexes.
 func (q *Queries) OrderLedgerGaps(ctx context.Context, userIds []int64) ([]OrderLedgerGapsRow, error) {
@@ -461,6 +463,54 @@ func (q *Queries) OrderLedgerGaps(ctx context.Context, userIds []int64) ([]Order
 			&i.BalanceLedger,
 			&i.PointsExpected,
 			&i.PointsLedger,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const orderRefundDrift = `-- name: OrderRefundDrift :many
+SELECT o.id, o.user_id, o.charged, o.refunded, coalesce(r.total, 0)::bigint AS ledger
+FROM orders o
+LEFT JOIN (SELECT order_id, sum(delta)::bigint AS total FROM balance_ledger
+           WHERE reason = 'refund' AND order_id IS NOT NULL GROUP BY order_id) r ON r.order_id = o.id
+WHERE o.refunded > o.charged OR o.refunded <> coalesce(r.total, 0)
+ORDER BY o.id
+LIMIT $1
+`
+
+type OrderRefundDriftRow struct {
+	ID       int64
+	UserID   int64
+	Charged  int64
+	Refunded int64
+	Ledger   int64
+}
+
+// Refunds never give back more than was charged, and what an order says it
+// gave back (refunds and a cancel) is what the balance ledger holds for it.
+// The refund rows are summed once (balance_ledger_order_idx is partial on
+// order_id; refunds are few).
+func (q *Queries) OrderRefundDrift(ctx context.Context, limit int32) ([]OrderRefundDriftRow, error) {
+	rows, err := q.db.Query(ctx, orderRefundDrift, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrderRefundDriftRow{}
+	for rows.Next() {
+		var i OrderRefundDriftRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.Charged,
+			&i.Refunded,
+			&i.Ledger,
 		); err != nil {
 			return nil, err
 		}

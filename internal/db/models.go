@@ -124,6 +124,21 @@ type Order struct {
 	CouponID       *int64
 	CreatedAt      time.Time
 	CancelledAt    *time.Time
+	CancelReason   *string
+	Carrier        *string
+	TrackingNumber *string
+	Refunded       int64
+	PointsReturned int64
+	PointsClawed   int64
+}
+
+type OrderEvent struct {
+	ID        int64
+	OrderID   int64
+	Status    string
+	Note      string
+	ActorID   *int64
+	CreatedAt time.Time
 }
 
 type OrderItem struct {
@@ -132,6 +147,21 @@ type OrderItem struct {
 	Name      string
 	Price     int64
 	Quantity  int32
+	Refunded  int32
+}
+
+type OrderRefund struct {
+	ID             int64
+	OrderID        int64
+	ProductID      int64
+	Quantity       int32
+	Amount         int64
+	PointsReturned int64
+	PointsClawed   int64
+	Restocked      bool
+	Reason         string
+	ActorID        int64
+	CreatedAt      time.Time
 }
 
 type PointsLedger struct {

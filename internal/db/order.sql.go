@@ -11,7 +11,7 @@ import (
 )
 
 const adminOrder = `-- name: AdminOrder :one
-SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, u.email, u.name AS shopper_name, k.campaign_id AS coupon_campaign_id, c.name AS coupon_campaign_name
+SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email, u.name AS shopper_name, k.campaign_id AS coupon_campaign_id, c.name AS coupon_campaign_name
 FROM orders o
 JOIN users u ON u.id = o.user_id
 LEFT JOIN coupons k ON k.id = o.coupon_id
@@ -32,6 +32,12 @@ type AdminOrderRow struct {
 	CouponID           *int64
 	CreatedAt          time.Time
 	CancelledAt        *time.Time
+	CancelReason       *string
+	Carrier            *string
+	TrackingNumber     *string
+	Refunded           int64
+	PointsReturned     int64
+	PointsClawed       int64
 	Email              string
 	ShopperName        string
 	CouponCampaignID   *int64
@@ -54,6 +60,12 @@ func (q *Queries) AdminOrder(ctx context.Context, id int64) (AdminOrderRow, erro
 		&i.CouponID,
 		&i.CreatedAt,
 		&i.CancelledAt,
+		&i.CancelReason,
+		&i.Carrier,
+		&i.TrackingNumber,
+		&i.Refunded,
+		&i.PointsReturned,
+		&i.PointsClawed,
 		&i.Email,
 		&i.ShopperName,
 		&i.CouponCampaignID,
@@ -63,7 +75,7 @@ func (q *Queries) AdminOrder(ctx context.Context, id int64) (AdminOrderRow, erro
 }
 
 const adminOrders = `-- name: AdminOrders :many
-SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, u.email
+SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email
 FROM orders o
 JOIN users u ON u.id = o.user_id
 WHERE ($1::bigint IS NULL OR o.user_id = $1)
@@ -97,6 +109,12 @@ type AdminOrdersRow struct {
 	CouponID       *int64
 	CreatedAt      time.Time
 	CancelledAt    *time.Time
+	CancelReason   *string
+	Carrier        *string
+	TrackingNumber *string
+	Refunded       int64
+	PointsReturned int64
+	PointsClawed   int64
 	Email          string
 }
 
@@ -133,6 +151,12 @@ func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]Adm
 			&i.CouponID,
 			&i.CreatedAt,
 			&i.CancelledAt,
+			&i.CancelReason,
+			&i.Carrier,
+			&i.TrackingNumber,
+			&i.Refunded,
+			&i.PointsReturned,
+			&i.PointsClawed,
 			&i.Email,
 		); err != nil {
 			return nil, err
@@ -432,7 +456,7 @@ func (q *Queries) DeleteCartItem(ctx context.Context, arg DeleteCartItemParams) 
 }
 
 const getOrder = `-- name: GetOrder :one
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at FROM orders WHERE id = $1 AND user_id = $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE id = $1 AND user_id = $2
 `
 
 type GetOrderParams struct {
@@ -456,6 +480,12 @@ func (q *Queries) GetOrder(ctx context.Context, arg GetOrderParams) (Order, erro
 		&i.CouponID,
 		&i.CreatedAt,
 		&i.CancelledAt,
+		&i.CancelReason,
+		&i.Carrier,
+		&i.TrackingNumber,
+		&i.Refunded,
+		&i.PointsReturned,
+		&i.PointsClawed,
 	)
 	return i, err
 }
@@ -514,7 +544,7 @@ func (q *Queries) InsertCouponEvent(ctx context.Context, arg InsertCouponEventPa
 const insertOrder = `-- name: InsertOrder :one
 INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at
+RETURNING id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed
 `
 
 type InsertOrderParams struct {
@@ -553,8 +583,35 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order
 		&i.CouponID,
 		&i.CreatedAt,
 		&i.CancelledAt,
+		&i.CancelReason,
+		&i.Carrier,
+		&i.TrackingNumber,
+		&i.Refunded,
+		&i.PointsReturned,
+		&i.PointsClawed,
 	)
 	return i, err
+}
+
+const insertOrderEvent = `-- name: InsertOrderEvent :exec
+INSERT INTO order_events (order_id, status, note, actor_id) VALUES ($1, $2, $3, $4)
+`
+
+type InsertOrderEventParams struct {
+	OrderID int64
+	Status  string
+	Note    string
+	ActorID *int64
+}
+
+func (q *Queries) InsertOrderEvent(ctx context.Context, arg InsertOrderEventParams) error {
+	_, err := q.db.Exec(ctx, insertOrderEvent,
+		arg.OrderID,
+		arg.Status,
+		arg.Note,
+		arg.ActorID,
+	)
+	return err
 }
 
 const insertOrderItems = `-- name: InsertOrderItems :exec
@@ -643,7 +700,7 @@ func (q *Queries) InsertStockEntries(ctx context.Context, arg InsertStockEntries
 }
 
 const listOrders = `-- name: ListOrders :many
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2
 `
 
 type ListOrdersParams struct {
@@ -673,6 +730,12 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.CouponID,
 			&i.CreatedAt,
 			&i.CancelledAt,
+			&i.CancelReason,
+			&i.Carrier,
+			&i.TrackingNumber,
+			&i.Refunded,
+			&i.PointsReturned,
+			&i.PointsClawed,
 		); err != nil {
 			return nil, err
 		}
@@ -685,7 +748,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 }
 
 const lockOrder = `-- name: LockOrder :one
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE
 `
 
 type LockOrderParams struct {
@@ -709,6 +772,12 @@ func (q *Queries) LockOrder(ctx context.Context, arg LockOrderParams) (Order, er
 		&i.CouponID,
 		&i.CreatedAt,
 		&i.CancelledAt,
+		&i.CancelReason,
+		&i.Carrier,
+		&i.TrackingNumber,
+		&i.Refunded,
+		&i.PointsReturned,
+		&i.PointsClawed,
 	)
 	return i, err
 }
@@ -734,11 +803,19 @@ func (q *Queries) LockShopper(ctx context.Context, id int64) (LockShopperRow, er
 }
 
 const markCancelled = `-- name: MarkCancelled :exec
-UPDATE orders SET status = 'cancelled', cancelled_at = now() WHERE id = $1
+UPDATE orders SET status = 'cancelled', cancelled_at = now(), cancel_reason = $1,
+       refunded = charged, points_returned = points_used, points_clawed = points_earned
+WHERE id = $2
 `
 
-func (q *Queries) MarkCancelled(ctx context.Context, id int64) error {
-	_, err := q.db.Exec(ctx, markCancelled, id)
+type MarkCancelledParams struct {
+	Reason *string
+	ID     int64
+}
+
+// A cancel gives back everything partial refunds had not.
+func (q *Queries) MarkCancelled(ctx context.Context, arg MarkCancelledParams) error {
+	_, err := q.db.Exec(ctx, markCancelled, arg.Reason, arg.ID)
 	return err
 }
 
@@ -759,7 +836,7 @@ func (q *Queries) MoveWallet(ctx context.Context, arg MoveWalletParams) error {
 }
 
 const orderByKey = `-- name: OrderByKey :one
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at FROM orders WHERE user_id = $1 AND idempotency_key = $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 AND idempotency_key = $2
 `
 
 type OrderByKeyParams struct {
@@ -783,12 +860,49 @@ func (q *Queries) OrderByKey(ctx context.Context, arg OrderByKeyParams) (Order, 
 		&i.CouponID,
 		&i.CreatedAt,
 		&i.CancelledAt,
+		&i.CancelReason,
+		&i.Carrier,
+		&i.TrackingNumber,
+		&i.Refunded,
+		&i.PointsReturned,
+		&i.PointsClawed,
 	)
 	return i, err
 }
 
+const orderEvents = `-- name: OrderEvents :many
+SELECT id, order_id, status, note, actor_id, created_at FROM order_events WHERE order_id = $1 ORDER BY id
+`
+
+func (q *Queries) OrderEvents(ctx context.Context, orderID int64) ([]OrderEvent, error) {
+	rows, err := q.db.Query(ctx, orderEvents, orderID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []OrderEvent{}
+	for rows.Next() {
+		var i OrderEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.OrderID,
+			&i.Status,
+			&i.Note,
+			&i.ActorID,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const orderItems = `-- name: OrderItems :many
-SELECT order_id, product_id, name, price, quantity FROM order_items WHERE order_id = $1 ORDER BY product_id
+SELECT order_id, product_id, name, price, quantity, refunded FROM order_items WHERE order_id = $1 ORDER BY product_id
 `
 
 func (q *Queries) OrderItems(ctx context.Context, orderID int64) ([]OrderItem, error) {
@@ -806,6 +920,7 @@ func (q *Queries) OrderItems(ctx context.Context, orderID int64) ([]OrderItem, e
 			&i.Name,
 			&i.Price,
 			&i.Quantity,
+			&i.Refunded,
 		); err != nil {
 			return nil, err
 		}
@@ -867,6 +982,18 @@ func (q *Queries) OrderLedger(ctx context.Context, orderID int64) ([]OrderLedger
 	return items, nil
 }
 
+const orderOwner = `-- name: OrderOwner :one
+SELECT user_id FROM orders WHERE id = $1
+`
+
+// Read without a lock: whose order it is, so its shopper is locked first.
+func (q *Queries) OrderOwner(ctx context.Context, id int64) (int64, error) {
+	row := q.db.QueryRow(ctx, orderOwner, id)
+	var user_id int64
+	err := row.Scan(&user_id)
+	return user_id, err
+}
+
 const ordersPerBucket = `-- name: OrdersPerBucket :many
 SELECT date_bin(make_interval(secs => $1::int), created_at, $2::timestamptz)::timestamptz AS bucket, count(*)::bigint AS orders
 FROM orders
@@ -910,7 +1037,7 @@ func (q *Queries) OrdersPerBucket(ctx context.Context, arg OrdersPerBucketParams
 
 const ordersSince = `-- name: OrdersSince :one
 SELECT count(*)::bigint AS orders,
-       coalesce(sum(charged) FILTER (WHERE status = 'placed'), 0)::bigint AS revenue
+       coalesce(sum(charged - refunded), 0)::bigint AS revenue
 FROM orders
 WHERE created_at >= $1::timestamptz
 `
@@ -921,7 +1048,7 @@ type OrdersSinceRow struct {
 }
 
 // Orders and revenue since the start of the day (orders_created_idx).
-// Revenue counts what was charged on orders still placed: a cancel refunds it.
+// Revenue counts what was charged less what refunds and cancels gave back.
 func (q *Queries) OrdersSince(ctx context.Context, since time.Time) (OrdersSinceRow, error) {
 	row := q.db.QueryRow(ctx, ordersSince, since)
 	var i OrdersSinceRow
@@ -1004,6 +1131,50 @@ func (q *Queries) ReadStock(ctx context.Context, productID int64) (ReadStockRow,
 	return i, err
 }
 
+const recordRefund = `-- name: RecordRefund :exec
+WITH line AS (
+    UPDATE order_items SET refunded = refunded + $3::int
+    WHERE order_id = $1 AND product_id = $2
+), totals AS (
+    UPDATE orders SET refunded = refunded + $4::bigint,
+           points_returned = points_returned + $5::bigint,
+           points_clawed = points_clawed + $6::bigint
+    WHERE id = $1
+)
+INSERT INTO order_refunds (order_id, product_id, quantity, amount, points_returned, points_clawed, restocked, reason, actor_id)
+VALUES ($1, $2, $3, $4, $5,
+        $6, $7, $8, $9)
+`
+
+type RecordRefundParams struct {
+	OrderID        int64
+	ProductID      int64
+	Quantity       int32
+	Amount         int64
+	PointsReturned int64
+	PointsClawed   int64
+	Restocked      bool
+	Reason         string
+	ActorID        int64
+}
+
+// One partial refund: the line's refunded units, the order's totals, and
+// the refund's own row, in one statement.
+func (q *Queries) RecordRefund(ctx context.Context, arg RecordRefundParams) error {
+	_, err := q.db.Exec(ctx, recordRefund,
+		arg.OrderID,
+		arg.ProductID,
+		arg.Quantity,
+		arg.Amount,
+		arg.PointsReturned,
+		arg.PointsClawed,
+		arg.Restocked,
+		arg.Reason,
+		arg.ActorID,
+	)
+	return err
+}
+
 const restoreCoupon = `-- name: RestoreCoupon :many
 UPDATE coupons SET status = 'issued', order_id = NULL, used_at = NULL WHERE order_id = $1 RETURNING id
 `
@@ -1061,6 +1232,29 @@ func (q *Queries) SetCartItem(ctx context.Context, arg SetCartItemParams) (int64
 	var product_id int64
 	err := row.Scan(&product_id)
 	return product_id, err
+}
+
+const setOrderStatus = `-- name: SetOrderStatus :exec
+UPDATE orders SET status = $1,
+       carrier = coalesce($2, carrier), tracking_number = coalesce($3, tracking_number)
+WHERE id = $4
+`
+
+type SetOrderStatusParams struct {
+	Status         string
+	Carrier        *string
+	TrackingNumber *string
+	ID             int64
+}
+
+func (q *Queries) SetOrderStatus(ctx context.Context, arg SetOrderStatusParams) error {
+	_, err := q.db.Exec(ctx, setOrderStatus,
+		arg.Status,
+		arg.Carrier,
+		arg.TrackingNumber,
+		arg.ID,
+	)
+	return err
 }
 
 const takeStockGuarded = `-- name: TakeStockGuarded :execrows

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,11 +49,17 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	return d, nil
 }
 
-// Statuses of an order.
+// Statuses of an order (docs/ORDERS.md).
 const (
 	StatusPlaced    = "placed"
+	StatusPreparing = "preparing"
+	StatusShipped   = "shipped"
+	StatusDelivered = "delivered"
 	StatusCancelled = "cancelled"
 )
+
+// Statuses are an order's statuses, in the order an order goes through them.
+var Statuses = []string{StatusPlaced, StatusPreparing, StatusShipped, StatusDelivered, StatusCancelled}
 
 // MaxPage bounds one page of the admin order list.
 const MaxPage = 50
@@ -78,7 +85,7 @@ func (f *Filter) Validate() error {
 		v.Add("email", err.Error())
 	}
 	f.Email = strings.ToLower(f.Email)
-	v.Check(f.Status == "" || f.Status == StatusPlaced || f.Status == StatusCancelled, "status", "Choose placed or cancelled.")
+	v.Check(f.Status == "" || slices.Contains(Statuses, f.Status), "status", "Choose placed, preparing, shipped, delivered or cancelled.")
 	v.Check(len(f.Email) <= 254, "email", "An email address is at most 254 characters.")
 	v.Check(f.From == nil || f.Before == nil || f.From.Before(*f.Before), "to", "The end date must not be before the start date.")
 	v.Check(f.BeforeID >= 0, "before", "That page cursor is not valid.")

@@ -50,20 +50,25 @@ func (in CheckoutInput) Validate() error {
 	return f.Err()
 }
 
-// Order is a placed (or cancelled) order.
+// Order is an order with what happened to it since it was placed.
 type Order struct {
-	ID           int64
-	UserID       int64
-	Status       string // placed | cancelled
-	Subtotal     int64
-	Discount     int64
-	PointsUsed   int64
-	Charged      int64
-	PointsEarned int64
-	CouponID     *int64
-	Items        []Item
-	CreatedAt    time.Time
-	CancelledAt  *time.Time
+	ID             int64
+	UserID         int64
+	Status         string // StatusPlaced, StatusPreparing, StatusShipped, StatusDelivered or StatusCancelled
+	Subtotal       int64
+	Discount       int64
+	PointsUsed     int64
+	Charged        int64
+	PointsEarned   int64
+	Refunded       int64 // won given back so far (refunds, a cancel)
+	CouponID       *int64
+	Items          []Item
+	CreatedAt      time.Time
+	CancelledAt    *time.Time
+	CancelReason   string
+	Carrier        string
+	TrackingNumber string
+	Events         []Event // loaded with the lines
 }
 
 // Item is an order line as bought.
@@ -72,16 +77,32 @@ type Item struct {
 	Name      string
 	Price     int64
 	Quantity  int64
+	Refunded  int64 // units refunded so far
 }
 
 func (i Item) Amount() int64 { return i.Price * i.Quantity }
 
+// Event is a step of an order's timeline after it was placed.
+type Event struct {
+	Status string // preparing, shipped, delivered, cancelled or refunded
+	Note   string
+	At     time.Time
+}
+
 func orderOf(o db.Order, items []db.OrderItem) Order {
 	out := Order{ID: o.ID, UserID: o.UserID, Status: o.Status, Subtotal: o.Subtotal, Discount: o.Discount,
-		PointsUsed: o.PointsUsed, Charged: o.Charged, PointsEarned: o.PointsEarned, CouponID: o.CouponID,
+		PointsUsed: o.PointsUsed, Charged: o.Charged, PointsEarned: o.PointsEarned, Refunded: o.Refunded, CouponID: o.CouponID,
 		CreatedAt: o.CreatedAt, CancelledAt: o.CancelledAt, Items: make([]Item, len(items))}
+	for _, p := range []struct {
+		dst *string
+		src *string
+	}{{&out.CancelReason, o.CancelReason}, {&out.Carrier, o.Carrier}, {&out.TrackingNumber, o.TrackingNumber}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
 	for i, it := range items {
-		out.Items[i] = Item{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: int64(it.Quantity)}
+		out.Items[i] = Item{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: int64(it.Quantity), Refunded: int64(it.Refunded)}
 	}
 	return out
 }

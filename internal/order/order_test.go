@@ -129,13 +129,17 @@ func (e *env) consistent() {
 			(SELECT sum(price * quantity) FROM order_items i WHERE i.order_id = o.id)`,
 		"charged = subtotal - discount - points": `SELECT count(*) FROM orders WHERE charged <> subtotal - discount - points_used`,
 		"a used coupon belongs to one live order": `SELECT count(*) FROM coupons c WHERE c.status = 'used' AND
-			(SELECT count(*) FROM orders o WHERE o.coupon_id = c.id AND o.status = 'placed' AND o.id = c.order_id) <> 1`,
+			(SELECT count(*) FROM orders o WHERE o.coupon_id = c.id AND o.status <> 'cancelled' AND o.id = c.order_id) <> 1`,
 		"a live order's coupon is used by it": `SELECT count(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id
-			WHERE o.status = 'placed' AND (c.status <> 'used' OR c.order_id <> o.id)`,
+			WHERE o.status <> 'cancelled' AND (c.status <> 'used' OR c.order_id <> o.id)`,
 		"each order's stock ledger matches its items": `SELECT count(*) FROM order_items i WHERE
 			(SELECT coalesce(sum(-delta), 0) FROM stock_ledger l WHERE l.order_id = i.order_id AND l.product_id = i.product_id AND l.reason = 'order') <> i.quantity`,
 		"each order's charge is in the balance ledger": `SELECT count(*) FROM orders o WHERE o.charged > 0 AND
 			(SELECT coalesce(sum(-delta), 0) FROM balance_ledger l WHERE l.order_id = o.id AND l.reason = 'order') <> o.charged`,
+		"each order's refunds are in the balance ledger, never over the charge": `SELECT count(*) FROM orders o WHERE o.refunded > o.charged OR
+			(SELECT coalesce(sum(delta), 0) FROM balance_ledger l WHERE l.order_id = o.id AND l.reason = 'refund') <> o.refunded`,
+		"each order's points ledger is what it used, earned and gave back": `SELECT count(*) FROM orders o WHERE
+			(SELECT coalesce(sum(delta), 0) FROM points_ledger l WHERE l.order_id = o.id) <> (o.points_earned - o.points_clawed) - (o.points_used - o.points_returned)`,
 	}
 	for name, sql := range checks {
 		if n := e.count(sql); n != 0 {
