@@ -15,6 +15,83 @@ import (
 func (s *Server) adminOrderRoutes(r chi.Router) {
 	r.Get("/orders", s.h(s.adminOrders))
 	r.Get("/orders/{id}", s.h(s.adminOrder))
+	r.Post("/orders/{id}/{step:prepare|ship|deliver}", s.h(s.advanceOrder))
+	r.Post("/orders/{id}/cancel", s.h(s.adminCancelOrder))
+	r.Post("/orders/{id}/refund", s.h(s.refundOrder))
+}
+
+// steps are the lifecycle routes' statuses (docs/ORDERS.md).
+var steps = map[string]string{"prepare": order.StatusPreparing, "ship": order.StatusShipped, "deliver": order.StatusDelivered}
+
+func (s *Server) advanceOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	carrier, tracking := f.text("carrier", order.CarrierText), f.text("tracking_number", order.TrackingText)
+	if err := f.err(); err != nil {
+		return err
+	}
+	o, err := s.Orders.Advance(r.Context(), currentUser(r).ID, id, steps[chi.URLParam(r, "step")], carrier, tracking)
+	return s.orderChanged(w, r, o, err, "Order #"+strconv.FormatInt(id, 10)+" is "+o.Status+".")
+}
+
+func (s *Server) adminCancelOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	reason := f.text("reason", order.ReasonText)
+	if err := f.err(); err != nil {
+		return err
+	}
+	o, err := s.Orders.AdminCancel(r.Context(), currentUser(r).ID, id, reason)
+	return s.orderChanged(w, r, o, err, "Order #"+strconv.FormatInt(id, 10)+" is cancelled; everything was given back.")
+}
+
+func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request) error {
+	id, err := orderID(r)
+	if err != nil {
+		return err
+	}
+	f, err := parseForm(r)
+	if err != nil {
+		return err
+	}
+	in := order.RefundInput{AdminID: currentUser(r).ID, OrderID: id,
+		ProductID: f.int64("product_id", 1, 1<<62, true, 0), Quantity: f.int64("quantity", 1, order.MaxQuantity, true, 0),
+		Restock: f.flag("restock", "Tick the box to put the units back in stock."), Reason: f.text("reason", order.ReasonText)}
+	if err := f.err(); err != nil {
+		return err
+	}
+	before, err := s.Orders.AdminOrder(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	o, err := s.Orders.Refund(r.Context(), in)
+	return s.orderChanged(w, r, o, err, "Refunded "+views.Won(o.Refunded-before.Refunded)+".")
+}
+
+// orderChanged answers an admin's change of an order: the order (JSON), or
+// back to its page with what happened.
+func (s *Server) orderChanged(w http.ResponseWriter, r *http.Request, o order.Order, err error, done string) error {
+	if err != nil {
+		return err
+	}
+	if wantsJSON(r) {
+		return writeJSON(w, http.StatusOK, orderJSON(o))
+	}
+	s.sessions.flash(w, r, "success", done)
+	redirect(w, r, "/admin/orders/"+strconv.FormatInt(o.ID, 10))
+	return nil
 }
 
 // dateLayout is the list filter's dates: an HTML date input's value, a day in the server's zone.

@@ -106,22 +106,42 @@ type orderItemJSON struct {
 	Name      string `json:"name"`
 	Price     int64  `json:"price"`
 	Quantity  int64  `json:"quantity"`
+	Refunded  int64  `json:"refunded"`
 }
 
-// orderJSON is the contract's order: id, status, subtotal, discount,
-// points_used, points_earned, charged, items.
+type orderEventJSON struct {
+	Status string `json:"status"`
+	At     string `json:"at"`
+	Note   string `json:"note"`
+}
+
+// orderJSON is the contract's order (docs/HTTP.md): id, status, the
+// amounts, refunded, items and the timeline's events.
 func orderJSON(o order.Order) map[string]any {
 	items := make([]orderItemJSON, len(o.Items))
 	for i, it := range o.Items {
-		items[i] = orderItemJSON{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: it.Quantity}
+		items[i] = orderItemJSON{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: it.Quantity, Refunded: it.Refunded}
+	}
+	events := make([]orderEventJSON, len(o.Events))
+	for i, e := range o.Events {
+		events[i] = orderEventJSON{Status: e.Status, At: e.At.Format(time.RFC3339), Note: e.Note}
 	}
 	m := map[string]any{"id": o.ID, "status": o.Status, "subtotal": o.Subtotal, "discount": o.Discount,
-		"points_used": o.PointsUsed, "points_earned": o.PointsEarned, "charged": o.Charged, "items": items,
-		"coupon_id": o.CouponID, "created_at": o.CreatedAt.Format(time.RFC3339)}
+		"points_used": o.PointsUsed, "points_earned": o.PointsEarned, "charged": o.Charged, "refunded": o.Refunded,
+		"items": items, "events": events, "coupon_id": o.CouponID, "created_at": o.CreatedAt.Format(time.RFC3339),
+		"carrier": nilIfEmpty(o.Carrier), "tracking_number": nilIfEmpty(o.TrackingNumber)}
 	if o.CancelledAt != nil {
 		m["cancelled_at"] = o.CancelledAt.Format(time.RFC3339)
+		m["cancel_reason"] = nilIfEmpty(o.CancelReason)
 	}
 	return m
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // ledgerRows are ledger entries for a page whose order links start with

@@ -189,7 +189,7 @@ func (s *Service) AdminOrder(ctx context.Context, id int64) (AdminDetail, error)
 		if err != nil {
 			return err
 		}
-		items, err := q.OrderItems(ctx, id)
+		o, err := loadOrder(ctx, q, id, r.UserID)
 		if err != nil {
 			return err
 		}
@@ -197,9 +197,7 @@ func (s *Service) AdminOrder(ctx context.Context, id int64) (AdminDetail, error)
 		if err != nil {
 			return err
 		}
-		d.Listed = Listed{Order: orderOf(db.Order{ID: r.ID, UserID: r.UserID, IdempotencyKey: r.IdempotencyKey, Status: r.Status,
-			Subtotal: r.Subtotal, Discount: r.Discount, PointsUsed: r.PointsUsed, Charged: r.Charged, PointsEarned: r.PointsEarned,
-			CouponID: r.CouponID, CreatedAt: r.CreatedAt, CancelledAt: r.CancelledAt}, items), Email: r.Email}
+		d.Listed = Listed{Order: o, Email: r.Email}
 		d.ShopperName = r.ShopperName
 		if r.CouponCampaignID != nil && r.CouponCampaignName != nil {
 			d.CouponCampaign = &CouponCampaign{ID: *r.CouponCampaignID, Name: *r.CouponCampaignName}

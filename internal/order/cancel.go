@@ -107,7 +107,7 @@ func reverse(ctx context.Context, q *db.Queries, o db.Order, actorID int64, reas
 	return q.InsertOrderEvent(ctx, db.InsertOrderEventParams{OrderID: o.ID, Status: StatusCancelled, Note: note, ActorID: &actorID})
 }
 
-// loadOrder reads an order with its lines and timeline.
+// loadOrder reads an order with its lines and timeline (placed first).
 func loadOrder(ctx context.Context, q *db.Queries, orderID, userID int64) (Order, error) {
 	o, err := q.GetOrder(ctx, db.GetOrderParams{ID: orderID, UserID: userID})
 	if isNoRows(err) {
@@ -125,6 +125,7 @@ func loadOrder(ctx context.Context, q *db.Queries, orderID, userID int64) (Order
 		return Order{}, err
 	}
 	out := orderOf(o, items)
+	out.Events = append(out.Events, Event{Status: StatusPlaced, At: o.CreatedAt})
 	for _, e := range events {
 		out.Events = append(out.Events, Event{Status: e.Status, Note: e.Note, At: e.CreatedAt})
 	}

@@ -68,7 +68,7 @@ type Order struct {
 	CancelReason   string
 	Carrier        string
 	TrackingNumber string
-	Events         []Event // loaded with the lines
+	Events         []Event // the timeline, "placed" first; loaded with the lines
 }
 
 // Item is an order line as bought.
@@ -84,7 +84,7 @@ func (i Item) Amount() int64 { return i.Price * i.Quantity }
 
 // Event is a step of an order's timeline after it was placed.
 type Event struct {
-	Status string // preparing, shipped, delivered, cancelled or refunded
+	Status string // placed, preparing, shipped, delivered, cancelled or refunded
 	Note   string
 	At     time.Time
 }

@@ -59,10 +59,10 @@ func TestAnOrderMovesOnlyAlongItsLifecycle(t *testing.T) {
 		t.Fatalf("an admin cancelled a delivered order: %v", err)
 	}
 	got, err := e.svc.Order(ctx, shopper, o.ID)
-	if err != nil || got.Status != order.StatusDelivered || got.Carrier != "CJ" || got.TrackingNumber != "6123-4567-8901" || len(got.Events) != 3 {
+	if err != nil || got.Status != order.StatusDelivered || got.Carrier != "CJ" || got.TrackingNumber != "6123-4567-8901" || len(got.Events) != 4 {
 		t.Fatalf("order %+v (%v)", got, err)
 	}
-	if got.Events[1].Status != order.StatusShipped || got.Events[1].Note != "CJ 6123-4567-8901" {
+	if got.Events[0].Status != order.StatusPlaced || got.Events[2].Status != order.StatusShipped || got.Events[2].Note != "CJ 6123-4567-8901" {
 		t.Fatalf("timeline %+v", got.Events)
 	}
 	if _, err := e.svc.Advance(ctx, admin, 999_999, order.StatusPreparing, "", ""); !errs.Is(err, errs.NotFound) {
