@@ -151,7 +151,8 @@ func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {
 	for i, o := range page.Orders {
 		v.Orders = append(v.Orders, views.AdminOrderRow{OrderView: orderView(o.Order), Email: o.Email})
 		js[i] = orderJSON(o.Order)
-		delete(js[i], "items") // the list does not load lines
+		delete(js[i], "items") // the list loads neither lines nor timeline
+		delete(js[i], "events")
 		js[i]["email"] = o.Email
 	}
 	next := ""

@@ -21,7 +21,8 @@ func (s *Server) orders(w http.ResponseWriter, r *http.Request) error {
 	for i, o := range list {
 		vm[i] = orderView(o)
 		js[i] = orderJSON(o)
-		delete(js[i], "items") // the list does not load lines
+		delete(js[i], "items") // the list loads neither lines nor timeline
+		delete(js[i], "events")
 	}
 	return s.render(w, r, answer{Page: views.OrdersPage(vm), JSON: map[string]any{"orders": js}})
 }
