@@ -31,6 +31,10 @@ CREATE TABLE orders (
     created_at      timestamptz NOT NULL DEFAULT now(),
     cancelled_at    timestamptz,
     cancel_reason   text        CHECK (length(cancel_reason) BETWEEN 1 AND 200),
+    -- The delivery address as it was at checkout (recipient, phone,
+    -- postal_code, line1, line2): editing or deleting the shopper's
+    -- address later changes no order.
+    address         jsonb,
     carrier         text        CHECK (length(carrier) BETWEEN 1 AND 50),
     tracking_number text        CHECK (length(tracking_number) BETWEEN 1 AND 50),
     -- What partial refunds and a cancel gave back so far: never more than

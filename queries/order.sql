@@ -93,8 +93,13 @@ JOIN product_stock s ON s.product_id = p.id
 WHERE p.id = $1;
 
 -- name: InsertOrder :one
-INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+-- With a copy of the shopper's address address_id (0: the default one); no
+-- row when the shopper has no such address.
+INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id, address)
+SELECT @user_id, @idempotency_key, @subtotal, @discount, @points_used, @charged, @points_earned, sqlc.narg(coupon_id),
+       jsonb_build_object('recipient', a.recipient, 'phone', a.phone, 'postal_code', a.postal_code, 'line1', a.line1, 'line2', a.line2)
+FROM addresses a
+WHERE a.user_id = @user_id AND (a.id = @address_id::bigint OR @address_id::bigint = 0 AND a.is_default)
 RETURNING *;
 
 -- name: InsertOrderItems :exec

@@ -12,7 +12,10 @@ import (
 // addresses lists the shopper's delivery addresses with the form to add
 // one, or (?edit=ID) the form to change one of them.
 func (s *Server) addresses(w http.ResponseWriter, r *http.Request) error {
-	v := views.AddressesView{}
+	v := views.AddressesView{Next: safeNext(r.URL.Query().Get("next"))}
+	if v.Next == "/" {
+		v.Next = ""
+	}
 	if e := r.URL.Query().Get("edit"); e != "" {
 		id, err := strconv.ParseInt(e, 10, 64)
 		if err != nil || id <= 0 {
@@ -95,7 +98,7 @@ func (s *Server) saveAddress(w http.ResponseWriter, r *http.Request, id int64) e
 	}
 	if err != nil {
 		if vf, status, ok := formOf(err, f.values); ok && !wantsJSON(r) {
-			return s.renderAddresses(w, r, views.AddressesView{EditID: id, Form: vf}, status)
+			return s.renderAddresses(w, r, views.AddressesView{EditID: id, Form: vf, Next: f.values["next"]}, status)
 		}
 		return err
 	}
@@ -107,7 +110,11 @@ func (s *Server) saveAddress(w http.ResponseWriter, r *http.Request, id int64) e
 		return writeJSON(w, status, a)
 	}
 	s.sessions.flash(w, r, "success", "Address saved.")
-	redirect(w, r, "/account/addresses")
+	next := "/account/addresses"
+	if n := f.values["next"]; n != "" {
+		next = safeNext(n) // back to the cart, when the address was added on the way to checkout
+	}
+	redirect(w, r, next)
 	return nil
 }
 

@@ -184,3 +184,58 @@ func TestAddressesPageShowsTheFormErrors(t *testing.T) {
 		t.Fatalf("page: %d %s", r.status, r.body)
 	}
 }
+
+// Checkout ships to the default address or the one chosen, keeps a copy of
+// it that later edits do not touch, and refuses a shopper with none, or
+// another shopper's address.
+func TestCheckoutShipsToACopyOfTheChosenAddress(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Lamp", 10_000, 10)
+	buyer := h.shopper("ship@example.test", 100_000).json()
+	var second addressJSON
+	_ = json.Unmarshal([]byte(buyer.post("/account/addresses", addressForm("Office", false)).body), &second)
+	other := h.shopper("other-ship@example.test", 100_000).json()
+	var others addressJSON
+	_ = json.Unmarshal([]byte(other.post("/account/addresses", addressForm("Not yours", false)).body), &others)
+
+	buyer.post("/cart/items", url.Values{"product_id": {strconv.FormatInt(p, 10)}, "quantity": {"1"}})
+	r := buyer.post("/checkout", url.Values{"idempotency_key": {"a"}, "address_id": {strconv.FormatInt(others.ID, 10)}})
+	if r.status != 422 || decode(t, r)["code"] != "invalid_input" {
+		t.Fatalf("another shopper's address: %d %s", r.status, r.body)
+	}
+	r = buyer.post("/checkout", url.Values{"idempotency_key": {"b"}, "address_id": {strconv.FormatInt(second.ID, 10)}})
+	o := decode(t, r)
+	addr, _ := o["address"].(map[string]any)
+	if r.status != 201 || addr["recipient"] != "Office" || addr["postal_code"] != "06236" {
+		t.Fatalf("checkout: %d %s", r.status, r.body)
+	}
+	buyer.post("/account/addresses/"+strconv.FormatInt(second.ID, 10), addressForm("Moved office", false))
+	buyer.post("/account/addresses/"+strconv.FormatInt(second.ID, 10)+"/delete", nil)
+	again := decode(t, buyer.get("/orders/"+strconv.FormatFloat(o["id"].(float64), 'f', 0, 64)))
+	if a, _ := again["address"].(map[string]any); a["recipient"] != "Office" {
+		t.Fatalf("the order's address changed with the shopper's: %v", again["address"])
+	}
+
+	// A shopper without any address: 422 address_required, nothing placed.
+	c := h.client()
+	c.signup("nowhere@example.test", "Nowhere", "password123")
+	c.post("/account/topup", url.Values{"amount": {"50000"}})
+	c = c.json()
+	c.post("/cart/items", url.Values{"product_id": {strconv.FormatInt(p, 10)}, "quantity": {"1"}})
+	before := h.state()
+	r = c.post("/checkout", url.Values{"idempotency_key": {"c"}})
+	if r.status != 422 || decode(t, r)["code"] != "address_required" || h.state() != before {
+		t.Fatalf("no address: %d %s", r.status, r.body)
+	}
+	page := h.client()
+	page.login("nowhere@example.test", "password123")
+	if r := page.get("/cart"); !strings.Contains(r.body, "Add a delivery address to check out") {
+		t.Fatalf("the cart does not say to add an address")
+	}
+	// Added on the way, the address form goes back to the cart.
+	f := addressForm("Home", false)
+	f.Set("next", "/cart")
+	if r := page.post("/account/addresses", f); r.status != 303 || r.header.Get("Location") != "/cart" {
+		t.Fatalf("address on the way to checkout: %d %s", r.status, r.header.Get("Location"))
+	}
+}

@@ -246,7 +246,7 @@ func TestAdminOrdersRefuseBadFiltersWithAMessage(t *testing.T) {
 	admin.login(adminEmail, adminPassword)
 	// shows is what the page says next to the field at fault.
 	tests := []struct{ name, query, shows string }{
-		{"unknown status", "status=shipped", "Choose placed or cancelled."},
+		{"unknown status", "status=lost", "Choose placed, preparing, shipped, delivered or cancelled."},
 		{"not a date", "from=yesterday", `aria-describedby="e-from"`},
 		{"impossible date", "to=2025-02-30", `aria-describedby="e-to"`},
 		{"end before start", "from=2025-05-02&to=2025-04-30", "The end date must not be before the start date."},

@@ -347,6 +347,8 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request) error {
 		CouponID: f.int64("coupon_id", 0, math.MaxInt64, false, 0),
 		Points:   f.int64("points", 0, math.MaxInt64, false, 0),
 		Key:      f.str("idempotency_key", order.MaxKeyLen),
+		// The shopper's address to ship to; absent or 0 is the default one.
+		AddressID: f.int64("address_id", 0, math.MaxInt64, false, 0),
 	}
 	if strings.TrimSpace(f.values["expected_total"]) != "" { // optional: absent is not 0
 		total := f.int64("expected_total", 0, math.MaxInt64, true, 0)
@@ -441,6 +443,10 @@ func cartView(v order.CheckoutView, key string, f views.Form) views.CartView {
 	}
 	for _, c := range v.Coupons {
 		out.Coupons = append(out.Coupons, views.CouponOption{ID: c.ID, Name: c.Name, Discount: c.Discount, Expires: views.When(c.ExpiresAt), Reason: c.Reason})
+	}
+	for _, a := range v.Addresses {
+		out.Addresses = append(out.Addresses, views.Address{ID: a.ID, Recipient: a.Recipient, Phone: a.Phone, PostalCode: a.PostalCode,
+			Line1: a.Line1, Line2: a.Line2, IsDefault: a.IsDefault})
 	}
 	return out
 }

@@ -205,7 +205,7 @@ func TestCheckoutOrdersTheQuantitiesOnThePage(t *testing.T) {
 		t.Fatalf("%d\n%s", r.status, r.body)
 	}
 	o := decode(t, c.json().get(r.header.Get("Location")))
-	if o["charged"] != 5000.0 || fmt.Sprint(o["items"]) != fmt.Sprintf("[map[name:Mug price:1000 product_id:%d quantity:3] map[name:Plate price:2000 product_id:%d quantity:1]]", p, q) {
+	if o["charged"] != 5000.0 || fmt.Sprint(o["items"]) != fmt.Sprintf("[map[name:Mug price:1000 product_id:%d quantity:3 refunded:0] map[name:Plate price:2000 product_id:%d quantity:1 refunded:0]]", p, q) {
 		t.Fatalf("order %v", o)
 	}
 }

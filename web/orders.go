@@ -130,7 +130,7 @@ func orderJSON(o order.Order) map[string]any {
 	m := map[string]any{"id": o.ID, "status": o.Status, "subtotal": o.Subtotal, "discount": o.Discount,
 		"points_used": o.PointsUsed, "points_earned": o.PointsEarned, "charged": o.Charged, "refunded": o.Refunded,
 		"items": items, "events": events, "coupon_id": o.CouponID, "created_at": o.CreatedAt.Format(time.RFC3339),
-		"carrier": nilIfEmpty(o.Carrier), "tracking_number": nilIfEmpty(o.TrackingNumber)}
+		"carrier": nilIfEmpty(o.Carrier), "tracking_number": nilIfEmpty(o.TrackingNumber), "address": o.Address}
 	if o.CancelledAt != nil {
 		m["cancelled_at"] = o.CancelledAt.Format(time.RFC3339)
 		m["cancel_reason"] = nilIfEmpty(o.CancelReason)

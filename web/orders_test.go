@@ -29,11 +29,15 @@ func (h *harness) product(name string, price, stock int64) int64 {
 	return id
 }
 
-// shopper signs up a new shopper with a topped-up balance.
+// shopper signs up a new shopper with a delivery address and a topped-up
+// balance.
 func (h *harness) shopper(email string, balance int64) *client {
 	h.t.Helper()
 	c := h.client()
 	c.signup(email, "Shopper", "password123")
+	if r := c.post("/account/addresses", addressForm("Shopper", true)); r.status != http.StatusSeeOther {
+		h.t.Fatalf("address: %d %s", r.status, r.body)
+	}
 	if balance > 0 {
 		if r := c.post("/account/topup", url.Values{"amount": {fmt.Sprint(balance)}}); r.status != http.StatusSeeOther {
 			h.t.Fatalf("top-up: %d %s", r.status, r.body)

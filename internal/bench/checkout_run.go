@@ -100,7 +100,10 @@ func seedCheckoutCrowd(ctx context.Context, admin *pgxpool.Pool, svc *order.Serv
 		}
 	}
 	for i := range c.buyers {
-		err := admin.QueryRow(ctx, `INSERT INTO users (email, password_hash, name) VALUES ($1, 'bench', 'Bench buyer') RETURNING id`,
+		err := admin.QueryRow(ctx, `WITH u AS (INSERT INTO users (email, password_hash, name) VALUES ($1, 'bench', 'Bench buyer') RETURNING id),
+				a AS (INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, is_default)
+					SELECT id, 'Bench buyer', '01012345678', '06236', '1 Teheran-ro', true FROM u)
+			SELECT id FROM u`,
 			fmt.Sprintf("%s-%d@bench.invalid", tag, i)).Scan(&c.buyers[i])
 		if err != nil {
 			return c, err

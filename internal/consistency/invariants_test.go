@@ -84,7 +84,10 @@ func (s *shop) scan(dst any, sql string, args ...any) {
 func (s *shop) shopper(balance int64) int64 {
 	s.t.Helper()
 	var id int64
-	s.scan(&id, `INSERT INTO users (email, password_hash, name) VALUES ('s' || gen_random_uuid() || '@example.test', 'x', 'Shopper') RETURNING id`)
+	s.scan(&id, `WITH u AS (INSERT INTO users (email, password_hash, name) VALUES ('s' || gen_random_uuid() || '@example.test', 'x', 'Shopper') RETURNING id),
+			a AS (INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, is_default)
+				SELECT id, 'Shopper', '01012345678', '06236', '1 Teheran-ro', true FROM u)
+		SELECT id FROM u`)
 	if _, err := s.orders.TopUp(context.Background(), id, balance); err != nil {
 		s.t.Fatal(err)
 	}

@@ -125,6 +125,7 @@ type Order struct {
 	CreatedAt      time.Time
 	CancelledAt    *time.Time
 	CancelReason   *string
+	Address        []byte
 	Carrier        *string
 	TrackingNumber *string
 	Refunded       int64

@@ -11,7 +11,7 @@ import (
 )
 
 const adminOrder = `-- name: AdminOrder :one
-SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email, u.name AS shopper_name, k.campaign_id AS coupon_campaign_id, c.name AS coupon_campaign_name
+SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.address, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email, u.name AS shopper_name, k.campaign_id AS coupon_campaign_id, c.name AS coupon_campaign_name
 FROM orders o
 JOIN users u ON u.id = o.user_id
 LEFT JOIN coupons k ON k.id = o.coupon_id
@@ -33,6 +33,7 @@ type AdminOrderRow struct {
 	CreatedAt          time.Time
 	CancelledAt        *time.Time
 	CancelReason       *string
+	Address            []byte
 	Carrier            *string
 	TrackingNumber     *string
 	Refunded           int64
@@ -61,6 +62,7 @@ func (q *Queries) AdminOrder(ctx context.Context, id int64) (AdminOrderRow, erro
 		&i.CreatedAt,
 		&i.CancelledAt,
 		&i.CancelReason,
+		&i.Address,
 		&i.Carrier,
 		&i.TrackingNumber,
 		&i.Refunded,
@@ -75,7 +77,7 @@ func (q *Queries) AdminOrder(ctx context.Context, id int64) (AdminOrderRow, erro
 }
 
 const adminOrders = `-- name: AdminOrders :many
-SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email
+SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.address, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email
 FROM orders o
 JOIN users u ON u.id = o.user_id
 WHERE ($1::bigint IS NULL OR o.user_id = $1)
@@ -110,6 +112,7 @@ type AdminOrdersRow struct {
 	CreatedAt      time.Time
 	CancelledAt    *time.Time
 	CancelReason   *string
+	Address        []byte
 	Carrier        *string
 	TrackingNumber *string
 	Refunded       int64
@@ -152,6 +155,7 @@ func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]Adm
 			&i.CreatedAt,
 			&i.CancelledAt,
 			&i.CancelReason,
+			&i.Address,
 			&i.Carrier,
 			&i.TrackingNumber,
 			&i.Refunded,
@@ -456,7 +460,7 @@ func (q *Queries) DeleteCartItem(ctx context.Context, arg DeleteCartItemParams) 
 }
 
 const getOrder = `-- name: GetOrder :one
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE id = $1 AND user_id = $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE id = $1 AND user_id = $2
 `
 
 type GetOrderParams struct {
@@ -481,6 +485,7 @@ func (q *Queries) GetOrder(ctx context.Context, arg GetOrderParams) (Order, erro
 		&i.CreatedAt,
 		&i.CancelledAt,
 		&i.CancelReason,
+		&i.Address,
 		&i.Carrier,
 		&i.TrackingNumber,
 		&i.Refunded,
@@ -542,9 +547,12 @@ func (q *Queries) InsertCouponEvent(ctx context.Context, arg InsertCouponEventPa
 }
 
 const insertOrder = `-- name: InsertOrder :one
-INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed
+INSERT INTO orders (user_id, idempotency_key, subtotal, discount, points_used, charged, points_earned, coupon_id, address)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+       jsonb_build_object('recipient', a.recipient, 'phone', a.phone, 'postal_code', a.postal_code, 'line1', a.line1, 'line2', a.line2)
+FROM addresses a
+WHERE a.user_id = $1 AND (a.id = $9::bigint OR $9::bigint = 0 AND a.is_default)
+RETURNING id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed
 `
 
 type InsertOrderParams struct {
@@ -556,8 +564,11 @@ type InsertOrderParams struct {
 	Charged        int64
 	PointsEarned   int64
 	CouponID       *int64
+	AddressID      int64
 }
 
+// With a copy of the shopper's address address_id (0: the default one); no
+// row when the shopper has no such address.
 func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order, error) {
 	row := q.db.QueryRow(ctx, insertOrder,
 		arg.UserID,
@@ -568,6 +579,7 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order
 		arg.Charged,
 		arg.PointsEarned,
 		arg.CouponID,
+		arg.AddressID,
 	)
 	var i Order
 	err := row.Scan(
@@ -584,6 +596,7 @@ func (q *Queries) InsertOrder(ctx context.Context, arg InsertOrderParams) (Order
 		&i.CreatedAt,
 		&i.CancelledAt,
 		&i.CancelReason,
+		&i.Address,
 		&i.Carrier,
 		&i.TrackingNumber,
 		&i.Refunded,
@@ -700,7 +713,7 @@ func (q *Queries) InsertStockEntries(ctx context.Context, arg InsertStockEntries
 }
 
 const listOrders = `-- name: ListOrders :many
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2
 `
 
 type ListOrdersParams struct {
@@ -731,6 +744,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 			&i.CreatedAt,
 			&i.CancelledAt,
 			&i.CancelReason,
+			&i.Address,
 			&i.Carrier,
 			&i.TrackingNumber,
 			&i.Refunded,
@@ -748,7 +762,7 @@ func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order
 }
 
 const lockOrder = `-- name: LockOrder :one
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE
 `
 
 type LockOrderParams struct {
@@ -773,6 +787,7 @@ func (q *Queries) LockOrder(ctx context.Context, arg LockOrderParams) (Order, er
 		&i.CreatedAt,
 		&i.CancelledAt,
 		&i.CancelReason,
+		&i.Address,
 		&i.Carrier,
 		&i.TrackingNumber,
 		&i.Refunded,
@@ -836,7 +851,7 @@ func (q *Queries) MoveWallet(ctx context.Context, arg MoveWalletParams) error {
 }
 
 const orderByKey = `-- name: OrderByKey :one
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 AND idempotency_key = $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 AND idempotency_key = $2
 `
 
 type OrderByKeyParams struct {
@@ -861,6 +876,7 @@ func (q *Queries) OrderByKey(ctx context.Context, arg OrderByKeyParams) (Order, 
 		&i.CreatedAt,
 		&i.CancelledAt,
 		&i.CancelReason,
+		&i.Address,
 		&i.Carrier,
 		&i.TrackingNumber,
 		&i.Refunded,

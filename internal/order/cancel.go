@@ -125,7 +125,6 @@ func loadOrder(ctx context.Context, q *db.Queries, orderID, userID int64) (Order
 		return Order{}, err
 	}
 	out := orderOf(o, items)
-	out.Events = append(out.Events, Event{Status: StatusPlaced, At: o.CreatedAt})
 	for _, e := range events {
 		out.Events = append(out.Events, Event{Status: e.Status, Note: e.Note, At: e.CreatedAt})
 	}

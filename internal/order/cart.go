@@ -191,9 +191,10 @@ type CheckoutView struct {
 	// Choice is the coupon and points the summary prices; Quote is that
 	// price, or QuoteErr why the choice cannot be checked out (with Quote
 	// still complete when only the balance falls short).
-	Choice   PreviewInput
-	Quote    Quote
-	QuoteErr error
+	Choice    PreviewInput
+	Quote     Quote
+	QuoteErr  error
+	Addresses []db.Address // where it can ship, the default first
 }
 
 // CheckoutView is the cart with the shopper's coupons and the price of the
@@ -225,7 +226,11 @@ func (s *Service) CheckoutPage(ctx context.Context, in PreviewInput) (CheckoutVi
 	if err != nil {
 		return CheckoutView{}, err
 	}
-	v := CheckoutView{Cart: c, Balance: w.Balance, Points: w.Points, Coupons: []CouponOffer{}, Choice: in}
+	addresses, err := s.q.ListAddresses(ctx, userID)
+	if err != nil {
+		return CheckoutView{}, err
+	}
+	v := CheckoutView{Cart: c, Balance: w.Balance, Points: w.Points, Coupons: []CouponOffer{}, Choice: in, Addresses: addresses}
 	now := time.Now()
 	var chosen *couponTerms
 	for _, r := range rows {

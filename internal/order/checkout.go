@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 	"unicode/utf8"
 
@@ -16,6 +17,9 @@ type CheckoutInput struct {
 	CouponID int64 // 0: no coupon
 	Points   int64 // points to spend
 	Key      string
+	// AddressID is the shopper's address to ship to; 0 is the default one.
+	// A shopper without an address is refused (CodeAddressRequired).
+	AddressID int64
 	// ExpectedTotal is the amount the shopper was shown (nil: not sent): the
 	// amount to charge (the page's, from the preview) or the subtotal (the
 	// cart's JSON, which scripts read). A price or quantity that moved
@@ -39,6 +43,7 @@ func (in CheckoutInput) Validate() error {
 		"This checkout form is missing its key. Reload the cart and try again.")
 	f.Check(in.Points >= 0, "points", "Points cannot be negative.")
 	f.Check(in.CouponID >= 0, "coupon_id", "Choose one of your coupons.")
+	f.Check(in.AddressID >= 0, "address_id", "Choose one of your addresses.")
 	f.Check(in.ExpectedTotal == nil || *in.ExpectedTotal >= 0, "expected_total", "The total shown cannot be negative. Reload the cart and try again.")
 	f.Check(len(in.Lines) <= MaxCartLines, "quantity", "The page showed more lines than a cart holds. Reload the cart and try again.")
 	for _, l := range in.Lines {
@@ -66,9 +71,19 @@ type Order struct {
 	CreatedAt      time.Time
 	CancelledAt    *time.Time
 	CancelReason   string
+	Address        *Address // as it was at checkout (nil on orders placed without one)
 	Carrier        string
 	TrackingNumber string
 	Events         []Event // the timeline, "placed" first; loaded with the lines
+}
+
+// Address is where an order ships, copied at checkout.
+type Address struct {
+	Recipient  string `json:"recipient"`
+	Phone      string `json:"phone"`
+	PostalCode string `json:"postal_code"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2"`
 }
 
 // Item is an order line as bought.
@@ -92,7 +107,8 @@ type Event struct {
 func orderOf(o db.Order, items []db.OrderItem) Order {
 	out := Order{ID: o.ID, UserID: o.UserID, Status: o.Status, Subtotal: o.Subtotal, Discount: o.Discount,
 		PointsUsed: o.PointsUsed, Charged: o.Charged, PointsEarned: o.PointsEarned, Refunded: o.Refunded, CouponID: o.CouponID,
-		CreatedAt: o.CreatedAt, CancelledAt: o.CancelledAt, Items: make([]Item, len(items))}
+		CreatedAt: o.CreatedAt, CancelledAt: o.CancelledAt, Items: make([]Item, len(items)),
+		Events: []Event{{Status: StatusPlaced, At: o.CreatedAt}}}
 	for _, p := range []struct {
 		dst *string
 		src *string
@@ -103,6 +119,12 @@ func orderOf(o db.Order, items []db.OrderItem) Order {
 	}
 	for i, it := range items {
 		out.Items[i] = Item{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: int64(it.Quantity), Refunded: int64(it.Refunded)}
+	}
+	if len(o.Address) > 0 {
+		var a Address
+		if json.Unmarshal(o.Address, &a) == nil { // written by InsertOrder
+			out.Address = &a
+		}
 	}
 	return out
 }
@@ -260,8 +282,15 @@ func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart,
 		couponID = &cp.ID
 	}
 	row, err := q.InsertOrder(ctx, db.InsertOrderParams{UserID: in.UserID, IdempotencyKey: in.Key, Subtotal: c.Subtotal,
-		Discount: c.Discount, PointsUsed: c.PointsUsed, Charged: c.Charged, PointsEarned: c.PointsEarned, CouponID: couponID})
-	if err != nil {
+		Discount: c.Discount, PointsUsed: c.PointsUsed, Charged: c.Charged, PointsEarned: c.PointsEarned, CouponID: couponID,
+		AddressID: in.AddressID})
+	switch {
+	case isNoRows(err) && in.AddressID == 0:
+		return Order{}, errAddressRequired
+	case isNoRows(err):
+		return Order{}, &errs.Error{Code: errs.Invalid, Message: "We could not find that address among yours.",
+			Fields: map[string]string{"address_id": "We could not find that address among yours."}}
+	case err != nil:
 		return Order{}, err
 	}
 	if couponID != nil {

@@ -41,7 +41,10 @@ const (
 	CodeTopUpLimit          errs.Code = "topup_limit_reached"
 	CodePriceChanged        errs.Code = "price_changed"
 	CodeCartChanged         errs.Code = "cart_changed"
+	CodeAddressRequired     errs.Code = "address_required"
 )
+
+var errAddressRequired = errs.New(CodeAddressRequired, "Add a delivery address before you check out.")
 
 // Limits of the contract.
 const (

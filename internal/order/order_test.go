@@ -67,7 +67,8 @@ func (e *env) product(price, stock int64) int64 {
 	return id
 }
 
-// shoppers creates n shoppers, each topped up with balance through the service.
+// shoppers creates n shoppers, each with a default address and topped up
+// with balance through the service.
 func (e *env) shoppers(n int, balance int64) []int64 {
 	e.t.Helper()
 	ids := make([]int64, n)
@@ -77,6 +78,8 @@ func (e *env) shoppers(n int, balance int64) []int64 {
 		if err != nil {
 			e.t.Fatal(err)
 		}
+		e.exec(`INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, is_default)
+			VALUES ($1, 'Shopper', '01012345678', '06236', '1 Teheran-ro', true)`, ids[i])
 		for left := balance; left > 0; left -= order.MaxTopUp {
 			if _, err := e.svc.TopUp(context.Background(), ids[i], min(left, order.MaxTopUp)); err != nil {
 				e.t.Fatal(err)
