@@ -282,8 +282,12 @@ func Shoppers(ctx context.Context, pool *pgxpool.Pool, n int, out io.Writer) err
 	if err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash, name) VALUES ($1, $2, 'Demo Shopper')
-		ON CONFLICT (email) DO NOTHING`, DemoShopperEmail, hash); err != nil {
+	// The demo shopper can check out at once: an address to ship to.
+	if _, err := pool.Exec(ctx, `WITH u AS (INSERT INTO users (email, password_hash, name) VALUES ($1, $2, 'Demo Shopper')
+			ON CONFLICT (email) DO NOTHING RETURNING id)
+		INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, line2, is_default)
+		SELECT id, 'Demo Shopper', '01012345678', '06236', '152 Teheran-ro, Gangnam-gu, Seoul', 'Floor 12', true FROM u`,
+		DemoShopperEmail, hash); err != nil {
 		return err
 	}
 	if n <= 0 {
