@@ -283,7 +283,7 @@ func SearchPage(v SearchView) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = Shop("Products").Render(templ.WithChildren(ctx, templ_7745c5c3_Var10), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = ShopSearching("Products", v.Q).Render(templ.WithChildren(ctx, templ_7745c5c3_Var10), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

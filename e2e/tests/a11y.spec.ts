@@ -14,6 +14,16 @@ async function axeCheck(page: Page, path: string) {
   const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   const described = bad.map((v) => `${v.id} (${v.impact}): ${v.help}\n  ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('\n  ')}`);
   expect.soft(described, `${path}\n${described.join('\n')}`).toEqual([]);
+  // What axe 4 no longer checks: one <h1> naming the page, no id used twice
+  // (a label would point at the wrong field), and a <main> landmark.
+  expect.soft(await page.locator('h1').count(), `${path}: one h1`).toBe(1);
+  expect.soft(await page.locator('main').count(), `${path}: one main`).toBe(1);
+  const dupes = await page.evaluate(() => {
+    const seen = new Map<string, number>();
+    document.querySelectorAll('[id]').forEach((e) => seen.set(e.id, (seen.get(e.id) ?? 0) + 1));
+    return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+  });
+  expect.soft(dupes, `${path}: ids used twice`).toEqual([]);
 }
 
 // What the pages need to show something: an open campaign, a shopper with an
