@@ -2,8 +2,11 @@ package web
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,5 +102,85 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	}
 	if r := h.client().get("/products/" + strconv.FormatInt(id, 10)); r.status != 200 || !strings.Contains(r.body, "Add to cart") || !strings.Contains(r.body, "Only 3 left") {
 		t.Fatalf("product page: %d", r.status)
+	}
+}
+
+// pagerLink is the href of the pager's link with the given rel, or "".
+func pagerLink(body, rel string) string {
+	m := regexp.MustCompile(`<a href="([^"]*)"[^>]*rel="` + rel + `"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// productIDs are the product links of a results page, in order.
+func productIDs(body string) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`href="/products/(\d+)"`).FindAllStringSubmatch(body, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
+}
+
+func TestSearchPagesBackAndForthByKeysetTrail(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	for i := range 45 {
+		r := admin.json().post("/admin/products", url.Values{"sku": {"PG-" + strconv.Itoa(i)}, "name": {"Pager Lamp " + strconv.Itoa(i)}, "brand": {"Lumen"},
+			"category": {"Lamps"}, "description": {"A lamp."}, "price": {strconv.Itoa(1000 + i*100)}, "stock": {"3"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+	}
+	shopper := h.client()
+	first := shopper.get("/products?category=lamps&sort=price_asc")
+	if first.status != 200 || pagerLink(first.body, "prev") != "" || !strings.Contains(first.body, ">45 products<") {
+		t.Fatalf("first page: %d, prev %q", first.status, pagerLink(first.body, "prev"))
+	}
+	pages := [][]string{productIDs(first.body)}
+	body := first.body
+	for page := 2; page <= 3; page++ {
+		next := pagerLink(body, "next")
+		if strings.Contains(next, "offset") || !strings.Contains(next, "after=") {
+			t.Fatalf("page %d link is not keyset: %q", page, next)
+		}
+		r := shopper.get(next)
+		if r.status != 200 || !strings.Contains(r.body, "45 products, page "+strconv.Itoa(page)) {
+			t.Fatalf("page %d: %d", page, r.status)
+		}
+		pages, body = append(pages, productIDs(r.body)), r.body
+	}
+	if len(pages[0]) != 20 || len(pages[1]) != 20 || len(pages[2]) != 5 || pagerLink(body, "next") != "" {
+		t.Fatalf("page sizes %d %d %d", len(pages[0]), len(pages[1]), len(pages[2]))
+	}
+	// Previous from page 3 is page 2, and from there page 1, each with its own
+	// Previous link, never an offset.
+	for want := 1; want >= 0; want-- {
+		prev := pagerLink(body, "prev")
+		r := shopper.get(prev)
+		if r.status != 200 || !slices.Equal(productIDs(r.body), pages[want]) {
+			t.Fatalf("previous to page %d (%s): %d %v, want %v", want+1, prev, r.status, productIDs(r.body), pages[want])
+		}
+		body = r.body
+	}
+	if pagerLink(body, "prev") != "" {
+		t.Fatal("the first page offers a previous page")
+	}
+	// A damaged trail is a clear 422, not a 500 or a wrong page.
+	next := pagerLink(first.body, "next")
+	for _, bad := range []string{"&trail=garbage", "&trail=" + strings.Repeat("a.", 60) + "a"} {
+		if r := shopper.get(next + bad); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("trail %.20q: %d", bad, r.status)
+		}
+	}
+	// The count is the one live region; the list is not live.
+	if strings.Count(first.body, `role="status"`) < 1 || strings.Contains(first.body, `id="results" aria-live`) {
+		t.Fatal("the results list is live, or the count is not")
 	}
 }

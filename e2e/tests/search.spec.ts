@@ -86,10 +86,37 @@ test('a shopper filters by category and price in place, pages forward and opens 
   const second = await cards(page);
   for (const n of second.names) expect(first.names).not.toContain(n);
   expect(new Set([...first.names, ...second.names]).size).toBe(inRange);
+  // The count is the one live region; the list is not live.
+  await expect(page.getByRole('status').filter({ hasText: 'products' })).toHaveText(`${inRange} products, page 2`);
+  await expect(page.locator('#results')).not.toHaveAttribute('aria-live', /.*/);
+  // The top of the results is in view after paging.
+  await expect(page.getByTestId('result-count')).toBeInViewport();
   // The URL is a shareable link: loaded on its own it shows the same page.
   const url = page.url();
 
-  // Open a product from the second page.
+  // Previous goes back one page, still keyset (no offset in the link).
+  await page.getByRole('link', { name: 'Previous page' }).click();
+  await expect(page).not.toHaveURL(/[?&]after=/);
+  await expect(page.getByRole('article')).toHaveCount(20);
+  expect((await cards(page)).names).toEqual(first.names);
+  await expect(page.getByRole('link', { name: 'Previous page' })).toHaveCount(0);
+  expect(await marker()).toBe('no reload');
+
+  // Back (an htmx history restore) brings the controls back with the
+  // results: another order, then Back to the filtered page as it was.
+  await page.getByLabel('Sort by').selectOption({ label: 'Price: high to low' });
+  await expect(page).toHaveURL(/sort=price_desc/);
+  await page.goBack();
+  await expect(page).not.toHaveURL(/sort=price_desc/);
+  await expect(page.getByLabel('Sort by')).not.toHaveValue('price_desc');
+  await expect(page.getByLabel('Category')).toHaveValue(/^e2e-lamps-/);
+  await expect(page.getByLabel('Lowest price (₩)')).toHaveValue(String(low));
+  await expect(page.getByLabel('Highest price (₩)')).toHaveValue(String(high));
+  expect(await marker()).toBe('no reload');
+
+  // Open a product from the second page, loaded from its link.
+  await page.goto(url);
+  await expect(page.getByLabel('Category')).toHaveValue(/^e2e-lamps-/);
   const pick = second.names[0];
   await page.getByRole('link', { name: pick, exact: true }).click();
   await expect(page).toHaveURL(/\/products\/\d+$/);
