@@ -11,12 +11,18 @@
   // made after the control's form when the page has none. Answers that are
   // not the shop's error fragment (a claim outcome, a form shown again with
   // its field messages) still go where the control said.
-  function messageArea(elt) {
+  function findArea(elt) {
     for (var n = elt; n && n !== document.body; n = n.parentElement) {
       if (n.matches('[data-messages]')) return n;
       var found = n.querySelector('[data-messages]');
       if (found) return found;
     }
+    return null;
+  }
+
+  function messageArea(elt) {
+    var found = findArea(elt);
+    if (found) return found;
     var anchor = elt.closest('form') || elt;
     var area = document.createElement('div');
     area.setAttribute('data-messages', '');
@@ -67,9 +73,8 @@
   document.addEventListener('htmx:beforeRequest', function (e) {
     var elt = e.detail.elt;
     if (!elt || !elt.isConnected) return;
-    var form = elt.closest('form') || elt;
-    var next = form.nextElementSibling;
-    if (next && next.matches('.messages[data-messages]')) next.innerHTML = '';
+    var area = findArea(elt);
+    if (area && area.querySelector('[data-error]')) area.innerHTML = '';
     disableSubmits(elt);
   });
 

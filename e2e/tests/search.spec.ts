@@ -128,3 +128,25 @@ test('a shopper filters by category and price in place, pages forward and opens 
   expect((await cards(page)).names).toEqual(second.names);
   con.check();
 });
+
+test('a filter the shop refuses shows its message beside the form and keeps the results', async ({ page }) => {
+  const con = watchConsole(page);
+  await page.goto('/products');
+  const before = await page.getByRole('article').count();
+  expect(before).toBeGreaterThan(0);
+  await page.getByLabel('Lowest price (₩)').fill('9000');
+  await page.getByLabel('Highest price (₩)').fill('100');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  const message = page.getByRole('search', { name: 'Filter products' }).getByRole('alert');
+  await expect(message).toHaveText('The highest price must not be below the lowest.');
+  await expect(message).toBeFocused();
+  await expect(page.getByRole('article')).toHaveCount(before);
+  await expect(page.getByRole('button', { name: 'Apply filters' })).toBeEnabled();
+  // Put right, the message goes and the results follow the filter.
+  await page.getByLabel('Highest price (₩)').fill('900000');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await expect(page).toHaveURL(/max_price=900000/);
+  await expect(message).toHaveCount(0);
+  // The browser logs the 422 itself; nothing else may go wrong.
+  expect(con.problems.filter((p) => !p.includes('status of 422'))).toEqual([]);
+});
