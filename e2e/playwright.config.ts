@@ -26,6 +26,16 @@ export default defineConfig({
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     },
   },
+  // The phone project runs only the phone journey (phone.spec.ts), so the
+  // suite's time grows by one spec, not by a second pass over everything.
+  projects: [
+    { name: 'desktop', testIgnore: /phone\.spec\.ts$/ },
+    {
+      name: 'phone',
+      testMatch: /phone\.spec\.ts$/,
+      use: { viewport: { width: 360, height: 800 }, isMobile: true, hasTouch: true },
+    },
+  ],
   webServer: {
     command: '../bin/market seed -if-empty -products 120 && exec ../bin/market serve',
     url: `${baseURL}/readyz`,
