@@ -184,3 +184,65 @@ func TestSearchPagesBackAndForthByKeysetTrail(t *testing.T) {
 		t.Fatal("the results list is live, or the count is not")
 	}
 }
+
+func TestAdminProductFormChoosesCategoriesAndCreatesOneOnlyOnPurpose(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	// One category to choose from, made through the JSON contract (a new name creates it).
+	if r := admin.json().post("/admin/products", url.Values{"sku": {"CAT-0"}, "name": {"Lamp"}, "brand": {"Lumen"}, "category": {"Lamps"},
+		"price": {"1000"}, "stock": {"1"}}); r.status != http.StatusCreated {
+		t.Fatalf("json create: %d %s", r.status, r.body)
+	}
+	page := admin.get("/admin/products")
+	if !strings.Contains(page.body, `<select id="f-category" name="category" required>`) || !strings.Contains(page.body, `<option value="lamps">Lamps</option>`) ||
+		!strings.Contains(page.body, `<option value="+new">New category…</option>`) {
+		t.Fatal("the new-product form has no list of categories with a separate new choice")
+	}
+	cats := func() int64 { return h.count("SELECT count(*) FROM categories") }
+	before, products := cats(), h.count("SELECT count(*) FROM products")
+	product := func(sku string, over map[string]string) url.Values {
+		v := url.Values{"sku": {sku}, "name": {"Thing " + sku}, "brand": {"Lumen"}, "price": {"1000"}, "stock": {"1"}}
+		for k, x := range over {
+			v.Set(k, x)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		over map[string]string
+		says string
+	}{
+		{"a typo", map[string]string{"category": "Lamsp"}, "Choose a category from the list"},
+		{"new without a name", map[string]string{"category": "+new", "new_category": " "}, "Name the new category."},
+		{"nothing chosen", map[string]string{"category": ""}, "field-error"},
+	} {
+		r := admin.post("/admin/products", product("BAD", tc.over))
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, tc.says) {
+			t.Errorf("%s: %d, want 422 saying %q", tc.name, r.status, tc.says)
+		}
+	}
+	if cats() != before || h.count("SELECT count(*) FROM products") != products {
+		t.Fatal("a refused form created a category or a product")
+	}
+	// Chosen from the list, by slug; or a new one, on purpose.
+	if r := admin.post("/admin/products", product("OK-1", map[string]string{"category": "lamps"})); r.status != http.StatusSeeOther {
+		t.Fatalf("existing category: %d %s", r.status, r.body)
+	}
+	if cats() != before {
+		t.Fatal("choosing an existing category created one")
+	}
+	r := admin.post("/admin/products", product("OK-2", map[string]string{"category": "+new", "new_category": "Garden Tools"}))
+	if r.status != http.StatusSeeOther || cats() != before+1 || h.count("SELECT count(*) FROM categories WHERE slug = 'garden-tools'") != 1 {
+		t.Fatalf("new category: %d, categories %d", r.status, cats())
+	}
+	// The edit form: the product's category is selected; a typo changes nothing.
+	edit := admin.get(r.header.Get("Location"))
+	if !strings.Contains(edit.body, `<option value="garden-tools" selected>Garden Tools</option>`) {
+		t.Fatal("the edit form does not select the product's category")
+	}
+	r = admin.post(r.header.Get("Location"), product("OK-2", map[string]string{"category": "Gardn Tools"}))
+	if r.status != http.StatusUnprocessableEntity || cats() != before+1 {
+		t.Fatalf("edit with a typo: %d, categories %d", r.status, cats())
+	}
+}
