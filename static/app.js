@@ -38,7 +38,10 @@
   document.addEventListener('htmx:beforeSwap', function (e) {
     var d = e.detail;
     var status = d.xhr ? d.xhr.status : 0;
-    if (status < 400) return;
+    if (status < 400) {
+      skipUnchanged(d);
+      return;
+    }
     var elt = d.requestConfig && d.requestConfig.elt;
     if (!elt || !elt.isConnected) return;
     if (!isErrorFragment(d.serverResponse) && status < 500) return;
@@ -52,6 +55,18 @@
     d.isError = false;
     d.target.setAttribute('data-focus-message', '');
   });
+
+  // A polled region (the dashboard) whose words did not change is left alone,
+  // so its live region does not read the same numbers out every 2 seconds.
+  function skipUnchanged(d) {
+    var t = d.target;
+    if (!t || !t.hasAttribute || !t.hasAttribute('data-swap-if-changed')) return;
+    var tpl = document.createElement('template');
+    tpl.innerHTML = d.serverResponse || '';
+    if (tpl.content.textContent.replace(/\s+/g, ' ').trim() === t.textContent.replace(/\s+/g, ' ').trim()) {
+      d.shouldSwap = false;
+    }
+  }
 
   // The request never reached the shop (offline, connection dropped).
   document.addEventListener('htmx:sendError', function (e) {

@@ -70,7 +70,7 @@ func AdminHomePage(v DashboardView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Dashboard</h1><div hx-get=\"/admin\" hx-trigger=\"every 2s\" hx-select=\"#dashboard-live\" hx-target=\"this\" hx-swap=\"innerHTML\" aria-live=\"polite\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Dashboard</h1><div hx-get=\"/admin\" hx-trigger=\"every 2s\" hx-select=\"#dashboard-live\" hx-target=\"this\" hx-swap=\"innerHTML\" data-swap-if-changed aria-live=\"polite\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
