@@ -124,9 +124,9 @@
   // --- Search: the controls follow the URL ------------------------------
   // htmx restores a page from its history snapshot, which keeps the markup
   // but not what was chosen in the controls; set them from the address.
-  function syncFromLocation() {
+  function syncFromLocation(selector) {
     var params = new URLSearchParams(location.search);
-    document.querySelectorAll('form[data-sync-url], form.search').forEach(function (form) {
+    document.querySelectorAll(typeof selector === 'string' ? selector : 'form[data-sync-url], form.search').forEach(function (form) {
       Array.prototype.forEach.call(form.elements, function (el) {
         if (!el.name || el.type === 'submit' || el.type === 'button' || el.type === 'hidden') return;
         var v = params.get(el.name);
@@ -146,6 +146,11 @@
     });
   }
   document.addEventListener('htmx:historyRestore', syncFromLocation);
+  // A new search from the page's own box shows in the header's box too
+  // (not the other way round: the page's box may still be being typed in).
+  document.addEventListener('htmx:pushedIntoHistory', function () {
+    if (location.pathname === '/products') syncFromLocation('form.search');
+  });
   window.addEventListener('pageshow', function (e) { if (e.persisted) syncFromLocation(); });
 
   // --- Search on a phone: filters fold behind a button -------------------

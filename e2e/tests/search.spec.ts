@@ -68,6 +68,12 @@ test('a shopper filters by category and price in place, pages forward and opens 
   await expect(page.getByTestId('result-count')).toHaveText(`${inRange} products`);
   expect(await marker()).toBe('no reload');
 
+  // The header's search box follows the page's own keyword box.
+  await page.getByLabel('Keyword').pressSequentially('Lamp');
+  await expect(page).toHaveURL(/[?&]q=Lamp/);
+  await expect(page.getByRole('searchbox', { name: 'Search products' })).toHaveValue('Lamp');
+  await expect(page.getByTestId('result-count')).toHaveText(`${inRange} products`);
+
   const first = await cards(page);
   expect(first.names).toHaveLength(20);
   for (const n of first.names) expect(n).toContain(`Test Lamp ${run}`);
