@@ -103,3 +103,30 @@ test('a shopper searches, buys with a coupon and an admin checks the dashboard, 
   await expect(page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Consistency' })).toBeInViewport();
   await shot(page, testInfo, '8-admin-dashboard');
 });
+
+test('a guest presses Add to cart, signs up from the login page and finds it in the cart', async ({ page }, testInfo) => {
+  const con = watchConsole(page);
+  const found = await (await page.request.get('/products?in_stock=1&sort=price_asc', { headers: json })).json();
+  const product = found.items.find((p: { stock: number }) => p.stock >= 3);
+  await page.goto(`/products/${product.id}`);
+  await page.getByLabel('Quantity').fill('2');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+
+  // Sent to log in, told what will happen, with the way back kept by the sign-up link.
+  await expect(page).toHaveURL(new RegExp(`/login\\?next=%2Fproducts%2F${product.id}$`));
+  await expect(page.getByTestId('intent')).toContainText('we will put the product in your cart');
+  await shot(page, testInfo, 'guest-login');
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await expect(page).toHaveURL(new RegExp(`/signup\\?next=%2Fproducts%2F${product.id}$`));
+  await page.getByLabel('Email').fill(uniqueEmail('guest'));
+  await page.getByLabel('Name').fill('Gus');
+  await page.getByLabel(/^Password/).fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  // Back on the product, with the two in the cart.
+  await expect(page).toHaveURL(new RegExp(`/products/${product.id}$`));
+  await expect(page.getByText(`Added 2 × ${product.name} to your cart.`)).toBeVisible();
+  await expect(page.getByTestId('cart-count')).toHaveText('2 items');
+  await shot(page, testInfo, 'guest-added');
+  con.check();
+});
