@@ -1,3 +1,4 @@
+import AxeBuilder from '@axe-core/playwright';
 import { APIRequestContext, expect, Page, request, test, TestInfo } from '@playwright/test';
 import { admin, logIn, uniqueEmail, watchConsole } from './helpers';
 
@@ -10,6 +11,9 @@ async function shot(page: Page, testInfo: TestInfo, name: string) {
   // Nothing sticks out sideways on a phone: no page scrolls horizontally.
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   expect.soft(width, `${name} fits 360 px`).toBeLessThanOrEqual(360);
+  // And the phone layout (folded filters, stacked rows) stays accessible.
+  const bad = (await new AxeBuilder({ page }).analyze()).violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  expect.soft(bad.map((v) => `${v.id}: ${v.help}`), `${name} accessibility`).toEqual([]);
   const path = testInfo.outputPath(`${name}.png`);
   await page.screenshot({ path, fullPage: true, caret: 'initial' });
   await testInfo.attach(name, { path, contentType: 'image/png' });
