@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"market/views"
 )
 
 func TestSearchAnswersJSONPerContractAndNeverFails(t *testing.T) {
@@ -244,5 +246,35 @@ func TestAdminProductFormChoosesCategoriesAndCreatesOneOnlyOnPurpose(t *testing.
 	r = admin.post(r.header.Get("Location"), product("OK-2", map[string]string{"category": "Gardn Tools"}))
 	if r.status != http.StatusUnprocessableEntity || cats() != before+1 {
 		t.Fatalf("edit with a typo: %d, categories %d", r.status, cats())
+	}
+}
+
+func TestPageLinksKeepAtMostFiftyCursorsBack(t *testing.T) {
+	trail := make([]string, maxTrail)
+	for i := range trail {
+		trail[i] = "c" + strconv.Itoa(i)
+	}
+	sp := searchParams{raw: url.Values{"q": {"lamp"}, "after": {"cur"}}, trail: trail}
+	sp.filter.After = "cur"
+	v := views.SearchView{Sort: "relevance"}
+	pageLinks(&v, "/products", sp, "nxt")
+	if v.Page != maxTrail+2 {
+		t.Fatalf("page %d, want %d", v.Page, maxTrail+2)
+	}
+	next, _ := url.Parse(v.NextURL)
+	got := strings.Split(next.Query().Get("trail"), trailSep)
+	if next.Query().Get("after") != "nxt" || len(got) != maxTrail || got[0] != "~c1" || got[maxTrail-1] != "cur" {
+		t.Fatalf("next link %s", v.NextURL)
+	}
+	// From a page whose trail was cut, the page number is unknown and
+	// Previous still steps back one page.
+	sp2 := searchParams{raw: next.Query(), trail: append([]string{"c1"}, got[1:]...), trailCut: true}
+	sp2.filter.After = "nxt"
+	v2 := views.SearchView{Sort: "relevance"}
+	pageLinks(&v2, "/products", sp2, "")
+	prev, _ := url.Parse(v2.PrevURL)
+	if v2.Page != 0 || v2.NextURL != "" || prev.Query().Get("after") != "cur" || !strings.HasPrefix(prev.Query().Get("trail"), "~c1.") ||
+		prev.Query().Get("q") != "lamp" || prev.Query().Get("sort") != "relevance" {
+		t.Fatalf("page %d, previous %s", v2.Page, v2.PrevURL)
 	}
 }
