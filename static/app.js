@@ -153,6 +153,13 @@
   });
   window.addEventListener('pageshow', function (e) { if (e.persisted) syncFromLocation(); });
 
+  // --- The header's Log in and Sign up come back to this page ------------
+  document.addEventListener('click', function (e) {
+    var a = e.target.closest && e.target.closest('.site-nav a[href="/login"], .site-nav a[href="/signup"]');
+    if (!a || /^\/(login|signup)$/.test(location.pathname)) return;
+    a.setAttribute('href', a.getAttribute('href') + '?next=' + encodeURIComponent(location.pathname + location.search));
+  });
+
   // --- Search on a phone: filters fold behind a button -------------------
   document.addEventListener('click', function (e) {
     var btn = e.target.closest && e.target.closest('[data-filters-toggle]');

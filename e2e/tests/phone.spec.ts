@@ -132,5 +132,10 @@ test('a guest presses Add to cart, signs up from the login page and finds it in 
   await expect(page.getByText(`Added 2 × ${product.name} to your cart.`)).toBeVisible();
   await expect(page.getByTestId('cart-count')).toHaveText('2 items');
   await shot(page, testInfo, 'guest-added');
+  // The header's "Log in" comes back to the page it was pressed on.
+  await page.getByRole('button', { name: 'Log out', exact: true }).click();
+  await page.goto(`/products/${product.id}`);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Log in' }).click();
+  await expect(page).toHaveURL(new RegExp(`/login\\?next=%2Fproducts%2F${product.id}$`));
   con.check();
 });
