@@ -189,3 +189,26 @@ func TestGuestClaimIsCarriedOutAfterLoginBackOnCoupons(t *testing.T) {
 		t.Fatal("the coupons page does not say the coupon was claimed")
 	}
 }
+
+func TestLoginAndSignupLinksKeepOnlyALocalNext(t *testing.T) {
+	h := newHarness(t)
+	guest := h.client()
+	for _, tc := range []struct{ next, link string }{
+		{"/products/7?x=1", `href="/signup?next=%2Fproducts%2F7%3Fx%3D1"`},
+		{"/", `href="/signup"`},
+		{"//evil.example/", `href="/signup"`},
+		{"https://evil.example/", `href="/signup"`},
+		{"/\\evil.example", `href="/signup"`},
+	} {
+		page := guest.get("/login?next=" + url.QueryEscape(tc.next))
+		if page.status != 200 || !strings.Contains(page.body, tc.link) {
+			t.Errorf("login?next=%s: %d, want a link %s", tc.next, page.status, tc.link)
+		}
+		if strings.Contains(page.body, "evil.example") {
+			t.Errorf("login?next=%s keeps the other site", tc.next)
+		}
+	}
+	if page := guest.get("/signup?next=%2Forders"); !strings.Contains(page.body, `href="/login?next=%2Forders"`) {
+		t.Error("the sign-up page's login link loses next")
+	}
+}
