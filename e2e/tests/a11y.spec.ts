@@ -24,6 +24,13 @@ async function axeCheck(page: Page, path: string) {
     return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
   });
   expect.soft(dupes, `${path}: ids used twice`).toEqual([]);
+  // One live region per result, never one inside another (a screen reader
+  // would read the inner one twice or not at all).
+  const nested = await page.evaluate(() => {
+    const live = '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]';
+    return [...document.querySelectorAll(live)].filter((e) => e.parentElement?.closest(live)).map((e) => e.outerHTML.slice(0, 80));
+  });
+  expect.soft(nested, `${path}: live regions inside live regions`).toEqual([]);
 }
 
 // What the pages need to show something: an open campaign, a shopper with an
