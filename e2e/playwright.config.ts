@@ -26,6 +26,16 @@ export default defineConfig({
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     },
   },
+  // The phone project runs only the phone journey (phone.spec.ts), so the
+  // suite's time grows by one spec, not by a second pass over everything.
+  projects: [
+    { name: 'desktop', testIgnore: /phone\.spec\.ts$/ },
+    {
+      name: 'phone',
+      testMatch: /phone\.spec\.ts$/,
+      use: { viewport: { width: 360, height: 800 }, isMobile: true, hasTouch: true },
+    },
+  ],
   webServer: {
     command: '../bin/market seed -if-empty -products 120 && exec ../bin/market serve',
     url: `${baseURL}/readyz`,
@@ -45,6 +55,10 @@ export default defineConfig({
       // tested in internal/coupon (sync_test.go, history_test.go).
       COUPON_SYNC_INTERVAL: '10m',
       LOG_LEVEL: 'warn',
+      // Every run signs up a dozen shoppers from 127.0.0.1, and a test
+      // database is reused between runs: the default 20 an hour would refuse
+      // the second run. The limiter has its own Go tests (internal/account).
+      SIGNUP_LIMIT_PER_ADDR: '1000',
     },
   },
 });

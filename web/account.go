@@ -4,17 +4,74 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/a-h/templ"
 
 	"market/internal/account"
+	"market/internal/coupon"
+	"market/internal/errs"
 	"market/internal/reqctx"
 	"market/views"
 )
 
 func (s *Server) signupForm(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, r, answer{Page: views.SignupPage(views.Form{Values: map[string]string{"next": safeNext(r.URL.Query().Get("next"))}})})
+	return s.render(w, r, answer{Page: views.SignupPage(views.Form{Values: s.withIntentNote(r, map[string]string{"next": safeNext(r.URL.Query().Get("next"))})})})
+}
+
+// withIntentNote adds to a login or sign-up form's values what will happen
+// once the guest is in (the intent kept by requireUser, web/session.go).
+func (s *Server) withIntentNote(r *http.Request, values map[string]string) map[string]string {
+	if in, ok := s.sessions.pendingIntent(r, safeNext(values["next"])); ok {
+		switch in.Kind {
+		case intentCart:
+			values["intent"] = "Log in or create an account, and we will put the product in your cart."
+		case intentClaim:
+			values["intent"] = "Log in or create an account, and we will claim the coupon for you."
+		}
+	}
+	return values
+}
+
+// carryOutIntent does what the guest asked for before logging in, and says
+// how it went on the page they come back to.
+func (s *Server) carryOutIntent(w http.ResponseWriter, r *http.Request, in intent, userID int64) {
+	failed := func(what string, err error) {
+		msg := "Please try again."
+		if e, ok := errs.As(err); ok {
+			msg = e.Message
+		} else {
+			s.Log.Warn("a guest's intent failed after login", "request_id", requestIDOf(r), "kind", in.Kind, "err", err)
+		}
+		s.sessions.flash(w, r, "error", what+" "+msg)
+	}
+	switch in.Kind {
+	case intentCart:
+		c, err := s.Orders.SetItem(r.Context(), userID, in.ID, in.Quantity)
+		if err != nil {
+			failed("We could not put it in your cart.", err)
+			return
+		}
+		name := "the product"
+		for _, l := range c.Lines {
+			if l.ProductID == in.ID {
+				name = l.Name
+			}
+		}
+		s.sessions.flash(w, r, "success", "Added "+strconv.FormatInt(in.Quantity, 10)+" × "+name+" to your cart.")
+	case intentClaim:
+		o, err := s.Coupons.Claim(r.Context(), in.ID, userID)
+		if err != nil {
+			failed("Your coupon is not claimed yet.", err)
+			return
+		}
+		kind := "success"
+		if o.Result != coupon.Claimed {
+			kind = "error"
+		}
+		s.sessions.flash(w, r, kind, views.ClaimMessage(string(o.Result)))
+	}
 }
 
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
@@ -23,6 +80,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := account.SignupInput{Email: f.values["email"], Name: f.values["name"], Password: f.values["password"]}
+	next := safeNext(f.values["next"])
+	s.withIntentNote(r, f.values)
+	wanted, hasIntent := s.sessions.pendingIntent(r, next)
 	u, err := s.Accounts.Signup(r.Context(), in, clientAddr(r))
 	if err != nil {
 		return s.formFailed(w, r, err, f, views.SignupPage)
@@ -34,12 +94,15 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 		return writeJSON(w, http.StatusCreated, userJSON(u))
 	}
 	s.sessions.flash(w, r, "success", "Welcome to Opener Market, "+u.Name+"!")
-	redirect(w, r, safeNext(f.values["next"]))
+	if hasIntent {
+		s.carryOutIntent(w, r, wanted, u.ID)
+	}
+	redirect(w, r, next)
 	return nil
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, r, answer{Page: views.LoginPage(views.Form{Values: map[string]string{"next": safeNext(r.URL.Query().Get("next"))}})})
+	return s.render(w, r, answer{Page: views.LoginPage(views.Form{Values: s.withIntentNote(r, map[string]string{"next": safeNext(r.URL.Query().Get("next"))})})})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -48,6 +111,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	email := f.text("email", account.EmailText)
+	next := safeNext(f.values["next"])
+	s.withIntentNote(r, f.values)
+	wanted, hasIntent := s.sessions.pendingIntent(r, next)
 	if err := f.err(); err != nil {
 		return s.formFailed(w, r, err, f, views.LoginPage)
 	}
@@ -61,7 +127,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, userJSON(u))
 	}
-	next := safeNext(f.values["next"])
+	if hasIntent {
+		s.carryOutIntent(w, r, wanted, u.ID)
+	}
 	if next == "/" && u.IsAdmin() {
 		next = "/admin"
 	}

@@ -155,7 +155,7 @@ func TestDashboardAnswersPageFragmentAndJSON(t *testing.T) {
 	}
 	frag := admin.get("/admin", "HX-Request", "true")
 	if frag.status != 200 || strings.Contains(frag.body, "<html") || strings.Contains(frag.body, "hx-trigger") ||
-		!strings.HasPrefix(strings.TrimSpace(frag.body), `<div id="dashboard-live">`) || !strings.Contains(frag.body, "0 / 500 claimed") {
+		!strings.HasPrefix(strings.TrimSpace(frag.body), `<div id="dashboard-live"`) || !strings.Contains(frag.body, "0 / 500 claimed") {
 		t.Fatalf("fragment: %d %.300s", frag.status, frag.body)
 	}
 	if !strings.Contains(frag.header.Get("Vary"), "HX-Request") {

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"market/internal/catalog"
 	"market/internal/search"
@@ -37,7 +39,11 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 	for i, it := range p.Items {
 		rows[i] = views.AdminProductRow{ID: it.ID, Name: it.Name, Brand: it.Brand, Category: it.Category, Price: it.Price, Stock: it.Stock}
 	}
-	return s.render(w, r, answer{Status: status, Page: views.AdminProductsPage(views.AdminProductsView{Search: sv, Rows: rows, New: newForm})})
+	cats, err := s.categoryOptions(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, answer{Status: status, Page: views.AdminProductsPage(views.AdminProductsView{Search: sv, Rows: rows, New: newForm, Categories: cats})})
 }
 
 // productInput reads the product form; numbers that do not parse are field errors.
@@ -53,12 +59,71 @@ func productInput(f *form, withStock bool) catalog.ProductInput {
 	return in
 }
 
+// newCategory is the category list's "New category…" choice; the name then
+// comes from new_category. A slug is made of a–z, 0–9 and dashes, so no
+// category can be called this.
+const newCategory = "+new"
+
+// chooseCategory settles the product form's category. A browser form picks
+// one from the list of existing categories, or picks "New category…" and
+// names it, so a typo never makes a public category; a JSON client keeps the
+// contract, where a new name creates it (docs/HTTP.md).
+func (s *Server) chooseCategory(r *http.Request, f *form, in *catalog.ProductInput) error {
+	if strings.TrimSpace(f.values["category"]) == newCategory {
+		delete(f.fields, "category")
+		in.Category = f.text("new_category", catalog.CategoryText)
+		if in.Category == "" {
+			if _, bad := f.fields["new_category"]; !bad {
+				f.fields.Add("new_category", "Name the new category.")
+			}
+		}
+		return nil
+	}
+	if wantsJSON(r) || in.Category == "" {
+		return nil
+	}
+	cats, err := s.Catalog.Categories(r.Context())
+	if err != nil {
+		return err
+	}
+	if _, ok := findCategory(cats, in.Category); !ok {
+		f.fields.Add("category", "Choose a category from the list, or choose “New category…” and name it.")
+	}
+	return nil
+}
+
+// findCategory matches a slug, or a name whatever its case.
+func findCategory(cats []catalog.Category, v string) (catalog.Category, bool) {
+	for _, c := range cats {
+		if c.Slug == v || strings.EqualFold(c.Name, v) {
+			return c, true
+		}
+	}
+	return catalog.Category{}, false
+}
+
+// categoryOptions is the product form's list of categories.
+func (s *Server) categoryOptions(ctx context.Context) ([]views.Option, error) {
+	cats, err := s.Catalog.Categories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]views.Option, len(cats))
+	for i, c := range cats {
+		opts[i] = views.Option{Value: c.Slug, Label: c.Name}
+	}
+	return opts, nil
+}
+
 func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) error {
 	f, err := parseForm(r)
 	if err != nil {
 		return err
 	}
 	in := productInput(f, true)
+	if err := s.chooseCategory(r, f, &in); err != nil {
+		return err
+	}
 	p, err := s.createProduct(r, f, in)
 	if err != nil {
 		vf, status, ok := formOf(err, f.values)
@@ -104,8 +169,15 @@ func productForm(p catalog.Product) views.Form {
 // renderAdminProduct renders a product's admin page with its three forms
 // (details, stock, picture) in the given states.
 func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p catalog.Product, edit, adjust, picture views.Form, status int) error {
+	if wantsJSON(r) {
+		return s.render(w, r, answer{Status: status, JSON: p})
+	}
+	cats, err := s.categoryOptions(r.Context())
+	if err != nil {
+		return err
+	}
 	return s.render(w, r, answer{Status: status,
-		Page: views.AdminProductPage(views.AdminProductView{ID: p.ID, Name: p.Name, Stock: p.Stock, Edit: edit, Adjust: adjust,
+		Page: views.AdminProductPage(views.AdminProductView{ID: p.ID, Name: p.Name, Stock: p.Stock, Edit: edit, Adjust: adjust, Categories: cats,
 			Picture: p.Picture, CategorySlug: p.Category, PictureForm: picture}),
 		JSON: p})
 }
@@ -120,6 +192,9 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	in := productInput(f, false)
+	if err := s.chooseCategory(r, f, &in); err != nil {
+		return err
+	}
 	err = f.err()
 	var p catalog.Product
 	if err == nil {

@@ -3,11 +3,14 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/catalog"
+	"market/internal/errs"
 	"market/internal/search"
 	"market/views"
 )
@@ -32,7 +35,20 @@ func (s *Server) catalogRoutes(r chi.Router) {
 type searchParams struct {
 	filter search.Filter
 	raw    url.Values
+	// trail is the cursors of the pages before this one (page 2 has none: its
+	// previous page is the first), so Previous stays keyset (docs/HTTP.md).
+	trail []string
+	// trailCut: older cursors were dropped to keep links short; the page
+	// number is then unknown and Previous ends on the first page.
+	trailCut bool
 }
+
+// maxTrail bounds the cursor trail: 50 pages back, a link of a few KB.
+const maxTrail = 50
+
+// trailSep joins cursors in the trail parameter; cursors are base64url and
+// never hold it.
+const trailSep = "."
 
 // parseSearch reads q, category, brand, min_price, max_price, in_stock, sort
 // and after. Malformed numbers are field errors (422), never a 500.
@@ -62,7 +78,89 @@ func parseSearch(r *http.Request) (searchParams, error) {
 	if err := f.err(); err != nil {
 		return searchParams{}, err
 	}
-	return searchParams{filter: in, raw: raw}, in.Validate()
+	if err := in.Validate(); err != nil {
+		return searchParams{}, err
+	}
+	sp := searchParams{filter: in, raw: raw}
+	if t := raw.Get("trail"); t != "" && in.After != "" {
+		if t[0] == '~' {
+			sp.trailCut, t = true, t[1:]
+		}
+		sp.trail = strings.Split(t, trailSep)
+		if len(sp.trail) > maxTrail {
+			return searchParams{}, errBadTrail
+		}
+		for _, c := range sp.trail {
+			back := in
+			back.After = c
+			if back.Validate() != nil {
+				return searchParams{}, errBadTrail
+			}
+		}
+	}
+	return sp, nil
+}
+
+var errBadTrail = errs.New(errs.Invalid, "That page link is broken or out of date. Start again from the first page.")
+
+// pageLinks fills the Previous and Next links and the page number. The links
+// keep every filter, the order the page used, and the trail.
+func pageLinks(v *views.SearchView, path string, sp searchParams, next string) {
+	base := cloneValues(sp.raw)
+	base.Del("after")
+	base.Del("trail")
+	base.Set("sort", v.Sort) // a cursor belongs to the order it was made in
+	after := sp.filter.After
+	v.Page = 1
+	if after != "" {
+		v.Page = len(sp.trail) + 2
+		if sp.trailCut {
+			v.Page = 0 // unknown
+		}
+	}
+	link := func(after string, trail []string, cut bool) string {
+		q := cloneValues(base)
+		if after != "" {
+			q.Set("after", after)
+		}
+		if len(trail) > 0 {
+			t := strings.Join(trail, trailSep)
+			if cut {
+				t = "~" + t
+			}
+			q.Set("trail", t)
+		}
+		return path + "?" + q.Encode()
+	}
+	if next != "" {
+		trail, cut := sp.trail, sp.trailCut
+		if after != "" {
+			trail = append(slices.Clone(trail), after)
+		}
+		if len(trail) > maxTrail {
+			trail, cut = trail[len(trail)-maxTrail:], true
+		}
+		v.NextURL = link(next, trail, cut)
+	}
+	if after != "" {
+		if n := len(sp.trail); n > 0 {
+			v.PrevURL = link(sp.trail[n-1], sp.trail[:n-1], sp.trailCut)
+		} else {
+			v.PrevURL = link("", nil, false)
+		}
+	}
+}
+
+// activeFilters counts the filters that narrow the results (the keyword and
+// the order are not filters): the number on the phone's "Filters" button.
+func activeFilters(f search.Filter) int {
+	n := 0
+	for _, on := range []bool{f.Category != "", f.Brand != "", f.MinPrice != nil, f.MaxPrice != nil, f.InStock} {
+		if on {
+			n++
+		}
+	}
+	return n
 }
 
 // searchJSON is the search answer of GET /products; total is a number or, when capped,
@@ -111,12 +209,8 @@ func (s *Server) searchView(r *http.Request, path string, sp searchParams, p sea
 		it.PictureAlt = alts[it.ID]
 		v.Items = append(v.Items, views.ProductCard(it))
 	}
-	if p.NextCursor != "" {
-		next := cloneValues(f)
-		next.Set("after", p.NextCursor)
-		next.Set("sort", string(p.Sort))
-		v.NextURL = path + "?" + next.Encode()
-	}
+	v.ActiveFilters = activeFilters(sp.filter)
+	pageLinks(&v, path, sp, p.NextCursor)
 	if len(p.Items) == 0 {
 		for _, k := range []string{"q", "category", "brand", "min_price", "max_price", "in_stock"} {
 			if f.Get(k) == "" {

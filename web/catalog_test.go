@@ -2,11 +2,16 @@ package web
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"market/views"
 )
 
 func TestSearchAnswersJSONPerContractAndNeverFails(t *testing.T) {
@@ -99,5 +104,177 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	}
 	if r := h.client().get("/products/" + strconv.FormatInt(id, 10)); r.status != 200 || !strings.Contains(r.body, "Add to cart") || !strings.Contains(r.body, "Only 3 left") {
 		t.Fatalf("product page: %d", r.status)
+	}
+}
+
+// pagerLink is the href of the pager's link with the given rel, or "".
+func pagerLink(body, rel string) string {
+	m := regexp.MustCompile(`<a href="([^"]*)"[^>]*rel="` + rel + `"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
+// productIDs are the product links of a results page, in order.
+func productIDs(body string) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, m := range regexp.MustCompile(`href="/products/(\d+)"`).FindAllStringSubmatch(body, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			ids = append(ids, m[1])
+		}
+	}
+	return ids
+}
+
+func TestSearchPagesBackAndForthByKeysetTrail(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	for i := range 45 {
+		r := admin.json().post("/admin/products", url.Values{"sku": {"PG-" + strconv.Itoa(i)}, "name": {"Pager Lamp " + strconv.Itoa(i)}, "brand": {"Lumen"},
+			"category": {"Lamps"}, "description": {"A lamp."}, "price": {strconv.Itoa(1000 + i*100)}, "stock": {"3"}})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+	}
+	shopper := h.client()
+	first := shopper.get("/products?category=lamps&sort=price_asc")
+	if first.status != 200 || pagerLink(first.body, "prev") != "" || !strings.Contains(first.body, ">45 products<") {
+		t.Fatalf("first page: %d, prev %q", first.status, pagerLink(first.body, "prev"))
+	}
+	pages := [][]string{productIDs(first.body)}
+	body := first.body
+	for page := 2; page <= 3; page++ {
+		next := pagerLink(body, "next")
+		if strings.Contains(next, "offset") || !strings.Contains(next, "after=") {
+			t.Fatalf("page %d link is not keyset: %q", page, next)
+		}
+		r := shopper.get(next)
+		if r.status != 200 || !strings.Contains(r.body, "45 products, page "+strconv.Itoa(page)) {
+			t.Fatalf("page %d: %d", page, r.status)
+		}
+		pages, body = append(pages, productIDs(r.body)), r.body
+	}
+	if len(pages[0]) != 20 || len(pages[1]) != 20 || len(pages[2]) != 5 || pagerLink(body, "next") != "" {
+		t.Fatalf("page sizes %d %d %d", len(pages[0]), len(pages[1]), len(pages[2]))
+	}
+	// Previous from page 3 is page 2, and from there page 1, each with its own
+	// Previous link, never an offset.
+	for want := 1; want >= 0; want-- {
+		prev := pagerLink(body, "prev")
+		r := shopper.get(prev)
+		if r.status != 200 || !slices.Equal(productIDs(r.body), pages[want]) {
+			t.Fatalf("previous to page %d (%s): %d %v, want %v", want+1, prev, r.status, productIDs(r.body), pages[want])
+		}
+		body = r.body
+	}
+	if pagerLink(body, "prev") != "" {
+		t.Fatal("the first page offers a previous page")
+	}
+	// A damaged trail is a clear 422, not a 500 or a wrong page.
+	next := pagerLink(first.body, "next")
+	for _, bad := range []string{"&trail=garbage", "&trail=" + strings.Repeat("a.", 60) + "a"} {
+		if r := shopper.get(next + bad); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("trail %.20q: %d", bad, r.status)
+		}
+	}
+	// The count is the one live region; the list is not live.
+	if strings.Count(first.body, `role="status"`) < 1 || strings.Contains(first.body, `id="results" aria-live`) {
+		t.Fatal("the results list is live, or the count is not")
+	}
+}
+
+func TestAdminProductFormChoosesCategoriesAndCreatesOneOnlyOnPurpose(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	// One category to choose from, made through the JSON contract (a new name creates it).
+	if r := admin.json().post("/admin/products", url.Values{"sku": {"CAT-0"}, "name": {"Lamp"}, "brand": {"Lumen"}, "category": {"Lamps"},
+		"price": {"1000"}, "stock": {"1"}}); r.status != http.StatusCreated {
+		t.Fatalf("json create: %d %s", r.status, r.body)
+	}
+	page := admin.get("/admin/products")
+	if !strings.Contains(page.body, `<select id="f-category" name="category" required>`) || !strings.Contains(page.body, `<option value="lamps">Lamps</option>`) ||
+		!strings.Contains(page.body, `<option value="+new">New category…</option>`) {
+		t.Fatal("the new-product form has no list of categories with a separate new choice")
+	}
+	cats := func() int64 { return h.count("SELECT count(*) FROM categories") }
+	before, products := cats(), h.count("SELECT count(*) FROM products")
+	product := func(sku string, over map[string]string) url.Values {
+		v := url.Values{"sku": {sku}, "name": {"Thing " + sku}, "brand": {"Lumen"}, "price": {"1000"}, "stock": {"1"}}
+		for k, x := range over {
+			v.Set(k, x)
+		}
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		over map[string]string
+		says string
+	}{
+		{"a typo", map[string]string{"category": "Lamsp"}, "Choose a category from the list"},
+		{"new without a name", map[string]string{"category": "+new", "new_category": " "}, "Name the new category."},
+		{"nothing chosen", map[string]string{"category": ""}, "field-error"},
+	} {
+		r := admin.post("/admin/products", product("BAD", tc.over))
+		if r.status != http.StatusUnprocessableEntity || !strings.Contains(r.body, tc.says) {
+			t.Errorf("%s: %d, want 422 saying %q", tc.name, r.status, tc.says)
+		}
+	}
+	if cats() != before || h.count("SELECT count(*) FROM products") != products {
+		t.Fatal("a refused form created a category or a product")
+	}
+	// Chosen from the list, by slug; or a new one, on purpose.
+	if r := admin.post("/admin/products", product("OK-1", map[string]string{"category": "lamps"})); r.status != http.StatusSeeOther {
+		t.Fatalf("existing category: %d %s", r.status, r.body)
+	}
+	if cats() != before {
+		t.Fatal("choosing an existing category created one")
+	}
+	r := admin.post("/admin/products", product("OK-2", map[string]string{"category": "+new", "new_category": "Garden Tools"}))
+	if r.status != http.StatusSeeOther || cats() != before+1 || h.count("SELECT count(*) FROM categories WHERE slug = 'garden-tools'") != 1 {
+		t.Fatalf("new category: %d, categories %d", r.status, cats())
+	}
+	// The edit form: the product's category is selected; a typo changes nothing.
+	edit := admin.get(r.header.Get("Location"))
+	if !strings.Contains(edit.body, `<option value="garden-tools" selected>Garden Tools</option>`) {
+		t.Fatal("the edit form does not select the product's category")
+	}
+	r = admin.post(r.header.Get("Location"), product("OK-2", map[string]string{"category": "Gardn Tools"}))
+	if r.status != http.StatusUnprocessableEntity || cats() != before+1 {
+		t.Fatalf("edit with a typo: %d, categories %d", r.status, cats())
+	}
+}
+
+func TestPageLinksKeepAtMostFiftyCursorsBack(t *testing.T) {
+	trail := make([]string, maxTrail)
+	for i := range trail {
+		trail[i] = "c" + strconv.Itoa(i)
+	}
+	sp := searchParams{raw: url.Values{"q": {"lamp"}, "after": {"cur"}}, trail: trail}
+	sp.filter.After = "cur"
+	v := views.SearchView{Sort: "relevance"}
+	pageLinks(&v, "/products", sp, "nxt")
+	if v.Page != maxTrail+2 {
+		t.Fatalf("page %d, want %d", v.Page, maxTrail+2)
+	}
+	next, _ := url.Parse(v.NextURL)
+	got := strings.Split(next.Query().Get("trail"), trailSep)
+	if next.Query().Get("after") != "nxt" || len(got) != maxTrail || got[0] != "~c1" || got[maxTrail-1] != "cur" {
+		t.Fatalf("next link %s", v.NextURL)
+	}
+	// From a page whose trail was cut, the page number is unknown and
+	// Previous still steps back one page.
+	sp2 := searchParams{raw: next.Query(), trail: append([]string{"c1"}, got[1:]...), trailCut: true}
+	sp2.filter.After = "nxt"
+	v2 := views.SearchView{Sort: "relevance"}
+	pageLinks(&v2, "/products", sp2, "")
+	prev, _ := url.Parse(v2.PrevURL)
+	if v2.Page != 0 || v2.NextURL != "" || prev.Query().Get("after") != "cur" || !strings.HasPrefix(prev.Query().Get("trail"), "~c1.") ||
+		prev.Query().Get("q") != "lamp" || prev.Query().Get("sort") != "relevance" {
+		t.Fatalf("page %d, previous %s", v2.Page, v2.PrevURL)
 	}
 }

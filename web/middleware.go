@@ -152,6 +152,10 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			if u, err := url.Parse(back); err == nil {
 				back = u.RequestURI()
 			}
+			// A guest's "Add to cart" or "Claim coupon" waits for the login.
+			if next, ok := s.sessions.rememberIntent(w, r); ok {
+				back = next
+			}
 		}
 		redirect(w, r, "/login?next="+url.QueryEscape(safeNext(back)))
 	})

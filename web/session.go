@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"market/internal/account"
+	"market/internal/order"
 	"market/internal/reqctx"
 )
 
@@ -134,4 +136,101 @@ func (s *sessionStore) popFlashes(w http.ResponseWriter, r *http.Request, sess *
 		}
 	}
 	return out
+}
+
+// intent is what a guest asked for when the shop sent them to log in: put a
+// product in the cart, or claim a coupon. It waits in the guest's cookie and
+// is carried out by the login or sign-up that follows, when that form
+// returns to the same page (docs/HTTP.md, "Logging in on the way").
+//
+// Only a POST stores one (the guest's own "Add to cart" or "Claim coupon",
+// behind the cross-origin check like every POST), and only a POST (the login
+// or sign-up form, behind the same check) carries it out: no link can make a
+// shopper add or claim anything.
+type intent struct {
+	Kind     string // intentCart or intentClaim
+	ID       int64  // the product or the campaign
+	Quantity int64  // for the cart
+	Next     string // where the guest was sent back to
+	At       time.Time
+}
+
+const (
+	intentCart  = "cart"
+	intentClaim = "claim"
+	// intentMaxAge: an intent older than this is forgotten; a guest who comes
+	// back much later should not find a surprise in the cart.
+	intentMaxAge = 30 * time.Minute
+)
+
+// intentOf reads what a guest's POST asked for; ok is false for anything
+// else, or for input the handler itself would refuse.
+func intentOf(r *http.Request) (intent, bool) {
+	path := r.URL.Path
+	switch {
+	case path == "/cart/items":
+		id, err1 := strconv.ParseInt(r.PostFormValue("product_id"), 10, 64)
+		qty, err2 := strconv.ParseInt(r.PostFormValue("quantity"), 10, 64)
+		if err1 != nil || err2 != nil || id <= 0 || qty < 1 || qty > order.MaxQuantity {
+			return intent{}, false
+		}
+		return intent{Kind: intentCart, ID: id, Quantity: qty, Next: "/products/" + strconv.FormatInt(id, 10)}, true
+	case strings.HasPrefix(path, "/coupons/") && strings.HasSuffix(path, "/claim"):
+		id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(path, "/coupons/"), "/claim"), 10, 64)
+		if err != nil || id <= 0 {
+			return intent{}, false
+		}
+		return intent{Kind: intentClaim, ID: id, Next: "/coupons"}, true
+	}
+	return intent{}, false
+}
+
+// rememberIntent keeps a guest's POST for after they log in and answers
+// the page to come back to.
+func (s *sessionStore) rememberIntent(w http.ResponseWriter, r *http.Request) (string, bool) {
+	in, ok := intentOf(r)
+	if !ok {
+		return "", false
+	}
+	sess := s.get(r)
+	if _, _, signedIn := userFromSession(sess); signedIn {
+		return "", false
+	}
+	sess.Values["intent"] = in.Kind + "|" + strconv.FormatInt(in.ID, 10) + "|" + strconv.FormatInt(in.Quantity, 10) + "|" +
+		strconv.FormatInt(time.Now().Unix(), 10)
+	if err := sess.Save(r, w); err != nil {
+		return "", false
+	}
+	return in.Next, true
+}
+
+// pendingIntent is the guest's intent, when it is recent and its page is
+// the one the login form returns to.
+func (s *sessionStore) pendingIntent(r *http.Request, next string) (intent, bool) {
+	raw, _ := s.get(r).Values["intent"].(string)
+	parts := strings.Split(raw, "|")
+	if len(parts) != 4 {
+		return intent{}, false
+	}
+	var n [3]int64
+	for i, p := range parts[1:] {
+		v, err := strconv.ParseInt(p, 10, 64)
+		if err != nil {
+			return intent{}, false
+		}
+		n[i] = v
+	}
+	in := intent{Kind: parts[0], ID: n[0], Quantity: n[1], At: time.Unix(n[2], 0)}
+	switch in.Kind {
+	case intentCart:
+		in.Next = "/products/" + strconv.FormatInt(in.ID, 10)
+	case intentClaim:
+		in.Next = "/coupons"
+	default:
+		return intent{}, false
+	}
+	if in.Next != next || time.Since(in.At) > intentMaxAge || in.At.After(time.Now().Add(time.Minute)) {
+		return intent{}, false
+	}
+	return in, true
 }

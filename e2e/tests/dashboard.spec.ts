@@ -54,13 +54,22 @@ test('an admin watches claims arrive on the dashboard without a reload', async (
   await Promise.all(shoppers.slice(3).map(claim));
   await expect(card.getByTestId(`claimed-${id}`)).toHaveText('5 / 20 claimed');
   await expect(bar).toHaveAttribute('value', '5');
-  // The flusher persists them, and the stacked bar says so.
-  await expect(card.getByRole('figure')).toContainText('5 persisted · 0 pending · 15 remaining');
+  // The flusher saves them, and the row says so in the operator's words.
+  await expect(card.getByTestId(`saved-${id}`)).toHaveText('5 saved, 0 waiting');
+  await expect(card.getByTitle('Persisted to PostgreSQL')).toHaveText('saved');
   await expect(page.getByRole('img', { name: /Claims per 10 seconds, last 10 minutes: peak \d+ claims, total \d+/ })).toBeVisible();
 
   // Every update came by polling: the page was never reloaded.
   expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('no reload');
   await keepScreenshot(page, testInfo, 'dashboard');
+
+  // It fits a screen: at 1280×800 the key numbers are in view without scrolling.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  for (const id of ['claim-rate', 'pending', 'dead-letters', 'orders-today', 'revenue-today', 'consistency-last']) {
+    await expect(page.getByTestId(id)).toBeInViewport();
+  }
+  await expect(page.getByTitle(/^Dead letters/)).toHaveText('Failed saves');
   for (const s of shoppers) await s.dispose();
   console.check();
 });

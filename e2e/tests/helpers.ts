@@ -32,5 +32,7 @@ export function watchConsole(page: Page) {
 // Keeps a full-page screenshot as a test artifact under e2e/test-results/.
 export async function keepScreenshot(page: Page, testInfo: TestInfo, name: string) {
   const path = testInfo.outputPath(`${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  // caret 'initial': Playwright's caret-hiding style, copied into an htmx history
+  // snapshot, would be refused by the CSP when Back restores the page.
+  await page.screenshot({ path, fullPage: true, caret: 'initial' });
 }

@@ -68,6 +68,12 @@ test('a shopper filters by category and price in place, pages forward and opens 
   await expect(page.getByTestId('result-count')).toHaveText(`${inRange} products`);
   expect(await marker()).toBe('no reload');
 
+  // The header's search box follows the page's own keyword box.
+  await page.getByLabel('Keyword').pressSequentially('Lamp');
+  await expect(page).toHaveURL(/[?&]q=Lamp/);
+  await expect(page.getByRole('searchbox', { name: 'Search products' })).toHaveValue('Lamp');
+  await expect(page.getByTestId('result-count')).toHaveText(`${inRange} products`);
+
   const first = await cards(page);
   expect(first.names).toHaveLength(20);
   for (const n of first.names) expect(n).toContain(`Test Lamp ${run}`);
@@ -86,10 +92,37 @@ test('a shopper filters by category and price in place, pages forward and opens 
   const second = await cards(page);
   for (const n of second.names) expect(first.names).not.toContain(n);
   expect(new Set([...first.names, ...second.names]).size).toBe(inRange);
+  // The count is the one live region; the list is not live.
+  await expect(page.getByRole('status').filter({ hasText: 'products' })).toHaveText(`${inRange} products, page 2`);
+  await expect(page.locator('#results')).not.toHaveAttribute('aria-live', /.*/);
+  // The top of the results is in view after paging.
+  await expect(page.getByTestId('result-count')).toBeInViewport();
   // The URL is a shareable link: loaded on its own it shows the same page.
   const url = page.url();
 
-  // Open a product from the second page.
+  // Previous goes back one page, still keyset (no offset in the link).
+  await page.getByRole('link', { name: 'Previous page' }).click();
+  await expect(page).not.toHaveURL(/[?&]after=/);
+  await expect(page.getByRole('article')).toHaveCount(20);
+  expect((await cards(page)).names).toEqual(first.names);
+  await expect(page.getByRole('link', { name: 'Previous page' })).toHaveCount(0);
+  expect(await marker()).toBe('no reload');
+
+  // Back (an htmx history restore) brings the controls back with the
+  // results: another order, then Back to the filtered page as it was.
+  await page.getByLabel('Sort by').selectOption({ label: 'Price: high to low' });
+  await expect(page).toHaveURL(/sort=price_desc/);
+  await page.goBack();
+  await expect(page).not.toHaveURL(/sort=price_desc/);
+  await expect(page.getByLabel('Sort by')).not.toHaveValue('price_desc');
+  await expect(page.getByLabel('Category')).toHaveValue(/^e2e-lamps-/);
+  await expect(page.getByLabel('Lowest price (₩)')).toHaveValue(String(low));
+  await expect(page.getByLabel('Highest price (₩)')).toHaveValue(String(high));
+  expect(await marker()).toBe('no reload');
+
+  // Open a product from the second page, loaded from its link.
+  await page.goto(url);
+  await expect(page.getByLabel('Category')).toHaveValue(/^e2e-lamps-/);
   const pick = second.names[0];
   await page.getByRole('link', { name: pick, exact: true }).click();
   await expect(page).toHaveURL(/\/products\/\d+$/);
@@ -100,4 +133,26 @@ test('a shopper filters by category and price in place, pages forward and opens 
   await page.goto(url);
   expect((await cards(page)).names).toEqual(second.names);
   con.check();
+});
+
+test('a filter the shop refuses shows its message beside the form and keeps the results', async ({ page }) => {
+  const con = watchConsole(page);
+  await page.goto('/products');
+  const before = await page.getByRole('article').count();
+  expect(before).toBeGreaterThan(0);
+  await page.getByLabel('Lowest price (₩)').fill('9000');
+  await page.getByLabel('Highest price (₩)').fill('100');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  const message = page.getByRole('search', { name: 'Filter products' }).getByRole('alert');
+  await expect(message).toHaveText('The highest price must not be below the lowest.');
+  await expect(message).toBeFocused();
+  await expect(page.getByRole('article')).toHaveCount(before);
+  await expect(page.getByRole('button', { name: 'Apply filters' })).toBeEnabled();
+  // Put right, the message goes and the results follow the filter.
+  await page.getByLabel('Highest price (₩)').fill('900000');
+  await page.getByRole('button', { name: 'Apply filters' }).click();
+  await expect(page).toHaveURL(/max_price=900000/);
+  await expect(message).toHaveCount(0);
+  // The browser logs the 422 itself; nothing else may go wrong.
+  expect(con.problems.filter((p) => !p.includes('status of 422'))).toEqual([]);
 });
