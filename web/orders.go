@@ -96,8 +96,19 @@ func orderView(o order.Order) views.OrderView {
 	if o.CancelledAt != nil {
 		v.Cancelled = views.When(*o.CancelledAt)
 	}
+	v.Refunded, v.Carrier, v.Tracking = o.Refunded, o.Carrier, o.TrackingNumber
 	for _, it := range o.Items {
-		v.Lines = append(v.Lines, views.OrderLine{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: it.Quantity})
+		v.Lines = append(v.Lines, views.OrderLine{ProductID: it.ProductID, Name: it.Name, Price: it.Price, Quantity: it.Quantity, Refunded: it.Refunded})
+	}
+	if a := o.Address; a != nil {
+		v.ShipTo = &views.ShipTo{Recipient: a.Recipient, Phone: a.Phone, PostalCode: a.PostalCode, Line1: a.Line1, Line2: a.Line2}
+	}
+	for _, e := range o.Events {
+		note := e.Note
+		if e.Status == order.StatusCancelled && note == "" {
+			note = "Cancelled by you"
+		}
+		v.Events = append(v.Events, views.OrderEvent{Status: e.Status, When: views.When(e.At), Note: note})
 	}
 	return v
 }

@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { APIRequestContext, expect, Page, request, test } from '@playwright/test';
-import { admin, logIn, uniqueEmail } from './helpers';
+import { addAddress, admin, logIn, uniqueEmail } from './helpers';
 
 // Every page of the shop and of the admin area, checked with axe: no serious
 // or critical violation anywhere (docs/HTTP.md lists the routes).
@@ -70,6 +70,7 @@ test('every page has no serious or critical accessibility violation', async ({ p
   await page.getByLabel(/^Password/).fill('correct horse battery');
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await addAddress(page);
   expect((await page.request.post('/account/topup', { form: { amount: '500000' }, headers: json })).status()).toBe(200);
   expect((await page.request.post('/cart/items', { form: { product_id: String(productID), quantity: '1' }, headers: json })).status()).toBe(200);
   const placed = await page.request.post('/checkout', { form: { idempotency_key: `a11y-${Date.now()}` }, headers: json });

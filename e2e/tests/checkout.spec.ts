@@ -1,6 +1,6 @@
 import { APIRequestContext, expect, Page, request, test } from '@playwright/test';
 import { TestInfo } from '@playwright/test';
-import { admin, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, uniqueEmail, watchConsole } from './helpers';
 
 // The price before paying (GET /checkout/preview) and the cart's quantities,
 // as a shopper sees them on the cart page.
@@ -49,6 +49,7 @@ async function newShopper(page: Page, balance: number) {
   await page.getByLabel(/^Password/).fill('correct horse battery');
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await addAddress(page);
   const r = await page.request.post('/account/topup', { form: { amount: String(balance) }, headers: json });
   expect(r.status(), await r.text()).toBe(200);
 }

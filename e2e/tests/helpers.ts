@@ -18,7 +18,7 @@ export async function logIn(page: Page, who: { email: string; password: string }
 
 export async function logOut(page: Page) {
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page.getByRole('link', { name: 'Log in' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Log in', exact: true })).toBeVisible();
 }
 
 // Collects console errors and uncaught exceptions; call check() at the end.
@@ -35,4 +35,14 @@ export async function keepScreenshot(page: Page, testInfo: TestInfo, name: strin
   // caret 'initial': Playwright's caret-hiding style, copied into an htmx history
   // snapshot, would be refused by the CSP when Back restores the page.
   await page.screenshot({ path, fullPage: true, caret: 'initial' });
+}
+
+// Gives the signed-in shopper of page a default delivery address (checkout
+// needs one), through the JSON answer of POST /account/addresses.
+export async function addAddress(page: Page) {
+  const r = await page.request.post('/account/addresses', {
+    form: { recipient: 'E2E Shopper', phone: '010-1234-5678', postal_code: '06236', line1: '152 Teheran-ro, Gangnam-gu', is_default: '1' },
+    headers: { Accept: 'application/json' },
+  });
+  expect(r.status(), await r.text()).toBe(201);
 }

@@ -1,5 +1,5 @@
 import { APIRequestContext, expect, Page, request, test } from '@playwright/test';
-import { admin, keepScreenshot, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, keepScreenshot, uniqueEmail, watchConsole } from './helpers';
 
 const json = { Accept: 'application/json' };
 
@@ -65,6 +65,16 @@ test('a shopper tops up, buys with a coupon and points, and cancels', async ({ p
   await addToCart(page, a);
   await expect(page.getByTestId('cart-count')).toHaveText('1 item');
   await page.goto('/cart');
+  // No address yet: the cart says so and its link comes back here.
+  await expect(page.getByText('Add a delivery address to check out')).toBeVisible();
+  await page.getByRole('link', { name: 'add an address' }).click();
+  await page.getByLabel('Recipient').fill('Buyer');
+  await page.getByLabel(/^Phone/).fill('010-9876-5432');
+  await page.getByLabel(/^Postal code/).fill('04524');
+  await page.getByLabel('Address', { exact: true }).fill('11 Sejong-daero, Jung-gu, Seoul');
+  await page.getByRole('button', { name: 'Save address' }).click();
+  await expect(page).toHaveURL(/\/cart$/);
+  await expect(page.getByRole('group', { name: 'Deliver to' })).toContainText('11 Sejong-daero');
   await page.getByRole('button', { name: 'Place order' }).dblclick();
   await expect(page.getByRole('heading', { level: 1, name: /Order #\d+/ })).toBeVisible();
   const orders = await (await page.request.get('/orders', { headers: json })).json();
@@ -75,7 +85,7 @@ test('a shopper tops up, buys with a coupon and points, and cancels', async ({ p
   // Claim the coupon on the coupons page; it is usable at once (before the flusher runs).
   await page.goto('/coupons');
   await page.getByRole('article', { name: campaign }).getByRole('button', { name: 'Claim coupon' }).click();
-  await expect(page.getByRole('article', { name: campaign }).getByRole('status')).toHaveText('You got it! The coupon is in your account.');
+  await expect(page.getByRole('article', { name: campaign }).getByTestId('claim-message')).toHaveText('You got it! The coupon is in your account.');
 
   // Two products; the badge follows an HTMX quantity change on the cart page.
   await addToCart(page, a);
@@ -134,6 +144,8 @@ test('a price changed while the cart was open is shown before the order is place
   await page.getByLabel('Name').fill('Careful Buyer');
   await page.getByLabel(/^Password/).fill('correct horse battery');
   await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await addAddress(page);
   await page.goto('/account');
   await page.getByLabel(/^Amount in won/).fill('100000');
   await page.getByRole('button', { name: 'Top up' }).click();

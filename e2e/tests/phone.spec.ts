@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { APIRequestContext, expect, Page, request, test, TestInfo } from '@playwright/test';
-import { admin, logIn, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, logIn, uniqueEmail, watchConsole } from './helpers';
 
 // The phone project (360×800, playwright.config.ts): the shopper's main
 // journey and the admin dashboard, with a screenshot of every step kept as
@@ -48,6 +48,7 @@ test('a shopper searches, buys with a coupon and an admin checks the dashboard, 
   await page.getByLabel(/^Password/).fill('correct horse battery');
   await page.getByRole('button', { name: 'Create account' }).click();
   await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  await addAddress(page);
   await page.goto('/account');
   await page.getByLabel(/^Amount in won/).fill('300000');
   await page.getByRole('button', { name: 'Top up' }).click();
