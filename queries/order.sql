@@ -145,7 +145,9 @@ INSERT INTO stock_ledger (product_id, delta, reason, order_id, actor_id)
 SELECT unnest(sqlc.arg(product_ids)::bigint[]), unnest(sqlc.arg(deltas)::bigint[]), sqlc.arg(reason), sqlc.arg(order_id), sqlc.arg(actor_id);
 
 -- name: ListOrders :many
-SELECT * FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2;
+-- A page of the shopper's orders, newest first, before the cursor
+-- (orders_user_idx).
+SELECT * FROM orders WHERE user_id = @user_id AND id < @before::bigint ORDER BY id DESC LIMIT @lim;
 
 -- name: GetOrder :one
 SELECT * FROM orders WHERE id = $1 AND user_id = $2;

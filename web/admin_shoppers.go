@@ -78,7 +78,7 @@ func (s *Server) renderShopper(w http.ResponseWriter, r *http.Request, adjust vi
 	if err != nil {
 		return err
 	}
-	orders, err := s.Orders.Orders(ctx, id)
+	orders, _, err := s.Orders.Orders(ctx, id, 0) // the newest page
 	if err != nil {
 		return err
 	}

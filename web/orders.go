@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,7 +13,12 @@ import (
 )
 
 func (s *Server) orders(w http.ResponseWriter, r *http.Request) error {
-	list, err := s.Orders.Orders(r.Context(), currentUser(r).ID)
+	f := newForm(r.URL.Query())
+	before := f.int64("before", 1, math.MaxInt64, false, 0)
+	if err := f.err(); err != nil {
+		return err
+	}
+	list, next, err := s.Orders.Orders(r.Context(), currentUser(r).ID, before)
 	if err != nil {
 		return err
 	}
@@ -24,7 +30,12 @@ func (s *Server) orders(w http.ResponseWriter, r *http.Request) error {
 		delete(js[i], "items") // the list loads neither lines nor timeline
 		delete(js[i], "events")
 	}
-	return s.render(w, r, answer{Page: views.OrdersPage(vm), JSON: map[string]any{"orders": js}})
+	cursor, older := "", ""
+	if next > 0 {
+		cursor = strconv.FormatInt(next, 10)
+		older = "/orders?before=" + cursor
+	}
+	return s.render(w, r, answer{Page: views.OrdersPage(vm, older), JSON: map[string]any{"orders": js, "next_cursor": cursor}})
 }
 
 // orderID reads {id}; anything but a positive whole number is not found.

@@ -383,3 +383,47 @@ func TestCheckoutRefusesATotalTheShopperWasNotShown(t *testing.T) {
 		}
 	})
 }
+
+// The order history pages back through every order, newest first, 20 at a
+// time, each once.
+func TestOrderHistoryPagesThroughEveryOrder(t *testing.T) {
+	h := newHarness(t)
+	c := h.shopper("history@example.test", 0).json()
+	if _, err := h.pool.Exec(t.Context(), `INSERT INTO orders (user_id, idempotency_key, subtotal, charged)
+		SELECT (SELECT id FROM users WHERE email = 'history@example.test'), 'k' || i, 1000, 1000 FROM generate_series(1, 45) i`); err != nil {
+		t.Fatal(err)
+	}
+	var seen []float64
+	path := "/orders"
+	for pages := 0; ; pages++ {
+		page := decode(t, c.get(path))
+		list, _ := page["orders"].([]any)
+		for _, o := range list {
+			seen = append(seen, o.(map[string]any)["id"].(float64))
+		}
+		next, _ := page["next_cursor"].(string)
+		if next == "" {
+			if pages != 2 || len(list) != 5 {
+				t.Fatalf("last page %d held %d orders", pages, len(list))
+			}
+			break
+		}
+		path = "/orders?before=" + next
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] >= seen[i-1] {
+			t.Fatalf("not newest first, or repeated: %v", seen)
+		}
+	}
+	if len(seen) != 45 {
+		t.Fatalf("saw %d orders, want 45", len(seen))
+	}
+	for _, bad := range []string{"before=abc", "before=0", "before=-3"} {
+		if r := c.get("/orders?" + bad); r.status != 422 {
+			t.Errorf("?%s: %d", bad, r.status)
+		}
+	}
+	if r := h.client().get("/orders?before=5"); r.status != 303 {
+		t.Errorf("a guest: %d", r.status)
+	}
+}

@@ -713,16 +713,19 @@ func (q *Queries) InsertStockEntries(ctx context.Context, arg InsertStockEntries
 }
 
 const listOrders = `-- name: ListOrders :many
-SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 ORDER BY id DESC LIMIT $2
+SELECT id, user_id, idempotency_key, status, subtotal, discount, points_used, charged, points_earned, coupon_id, created_at, cancelled_at, cancel_reason, address, carrier, tracking_number, refunded, points_returned, points_clawed FROM orders WHERE user_id = $1 AND id < $2::bigint ORDER BY id DESC LIMIT $3
 `
 
 type ListOrdersParams struct {
 	UserID int64
-	Limit  int32
+	Before int64
+	Lim    int32
 }
 
+// A page of the shopper's orders, newest first, before the cursor
+// (orders_user_idx).
 func (q *Queries) ListOrders(ctx context.Context, arg ListOrdersParams) ([]Order, error) {
-	rows, err := q.db.Query(ctx, listOrders, arg.UserID, arg.Limit)
+	rows, err := q.db.Query(ctx, listOrders, arg.UserID, arg.Before, arg.Lim)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"math"
 
 	"market/internal/db"
 	"market/internal/errs"
@@ -131,17 +132,27 @@ func loadOrder(ctx context.Context, q *db.Queries, orderID, userID int64) (Order
 	return out, nil
 }
 
-// Orders lists the shopper's orders, newest first (lines not loaded).
-func (s *Service) Orders(ctx context.Context, userID int64) ([]Order, error) {
-	rows, err := s.q.ListOrders(ctx, db.ListOrdersParams{UserID: userID, Limit: 100})
+// OrdersPageSize is how many orders a page of the shopper's history shows.
+const OrdersPageSize = 20
+
+// Orders is a page of the shopper's orders, newest first (lines not
+// loaded), before the order before (0: from the newest); next is the cursor
+// of the page after it (0 on the last).
+func (s *Service) Orders(ctx context.Context, userID, before int64) (orders []Order, next int64, err error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.q.ListOrders(ctx, db.ListOrdersParams{UserID: userID, Before: before, Lim: OrdersPageSize + 1})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	out := make([]Order, len(rows))
-	for i, r := range rows {
-		out[i] = orderOf(r, nil)
+	for _, r := range rows[:min(len(rows), OrdersPageSize)] {
+		orders = append(orders, orderOf(r, nil))
 	}
-	return out, nil
+	if len(rows) > OrdersPageSize {
+		next = rows[OrdersPageSize-1].ID
+	}
+	return orders, next, nil
 }
 
 // Order is one of the shopper's orders with its lines and timeline; another
