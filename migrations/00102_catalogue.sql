@@ -56,7 +56,7 @@ CREATE TABLE stock_ledger (
     actor_id   bigint REFERENCES users (id),
     created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX stock_ledger_product_idx ON stock_ledger (product_id);
+CREATE INDEX stock_ledger_product_idx ON stock_ledger (product_id, id);
 -- An order's page lists the stock rows it caused; admin changes have no order.
 CREATE INDEX stock_ledger_order_idx ON stock_ledger (order_id) WHERE order_id IS NOT NULL;
 

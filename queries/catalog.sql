@@ -78,3 +78,13 @@ INSERT INTO stock_ledger (product_id, delta, reason, actor_id) VALUES (@product_
 
 -- name: ProductExists :one
 SELECT EXISTS (SELECT 1 FROM products WHERE id = $1);
+
+-- name: StockHistory :many
+-- A product's latest stock ledger rows, newest first (stock_ledger_product_idx),
+-- with who made each change (the shopper for orders, the admin otherwise).
+SELECT l.id, l.delta, l.reason, l.order_id, l.created_at, u.email AS actor_email
+FROM stock_ledger l
+LEFT JOIN users u ON u.id = l.actor_id
+WHERE l.product_id = $1
+ORDER BY l.id DESC
+LIMIT $2;

@@ -176,9 +176,20 @@ func (s *Server) renderAdminProduct(w http.ResponseWriter, r *http.Request, p ca
 	if err != nil {
 		return err
 	}
+	history, err := s.Catalog.StockHistory(r.Context(), p.ID, 20)
+	if err != nil {
+		return err
+	}
+	rows := make([]views.StockRow, len(history))
+	for i, h := range history {
+		rows[i] = views.StockRow{When: views.When(h.At), Delta: h.Delta, Reason: h.Reason, Actor: h.Actor}
+		if h.OrderID != nil {
+			rows[i].OrderID = *h.OrderID
+		}
+	}
 	return s.render(w, r, answer{Status: status,
 		Page: views.AdminProductPage(views.AdminProductView{ID: p.ID, Name: p.Name, Stock: p.Stock, Edit: edit, Adjust: adjust, Categories: cats,
-			Picture: p.Picture, CategorySlug: p.Category, PictureForm: picture}),
+			Picture: p.Picture, CategorySlug: p.Category, PictureForm: picture, StockHistory: rows}),
 		JSON: p})
 }
 

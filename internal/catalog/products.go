@@ -275,3 +275,25 @@ func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
+
+// StockEntry is one change of a product's stock, as its ledger holds it.
+type StockEntry struct {
+	Delta   int64
+	Reason  string
+	OrderID *int64
+	Actor   string // the email of who changed it ("" when nobody is recorded)
+	At      time.Time
+}
+
+// StockHistory is a product's latest n stock changes, newest first.
+func (s *Service) StockHistory(ctx context.Context, productID int64, n int32) ([]StockEntry, error) {
+	rows, err := s.q.StockHistory(ctx, db.StockHistoryParams{ProductID: productID, Limit: n})
+	out := make([]StockEntry, len(rows))
+	for i, r := range rows {
+		out[i] = StockEntry{Delta: r.Delta, Reason: r.Reason, OrderID: r.OrderID, At: r.CreatedAt}
+		if r.ActorEmail != nil {
+			out[i].Actor = *r.ActorEmail
+		}
+	}
+	return out, err
+}

@@ -338,6 +338,58 @@ func (q *Queries) SKUTaken(ctx context.Context, arg SKUTakenParams) (bool, error
 	return exists, err
 }
 
+const stockHistory = `-- name: StockHistory :many
+SELECT l.id, l.delta, l.reason, l.order_id, l.created_at, u.email AS actor_email
+FROM stock_ledger l
+LEFT JOIN users u ON u.id = l.actor_id
+WHERE l.product_id = $1
+ORDER BY l.id DESC
+LIMIT $2
+`
+
+type StockHistoryParams struct {
+	ProductID int64
+	Limit     int32
+}
+
+type StockHistoryRow struct {
+	ID         int64
+	Delta      int64
+	Reason     string
+	OrderID    *int64
+	CreatedAt  time.Time
+	ActorEmail *string
+}
+
+// A product's latest stock ledger rows, newest first (stock_ledger_product_idx),
+// with who made each change (the shopper for orders, the admin otherwise).
+func (q *Queries) StockHistory(ctx context.Context, arg StockHistoryParams) ([]StockHistoryRow, error) {
+	rows, err := q.db.Query(ctx, stockHistory, arg.ProductID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StockHistoryRow{}
+	for rows.Next() {
+		var i StockHistoryRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Delta,
+			&i.Reason,
+			&i.OrderID,
+			&i.CreatedAt,
+			&i.ActorEmail,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const updateProduct = `-- name: UpdateProduct :one
 UPDATE products SET sku = $1, name = $2, brand = $3, category_id = $4,
     description = $5, price = $6, updated_at = now()
