@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { APIRequestContext, expect, Page, request, test } from '@playwright/test';
-import { addAddress, admin, logIn, uniqueEmail } from './helpers';
+import { addAddress, admin, logIn, signUp } from './helpers';
 
 // Every page of the shop and of the admin area, checked with axe: no serious
 // or critical violation anywhere (docs/HTTP.md lists the routes).
@@ -64,12 +64,7 @@ test('every page has no serious or critical accessibility violation', async ({ p
   }
 
   // As a shopper with an order and something in the cart.
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(uniqueEmail('a11y'));
-  await page.getByLabel('Name').fill('Ally');
-  await page.getByLabel(/^Password/).fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await signUp(page, 'a11y', 'Ally');
   await addAddress(page);
   expect((await page.request.post('/account/topup', { form: { amount: '500000' }, headers: json })).status()).toBe(200);
   expect((await page.request.post('/cart/items', { form: { product_id: String(productID), quantity: '1' }, headers: json })).status()).toBe(200);

@@ -1,6 +1,6 @@
 import { APIRequestContext, expect, Page, request, test } from '@playwright/test';
 import { TestInfo } from '@playwright/test';
-import { addAddress, admin, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, signUp, watchConsole } from './helpers';
 
 // The price before paying (GET /checkout/preview) and the cart's quantities,
 // as a shopper sees them on the cart page.
@@ -43,12 +43,7 @@ async function newCampaign(api: APIRequestContext, name: string, off: number, mi
 
 // A new shopper with a balance, signed in on the page.
 async function newShopper(page: Page, balance: number) {
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(uniqueEmail('checkout'));
-  await page.getByLabel('Name').fill('Careful Buyer');
-  await page.getByLabel(/^Password/).fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await signUp(page, 'checkout', 'Careful Buyer');
   await addAddress(page);
   const r = await page.request.post('/account/topup', { form: { amount: String(balance) }, headers: json });
   expect(r.status(), await r.text()).toBe(200);

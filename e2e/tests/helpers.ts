@@ -1,4 +1,4 @@
-import { expect, Page, TestInfo } from '@playwright/test';
+import { APIRequestContext, expect, Page, request, TestInfo } from '@playwright/test';
 
 export const admin = { email: 'admin@opener.market', password: 'admin-password' };
 export const shopper = { email: 'shopper@opener.market', password: 'shopper-password' };
@@ -45,4 +45,33 @@ export async function addAddress(page: Page) {
     headers: { Accept: 'application/json' },
   });
   expect(r.status(), await r.text()).toBe(201);
+}
+
+// Signs a new shopper up on the page (a fresh email) and waits for the session.
+export async function signUp(page: Page, prefix: string, name: string) {
+  await page.goto('/signup');
+  await page.getByLabel('Email').fill(uniqueEmail(prefix));
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel(/^Password/).fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+}
+
+// An admin opens a campaign of `total` fixed-discount coupons, open from a
+// minute ago for an hour, through the JSON API; its id.
+export async function openCampaign(baseURL: string, name: string, discount: number, total: number): Promise<number> {
+  const api: APIRequestContext = await request.newContext({ baseURL, extraHTTPHeaders: { Accept: 'application/json' } });
+  expect((await api.post('/login', { form: admin })).status()).toBe(200);
+  const now = Date.now();
+  const c = await api.post('/admin/campaigns', {
+    form: {
+      name, discount_type: 'fixed', discount_value: String(discount), min_order_amount: '0', total_quantity: String(total),
+      starts_at: new Date(now - 60_000).toISOString(), ends_at: new Date(now + 3_600_000).toISOString(), valid_days: '7',
+    },
+  });
+  expect(c.status(), await c.text()).toBe(201);
+  const { id } = await c.json();
+  expect((await api.post(`/admin/campaigns/${id}/activate`)).status()).toBe(200);
+  await api.dispose();
+  return id;
 }

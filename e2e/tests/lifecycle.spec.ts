@@ -1,5 +1,5 @@
 import { Browser, expect, Page, test } from '@playwright/test';
-import { addAddress, admin, keepScreenshot, logIn, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, keepScreenshot, logIn, signUp, watchConsole } from './helpers';
 
 const json = { Accept: 'application/json' };
 
@@ -9,12 +9,7 @@ async function balance(page: Page): Promise<number> {
 
 // A shopper with an address and money buys two units of a product.
 async function placeOrder(page: Page): Promise<{ id: number; product: number; price: number }> {
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(uniqueEmail('timeline'));
-  await page.getByLabel('Name').fill('Timeline Buyer');
-  await page.getByLabel(/^Password/).fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await signUp(page, 'timeline', 'Timeline Buyer');
   await addAddress(page);
   expect((await page.request.post('/account/topup', { form: { amount: '500000' }, headers: json })).status()).toBe(200);
   const found = await (await page.request.get('/products?in_stock=1&min_price=5000&max_price=80000&sort=price_asc', { headers: json })).json();

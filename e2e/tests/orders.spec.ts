@@ -1,5 +1,5 @@
 import { APIRequestContext, expect, Page, request, test } from '@playwright/test';
-import { addAddress, admin, keepScreenshot, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, keepScreenshot, openCampaign, signUp, watchConsole } from './helpers';
 
 const json = { Accept: 'application/json' };
 
@@ -18,35 +18,13 @@ async function addToCart(page: Page, id: number) {
   await expect(page.getByRole('status').filter({ hasText: 'to your cart' })).toBeVisible();
 }
 
-// An admin opens a ₩5,000-off campaign through the JSON API.
-async function openCampaign(baseURL: string, name: string): Promise<number> {
-  const api: APIRequestContext = await request.newContext({ baseURL, extraHTTPHeaders: json });
-  expect((await api.post('/login', { form: admin })).status()).toBe(200);
-  const now = Date.now();
-  const c = await api.post('/admin/campaigns', {
-    form: {
-      name, discount_type: 'fixed', discount_value: '5000', min_order_amount: '0', total_quantity: '50',
-      starts_at: new Date(now - 60_000).toISOString(), ends_at: new Date(now + 3_600_000).toISOString(), valid_days: '7',
-    },
-  });
-  expect(c.status(), await c.text()).toBe(201);
-  const { id } = await c.json();
-  expect((await api.post(`/admin/campaigns/${id}/activate`)).status()).toBe(200);
-  await api.dispose();
-  return id;
-}
-
 test('a shopper tops up, buys with a coupon and points, and cancels', async ({ page, baseURL }, testInfo) => {
   test.slow(); // a whole shopping trip: two orders, a claim, a cancel
   const con = watchConsole(page);
   const campaign = `E2E ₩5,000 off ${Date.now()}`;
-  const campaignID = await openCampaign(baseURL!, campaign);
+  const campaignID = await openCampaign(baseURL!, campaign, 5000, 50);
 
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(uniqueEmail('buyer'));
-  await page.getByLabel('Name').fill('Buyer');
-  await page.getByLabel(/^Password/).fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await signUp(page, 'buyer', 'Buyer');
 
   // Top up on the account page.
   await page.goto('/account');
@@ -139,12 +117,7 @@ test('a price changed while the cart was open is shown before the order is place
   expect(created.status(), await created.text()).toBe(201);
   const { id } = await created.json();
 
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(uniqueEmail('price'));
-  await page.getByLabel('Name').fill('Careful Buyer');
-  await page.getByLabel(/^Password/).fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('button', { name: 'Log out' })).toBeVisible();
+  await signUp(page, 'price', 'Careful Buyer');
   await addAddress(page);
   await page.goto('/account');
   await page.getByLabel(/^Amount in won/).fill('100000');

@@ -1,6 +1,6 @@
 import AxeBuilder from '@axe-core/playwright';
 import { APIRequestContext, expect, Page, request, test, TestInfo } from '@playwright/test';
-import { addAddress, admin, logIn, uniqueEmail, watchConsole } from './helpers';
+import { addAddress, admin, logIn, openCampaign, signUp, uniqueEmail, watchConsole } from './helpers';
 
 // The phone project (360×800, playwright.config.ts): the shopper's main
 // journey and the admin dashboard, with a screenshot of every step kept as
@@ -19,35 +19,13 @@ async function shot(page: Page, testInfo: TestInfo, name: string) {
   await testInfo.attach(name, { path, contentType: 'image/png' });
 }
 
-async function openCampaign(baseURL: string, name: string): Promise<number> {
-  const api: APIRequestContext = await request.newContext({ baseURL, extraHTTPHeaders: json });
-  expect((await api.post('/login', { form: admin })).status()).toBe(200);
-  const now = Date.now();
-  const c = await api.post('/admin/campaigns', {
-    form: {
-      name, discount_type: 'fixed', discount_value: '2000', min_order_amount: '0', total_quantity: '30',
-      starts_at: new Date(now - 60_000).toISOString(), ends_at: new Date(now + 3_600_000).toISOString(), valid_days: '7',
-    },
-  });
-  expect(c.status(), await c.text()).toBe(201);
-  const { id } = await c.json();
-  expect((await api.post(`/admin/campaigns/${id}/activate`)).status()).toBe(200);
-  await api.dispose();
-  return id;
-}
-
 test('a shopper searches, buys with a coupon and an admin checks the dashboard, on a phone', async ({ page, baseURL }, testInfo) => {
   test.slow(); // a whole journey with a screenshot per step
   const con = watchConsole(page);
   const campaign = `Phone sale ${Date.now()}`;
-  await openCampaign(baseURL!, campaign);
+  await openCampaign(baseURL!, campaign, 2000, 30);
 
-  await page.goto('/signup');
-  await page.getByLabel('Email').fill(uniqueEmail('phone'));
-  await page.getByLabel('Name').fill('Pho');
-  await page.getByLabel(/^Password/).fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page.getByRole('button', { name: 'Log out', exact: true })).toBeVisible();
+  await signUp(page, 'phone', 'Pho');
   await addAddress(page);
   await page.goto('/account');
   await page.getByLabel(/^Amount in won/).fill('300000');
