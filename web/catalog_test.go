@@ -99,6 +99,10 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	if n := h.count("SELECT stock FROM product_stock"); n != 3 {
 		t.Fatalf("stock %d", n)
 	}
+	// The product's admin page shows the change in its stock ledger, and who made it.
+	if r := admin.get("/admin/products/" + strconv.FormatInt(id, 10)); !strings.Contains(r.body, "damaged in storage") || !strings.Contains(r.body, "−2") && !strings.Contains(r.body, "-2") || !strings.Contains(r.body, adminEmail) {
+		t.Fatalf("the stock ledger is not on the product's page: %d", r.status)
+	}
 	if r := h.client().json().get("/admin/products"); r.status != http.StatusUnauthorized {
 		t.Fatalf("anonymous admin list: %d", r.status)
 	}
