@@ -43,6 +43,10 @@ func TestExportsAreCSVDownloadsForAdminsOnly(t *testing.T) {
 			t.Errorf("%s: %d (%s), want %d and no CSV", path, r.status, r.header.Get("Content-Type"), want)
 		}
 	}
+	// The orders page offers the export of what its filter shows.
+	if r := admin.get("/admin/orders?status=placed&from=2026-01-01"); !strings.Contains(r.body, `href="/admin/exports/orders.csv?from=2026-01-01&amp;status=placed"`) {
+		t.Errorf("the orders page has no download of its filter")
+	}
 	if r := shopper.get("/admin/exports/orders.csv"); r.status != 403 || strings.Contains(r.body, "csv@example.test") {
 		t.Fatalf("a shopper's export: %d", r.status)
 	}
