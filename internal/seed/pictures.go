@@ -22,7 +22,7 @@ import (
 // DemoPictures is how many products of the demo shop get a picture: the most
 // popular ones (the home shelf and the first pages of a search); the rest
 // show their category's illustration.
-const DemoPictures = 200
+const DemoPictures = 300
 
 // Pictures gives the n most popular products without a picture one, drawn
 // for their category in their colour, encoded as JPEG and stored through
