@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/account"
+	"market/internal/audit"
 	"market/internal/bench"
 	"market/internal/catalog"
 	"market/internal/config"
@@ -175,6 +176,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Coupons:     coupons,
 		Orders:      orders,
 		Exports:     export.NewService(pool),
+		Audit:       audit.NewService(pool),
 	})
 
 	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}

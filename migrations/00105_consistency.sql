@@ -14,5 +14,23 @@ CREATE TABLE consistency_runs (
 );
 CREATE INDEX consistency_runs_ran_at_idx ON consistency_runs (ran_at DESC);
 
+-- Every admin action, written in the action's own transaction: who, what
+-- kind of thing, which one, and that thing before and after (docs/HTTP.md,
+-- GET /admin/audit). admin_id is NULL for the shop's own scheduled steps
+-- (a campaign ended when its window closed).
+CREATE TABLE audit_log (
+    id         bigserial   PRIMARY KEY,
+    admin_id   bigint      REFERENCES users (id),
+    kind       text        NOT NULL CHECK (kind IN ('campaign', 'product', 'order', 'shopper', 'repair')),
+    action     text        NOT NULL CHECK (length(action) BETWEEN 1 AND 40),
+    subject    text        NOT NULL CHECK (length(subject) BETWEEN 1 AND 200),
+    before     jsonb,
+    after      jsonb,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_log_admin_idx ON audit_log (admin_id, id);
+CREATE INDEX audit_log_kind_idx ON audit_log (kind, id);
+
 -- +goose Down
+DROP TABLE audit_log;
 DROP TABLE consistency_runs;

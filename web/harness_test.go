@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/account"
+	"market/internal/audit"
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/consistency"
@@ -65,7 +66,7 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 		t.Fatal(err)
 	}
 	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Search: search.NewService(pool),
-		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
+		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Audit: audit.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/account"
+	"market/internal/audit"
 	"market/internal/catalog"
 	"market/internal/config"
 	"market/internal/consistency"
@@ -36,6 +37,7 @@ type Deps struct {
 	Coupons     *coupon.Service
 	Orders      *order.Service
 	Exports     *export.Service
+	Audit       *audit.Service
 	Metrics     prometheus.Registerer
 }
 
@@ -101,6 +103,7 @@ func (s *Server) routes() chi.Router {
 		s.adminOrderRoutes(r)
 		s.adminShopperRoutes(r)
 		s.adminExportRoutes(r)
+		r.Get("/audit", s.h(s.adminAudit))
 	})
 	return r
 }

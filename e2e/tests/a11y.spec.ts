@@ -80,7 +80,7 @@ test('every page has no serious or critical accessibility violation', async ({ p
   // As an admin.
   await logIn(page, admin);
   for (const path of ['/admin', '/admin/campaigns', `/admin/campaigns/${campaignID}`, '/admin/products', `/admin/products/${productID}`,
-    '/admin/orders', `/admin/orders/${orderID}`, '/admin/consistency']) {
+    '/admin/orders', `/admin/orders/${orderID}`, '/admin/consistency', '/admin/shoppers', '/admin/audit']) {
     await axeCheck(page, path);
   }
 });

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 )
@@ -90,7 +91,18 @@ func (s *Service) Shopper(ctx context.Context, id int64) (User, *time.Time, erro
 // SetDisabled disables a shopper (ending every session, so the next request
 // of each is anonymous, and refusing logins) or enables one again.
 func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) error {
-	_, err := s.q.SetShopperDisabled(ctx, db.SetShopperDisabledParams{ID: id, Disabled: disabled})
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		before, err := q.GetUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := q.SetShopperDisabled(ctx, db.SetShopperDisabledParams{ID: id, Disabled: disabled}); err != nil {
+			return err
+		}
+		action := map[bool]string{true: "disable", false: "enable"}[disabled]
+		return audit.Record(ctx, q, audit.Shopper, action, audit.Subject("shopper", id),
+			map[string]any{"disabled": before.DisabledAt != nil}, map[string]any{"disabled": disabled})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errNoShopper
 	}

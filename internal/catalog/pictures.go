@@ -18,6 +18,7 @@ import (
 	"golang.org/x/image/draw"
 	"golang.org/x/image/webp"
 
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/text"
@@ -325,10 +326,14 @@ func (s *Service) SetPicture(ctx context.Context, productID int64, up PictureUpl
 		if up.ActorID > 0 {
 			actor = &up.ActorID
 		}
-		return q.UpsertPicture(ctx, db.UpsertPictureParams{ProductID: productID, Hash: p.hash, Alt: up.Alt, OriginalType: ft.mime,
+		if err := q.UpsertPicture(ctx, db.UpsertPictureParams{ProductID: productID, Hash: p.hash, Alt: up.Alt, OriginalType: ft.mime,
 			Original: up.Data, Width: int32(cfg.Width), Height: int32(cfg.Height), SizedType: p.sizedType,
 			Large: p.large, LargeWidth: int32(p.lw), LargeHeight: int32(p.lh), Small: p.small, SmallWidth: int32(p.sw), SmallHeight: int32(p.sh),
-			UploadedBy: actor})
+			UploadedBy: actor}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Product, "picture", audit.Subject("product", productID), nil,
+			map[string]any{"picture": key, "alt": up.Alt, "width": cfg.Width, "height": cfg.Height})
 	})
 	if err != nil {
 		return Product{}, err

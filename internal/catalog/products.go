@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/text"
@@ -185,7 +186,10 @@ func (s *Service) Create(ctx context.Context, in ProductInput) (Product, error) 
 		if err != nil {
 			return err
 		}
-		return q.CreateProductStock(ctx, db.CreateProductStockParams{ProductID: id, Stock: in.Stock})
+		if err := q.CreateProductStock(ctx, db.CreateProductStockParams{ProductID: id, Stock: in.Stock}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Product, "create", audit.Subject("product", id), nil, in)
 	})
 	if err != nil {
 		return Product{}, err
@@ -199,7 +203,11 @@ func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Produc
 	if err := in.Validate(); err != nil {
 		return Product{}, err
 	}
-	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+	before, err := s.Product(ctx, id)
+	if err != nil {
+		return Product{}, err
+	}
+	err = db.WithTx(ctx, s.pool, func(q *db.Queries) error {
 		catID, err := category(ctx, q, in.Category)
 		if err != nil {
 			return err
@@ -211,8 +219,12 @@ func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Produc
 			return errNoProduct
 		case isUniqueViolation(err):
 			return errSKUTaken(in.SKU)
+		case err != nil:
+			return err
 		}
-		return err
+		return audit.Record(ctx, q, audit.Product, "edit", audit.Subject("product", id),
+			map[string]any{"sku": before.SKU, "name": before.Name, "brand": before.Brand, "category": before.Category, "description": before.Description, "price": before.Price},
+			map[string]any{"sku": in.SKU, "name": in.Name, "brand": in.Brand, "category": in.Category, "description": in.Description, "price": in.Price})
 	})
 	if err != nil {
 		return Product{}, err
@@ -246,7 +258,8 @@ func (s *Service) Adjust(ctx context.Context, productID int64, a Adjustment) (Pr
 		return Product{}, err
 	}
 	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
-		if _, err := q.AdjustStock(ctx, db.AdjustStockParams{ProductID: productID, Delta: a.Delta}); errors.Is(err, pgx.ErrNoRows) {
+		stock, err := q.AdjustStock(ctx, db.AdjustStockParams{ProductID: productID, Delta: a.Delta})
+		if errors.Is(err, pgx.ErrNoRows) {
 			exists, err := q.ProductExists(ctx, productID)
 			if err != nil {
 				return err
@@ -263,7 +276,11 @@ func (s *Service) Adjust(ctx context.Context, productID int64, a Adjustment) (Pr
 		if a.ActorID > 0 {
 			actor = &a.ActorID
 		}
-		return q.InsertStockLedger(ctx, db.InsertStockLedgerParams{ProductID: productID, Delta: a.Delta, Reason: a.Reason, ActorID: actor})
+		if err := q.InsertStockLedger(ctx, db.InsertStockLedgerParams{ProductID: productID, Delta: a.Delta, Reason: a.Reason, ActorID: actor}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Product, "stock", audit.Subject("product", productID),
+			map[string]any{"stock": stock - a.Delta}, map[string]any{"stock": stock, "delta": a.Delta, "reason": a.Reason})
 	})
 	if err != nil {
 		return Product{}, err

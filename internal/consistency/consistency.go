@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/coupon"
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 )
@@ -117,15 +118,24 @@ func (s *Service) Run(ctx context.Context, trigger string, actorID *int64) (Repo
 		r.OK = r.OK && c.OK
 	}
 	r.Summary = fmt.Sprintf("%d checks, %d failed", len(checks), r.Failed())
-	return s.store(ctx, r)
+	return store(ctx, s.q, r)
 }
 
 // RecordRepair stores a repair in the same history, with who ran it.
 func (s *Service) RecordRepair(ctx context.Context, actorID int64, summary string, ok bool, took time.Duration) (Report, error) {
-	return s.store(ctx, Report{Kind: "repair", Trigger: "repair", ActorID: &actorID, OK: ok, Summary: summary, TookMS: took.Milliseconds(), Checks: []Check{}})
+	var rep Report
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		var err error
+		rep, err = store(ctx, q, Report{Kind: "repair", Trigger: "repair", ActorID: &actorID, OK: ok, Summary: summary, TookMS: took.Milliseconds(), Checks: []Check{}})
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Repair, "repair", audit.Subject("consistency run", rep.ID), nil, map[string]any{"summary": summary, "ok": ok})
+	})
+	return rep, err
 }
 
-func (s *Service) store(ctx context.Context, r Report) (Report, error) {
+func store(ctx context.Context, q *db.Queries, r Report) (Report, error) {
 	if r.Checks == nil {
 		r.Checks = []Check{}
 	}
@@ -133,7 +143,7 @@ func (s *Service) store(ctx context.Context, r Report) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	row, err := s.q.InsertConsistencyRun(ctx, db.InsertConsistencyRunParams{
+	row, err := q.InsertConsistencyRun(ctx, db.InsertConsistencyRunParams{
 		Kind: r.Kind, Trigger: r.Trigger, ActorID: r.ActorID, TookMs: r.TookMS, Ok: r.OK, Summary: r.Summary, Checks: b,
 	})
 	if err != nil {

@@ -77,6 +77,10 @@ func TestTheAutoEndJobEndsOverdueCampaignsOnceAcrossInstances(t *testing.T) {
 		if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM campaign_events WHERE campaign_id = $1 AND detail LIKE '%window closed%'`, id).Scan(&ends); err != nil || ends != 1 {
 			t.Fatalf("campaign %d ended %d times by the job (%v)", id, ends, err)
 		}
+		// The audit trail has it as the shop's own step: no admin.
+		if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE subject = 'campaign ' || $1::bigint AND action = 'end' AND admin_id IS NULL`, id).Scan(&ends); err != nil || ends != 1 {
+			t.Fatalf("campaign %d: %d audit rows of the shop ending it (%v)", id, ends, err)
+		}
 	}
 	rs, err := a.RedisStates(t.Context(), overdue)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/redisdb"
@@ -194,11 +195,20 @@ func (s *Service) Create(ctx context.Context, in Input) (Campaign, error) {
 	if err := in.Validate(); err != nil {
 		return Campaign{}, err
 	}
-	return s.q.CreateCampaign(ctx, db.CreateCampaignParams{
-		Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
-		MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
-		ValidDays: int32(in.ValidDays),
+	var c Campaign
+	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+		var err error
+		c, err = q.CreateCampaign(ctx, db.CreateCampaignParams{
+			Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
+			MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
+			ValidDays: int32(in.ValidDays),
+		})
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Campaign, "create", audit.Subject("campaign", c.ID), nil, c)
 	})
+	return c, err
 }
 
 // Update edits a campaign. A draft may change everything; a live (active or
@@ -213,10 +223,18 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Campaign, err
 		if err := in.Validate(); err != nil {
 			return Campaign{}, err
 		}
-		c, err := s.q.UpdateDraftCampaign(ctx, db.UpdateDraftCampaignParams{
-			ID: id, Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
-			MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
-			ValidDays: int32(in.ValidDays),
+		before := c
+		err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
+			var err error
+			c, err = q.UpdateDraftCampaign(ctx, db.UpdateDraftCampaignParams{
+				ID: id, Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
+				MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
+				ValidDays: int32(in.ValidDays),
+			})
+			if err != nil {
+				return err
+			}
+			return audit.Record(ctx, q, audit.Campaign, "edit", audit.Subject("campaign", id), before, c)
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Campaign{}, errs.New(errs.Conflict, "This campaign is no longer a draft; reload the page.")
@@ -248,7 +266,11 @@ func (s *Service) resize(ctx context.Context, id, total int64) (Campaign, error)
 		}
 		var err error
 		c, err = q.SetCampaignQuantity(ctx, db.SetCampaignQuantityParams{ID: id, TotalQuantity: total})
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Campaign, "resize", audit.Subject("campaign", id),
+			map[string]any{"total_quantity": cur.TotalQuantity}, map[string]any{"total_quantity": total})
 	})
 	if err != nil {
 		return Campaign{}, err
@@ -316,7 +338,11 @@ func (s *Service) transition(ctx context.Context, id int64, action, why string) 
 		}
 		var err error
 		c, err = q.SetCampaignState(ctx, db.SetCampaignStateParams{ID: id, State: tr.to})
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, q, audit.Campaign, action, audit.Subject("campaign", id),
+			map[string]any{"state": cur.State}, map[string]any{"state": tr.to, "why": why})
 	})
 	if err != nil {
 		return Campaign{}, err

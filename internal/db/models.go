@@ -20,6 +20,17 @@ type Address struct {
 	CreatedAt  time.Time
 }
 
+type AuditLog struct {
+	ID        int64
+	AdminID   *int64
+	Kind      string
+	Action    string
+	Subject   string
+	Before    []byte
+	After     []byte
+	CreatedAt time.Time
+}
+
 type BalanceLedger struct {
 	ID        int64
 	UserID    int64

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/money"
@@ -60,6 +61,10 @@ func (s *Service) Adjust(ctx context.Context, a Adjustment) (Wallet, error) {
 			return errs.New(errs.Conflict, "The shopper has %s; taking %s would go below zero.", name(held), name(-a.Delta))
 		case a.Delta > 0 && held > math.MaxInt64-a.Delta:
 			return errs.New(errs.Conflict, "That would be more than the account can hold.")
+		}
+		if err := audit.Record(ctx, q, audit.Shopper, "adjust "+a.Kind, audit.Subject("shopper", a.UserID),
+			map[string]any{a.Kind: held}, map[string]any{a.Kind: held + a.Delta, "reason": a.Note}); err != nil {
+			return err
 		}
 		if a.Kind == AdjustBalance {
 			if err := q.MoveWallet(ctx, db.MoveWalletParams{ID: a.UserID, BalanceDelta: a.Delta}); err != nil {

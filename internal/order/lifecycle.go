@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"slices"
 
+	"market/internal/audit"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/money"
@@ -54,6 +55,13 @@ func (s *Service) Advance(ctx context.Context, adminID, orderID int64, to, carri
 		if err := q.SetOrderStatus(ctx, p); err != nil {
 			return err
 		}
+		after := map[string]any{"status": to}
+		if to == StatusShipped {
+			after["carrier"], after["tracking_number"] = carrier, tracking
+		}
+		if err := audit.Record(ctx, q, audit.Order, to, audit.Subject("order", o.ID), map[string]any{"status": o.Status}, after); err != nil {
+			return err
+		}
 		return q.InsertOrderEvent(ctx, db.InsertOrderEventParams{OrderID: o.ID, Status: to, Note: note, ActorID: &adminID})
 	})
 }
@@ -68,6 +76,11 @@ func (s *Service) AdminCancel(ctx context.Context, adminID, orderID int64, reaso
 	return s.changeOrder(ctx, orderID, nil, func(q *db.Queries, o db.Order) error {
 		if o.Status == StatusDelivered {
 			return errs.New(errs.Conflict, "This order was delivered; refund its lines instead.")
+		}
+		if err := audit.Record(ctx, q, audit.Order, "cancel", audit.Subject("order", o.ID),
+			map[string]any{"status": o.Status, "refunded": o.Refunded},
+			map[string]any{"status": StatusCancelled, "refunded": o.Charged, "reason": reason}); err != nil {
+			return err
 		}
 		return reverse(ctx, q, o, adminID, &reason)
 	})
@@ -139,6 +152,12 @@ func (s *Service) Refund(ctx context.Context, in RefundInput) (Order, error) {
 				Reason: "refund, restocked", OrderID: &o.ID, ActorID: &in.AdminID}); err != nil {
 				return err
 			}
+		}
+		if err := audit.Record(ctx, q, audit.Order, "refund", audit.Subject("order", o.ID),
+			map[string]any{"refunded": o.Refunded, "product_id": in.ProductID, "units_refunded": line.Refunded},
+			map[string]any{"refunded": o.Refunded + amount, "product_id": in.ProductID, "units_refunded": int64(line.Refunded) + in.Quantity,
+				"points_returned": back, "points_clawed": claw, "restocked": in.Restock, "reason": in.Reason}); err != nil {
+			return err
 		}
 		note := fmt.Sprintf("%d × %s: %s back (%s)", in.Quantity, line.Name, money.Won(amount), in.Reason)
 		return q.InsertOrderEvent(ctx, db.InsertOrderEventParams{OrderID: o.ID, Status: "refunded", Note: note, ActorID: &in.AdminID})
