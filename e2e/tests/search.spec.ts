@@ -83,7 +83,11 @@ test('a shopper filters by category and price in place, pages forward and opens 
   }
   await keepScreenshot(page, testInfo, 'search-filtered');
 
-  // Page forward: the rest, none repeated, still without a reload.
+  // Page forward: the rest, none repeated, still without a reload. The
+  // keyword typed above may still have a search in flight (its count is the
+  // same), so wait until htmx has settled before clicking.
+  await page.waitForLoadState('networkidle');
+  await expect(page.locator('.htmx-request')).toHaveCount(0);
   await page.getByRole('link', { name: 'Next page' }).click();
   await expect(page).toHaveURL(/[?&]after=/);
   await expect(page.getByRole('article')).toHaveCount(inRange - 20);

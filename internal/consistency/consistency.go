@@ -14,8 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"market/internal/coupon"
 	"market/internal/audit"
+	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/errs"
 )
