@@ -146,6 +146,12 @@
     });
   }
   document.addEventListener('htmx:historyRestore', syncFromLocation);
+  // The keyword box searches as it is typed in (after a pause). Its change
+  // event, on blur, would search once more, racing whatever click caused
+  // the blur: "Next page" pressed right after typing came back as page 1.
+  document.addEventListener('change', function (e) {
+    if (e.target && e.target.id === 'f-q') e.stopPropagation();
+  }, true);
   // A new search from the page's own box shows in the header's box too
   // (not the other way round: the page's box may still be being typed in).
   document.addEventListener('htmx:pushedIntoHistory', function () {

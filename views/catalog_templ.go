@@ -207,7 +207,7 @@ func SearchPage(v SearchView) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<h1>Products</h1><form id=\"filter-form\" class=\"form-inline filter-form\" method=\"get\" action=\"/products\" role=\"search\" aria-label=\"Filter products\" data-sync-url hx-get=\"/products\" hx-target=\"#results\" hx-push-url=\"true\" hx-trigger=\"submit, change, keyup changed delay:400ms from:#f-q\" hx-indicator=\"#search-busy\"><div class=\"field filter-keyword\"><label for=\"f-q\">Keyword</label> <input id=\"f-q\" type=\"search\" name=\"q\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<h1>Products</h1><form id=\"filter-form\" class=\"form-inline filter-form\" method=\"get\" action=\"/products\" role=\"search\" aria-label=\"Filter products\" data-sync-url hx-get=\"/products\" hx-target=\"#results\" hx-push-url=\"true\" hx-trigger=\"submit, change, input changed delay:400ms from:#f-q\" hx-indicator=\"#search-busy\"><div class=\"field filter-keyword\"><label for=\"f-q\">Keyword</label> <input id=\"f-q\" type=\"search\" name=\"q\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
