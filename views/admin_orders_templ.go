@@ -953,7 +953,7 @@ func orderActions(v AdminOrderDetail) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 82, "\" aria-label=\"Ship the order\"><div class=\"field\"><label for=\"ship-carrier\">Carrier</label> <input id=\"ship-carrier\" name=\"carrier\" required maxlength=\"50\"></div><div class=\"field\"><label for=\"ship-tracking\">Tracking number</label> <input id=\"ship-tracking\" name=\"tracking_number\" required maxlength=\"50\"></div><button type=\"submit\" class=\"btn\">Mark shipped</button></form>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 82, "\" aria-label=\"Ship the order\"><div class=\"field\"><label for=\"ship-carrier\">Carrier</label> <input id=\"ship-carrier\" type=\"text\" name=\"carrier\" required maxlength=\"50\"></div><div class=\"field\"><label for=\"ship-tracking\">Tracking number</label> <input id=\"ship-tracking\" type=\"text\" name=\"tracking_number\" required maxlength=\"50\"></div><button type=\"submit\" class=\"btn\">Mark shipped</button></form>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -1022,7 +1022,7 @@ func orderActions(v AdminOrderDetail) templ.Component {
 					}
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, "</select></div><div class=\"field\"><label for=\"refund-quantity\">Units</label> <input id=\"refund-quantity\" name=\"quantity\" type=\"number\" min=\"1\" max=\"99\" value=\"1\" required></div><div class=\"field\"><label for=\"refund-reason\">Reason for the refund</label> <input id=\"refund-reason\" name=\"reason\" required maxlength=\"200\"></div><div class=\"field\"><label><input type=\"checkbox\" name=\"restock\" value=\"1\"> Put back in stock</label></div><button type=\"submit\" class=\"btn\">Refund</button></form>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, "</select></div><div class=\"field\"><label for=\"refund-quantity\">Units</label> <input id=\"refund-quantity\" name=\"quantity\" type=\"number\" min=\"1\" max=\"99\" value=\"1\" required></div><div class=\"field\"><label for=\"refund-reason\">Reason for the refund</label> <input id=\"refund-reason\" type=\"text\" name=\"reason\" required maxlength=\"200\"></div><div class=\"field\"><label><input type=\"checkbox\" name=\"restock\" value=\"1\"> Put back in stock</label></div><button type=\"submit\" class=\"btn\">Refund</button></form>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1053,7 +1053,7 @@ func orderActions(v AdminOrderDetail) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, ", the points used and the coupon, takes back the points earned, and puts the units not refunded back in stock. The shopper sees the reason.</p><div class=\"field\"><label for=\"cancel-reason\">Reason for cancelling</label> <input id=\"cancel-reason\" name=\"reason\" required maxlength=\"200\"></div><button type=\"submit\" class=\"btn btn-danger\">Cancel order</button></form></details>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 92, ", the points used and the coupon, takes back the points earned, and puts the units not refunded back in stock. The shopper sees the reason.</p><div class=\"field\"><label for=\"cancel-reason\">Reason for cancelling</label> <input id=\"cancel-reason\" type=\"text\" name=\"reason\" required maxlength=\"200\"></div><button type=\"submit\" class=\"btn btn-danger\">Cancel order</button></form></details>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
