@@ -23,17 +23,27 @@ func (s *Server) adminOrderRoutes(r chi.Router) {
 // steps are the lifecycle routes' statuses (docs/ORDERS.md).
 var steps = map[string]string{"prepare": order.StatusPreparing, "ship": order.StatusShipped, "deliver": order.StatusDelivered}
 
-func (s *Server) advanceOrder(w http.ResponseWriter, r *http.Request) error {
+// orderForm reads an admin's change of an order: the order's id from the
+// path and the form, whose fields read decides.
+func orderForm(r *http.Request, read func(f *form)) (int64, error) {
 	id, err := orderID(r)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	f, err := parseForm(r)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	carrier, tracking := f.text("carrier", order.CarrierText), f.text("tracking_number", order.TrackingText)
-	if err := f.err(); err != nil {
+	read(f)
+	return id, f.err()
+}
+
+func (s *Server) advanceOrder(w http.ResponseWriter, r *http.Request) error {
+	var carrier, tracking string
+	id, err := orderForm(r, func(f *form) {
+		carrier, tracking = f.text("carrier", order.CarrierText), f.text("tracking_number", order.TrackingText)
+	})
+	if err != nil {
 		return err
 	}
 	o, err := s.Orders.Advance(r.Context(), currentUser(r).ID, id, steps[chi.URLParam(r, "step")], carrier, tracking)
@@ -41,16 +51,9 @@ func (s *Server) advanceOrder(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) adminCancelOrder(w http.ResponseWriter, r *http.Request) error {
-	id, err := orderID(r)
+	var reason string
+	id, err := orderForm(r, func(f *form) { reason = f.text("reason", order.ReasonText) })
 	if err != nil {
-		return err
-	}
-	f, err := parseForm(r)
-	if err != nil {
-		return err
-	}
-	reason := f.text("reason", order.ReasonText)
-	if err := f.err(); err != nil {
 		return err
 	}
 	o, err := s.Orders.AdminCancel(r.Context(), currentUser(r).ID, id, reason)
@@ -58,26 +61,18 @@ func (s *Server) adminCancelOrder(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) refundOrder(w http.ResponseWriter, r *http.Request) error {
-	id, err := orderID(r)
+	in := order.RefundInput{AdminID: currentUser(r).ID}
+	id, err := orderForm(r, func(f *form) {
+		in.ProductID, in.Quantity = f.int64("product_id", 1, 1<<62, true, 0), f.int64("quantity", 1, order.MaxQuantity, true, 0)
+		in.Restock = f.flag("restock", "Tick the box to put the units back in stock.")
+		in.Reason = f.text("reason", order.ReasonText)
+	})
 	if err != nil {
 		return err
 	}
-	f, err := parseForm(r)
-	if err != nil {
-		return err
-	}
-	in := order.RefundInput{AdminID: currentUser(r).ID, OrderID: id,
-		ProductID: f.int64("product_id", 1, 1<<62, true, 0), Quantity: f.int64("quantity", 1, order.MaxQuantity, true, 0),
-		Restock: f.flag("restock", "Tick the box to put the units back in stock."), Reason: f.text("reason", order.ReasonText)}
-	if err := f.err(); err != nil {
-		return err
-	}
-	before, err := s.Orders.AdminOrder(r.Context(), id)
-	if err != nil {
-		return err
-	}
+	in.OrderID = id
 	o, err := s.Orders.Refund(r.Context(), in)
-	return s.orderChanged(w, r, o, err, "Refunded "+views.Won(o.Refunded-before.Refunded)+".")
+	return s.orderChanged(w, r, o, err, "Refunded "+views.Won(o.Refunded)+" on this order so far.")
 }
 
 // orderChanged answers an admin's change of an order: the order (JSON), or
