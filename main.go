@@ -38,6 +38,7 @@ import (
 	"market/internal/export"
 	"market/internal/order"
 	"market/internal/redisdb"
+	"market/internal/replica"
 	"market/internal/search"
 	"market/internal/seed"
 	"market/web"
@@ -170,8 +171,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts:    accounts,
-		Catalog:     catalog.NewService(pool),
-		Search:      search.NewService(pool),
+		Catalog:     catalog.NewService(replica.PrimaryOnly(pool)),
+		Search:      search.NewService(replica.PrimaryOnly(pool)),
 		Consistency: checks,
 		Coupons:     coupons,
 		Orders:      orders,
@@ -268,7 +269,7 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 		return err
 	}
 	if *ifEmpty {
-		n, err := catalog.NewService(pool).Count(ctx)
+		n, err := catalog.NewService(replica.PrimaryOnly(pool)).Count(ctx)
 		if err != nil {
 			return err
 		}
@@ -281,7 +282,7 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if err := seed.Products(ctx, pool, *products, os.Stderr); err != nil {
 		return err
 	}
-	if err := seed.Pictures(ctx, pool, catalog.NewService(pool), seed.DemoPictures, os.Stderr); err != nil {
+	if err := seed.Pictures(ctx, pool, catalog.NewService(replica.PrimaryOnly(pool)), seed.DemoPictures, os.Stderr); err != nil {
 		return err
 	}
 	if err := seed.Shoppers(ctx, pool, *shoppers, os.Stderr); err != nil {

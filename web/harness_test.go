@@ -20,6 +20,7 @@ import (
 	"market/internal/coupon"
 	"market/internal/export"
 	"market/internal/order"
+	"market/internal/replica"
 	"market/internal/search"
 	"market/internal/testenv"
 )
@@ -65,7 +66,7 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Search: search.NewService(pool),
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(replica.PrimaryOnly(pool)), Search: search.NewService(replica.PrimaryOnly(pool)),
 		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Audit: audit.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))

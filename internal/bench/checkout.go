@@ -23,6 +23,7 @@ import (
 	"market/internal/db"
 	"market/internal/order"
 	"market/internal/redisdb"
+	"market/internal/replica"
 	"market/web"
 )
 
@@ -207,7 +208,7 @@ func newCheckoutHTTP(pool *pgxpool.Pool, rdb redis.UniversalClient, cfg config.C
 	accounts := account.NewService(pool, rdb, account.Limits{PerEmail: cfg.LoginFailuresPerEmail, PerAddr: cfg.LoginFailuresPerAddr, Window: cfg.LoginWindow})
 	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
 		Accounts: accounts,
-		Catalog:  catalog.NewService(pool), Orders: svc})
+		Catalog:  catalog.NewService(replica.PrimaryOnly(pool)), Orders: svc})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

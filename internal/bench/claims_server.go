@@ -27,6 +27,7 @@ import (
 	"market/internal/coupon"
 	"market/internal/db"
 	"market/internal/redisdb"
+	"market/internal/replica"
 	"market/web"
 )
 
@@ -63,7 +64,7 @@ func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args
 
 	handler := web.New(web.Deps{Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
-		Catalog:  catalog.NewService(pool), Coupons: svc})
+		Catalog:  catalog.NewService(replica.PrimaryOnly(pool)), Coupons: svc})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

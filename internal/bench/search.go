@@ -27,6 +27,7 @@ import (
 	"market/internal/config"
 	"market/internal/db"
 	"market/internal/redisdb"
+	"market/internal/replica"
 	"market/internal/search"
 	"market/web"
 )
@@ -378,7 +379,7 @@ type httpSearch struct {
 // pool, on a loopback listener, for inflight clients at once.
 func shopSearch(cfg config.Config, pool *pgxpool.Pool, rdb redis.UniversalClient, inflight int) (httpSearch, func()) {
 	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(pool), Search: search.NewService(pool)})
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(replica.PrimaryOnly(pool)), Search: search.NewService(replica.PrimaryOnly(pool))})
 	srv := httptest.NewServer(handler)
 	transport := &http.Transport{MaxIdleConns: 2 * inflight, MaxIdleConnsPerHost: 2 * inflight}
 	return httpSearch{base: srv.URL, client: &http.Client{Timeout: time.Minute, Transport: transport}}, func() {

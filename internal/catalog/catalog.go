@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"market/internal/db"
+	"market/internal/replica"
 )
 
 // Item is a product as lists and cards show it.
@@ -26,21 +27,36 @@ type Item struct {
 }
 
 // Service is the catalogue domain: products, categories and stock, and
-// their writes. Search reads them (internal/search).
+// their writes. Search reads them (internal/search). The shop's pages read
+// through reads, which may send them to a replica; writes, and the reads
+// that answer a write, use the primary.
 type Service struct {
-	pool *pgxpool.Pool
-	q    *db.Queries
+	pool  *pgxpool.Pool
+	q     *db.Queries
+	reads *replica.Reads
 	// decoding bounds the pixels of pictures being decoded at once.
 	decoding *semaphore.Weighted
 }
 
-func NewService(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, q: db.New(pool), decoding: semaphore.NewWeighted(decodeBudget)}
+func NewService(reads *replica.Reads) *Service {
+	pool := reads.Primary()
+	return &Service{pool: pool, q: db.New(pool), reads: reads, decoding: semaphore.NewWeighted(decodeBudget)}
+}
+
+// read runs one query of a page on the pool reads chooses.
+func read[T any](ctx context.Context, s *Service, query func(q *db.Queries) (T, error)) (T, error) {
+	var out T
+	err := s.reads.Read(ctx, func(pool *pgxpool.Pool) error {
+		var err error
+		out, err = query(db.New(pool))
+		return err
+	})
+	return out, err
 }
 
 // Featured is the home page's shelf of popular products in stock.
 func (s *Service) Featured(ctx context.Context, limit int32) ([]Item, error) {
-	rows, err := s.q.FeaturedProducts(ctx, limit)
+	rows, err := read(ctx, s, func(q *db.Queries) ([]db.FeaturedProductsRow, error) { return q.FeaturedProducts(ctx, limit) })
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +78,12 @@ func (s *Service) Count(ctx context.Context) (int64, error) {
 
 // Brands lists every brand, for the search form.
 func (s *Service) Brands(ctx context.Context) ([]string, error) {
-	return s.q.ListBrands(ctx)
+	return read(ctx, s, func(q *db.Queries) ([]string, error) { return q.ListBrands(ctx) })
 }
 
 // Categories lists every category, for the search form.
 func (s *Service) Categories(ctx context.Context) ([]Category, error) {
-	rows, err := s.q.ListCategories(ctx)
+	rows, err := read(ctx, s, func(q *db.Queries) ([]db.Category, error) { return q.ListCategories(ctx) })
 	if err != nil {
 		return nil, err
 	}

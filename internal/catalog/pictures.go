@@ -338,7 +338,7 @@ func (s *Service) SetPicture(ctx context.Context, productID int64, up PictureUpl
 	if err != nil {
 		return Product{}, err
 	}
-	return s.Product(ctx, productID)
+	return product(ctx, s.q, productID)
 }
 
 // PictureFile returns one size of a picture by its URL's name: hash, width
@@ -372,7 +372,7 @@ func (s *Service) PictureKnown(ctx context.Context, hash string, width int, exte
 // PictureAlts returns the pictures' descriptions of the given products
 // (those that have a picture), for a page of cards.
 func (s *Service) PictureAlts(ctx context.Context, productIDs []int64) (map[int64]string, error) {
-	rows, err := s.q.PictureAlts(ctx, productIDs)
+	rows, err := read(ctx, s, func(q *db.Queries) ([]db.PictureAltsRow, error) { return q.PictureAlts(ctx, productIDs) })
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"market/internal/errs"
+	"market/internal/replica"
 	"market/internal/testenv"
 )
 
@@ -72,7 +73,7 @@ func jpegPicture(t *testing.T, w, h int, shade uint8) []byte {
 // row names that very picture: the key and the row change together.
 func TestConcurrentUploadsLeaveOnePictureThatTheProductNames(t *testing.T) {
 	pool := testenv.DB(t)
-	s := NewService(pool)
+	s := NewService(replica.PrimaryOnly(pool))
 	p, err := s.Create(t.Context(), ProductInput{SKU: "RACE-1", Name: "Race Lamp", Brand: "Maru", Category: "Lighting", Price: 9900, Stock: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +113,7 @@ func TestConcurrentUploadsLeaveOnePictureThatTheProductNames(t *testing.T) {
 
 func TestAPictureForAProductThatIsGoneIsNotFound(t *testing.T) {
 	pool := testenv.DB(t)
-	s := NewService(pool)
+	s := NewService(replica.PrimaryOnly(pool))
 	_, err := s.SetPicture(t.Context(), 424242, PictureUpload{Data: jpegPicture(t, 10, 10, 0), Alt: "Lamp"})
 	if !errs.Is(err, errs.NotFound) {
 		t.Fatalf("got %v, want not found", err)
@@ -154,7 +155,7 @@ func TestAPhonePictureIsTurnedAsItsEXIFSays(t *testing.T) {
 		t.Fatalf("read orientation %d", o)
 	}
 	pool := testenv.DB(t)
-	s := NewService(pool)
+	s := NewService(replica.PrimaryOnly(pool))
 	p, err := s.Create(t.Context(), ProductInput{SKU: "TURN-1", Name: "Tall Lamp", Brand: "Maru", Category: "Lighting", Price: 9900, Stock: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -129,9 +129,15 @@ func errSKUTaken(sku string) error {
 		Fields: map[string]string{"sku": "This SKU is already used by another product."}}
 }
 
-// Product returns one product with its stock.
+// Product returns one product with its stock, for its page.
 func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
-	r, err := s.q.ProductDetail(ctx, id)
+	return read(ctx, s, func(q *db.Queries) (Product, error) { return product(ctx, q, id) })
+}
+
+// product reads one product through q: the primary's, when the product was
+// just written or is about to be.
+func product(ctx context.Context, q *db.Queries, id int64) (Product, error) {
+	r, err := q.ProductDetail(ctx, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Product{}, errNoProduct
 	}
@@ -194,7 +200,7 @@ func (s *Service) Create(ctx context.Context, in ProductInput) (Product, error) 
 	if err != nil {
 		return Product{}, err
 	}
-	return s.Product(ctx, id)
+	return product(ctx, s.q, id)
 }
 
 // Update changes a product's details; its stock is left alone (see Adjust).
@@ -203,7 +209,7 @@ func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Produc
 	if err := in.Validate(); err != nil {
 		return Product{}, err
 	}
-	before, err := s.Product(ctx, id)
+	before, err := product(ctx, s.q, id)
 	if err != nil {
 		return Product{}, err
 	}
@@ -229,7 +235,7 @@ func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Produc
 	if err != nil {
 		return Product{}, err
 	}
-	return s.Product(ctx, id)
+	return product(ctx, s.q, id)
 }
 
 // Adjustment is a signed change of stock with the reason an admin gave.
@@ -285,7 +291,7 @@ func (s *Service) Adjust(ctx context.Context, productID int64, a Adjustment) (Pr
 	if err != nil {
 		return Product{}, err
 	}
-	return s.Product(ctx, productID)
+	return product(ctx, s.q, productID)
 }
 
 func isUniqueViolation(err error) bool {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"market/internal/errs"
+	"market/internal/replica"
 	"market/internal/testenv"
 )
 
@@ -67,7 +68,7 @@ func TestSearchWordsStayExactUnderConcurrentWrites(t *testing.T) {
 	// A deadline, so that a lock-wait pile-up fails with the operations it held up.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	s := NewService(pool)
+	s := NewService(replica.PrimaryOnly(pool))
 	// Made here so that no writer races to create the category (a Conflict by design).
 	first, err := s.Create(ctx, ProductInput{SKU: "W-0", Name: "lamp", Brand: "blue", Category: "Words", Description: "the lamp", Price: 1})
 	if err != nil {
@@ -182,7 +183,7 @@ func checkWords(t *testing.T, pool *pgxpool.Pool) {
 // "lamp" in its description (so counts fall to it, not to zero).
 func TestSearchWordsFollowOneProduct(t *testing.T) {
 	pool := testenv.DB(t)
-	s, ctx := NewService(pool), t.Context()
+	s, ctx := NewService(replica.PrimaryOnly(pool)), t.Context()
 	stem := map[string]string{}
 	for _, w := range []string{"brass", "lamps", "dimmer"} {
 		var l []string

@@ -16,6 +16,7 @@ import (
 
 	"market/internal/catalog"
 	"market/internal/db"
+	"market/internal/replica"
 )
 
 // A keyword search walks its order's index only when more than CountCap
@@ -31,12 +32,13 @@ const (
 	sortCost = 7
 )
 
-// Service runs searches.
+// Service runs searches, on the pool reads chooses (a replica when one is
+// configured and fresh enough: docs/HTTP.md, "Where reads go").
 type Service struct {
-	pool *pgxpool.Pool
+	reads *replica.Reads
 }
 
-func NewService(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
+func NewService(reads *replica.Reads) *Service { return &Service{reads: reads} }
 
 // Every search runs in one read-only snapshot (its count and its page see
 // the same products), planned for its arguments: a generic plan of a
@@ -68,27 +70,11 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 		page.Notice = "Search for words made of letters or digits."
 		return page, nil
 	}
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{BeginQuery: beginSearch}, func(tx pgx.Tx) error {
-		q := db.New(tx)
-		args, ok, err := filters(ctx, q, f)
-		if err != nil || !ok {
-			page.Notice = "There is no category called “" + f.Category + "”."
-			return err
-		}
-		rows, total, notice, err := request{q: q, sort: sort, args: args, after: after}.run(ctx, w)
-		if err != nil {
-			return err
-		}
-		page.Notice = notice
-		for _, r := range rows[:min(len(rows), PageSize)] {
-			page.Items = append(page.Items, r.Item)
-		}
-		if len(rows) > PageSize {
-			last := rows[PageSize-1]
-			page.NextCursor = cursor{sort: sort, tier: last.tier, key: last.key, id: last.ID, total: total}.encode()
-		}
-		page.Total = total
-		return nil
+	err := s.reads.Read(ctx, func(pool *pgxpool.Pool) error {
+		page = Page{Items: []catalog.Item{}, Sort: sort} // a read retried on the primary starts afresh
+		return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginSearch}, func(tx pgx.Tx) error {
+			return fill(ctx, db.New(tx), f, request{sort: sort, after: after}, w, &page)
+		})
 	})
 	if err != nil {
 		return Page{}, err
@@ -100,6 +86,30 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 		page.Notice = "No products match."
 	}
 	return page, nil
+}
+
+// fill fetches one page of a search into page, in the search's snapshot.
+func fill(ctx context.Context, q *db.Queries, f Filter, r request, w []string, page *Page) error {
+	args, ok, err := filters(ctx, q, f)
+	if err != nil || !ok {
+		page.Notice = "There is no category called “" + f.Category + "”."
+		return err
+	}
+	r.q, r.args = q, args
+	rows, total, notice, err := r.run(ctx, w)
+	if err != nil {
+		return err
+	}
+	page.Notice = notice
+	for _, row := range rows[:min(len(rows), PageSize)] {
+		page.Items = append(page.Items, row.Item)
+	}
+	if len(rows) > PageSize {
+		last := rows[PageSize-1]
+		page.NextCursor = cursor{sort: r.sort, tier: last.tier, key: last.key, id: last.ID, total: total}.encode()
+	}
+	page.Total = total
+	return nil
 }
 
 // filters are the search's filters as query arguments; ok is false when the

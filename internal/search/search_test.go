@@ -16,6 +16,7 @@ import (
 
 	"market/internal/catalog"
 	"market/internal/errs"
+	"market/internal/replica"
 	"market/internal/seed"
 	"market/internal/testenv"
 )
@@ -103,7 +104,7 @@ func traced(t *testing.T, pool *pgxpool.Pool) (*pgxpool.Pool, *recorder) {
 func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 	pool := catalogDB(t, 100_000)
 	tp, rec := traced(t, pool)
-	s := NewService(tp)
+	s := NewService(replica.PrimaryOnly(tp))
 	shapes := []Filter{
 		{Q: "wireless"}, {Q: "head"}, {Q: "robot vacuum", Sort: SortPriceAsc}, {Q: "pro", Category: "audio", Sort: SortNewest},
 		{Q: "camera", InStock: true, Sort: SortPopular},
@@ -300,7 +301,7 @@ func literal(a any) string {
 // catalogue with many equal prices and compares with one big ordered read.
 func TestKeysetPagesNeverRepeatOrSkip(t *testing.T) {
 	pool := testenv.DB(t)
-	s, products := NewService(pool), catalog.NewService(pool)
+	s, products := NewService(replica.PrimaryOnly(pool)), catalog.NewService(replica.PrimaryOnly(pool))
 	for i := range 95 {
 		_, err := products.Create(t.Context(), catalog.ProductInput{SKU: fmt.Sprintf("EQ-%03d", i), Name: fmt.Sprintf("Same Price Lamp %d", i), Brand: []string{"Acme", "Bolt"}[i%2],
 			Category: "Lighting", Description: "A lamp.", Price: int64(1000 * (1 + i%3)), Stock: int64(i % 4)})
@@ -368,7 +369,7 @@ func TestKeysetPagesNeverRepeatOrSkip(t *testing.T) {
 }
 
 func TestBadSearchInputIsRefusedNotFailed(t *testing.T) {
-	s := NewService(testenv.DB(t))
+	s := NewService(replica.PrimaryOnly(testenv.DB(t)))
 	good, err := s.Search(t.Context(), Filter{Sort: SortPriceAsc})
 	if err != nil {
 		t.Fatal(err)
@@ -466,7 +467,7 @@ func FuzzWordsAndLexemesAreAlwaysSafe(f *testing.F) {
 func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 	pool := catalogDB(t, 20_000)
 	tp, rec := traced(t, pool)
-	s := NewService(tp)
+	s := NewService(replica.PrimaryOnly(tp))
 	count := func(q string) (n int) {
 		if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM products p WHERE p.search @@ to_tsquery('english', $1)`, prefixQuery(q)).Scan(&n); err != nil {
 			t.Fatal(err)
@@ -594,7 +595,7 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
 	pool := catalogDB(t, 2_000)
 	tp, rec := traced(t, pool)
-	s := NewService(tp)
+	s := NewService(replica.PrimaryOnly(tp))
 	for q, notice := range map[string]string{"zzqxv": "No products match.", "black zzqxv": "No products match.",
 		"the of": "Those words are too common to search for. Add a word that names the product."} {
 		rec.take()
@@ -629,7 +630,7 @@ func TestAFailureAfterTheWordsIsAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []Filter{{Q: "black"}, {Q: "pro", Sort: SortPriceAsc}, {Sort: SortNewest}} {
-		if p, err := NewService(short).Search(t.Context(), f); err == nil {
+		if p, err := NewService(replica.PrimaryOnly(short)).Search(t.Context(), f); err == nil {
 			t.Errorf("%+v with the products locked: no error, %d items, notice %q", f, len(p.Items), p.Notice)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"market/internal/catalog"
+	"market/internal/replica"
 	"market/internal/testenv"
 )
 
@@ -15,7 +16,7 @@ func TestPicturesGoToTheMostPopularProductsThroughTheUploadPath(t *testing.T) {
 	if err := Products(t.Context(), pool, 40, nil); err != nil {
 		t.Fatal(err)
 	}
-	cat := catalog.NewService(pool)
+	cat := catalog.NewService(replica.PrimaryOnly(pool))
 	if err := Pictures(t.Context(), pool, cat, 6, nil); err != nil {
 		t.Fatal(err)
 	}
