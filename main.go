@@ -134,6 +134,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reads, closeReplica, err := openReads(ctx, log, cfg, pool, reg)
+	if err != nil {
+		return err
+	}
+	defer closeReplica()
 	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
 		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle,
 	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}, Live: coupon.LiveOptions{Max: cfg.LiveMaxStreams}})
@@ -167,12 +172,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	background.Go(func() { coupons.RunSync(bgCtx) })
 	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
 	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
+	background.Go(func() { reads.Run(bgCtx) })
 
 	handler := web.New(web.Deps{
-		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
+		Log: log, Config: cfg, Pool: pool, Reads: reads, Redis: rdb, Metrics: reg,
 		Accounts:    accounts,
-		Catalog:     catalog.NewService(replica.PrimaryOnly(pool)),
-		Search:      search.NewService(replica.PrimaryOnly(pool)),
+		Catalog:     catalog.NewService(reads),
+		Search:      search.NewService(reads),
 		Consistency: checks,
 		Coupons:     coupons,
 		Orders:      orders,
@@ -200,6 +206,23 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	return errors.Join(srv.Shutdown(shutdownCtx), metricsSrv.Shutdown(shutdownCtx))
+}
+
+// openReads gives the catalogue and search reads the replica of
+// DATABASE_READ_URL, under the requests' budget, or the primary alone when
+// it is not set (docs/HTTP.md, "Where reads go").
+func openReads(ctx context.Context, log *slog.Logger, cfg config.Config, primary *pgxpool.Pool, reg prometheus.Registerer) (*replica.Reads, func(), error) {
+	if cfg.DatabaseReadURL == "" {
+		return replica.PrimaryOnly(primary), func() {}, nil
+	}
+	pool, err := db.OpenReplica(ctx, cfg.DatabaseReadURL, cfg.RequestBudget())
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("catalogue and search reads go to the read replica when it is healthy", "max_lag", cfg.ReplicaMaxLag, "read_your_writes_wait", cfg.ReadYourWritesWait)
+	reads := replica.New(primary, pool, replica.Options{Wait: cfg.ReadYourWritesWait, MaxLag: cfg.ReplicaMaxLag,
+		Probe: cfg.ReplicaProbeInterval, Log: log}, replica.NewMetrics(reg))
+	return reads, pool.Close, nil
 }
 
 func listen(srv *http.Server) error {

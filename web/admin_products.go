@@ -133,6 +133,7 @@ func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) erro
 		r.URL.RawQuery = ""
 		return s.adminProductsWith(w, r, vf, status)
 	}
+	s.rememberWrite(w, r)
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusCreated, p)
 	}
@@ -259,6 +260,7 @@ func (s *Server) productFormFailed(w http.ResponseWriter, r *http.Request, id in
 
 // productSaved answers a successful edit: the product as JSON, or back to its page with a note.
 func (s *Server) productSaved(w http.ResponseWriter, r *http.Request, p catalog.Product, msg string) error {
+	s.rememberWrite(w, r)
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, p)
 	}

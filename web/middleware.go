@@ -13,6 +13,7 @@ import (
 	chimw "github.com/go-chi/chi/v5/middleware"
 
 	"market/internal/errs"
+	"market/internal/replica"
 	"market/internal/reqctx"
 )
 
@@ -122,6 +123,9 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			}
 			if open {
 				ctx = reqctx.WithUser(ctx, u)
+				if lsn, ok := s.lastWrite(sess); ok {
+					ctx = replica.AfterWrite(ctx, lsn)
+				}
 			}
 		}
 		// Flashes are shown once, on the next full page a browser renders.
@@ -161,10 +165,12 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	})
 }
 
+// requireAdmin also sends the admin pages' reads to the primary: their
+// forms edit what they show, so they must show the latest.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, ok := reqctx.CurrentUser(r.Context()); ok && u.Admin {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(replica.OnPrimary(r.Context())))
 			return
 		}
 		s.fail(w, r, errForbidden)

@@ -21,14 +21,18 @@ import (
 	"market/internal/coupon"
 	"market/internal/export"
 	"market/internal/order"
+	"market/internal/replica"
 	"market/internal/search"
 )
 
 // Deps is everything the handlers need, built once in main.
 type Deps struct {
-	Log         *slog.Logger
-	Config      config.Config
-	Pool        *pgxpool.Pool
+	Log    *slog.Logger
+	Config config.Config
+	Pool   *pgxpool.Pool
+	// Reads routes the catalogue and search reads (nil: the primary alone);
+	// the Catalog and Search services read through the same one.
+	Reads       *replica.Reads
 	Redis       redis.UniversalClient
 	Accounts    *account.Service
 	Catalog     *catalog.Service
@@ -54,6 +58,9 @@ const maxBody = 1 << 20
 
 // New builds the handler: the routes behind cross-origin protection.
 func New(d Deps) http.Handler {
+	if d.Reads == nil {
+		d.Reads = replica.PrimaryOnly(d.Pool)
+	}
 	s := &Server{Deps: d, sessions: newSessionStore(d.Config.SessionSecret, d.Config.SecureCookies, d.Accounts.Sessions), metrics: newHTTPMetrics(d.Metrics)}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(s.h(func(w http.ResponseWriter, r *http.Request) error { return errCrossOrigin }))

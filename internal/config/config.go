@@ -34,8 +34,19 @@ type Config struct {
 	MetricsAddr string
 
 	DatabaseURL string
-	RedisURL    string   // one node
-	RedisAddrs  []string // a Redis Cluster's seed addresses; wins over RedisURL
+	// DatabaseReadURL names a streaming replica of DatabaseURL for the
+	// catalogue and search reads ("": every read goes to the primary).
+	DatabaseReadURL string
+	// ReadYourWritesWait is how long a read waits for the replica to replay
+	// the reader's own write before reading the primary; ReplicaMaxLag is
+	// the replay lag past which the replica serves no reads;
+	// ReplicaProbeInterval is how often its health and lag are checked.
+	ReadYourWritesWait   time.Duration
+	ReplicaMaxLag        time.Duration
+	ReplicaProbeInterval time.Duration
+
+	RedisURL   string   // one node
+	RedisAddrs []string // a Redis Cluster's seed addresses; wins over RedisURL
 
 	SessionSecret string
 	SecureCookies bool
@@ -99,6 +110,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Addr:                    e.str("ADDR", "localhost:8080"),
 		MetricsAddr:             e.str("METRICS_ADDR", "127.0.0.1:9090"),
 		DatabaseURL:             e.str("DATABASE_URL", DefaultDatabaseURL),
+		DatabaseReadURL:         e.str("DATABASE_READ_URL", ""),
+		ReadYourWritesWait:      e.duration("READ_YOUR_WRITES_WAIT", 100*time.Millisecond),
+		ReplicaMaxLag:           e.duration("REPLICA_MAX_LAG", time.Second),
+		ReplicaProbeInterval:    e.duration("REPLICA_PROBE_INTERVAL", 250*time.Millisecond),
 		RedisURL:                e.str("REDIS_URL", DefaultRedisURL),
 		RedisAddrs:              e.list("REDIS_CLUSTER_ADDRS"),
 		SessionSecret:           e.str("SESSION_SECRET", ""),
@@ -180,6 +195,9 @@ func (c Config) validate() error {
 	}
 	if c.LiveMaxStreams < 1 {
 		errs = append(errs, errors.New("LIVE_MAX_STREAMS must be at least 1"))
+	}
+	if c.ReplicaProbeInterval < 10*time.Millisecond || c.ReplicaMaxLag < c.ReplicaProbeInterval {
+		errs = append(errs, errors.New("REPLICA_PROBE_INTERVAL must be at least 10ms, and REPLICA_MAX_LAG at least REPLICA_PROBE_INTERVAL (the lag is known to one probe)"))
 	}
 	if c.CouponSyncInterval < 10*time.Millisecond {
 		errs = append(errs, errors.New("COUPON_SYNC_INTERVAL must be at least 10ms"))

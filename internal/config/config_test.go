@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -12,7 +13,8 @@ func TestDevDefaultsReachTheMakeRunServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DatabaseURL != DefaultDatabaseURL || c.RedisURL != DefaultRedisURL || c.AdminEmail != DefaultAdminEmail || c.OrderLocking != "pessimistic" {
+	if c.DatabaseURL != DefaultDatabaseURL || c.RedisURL != DefaultRedisURL || c.AdminEmail != DefaultAdminEmail || c.OrderLocking != "pessimistic" ||
+		c.DatabaseReadURL != "" || c.ReadYourWritesWait != 100*time.Millisecond || c.ReplicaMaxLag != time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -32,6 +34,8 @@ func TestProductionRefusesToStartWithoutRealSecrets(t *testing.T) {
 		{"bad locking", map[string]string{"ORDER_LOCKING": "yolo"}, "ORDER_LOCKING"},
 		{"unparsable duration", map[string]string{"FLUSH_INTERVAL": "soon"}, "FLUSH_INTERVAL"},
 		{"unparsable number", map[string]string{"FLUSH_BATCH": "many"}, "FLUSH_BATCH"},
+		{"replica lag below one probe", map[string]string{"REPLICA_MAX_LAG": "100ms", "REPLICA_PROBE_INTERVAL": "250ms"}, "REPLICA_MAX_LAG"},
+		{"replica probe too often", map[string]string{"REPLICA_PROBE_INTERVAL": "1ms"}, "REPLICA_PROBE_INTERVAL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,18 +40,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 // as startup parameters: no round trip of its own) and checks that
 // PostgreSQL answers.
 func OpenWithBudget(ctx context.Context, url string, maxConns int32, b Budget) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := poolConfig(url, maxConns, b)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
-	}
-	if maxConns > 0 {
-		cfg.MaxConns = maxConns
-	}
-	if b.Statement > 0 {
-		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(b.Statement.Milliseconds(), 10)
-	}
-	if b.IdleInTx > 0 {
-		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(b.IdleInTx.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -62,6 +53,38 @@ func OpenWithBudget(ctx context.Context, url string, maxConns int32, b Budget) (
 		return nil, fmt.Errorf("reach PostgreSQL at %s: %w", cfg.ConnConfig.Host, err)
 	}
 	return pool, nil
+}
+
+// OpenReplica is OpenWithBudget for a read replica, without the check: the
+// shop starts and serves from the primary while its replica is down. A
+// connection attempt gives up after two seconds (unless the URL says
+// otherwise), so a replica that stopped answering is soon left alone.
+func OpenReplica(ctx context.Context, url string, b Budget) (*pgxpool.Pool, error) {
+	cfg, err := poolConfig(url, 0, b)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_READ_URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	}
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+func poolConfig(url string, maxConns int32, b Budget) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	if b.Statement > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(b.Statement.Milliseconds(), 10)
+	}
+	if b.IdleInTx > 0 {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(b.IdleInTx.Milliseconds(), 10)
+	}
+	return cfg, nil
 }
 
 // TimedOut reports whether PostgreSQL cancelled a statement (query_canceled):
