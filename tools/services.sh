@@ -25,8 +25,11 @@ set_profile() {
     test) DATA=$ROOT/.data/test; DB=market_test
           PG_PORT=${MARKET_TEST_PG_PORT:-55442}; REDIS_PORT=${MARKET_TEST_REDIS_PORT:-56389}
           PORT_VARS="MARKET_TEST_PG_PORT / MARKET_TEST_REDIS_PORT"
-          # Throw-away data: trade durability for speed.
+          # Throw-away data: trade durability for speed. Replication on (PostgreSQL's
+          # default, said here because tests depend on it): testenv.StartReplica makes
+          # streaming replicas of this server, over initdb's loopback replication rule.
           PG_OPTS="-c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+          PG_OPTS+=" -c wal_level=replica -c max_wal_senders=10"
           REDIS_OPTS=(--appendonly no) ;;
     *) die "profile must be 'run' or 'test'" ;;
   esac

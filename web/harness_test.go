@@ -49,6 +49,13 @@ func newHarness(t testing.TB) *harness {
 // through a testenv.Proxy to see PostgreSQL go away.
 func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	t.Helper()
+	return newHarnessReading(t, pool, replica.PrimaryOnly(pool))
+}
+
+// newHarnessReading is the harness whose catalogue and search reads go
+// through reads (a replica beside pool).
+func newHarnessReading(t testing.TB, pool *pgxpool.Pool, reads *replica.Reads) *harness {
+	t.Helper()
 	rdb := testenv.Redis(t)
 	cfg, err := config.FromEnv(func(k string) string {
 		return map[string]string{"ADMIN_EMAIL": adminEmail, "ADMIN_PASSWORD": adminPassword, "LOGIN_FAILURES_PER_EMAIL": "5"}[k]
@@ -66,7 +73,7 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(replica.PrimaryOnly(pool)), Search: search.NewService(replica.PrimaryOnly(pool)),
+	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Reads: reads, Catalog: catalog.NewService(reads), Search: search.NewService(reads),
 		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Audit: audit.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))

@@ -29,6 +29,9 @@ type PostgresServer struct {
 	bin  string // directory holding initdb, pg_ctl, postgres
 	base string // our temp dir: data/ and pg.log
 	port int
+	// settings are the server's own command-line settings (a replica's
+	// must match its primary's: see StartReplica).
+	settings string
 }
 
 // StartPostgres initdb's a new cluster into a temp dir and starts it on a
@@ -37,7 +40,23 @@ type PostgresServer struct {
 // tools/services.sh does.
 func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
-	s := &PostgresServer{t: t, bin: pgBinDir(t), port: freePort(t)}
+	s := newServer(t, "-c max_connections=100")
+	args := []string{"-D", s.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=" + initdbLocale(), "--no-sync"}
+	began := time.Now()
+	if out, err := s.pgCmd(filepath.Join(s.bin, "initdb"), args...).CombinedOutput(); err != nil {
+		t.Fatalf("testenv: initdb: %v\n%s", err, out)
+	}
+	t.Logf("testenv: initdb took %v", time.Since(began).Round(time.Millisecond))
+	s.Start()
+	return s
+}
+
+// newServer makes the directory of a server that is not started yet, on a
+// free port, owned by `postgres` when we are root; it is stopped and
+// removed in t.Cleanup.
+func newServer(t testing.TB, settings string) *PostgresServer {
+	t.Helper()
+	s := &PostgresServer{t: t, bin: pgBinDir(t), port: freePort(t), settings: settings}
 	// Not t.TempDir(): it is mode 0700 under a parent that `postgres` may not enter.
 	base, err := os.MkdirTemp(os.TempDir(), "market-pg-")
 	if err != nil {
@@ -62,14 +81,6 @@ func StartPostgres(t testing.TB) *PostgresServer {
 			t.Fatalf("testenv: user postgres cannot enter %s (%v %s); set TMPDIR to a directory every user can enter", base, err, out)
 		}
 	}
-
-	args := []string{"-D", s.dataDir(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=" + initdbLocale(), "--no-sync"}
-	began := time.Now()
-	if out, err := s.pgCmd(filepath.Join(s.bin, "initdb"), args...).CombinedOutput(); err != nil {
-		t.Fatalf("testenv: initdb: %v\n%s", err, out)
-	}
-	t.Logf("testenv: initdb took %v", time.Since(began).Round(time.Millisecond))
-	s.Start()
 	return s
 }
 
@@ -80,27 +91,31 @@ func (s *PostgresServer) AdminURL() string {
 
 // Stop shuts the server down fast (pg_ctl stop -m fast): sessions are ended
 // with 57P01, and the call returns once the server is gone.
-func (s *PostgresServer) Stop() {
-	s.t.Helper()
+func (s *PostgresServer) Stop() { s.stop(s.t) }
+
+func (s *PostgresServer) stop(t testing.TB) {
+	t.Helper()
 	began := time.Now()
 	out, err := s.pgCmd(filepath.Join(s.bin, "pg_ctl"), "stop", "-D", s.dataDir(), "-m", "fast", "-w", "-t", "30", "-s").CombinedOutput()
 	if err != nil {
-		s.t.Fatalf("testenv: pg_ctl stop: %v\n%s%s", err, out, s.logTail())
+		t.Fatalf("testenv: pg_ctl stop: %v\n%s%s", err, out, s.logTail())
 	}
-	s.t.Logf("testenv: PostgreSQL on port %d stopped in %v", s.port, time.Since(began).Round(time.Millisecond))
+	t.Logf("testenv: PostgreSQL on port %d stopped in %v", s.port, time.Since(began).Round(time.Millisecond))
 }
 
 // Start starts the server again on the same port and data directory and
 // returns once it accepts connections (at most 30 s).
-func (s *PostgresServer) Start() {
-	s.t.Helper()
+func (s *PostgresServer) Start() { s.start(s.t) }
+
+func (s *PostgresServer) start(t testing.TB) {
+	t.Helper()
 	began := time.Now()
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=100"+
-		" -c fsync=off -c synchronous_commit=off -c full_page_writes=off", s.port)
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' %s"+
+		" -c fsync=off -c synchronous_commit=off -c full_page_writes=off", s.port, s.settings)
 	out, err := s.pgCmd(filepath.Join(s.bin, "pg_ctl"), "start", "-D", s.dataDir(), "-l", filepath.Join(s.base, "pg.log"),
 		"-w", "-t", "30", "-s", "-o", opts).CombinedOutput()
 	if err != nil {
-		s.t.Fatalf("testenv: pg_ctl start: %v\n%s%s", err, out, s.logTail())
+		t.Fatalf("testenv: pg_ctl start: %v\n%s%s", err, out, s.logTail())
 	}
 	// pg_ctl -w waits for the postmaster; also see a real session succeed.
 	deadline := began.Add(30 * time.Second)
@@ -116,11 +131,11 @@ func (s *PostgresServer) Start() {
 			break
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("testenv: PostgreSQL on port %d not ready after 30 s: %v%s", s.port, err, s.logTail())
+			t.Fatalf("testenv: PostgreSQL on port %d not ready after 30 s: %v%s", s.port, err, s.logTail())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s.t.Logf("testenv: PostgreSQL on port %d started in %v", s.port, time.Since(began).Round(time.Millisecond))
+	t.Logf("testenv: PostgreSQL on port %d started in %v", s.port, time.Since(began).Round(time.Millisecond))
 }
 
 // DB makes a new database on this server with every migration applied (like
