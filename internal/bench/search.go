@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/account"
@@ -97,7 +98,12 @@ func searchBench(ctx context.Context, log *slog.Logger, cfg config.Config, args 
 		return err
 	}
 	defer rdb.Close()
-	shop, closeShop := shopSearch(cfg, pool, rdb, top)
+	reads, closeReads, err := benchReads(ctx, cfg, pool)
+	if err != nil {
+		return err
+	}
+	defer closeReads()
+	shop, closeShop := shopSearch(cfg, reads, rdb, top)
 	defer closeShop()
 
 	runs, err := runSearchPhases(ctx, o, voc, shop, naiveSearch{pool: tools, pageSize: search.PageSize})
@@ -375,11 +381,58 @@ type httpSearch struct {
 	base   string
 }
 
+// benchReads routes the shop's searches as serve does: to DATABASE_READ_URL's
+// replica when it is set (its probe runs until ctx ends), else the primary.
+// The bench's checks and baseline read the primary.
+func benchReads(ctx context.Context, cfg config.Config, primary *pgxpool.Pool) (*replica.Reads, func(), error) {
+	if cfg.DatabaseReadURL == "" {
+		return replica.PrimaryOnly(primary), func() {}, nil
+	}
+	standby, err := db.OpenReplica(ctx, cfg.DatabaseReadURL, cfg.RequestBudget())
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reads := replica.New(primary, standby, replica.Options{Wait: cfg.ReadYourWritesWait, MaxLag: cfg.ReplicaMaxLag, Probe: cfg.ReplicaProbeInterval}, replica.NewMetrics(reg))
+	probeCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { reads.Run(probeCtx); close(done) }()
+	fmt.Println("search bench: the shop's searches go to the replica of DATABASE_READ_URL while it is healthy")
+	return reads, func() {
+		stop()
+		<-done
+		standby.Close()
+		fmt.Printf("search bench: the shop's reads: %s\n", replicaCounts(reg))
+	}, nil
+}
+
+// replicaCounts says where the shop's reads went, from its replica metrics.
+func replicaCounts(reg *prometheus.Registry) string {
+	families, err := reg.Gather()
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				name := strings.TrimPrefix(f.GetName(), "market_replica_")
+				for _, l := range m.GetLabel() {
+					name += " " + l.GetValue()
+				}
+				parts = append(parts, fmt.Sprintf("%s %.0f", name, c.GetValue()))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // shopSearch serves the shop's handler, with its catalogue and search services on the
 // pool, on a loopback listener, for inflight clients at once.
-func shopSearch(cfg config.Config, pool *pgxpool.Pool, rdb redis.UniversalClient, inflight int) (httpSearch, func()) {
-	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb,
-		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(replica.PrimaryOnly(pool)), Search: search.NewService(replica.PrimaryOnly(pool))})
+func shopSearch(cfg config.Config, reads *replica.Reads, rdb redis.UniversalClient, inflight int) (httpSearch, func()) {
+	pool := reads.Primary()
+	handler := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Reads: reads, Redis: rdb,
+		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 5, PerAddr: 50, Window: time.Minute}), Catalog: catalog.NewService(reads), Search: search.NewService(reads)})
 	srv := httptest.NewServer(handler)
 	transport := &http.Transport{MaxIdleConns: 2 * inflight, MaxIdleConnsPerHost: 2 * inflight}
 	return httpSearch{base: srv.URL, client: &http.Client{Timeout: time.Minute, Transport: transport}}, func() {

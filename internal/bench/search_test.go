@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"market/internal/config"
+	"market/internal/replica"
 	"market/internal/search"
 	"market/internal/seed"
 	"market/internal/testenv"
@@ -38,7 +39,7 @@ func TestTheSearchBenchRefusesEveryKindOfWrongAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shop, closeShop := shopSearch(cfg, pool, testenv.Redis(t), 2)
+	shop, closeShop := shopSearch(cfg, replica.PrimaryOnly(pool), testenv.Redis(t), 2)
 	t.Cleanup(closeShop)
 	streams := []*queryStream{voc.newStream(7, "test", 0, searchClasses), voc.newStream(7, "test", 1, searchClasses)}
 	run, err := runSearches(ctx, "test", shop, streams, 400, time.Time{})
