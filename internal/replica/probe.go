@@ -34,9 +34,13 @@ func (r *Reads) probe(ctx context.Context) {
 	qctx, cancel := context.WithTimeout(ctx, r.probeTimeout())
 	defer cancel()
 	var replay *int64
-	if err := r.replica.QueryRow(qctx, replayLSN).Scan(&replay); err != nil || replay == nil {
+	err := r.replica.QueryRow(qctx, replayLSN).Scan(&replay)
+	if err == nil && replay == nil {
+		err = errNotReplica
+	}
+	if err != nil {
 		if ctx.Err() == nil { // not shutting down
-			r.markDown(errors.Join(err, notReplica(replay)))
+			r.markDown(err)
 		}
 		return
 	}
@@ -74,14 +78,7 @@ func (r *Reads) sample(ctx context.Context, now time.Time) {
 	}
 }
 
-func notReplica(replay *int64) error {
-	if replay == nil {
-		return errNotReplica
-	}
-	return nil
-}
-
-var stateNames = map[int32]string{down: "down", lagging: "lagging", healthy: "healthy"}
+var stateNames = map[int32]string{unprobed: "unprobed", down: "down", lagging: "lagging", healthy: "healthy"}
 
 // lag is how long ago the primary had flushed the oldest position the
 // replica has not replayed: zero when it has replayed everything the probes

@@ -37,8 +37,9 @@ type Options struct {
 
 // The replica's health, as the last probe (or a failed read) saw it.
 const (
-	down    int32 = iota // unreachable, not a replica, or not probed yet
-	lagging              // reachable, but behind by more than MaxLag
+	unprobed int32 = iota // not probed yet: treated as down
+	down                  // unreachable, or not a replica
+	lagging               // reachable, but behind by more than MaxLag
 	healthy
 )
 
@@ -120,7 +121,7 @@ func (r *Reads) choose(ctx context.Context) (pool *pgxpool.Pool, onReplica bool)
 		return r.primary, false
 	}
 	switch r.state.Load() {
-	case down:
+	case unprobed, down:
 		r.m.fallbacks[reasonDown].Inc()
 		return r.primary, false
 	case lagging:
