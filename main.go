@@ -222,6 +222,7 @@ func openReads(ctx context.Context, log *slog.Logger, cfg config.Config, primary
 	log.Info("catalogue and search reads go to the read replica when it is healthy", "max_lag", cfg.ReplicaMaxLag, "read_your_writes_wait", cfg.ReadYourWritesWait)
 	reads := replica.New(primary, pool, replica.Options{Wait: cfg.ReadYourWritesWait, MaxLag: cfg.ReplicaMaxLag,
 		Probe: cfg.ReplicaProbeInterval, Log: log}, replica.NewMetrics(reg))
+	reads.Probe(ctx)
 	return reads, pool.Close, nil
 }
 

@@ -394,6 +394,7 @@ func benchReads(ctx context.Context, cfg config.Config, primary *pgxpool.Pool) (
 	}
 	reg := prometheus.NewRegistry()
 	reads := replica.New(primary, standby, replica.Options{Wait: cfg.ReadYourWritesWait, MaxLag: cfg.ReplicaMaxLag, Probe: cfg.ReplicaProbeInterval}, replica.NewMetrics(reg))
+	reads.Probe(ctx)
 	probeCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { reads.Run(probeCtx); close(done) }()

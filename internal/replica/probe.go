@@ -26,6 +26,14 @@ func (r *Reads) Run(ctx context.Context) {
 	}
 }
 
+// Probe checks the replica once. serve calls it before it listens, so the
+// first requests find the replica's state known; Run goes on from there.
+func (r *Reads) Probe(ctx context.Context) {
+	if r.replica != nil {
+		r.probe(ctx)
+	}
+}
+
 // probe reads the primary's flushed WAL position (what the replica can have
 // been sent), then the replica's replay position, and sets the health.
 func (r *Reads) probe(ctx context.Context) {
