@@ -69,8 +69,9 @@ type sample struct {
 // useful MaxLag.
 const maxSamples = 4096
 
-// New routes reads between primary and replica (nil: primary only). Run
-// must be running for the replica to be used.
+// New routes reads between primary and replica (nil: primary only). The
+// replica serves no read before a probe has found it healthy: call Probe,
+// then keep Run running.
 func New(primary, replica *pgxpool.Pool, o Options, m *Metrics) *Reads {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
