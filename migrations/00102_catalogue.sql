@@ -112,10 +112,24 @@ ALTER TABLE product_pictures ALTER COLUMN original SET STORAGE EXTERNAL,
 
 -- Search (docs/SEARCH.md says which shape uses which index).
 --
--- The words of every product, for a keyword's matches. Writes go straight
+-- The words of every product for a keyword's matches, with its category and
+-- brand beside them as two more lexemes ("#c 5", "#b Cleanary": no word
+-- parses to one that begins with "#"). A keyword with those filters is then
+-- one intersection inside the index, which reads the rarer side and skips
+-- through the other, instead of two bitmaps of tens of thousands of rows
+-- joined after the fact (3-6x the time, docs/SEARCH.md). Writes go straight
 -- into the index (fastupdate off): a pending list would be read by every
 -- search until it is merged.
-CREATE INDEX products_search_idx ON products USING gin (search) WITH (fastupdate = off);
+-- +goose StatementBegin
+CREATE FUNCTION search_doc(words tsvector, category_id bigint, brand text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN words || array_to_tsvector(ARRAY['#c ' || category_id, '#b ' || brand]);
+-- +goose StatementEnd
+CREATE INDEX products_search_idx ON products USING gin (search_doc(search, category_id, brand)) WITH (fastupdate = off);
+-- A brand sells in one category or few: without this the planner takes a
+-- brand and its category for independent filters, expects a few rows where
+-- the whole brand matches, and sorts them instead of walking the brand's index.
+CREATE STATISTICS products_category_brand (dependencies) ON category_id, brand FROM products;
 -- Every word (lexeme) of products.search with the number of products that
 -- hold it, and of those whose name or brand does, kept exact by the row
 -- trigger below. A search reads it before it touches an index: the last
@@ -187,6 +201,9 @@ CREATE INDEX products_brand_popular_idx ON products (brand, popularity, id) INCL
 DROP TRIGGER products_search_words ON products;
 DROP FUNCTION search_words_count();
 DROP TABLE search_words;
+DROP STATISTICS products_category_brand;
+DROP INDEX products_search_idx;
+DROP FUNCTION search_doc(tsvector, bigint, text);
 DROP TABLE product_pictures;
 DROP TABLE stock_ledger;
 DROP TABLE product_stock;

@@ -59,42 +59,42 @@ func (q *Queries) CountMatches(ctx context.Context, arg CountMatchesParams) (int
 
 const keywordMatches = `-- name: KeywordMatches :many
 WITH m AS MATERIALIZED (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.image_key,
-           CASE $7::text WHEN 'price' THEN p.price
+    SELECT p.id, p.category_id,
+           CASE $2::text WHEN 'price' THEN p.price
                                 WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                 ELSE p.popularity END AS sort_key,
-           CASE WHEN NOT $8::boolean THEN 0
-                WHEN p.search @@ ($9::text)::tsquery THEN 1 ELSE 2 END AS tier
+           CASE WHEN NOT $3::boolean THEN 0
+                WHEN p.search @@ ($4::text)::tsquery THEN 1 ELSE 2 END AS tier
     FROM products p
-    WHERE ($10::boolean OR p.search @@ ($11::text)::tsquery)
-      AND (NOT $10::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ ($11::text)::tsquery)
-      AND ($12::bigint IS NULL OR p.category_id = $12::bigint)
-      AND ($13::text IS NULL OR p.brand = $13::text)
-      AND ($14::bigint IS NULL OR p.price >= $14::bigint)
-      AND ($15::bigint IS NULL OR p.price <= $15::bigint)
-      AND (NOT $16::boolean OR p.in_stock)
+    WHERE ($5::boolean OR search_doc(p.search, p.category_id, p.brand) @@ ($6::text)::tsquery)
+      AND (NOT $5::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ ($6::text)::tsquery)
+      AND ($7::bigint IS NULL OR p.category_id = $7::bigint)
+      AND ($8::text IS NULL OR p.brand = $8::text)
+      AND ($9::bigint IS NULL OR p.price >= $9::bigint)
+      AND ($10::bigint IS NULL OR p.price <= $10::bigint)
+      AND (NOT $11::boolean OR p.in_stock)
+    LIMIT $12
+), page AS (
+    SELECT m.id, m.sort_key, m.tier, (SELECT count(*) FROM m) AS matches
+    FROM m
+    WHERE ($13::int = 0 OR m.tier = $13::int)
+      AND ($14::bigint IS NULL
+       OR (m.tier, m.sort_key * $1::bigint, m.id * $1::bigint)
+          > ($15::int, $16::bigint * $1::bigint, $14::bigint * $1::bigint))
+    ORDER BY m.tier, m.sort_key * $1::bigint, m.id * $1::bigint
     LIMIT $17
 )
-SELECT m.id, m.name, m.brand, c.slug AS category, m.price, s.stock, m.image_key, m.sort_key::bigint AS sort_key, m.tier::int AS tier,
-       (SELECT count(*) FROM m) AS matches
-FROM m
-JOIN categories c ON c.id = m.category_id
-JOIN product_stock s ON s.product_id = m.id
-WHERE ($1::int = 0 OR m.tier = $1::int)
-  AND ($2::bigint IS NULL
-   OR (m.tier, m.sort_key * $3::bigint, m.id * $3::bigint)
-      > ($4::int, $5::bigint * $3::bigint, $2::bigint * $3::bigint))
-ORDER BY m.tier, m.sort_key * $3::bigint, m.id * $3::bigint
-LIMIT $6
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, page.sort_key::bigint AS sort_key,
+       page.tier::int AS tier, page.matches
+FROM page
+JOIN products p ON p.id = page.id
+JOIN categories c ON c.id = p.category_id
+JOIN product_stock s ON s.product_id = p.id
+ORDER BY page.tier, page.sort_key * $1::bigint, page.id * $1::bigint
 `
 
 type KeywordMatchesParams struct {
-	OnlyTier   int32
-	AfterID    *int64
 	Sign       int64
-	AfterTier  int32
-	AfterKey   *int64
-	PageSize   int32
 	SortKey    string
 	Tiered     bool
 	QueryAb    string
@@ -106,6 +106,11 @@ type KeywordMatchesParams struct {
 	MaxPrice   *int64
 	InStock    bool
 	Cap        *int32
+	OnlyTier   int32
+	AfterID    *int64
+	AfterTier  int32
+	AfterKey   *int64
+	PageSize   int32
 }
 
 type KeywordMatchesRow struct {
@@ -122,21 +127,19 @@ type KeywordMatchesRow struct {
 }
 
 // A keyword's matches with the filters, from the full-text index
-// (products_search_idx; products_title_idx when title_only: relevance's
-// first tier alone), at most `cap` of them (NULL: all), each with its sort
-// key and relevance tier (1: the name or brand holds every word, 2: only the
+// (products_search_idx, whose documents carry the category and brand as
+// lexemes: the caller puts those filters into `query`; products_title_idx
+// when title_only: relevance's first tier alone, with category and brand
+// as arguments), at most `cap` of them (NULL: all), each with its sort key
+// and relevance tier (1: the name or brand holds every word, 2: only the
 // description; 0 when the order has no tiers). The answer is the page after
 // the cursor in the order (tier, sort_key * sign, id * sign), with the
 // number of matches read beside every row. The sort key is an expression on
 // purpose: no index has this order, so the plan starts from the words.
+// Category and stock are joined to the page only.
 func (q *Queries) KeywordMatches(ctx context.Context, arg KeywordMatchesParams) ([]KeywordMatchesRow, error) {
 	rows, err := q.db.Query(ctx, keywordMatches,
-		arg.OnlyTier,
-		arg.AfterID,
 		arg.Sign,
-		arg.AfterTier,
-		arg.AfterKey,
-		arg.PageSize,
 		arg.SortKey,
 		arg.Tiered,
 		arg.QueryAb,
@@ -148,6 +151,11 @@ func (q *Queries) KeywordMatches(ctx context.Context, arg KeywordMatchesParams) 
 		arg.MaxPrice,
 		arg.InStock,
 		arg.Cap,
+		arg.OnlyTier,
+		arg.AfterID,
+		arg.AfterTier,
+		arg.AfterKey,
+		arg.PageSize,
 	)
 	if err != nil {
 		return nil, err

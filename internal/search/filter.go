@@ -196,6 +196,18 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 	return kw
 }
 
+// withFacets adds the category and brand filters to a tsquery as the
+// lexemes search_doc (migrations/00102_catalogue.sql) puts beside the words.
+func withFacets(query string, categoryID *int64, brand *string) string {
+	if categoryID != nil {
+		query += " & " + quoteLexeme("#c "+strconv.FormatInt(*categoryID, 10))
+	}
+	if brand != nil {
+		query += " & " + quoteLexeme("#b "+*brand)
+	}
+	return query
+}
+
 func group(ops []string) string {
 	if len(ops) == 1 {
 		return ops[0]

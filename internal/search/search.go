@@ -320,6 +320,9 @@ func (r request) matches(ctx context.Context, kw keyword, tier int, titleOnly bo
 	p := db.KeywordMatchesParams{Query: kw.all, QueryAb: kw.ab, TitleOnly: titleOnly, OnlyTier: int32(tier),
 		Tiered: r.sort == SortRelevance, SortKey: "popularity", Sign: -1, PageSize: PageSize + 1,
 		CategoryID: a.CategoryID, Brand: a.Brand, MinPrice: a.MinPrice, MaxPrice: a.MaxPrice, InStock: a.InStock}
+	if !titleOnly { // the text index holds category and brand (search_doc)
+		p.Query, p.CategoryID, p.Brand = withFacets(kw.all, a.CategoryID, a.Brand), nil, nil
+	}
 	switch r.sort {
 	case SortPriceAsc:
 		p.SortKey, p.Sign = "price", 1

@@ -46,22 +46,25 @@ SELECT id FROM categories WHERE slug = $1;
 
 -- name: KeywordMatches :many
 -- A keyword's matches with the filters, from the full-text index
--- (products_search_idx; products_title_idx when title_only: relevance's
--- first tier alone), at most `cap` of them (NULL: all), each with its sort
--- key and relevance tier (1: the name or brand holds every word, 2: only the
+-- (products_search_idx, whose documents carry the category and brand as
+-- lexemes: the caller puts those filters into `query`; products_title_idx
+-- when title_only: relevance's first tier alone, with category and brand
+-- as arguments), at most `cap` of them (NULL: all), each with its sort key
+-- and relevance tier (1: the name or brand holds every word, 2: only the
 -- description; 0 when the order has no tiers). The answer is the page after
 -- the cursor in the order (tier, sort_key * sign, id * sign), with the
 -- number of matches read beside every row. The sort key is an expression on
 -- purpose: no index has this order, so the plan starts from the words.
+-- Category and stock are joined to the page only.
 WITH m AS MATERIALIZED (
-    SELECT p.id, p.name, p.brand, p.category_id, p.price, p.image_key,
+    SELECT p.id, p.category_id,
            CASE @sort_key::text WHEN 'price' THEN p.price
                                 WHEN 'created_at' THEN (extract(epoch FROM p.created_at) * 1000000)::bigint
                                 ELSE p.popularity END AS sort_key,
            CASE WHEN NOT @tiered::boolean THEN 0
                 WHEN p.search @@ (@query_ab::text)::tsquery THEN 1 ELSE 2 END AS tier
     FROM products p
-    WHERE (@title_only::boolean OR p.search @@ (@query::text)::tsquery)
+    WHERE (@title_only::boolean OR search_doc(p.search, p.category_id, p.brand) @@ (@query::text)::tsquery)
       AND (NOT @title_only::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ (@query::text)::tsquery)
       AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
@@ -69,18 +72,23 @@ WITH m AS MATERIALIZED (
       AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
       AND (NOT @in_stock::boolean OR p.in_stock)
     LIMIT sqlc.narg(cap)
+), page AS (
+    SELECT m.id, m.sort_key, m.tier, (SELECT count(*) FROM m) AS matches
+    FROM m
+    WHERE (@only_tier::int = 0 OR m.tier = @only_tier::int)
+      AND (sqlc.narg(after_id)::bigint IS NULL
+       OR (m.tier, m.sort_key * @sign::bigint, m.id * @sign::bigint)
+          > (@after_tier::int, sqlc.narg(after_key)::bigint * @sign::bigint, sqlc.narg(after_id)::bigint * @sign::bigint))
+    ORDER BY m.tier, m.sort_key * @sign::bigint, m.id * @sign::bigint
+    LIMIT @page_size
 )
-SELECT m.id, m.name, m.brand, c.slug AS category, m.price, s.stock, m.image_key, m.sort_key::bigint AS sort_key, m.tier::int AS tier,
-       (SELECT count(*) FROM m) AS matches
-FROM m
-JOIN categories c ON c.id = m.category_id
-JOIN product_stock s ON s.product_id = m.id
-WHERE (@only_tier::int = 0 OR m.tier = @only_tier::int)
-  AND (sqlc.narg(after_id)::bigint IS NULL
-   OR (m.tier, m.sort_key * @sign::bigint, m.id * @sign::bigint)
-      > (@after_tier::int, sqlc.narg(after_key)::bigint * @sign::bigint, sqlc.narg(after_id)::bigint * @sign::bigint))
-ORDER BY m.tier, m.sort_key * @sign::bigint, m.id * @sign::bigint
-LIMIT @page_size;
+SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, page.sort_key::bigint AS sort_key,
+       page.tier::int AS tier, page.matches
+FROM page
+JOIN products p ON p.id = page.id
+JOIN categories c ON c.id = p.category_id
+JOIN product_stock s ON s.product_id = p.id
+ORDER BY page.tier, page.sort_key * @sign::bigint, page.id * @sign::bigint;
 
 -- name: CountMatches :one
 -- The matches of a search without a keyword, counted up to `cap`: an

@@ -609,6 +609,46 @@ func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
 	}
 }
 
+// TestBrandAndCategoryAreInTheTextIndex: a keyword's category and brand
+// filters are lexemes of the text index (search_doc), written from any brand
+// a shop may have, quotes and backslashes included, and match exactly.
+func TestBrandAndCategoryAreInTheTextIndex(t *testing.T) {
+	pool := catalogDB(t, 500)
+	s := NewService(replica.PrimaryOnly(pool))
+	brands := []string{`O'Neil \ Sons`, "O'Neil", `Sons`, "#c 1"}
+	for i, b := range brands {
+		if _, err := pool.Exec(t.Context(), `
+			WITH p AS (
+				INSERT INTO products (sku, name, brand, category_id, price)
+				SELECT 'QB-' || $2::int || '-' || c.id, 'Quokka Lamp', $1, c.id, 1000 FROM categories c RETURNING id)
+			INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, 1, 1 FROM p`, b, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var slug string
+	var categories int64
+	if err := pool.QueryRow(t.Context(), `SELECT (SELECT slug FROM categories ORDER BY id LIMIT 1), (SELECT count(*) FROM categories)`).Scan(&slug, &categories); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range brands {
+		for _, f := range []Filter{{Q: "quokka", Brand: b}, {Q: "quokka lamp", Brand: b, Category: slug}} {
+			p, err := s.Search(t.Context(), f)
+			want := categories
+			if f.Category != "" {
+				want = 1
+			}
+			if err != nil || p.Total != want || int64(len(p.Items)) != want {
+				t.Fatalf("%+v: total %d, %d items, %v; want %d", f, p.Total, len(p.Items), err, want)
+			}
+			for _, it := range p.Items {
+				if it.Brand != b || f.Category != "" && it.Category != slug {
+					t.Fatalf("%+v: found %+v", f, it)
+				}
+			}
+		}
+	}
+}
+
 // TestAFailureAfterTheWordsIsAnError: the words are read, then the products
 // are locked away; the search must fail (a 5xx for the shopper to retry),
 // not answer "No products match".
