@@ -26,10 +26,12 @@ import (
 // sortCost rows of the index per match (150,000 matches took 1.5 s here, a
 // walk of 50,000 rows 70 ms), so before sorting it walks on for as many
 // rows as the sort would cost, or to the end when the matches are too many
-// to count (a prefix of many words).
+// to count (a prefix of many words). Up to sortCap matches are sorted
+// without that: reading them costs less than such a walk.
 const (
 	walkRows = 2_000
 	sortCost = 7
+	sortCap  = 3_000
 )
 
 // Service runs searches, on the pool reads chooses (a replica when one is
@@ -248,25 +250,35 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 
 // walkOrSort fetches a page of a keyword with more than CountCap matches (in
 // one relevance tier when tier is not 0): by walking the order's index, or,
-// when its matches are too sparse along it, by sorting them all (for the
-// first tier, from the index of names and brands, which holds fewer).
+// when its matches are too sparse along it, by sorting them (for the first
+// tier, from the index of names and brands, which holds fewer).
 func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cursor) ([]row, error) {
 	rows, err := r.walk(ctx, &kw, tier, after, walkRows)
 	if err != nil || len(rows) > PageSize {
 		return rows, err
 	}
+	// The matches are sparse along the order. Two broad words often have
+	// only a few thousand in common: read up to sortCap of them, and when
+	// that is all, the page is among them.
 	r.after = after
-	switch {
-	case r.sort == SortPriceAsc || r.sort == SortPriceDesc:
-		return r.sortWithinSample(ctx, kw)
-	case tier == 1 && kw.titles >= 0 && kw.titles <= 20*CountCap:
-		// Names that hold the words are sparse here, and their rarest word
-		// is in few names: if at most CountCap hold them all, the title
-		// index finds and sorts them at once.
-		few, n, err := r.matches(ctx, kw, 1, true, CountCap+1)
-		if err != nil || (len(few) > 0 || after == nil) && n <= CountCap {
-			return few, err // all of them were read (none is an answer only from the start)
+	sample, n, err := r.matches(ctx, kw, tier, tier == 1, sortCap+1)
+	if err != nil || (len(sample) > 0 || after == nil) && n <= sortCap {
+		return sample, err // none is an answer only from the start
+	}
+	if (r.sort == SortPriceAsc || r.sort == SortPriceDesc) && len(sample) > PageSize {
+		// Any sortCap of the matches, sorted, end their page at some price,
+		// and at least a page of the matches lie on this side of it: the
+		// page is among the matches within that price, which the index of
+		// prices narrows without reading the others (a beauty word from the
+		// dearest product down).
+		bound := sample[PageSize].key
+		if r.sort == SortPriceAsc {
+			r.args.MaxPrice = &bound
+		} else {
+			r.args.MinPrice = &bound
 		}
+		rows, _, err := r.matches(ctx, kw, tier, tier == 1, 0)
+		return rows, err
 	}
 	most := kw.most // how many matches a sort would read
 	if tier == 1 {
@@ -286,29 +298,6 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 		}
 	}
 	rows, _, err = r.matches(ctx, kw, tier, tier == 1, 0)
-	return rows, err
-}
-
-// sortWithinSample serves a price order whose matches cluster away from
-// where the walk began (a beauty word from the dearest product down): any
-// CountCap+1 of the matches, sorted, end their page at some price, and at
-// least a page of the matches lie on this side of it, so the page is among
-// the matches within that price, which a price range of the index finds
-// without reading the others.
-func (r request) sortWithinSample(ctx context.Context, kw keyword) ([]row, error) {
-	sample, n, err := r.matches(ctx, kw, 0, false, CountCap+1)
-	if err != nil || len(sample) > 0 && n <= CountCap {
-		return sample, err // all the matches were read: the page is exact
-	}
-	if len(sample) > PageSize { // else the cursor is past the sample: no bound
-		bound := sample[PageSize].key
-		if r.sort == SortPriceAsc {
-			r.args.MaxPrice = &bound
-		} else {
-			r.args.MinPrice = &bound
-		}
-	}
-	rows, _, err := r.matches(ctx, kw, 0, false, 0)
 	return rows, err
 }
 

@@ -486,13 +486,14 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 	if common == "" || rare == "" {
 		t.Fatalf("the generated catalogue has no common (%q) or rare (%q) word", common, rare)
 	}
-	// 1,200 products called Zephyr, all cheaper than anything else: sorted
-	// by price from the top, a walk meets none of them in walkRows rows.
+	// 3,100 products called Zephyr (more than sortCap), all cheaper than
+	// anything else: sorted by price from the top, a walk meets none of them
+	// in walkRows rows.
 	if _, err := pool.Exec(t.Context(), `
 		WITH p AS (
 			INSERT INTO products (sku, name, brand, category_id, description, price, popularity)
 			SELECT 'ZEPHYR-' || i, 'Zephyr Tea Light ' || i, 'Glowlab', (SELECT min(id) FROM categories), 'A small candle.', 1 + i % 7, i % 50
-			FROM generate_series(1, 1200) AS i
+			FROM generate_series(1, 3100) AS i
 			RETURNING id, price)
 		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, price % 3, price % 3 FROM p`); err != nil {
 		t.Fatal(err)
@@ -533,9 +534,11 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: rare, sort: SortPriceDesc, first: []string{"KeywordWords", "KeywordMatches"}},
 		{q: rare, sort: SortRelevance, first: []string{"KeywordWords", "KeywordMatches"}},
 		// One word that search_words says over CountCap products hold: no count.
-		{q: common, sort: SortPriceAsc, first: []string{"KeywordWords", "WalkPriceAsc"}},
+		// From the cheapest and the newest, the walk meets the Zephyrs first,
+		// too many to read past: the word's few thousand matches are sorted.
+		{q: common, sort: SortPriceAsc, first: []string{"KeywordWords", "WalkPriceAsc", "KeywordMatches"}},
 		{q: common, sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc"}},
-		{q: common, sort: SortNewest, first: []string{"KeywordWords", "WalkNewest"}},
+		{q: common, sort: SortNewest, first: []string{"KeywordWords", "WalkNewest", "KeywordMatches"}},
 		{q: common, sort: SortRelevance, first: []string{"KeywordWords", "WalkPopular"}},
 		// With a filter it is counted first.
 		{q: common, sort: SortPopular, inStock: true, first: []string{"KeywordWords", "KeywordMatches", "WalkPopular"}},
@@ -543,8 +546,10 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		// "ze" begins more words than are listed, the first of them rare and
 		// "zephyr" past them held by over CountCap products: still no count.
 		{q: "ze", sort: SortNewest, first: []string{"KeywordWords", "WalkNewest"}},
-		// By price: the matches up to the price where any 1,001 of them end a page.
+		// By price: the matches up to the price where any sortCap of them end a page.
 		{q: "zephyr", sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc", "KeywordMatches", "KeywordMatches"}},
+		// Few enough to sort: the walk meets none, so all of them are read.
+		{q: "zephyr tea light 12", sort: SortPriceDesc, first: []string{"KeywordWords", "KeywordMatches"}},
 		{q: "zephyr", sort: SortNewest},
 		{q: "zephyr tea", sort: SortPriceAsc, first: []string{"KeywordWords", "KeywordMatches", "WalkPriceAsc"}},
 		{q: "zephyr", sort: SortRelevance},
