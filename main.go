@@ -38,6 +38,7 @@ import (
 	"market/internal/export"
 	"market/internal/order"
 	"market/internal/redisdb"
+	"market/internal/room"
 	"market/internal/search"
 	"market/internal/seed"
 	"market/web"
@@ -167,6 +168,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
 	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
 
+	waitingRoom, err := room.New(rdb, room.Options{Rate: cfg.RoomAdmitPerSecond, Burst: cfg.RoomBurst, Window: cfg.RoomAdmitWindow,
+		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret)})
+	if err != nil {
+		return err
+	}
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts:    accounts,
@@ -174,6 +180,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Search:      search.NewService(pool),
 		Consistency: checks,
 		Coupons:     coupons,
+		Room:        waitingRoom,
 		Orders:      orders,
 		Exports:     export.NewService(pool),
 		Audit:       audit.NewService(pool),
@@ -183,6 +190,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	// Shutdown waits for requests in flight; live count streams never end by
 	// themselves, so they are ended as shutdown begins.
 	srv.RegisterOnShutdown(coupons.EndWatches)
+	if waitingRoom != nil {
+		srv.RegisterOnShutdown(waitingRoom.EndStreams)
+	}
 	metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)

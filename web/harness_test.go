@@ -46,7 +46,7 @@ func newHarness(t testing.TB) *harness {
 
 // newHarnessOn is the harness over a pool the test opened itself, e.g.
 // through a testenv.Proxy to see PostgreSQL go away.
-func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
+func newHarnessOn(t testing.TB, pool *pgxpool.Pool, with ...func(*Deps)) *harness {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	cfg, err := config.FromEnv(func(k string) string {
@@ -67,6 +67,9 @@ func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
 	}
 	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Catalog: catalog.NewService(pool), Search: search.NewService(pool),
 		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Audit: audit.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
+	for _, f := range with {
+		f(&d)
+	}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

@@ -121,7 +121,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 				return
 			}
 			if open {
-				ctx = reqctx.WithUser(ctx, u)
+				ctx = reqctx.WithSessionID(reqctx.WithUser(ctx, u), sid)
 			}
 		}
 		// Flashes are shown once, on the next full page a browser renders.

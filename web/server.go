@@ -21,6 +21,7 @@ import (
 	"market/internal/coupon"
 	"market/internal/export"
 	"market/internal/order"
+	"market/internal/room"
 	"market/internal/search"
 )
 
@@ -35,6 +36,7 @@ type Deps struct {
 	Search      *search.Service
 	Consistency *consistency.Service
 	Coupons     *coupon.Service
+	Room        *room.Room // nil: no waiting room
 	Orders      *order.Service
 	Exports     *export.Service
 	Audit       *audit.Service

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,8 @@ type Room struct {
 	o        Options
 	interval time.Duration
 	streams  atomic.Int64
+	ended    chan struct{} // closed by EndStreams
+	endOnce  sync.Once
 }
 
 // New returns the room, or nil when o.Rate is 0 (no room: every claim passes).
@@ -69,7 +72,7 @@ func New(rdb redis.UniversalClient, o Options) (*Room, error) {
 		o.MaxStreams = 5000
 	}
 	interval := max(time.Microsecond, time.Duration(float64(time.Second)/o.Rate))
-	return &Room{rdb: rdb, o: o, interval: interval}, nil
+	return &Room{rdb: rdb, o: o, interval: interval, ended: make(chan struct{})}, nil
 }
 
 // Interval is the time between two admissions of one campaign.
@@ -109,7 +112,8 @@ func (r *Room) Enter(ctx context.Context, campaignID, userID int64, session stri
 	if campaignID <= 0 || userID <= 0 || session == "" {
 		return Pass{}, errs.New(errs.Invalid, "A waiting room ticket needs a campaign and a signed-in shopper.")
 	}
-	tau := r.interval * time.Duration(r.o.Burst)
+	// Burst arrivals at once fit: the first, and burst-1 more within the tolerance.
+	tau := r.interval * time.Duration(r.o.Burst-1)
 	v, err := enterScript.Run(ctx, r.rdb, keysOf(campaignID), r.interval.Microseconds(), tau.Microseconds(),
 		session, r.o.Window.Microseconds()).Slice()
 	if err != nil {
@@ -157,6 +161,13 @@ func (r *Room) Watch() (release func(), err error) {
 		}
 	}, nil
 }
+
+// Ended is closed when the shop shuts down: waiting streams end, and the
+// browsers reconnect to another instance.
+func (r *Room) Ended() <-chan struct{} { return r.ended }
+
+// EndStreams ends every waiting stream (registered with the server's shutdown).
+func (r *Room) EndStreams() { r.endOnce.Do(func() { close(r.ended) }) }
 
 // unavailable turns a Redis failure into a 503 a shopper can read, keeping
 // the cause for the log; a request that ended is left as it is.

@@ -20,7 +20,7 @@ const (
 
 var (
 	errTicketInvalid = errs.New(CodeTicketInvalid, "This waiting room ticket is not valid here. Press Claim to take a place in line.")
-	errTicketExpired = errs.New(CodeTicketExpired, "Your turn to claim has passed. Press Claim to take a new place in line.")
+	errTicketExpired = errs.New(CodeTicketExpired, "Your turn to claim has passed. Go back to the coupons page and press Claim for a new place in line.")
 )
 
 // Ticket is one session's place in a campaign's line. Token is what the
@@ -56,6 +56,14 @@ func (r *Room) Place(t Ticket, now time.Time) int64 {
 		return 0
 	}
 	return int64((w + r.interval - 1) / r.interval)
+}
+
+// KeyFrom derives the ticket key from the session secret, so that tickets
+// need no secret of their own and no other use of the secret can forge one.
+func KeyFrom(secret string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("room-ticket"))
+	return m.Sum(nil)
 }
 
 // sign fills the ticket's token: campaign.user.session.seq.admit_µs,
