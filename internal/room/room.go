@@ -23,6 +23,7 @@ import (
 
 	"market/internal/coupon"
 	"market/internal/errs"
+	"market/internal/redisdb"
 )
 
 // Options configure a room (ROOM_ADMIT_PER_SECOND, ROOM_BURST,
@@ -44,6 +45,7 @@ type Options struct {
 // Room is the waiting room of every campaign; nil or a zero rate is no room.
 type Room struct {
 	rdb      redis.UniversalClient
+	pipe     *redisdb.Pipe // arrivals at the same moment share one round trip
 	o        Options
 	interval time.Duration
 	streams  atomic.Int64
@@ -72,7 +74,7 @@ func New(rdb redis.UniversalClient, o Options) (*Room, error) {
 		o.MaxStreams = 5000
 	}
 	interval := max(time.Microsecond, time.Duration(float64(time.Second)/o.Rate))
-	return &Room{rdb: rdb, o: o, interval: interval, ended: make(chan struct{})}, nil
+	return &Room{rdb: rdb, pipe: redisdb.NewPipe(rdb, nil), o: o, interval: interval, ended: make(chan struct{})}, nil
 }
 
 // Interval is the time between two admissions of one campaign.
@@ -114,8 +116,18 @@ func (r *Room) Enter(ctx context.Context, campaignID, userID int64, session stri
 	}
 	// Burst arrivals at once fit: the first, and burst-1 more within the tolerance.
 	tau := r.interval * time.Duration(r.o.Burst-1)
-	v, err := enterScript.Run(ctx, r.rdb, keysOf(campaignID), r.interval.Microseconds(), tau.Microseconds(),
-		session, r.o.Window.Microseconds()).Slice()
+	keys, args := keysOf(campaignID), []any{r.interval.Microseconds(), tau.Microseconds(), session, r.o.Window.Microseconds()}
+	var cmd *redis.Cmd
+	err := r.pipe.Do(ctx, func(p redis.Pipeliner) { cmd = enterScript.EvalSha(context.Background(), p, keys, args...) })
+	if err == nil && isNoScript(cmd.Err()) {
+		// A Redis that restarted has an empty script cache: EVAL loads it
+		// (NOSCRIPT means the script did not run, so nothing is counted twice).
+		cmd = enterScript.Eval(ctx, r.rdb, keys, args...)
+	}
+	var v []any
+	if err == nil {
+		v, err = cmd.Slice()
+	}
 	if err != nil {
 		return Pass{}, unavailable(err)
 	}
@@ -168,6 +180,10 @@ func (r *Room) Ended() <-chan struct{} { return r.ended }
 
 // EndStreams ends every waiting stream (registered with the server's shutdown).
 func (r *Room) EndStreams() { r.endOnce.Do(func() { close(r.ended) }) }
+
+func isNoScript(err error) bool {
+	return err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT"))
+}
 
 // unavailable turns a Redis failure into a 503 a shopper can read, keeping
 // the cause for the log; a request that ended is left as it is.
