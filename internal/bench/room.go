@@ -81,7 +81,7 @@ func roomBench(ctx context.Context, log *slog.Logger, cfg config.Config, args []
 	if err != nil {
 		return err
 	}
-	t := crowdAtTheRoom(ctx, o, srv.addr, id, cookies, offered)
+	t := crowdAtTheRoom(ctx, o, srv, id, cookies, offered)
 	r := t.report(o, admit)
 	if err := checkPersisted(ctx, pool, rdb, openResult{campaign: id, claimed: t.claimed}); err != nil {
 		return err

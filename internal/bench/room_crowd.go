@@ -28,6 +28,7 @@ type roomAnswer struct {
 // visit is one shopper's way through the room.
 type visit struct {
 	due        time.Duration // when the arrival was scheduled, from the start
+	sent       time.Time     // when the arrival went out on a connection
 	skipped    bool          // claimed at arrival: the room was skipped
 	number     int64         // the ticket's number (0: skipped)
 	admitAt    time.Time
@@ -35,6 +36,7 @@ type visit struct {
 	claim      time.Duration // the admitted claim's answer, from its turn
 	claimed    bool
 	violations []string // claims answered "claimed" without passing the room
+	tries      int      // claims tried around the room
 	err        string
 }
 
@@ -44,18 +46,21 @@ type roomTally struct {
 	visits  []visit
 	claimed int64
 	elapsed time.Duration
+	cpu     time.Duration // the server's CPU over the crowd
 }
 
 // crowdAtTheRoom sends a new shopper every Poisson gap at rate offered for
 // o.duration, each on its own way through the room, and waits for the last.
-func crowdAtTheRoom(ctx context.Context, o roomOptions, addr string, id int64, cookies []*http.Cookie, offered float64) *roomTally {
+func crowdAtTheRoom(ctx context.Context, o roomOptions, srv *child, id int64, cookies []*http.Cookie, offered float64) *roomTally {
 	rng := rand.New(rand.NewPCG(o.seed, 0x200a))
 	due := poissonSchedule(rng, offered, len(cookies))
 	free := make(chan *claimConn, o.conns)
 	for range o.conns {
-		free <- &claimConn{addr: addr}
+		free <- &claimConn{addr: srv.addr}
 	}
 	t := &roomTally{}
+	cpu0 := srv.cpuTime()
+	defer func() { t.cpu = srv.cpuTime() - cpu0 }()
 	var wg sync.WaitGroup
 	var lastTicket sync.Map // one waiting shopper's ticket, for the next to try
 	start := time.Now()
@@ -91,7 +96,7 @@ func crowdAtTheRoom(ctx context.Context, o roomOptions, addr string, id int64, c
 func walkThrough(free chan *claimConn, id int64, cookie *http.Cookie, start time.Time, d time.Duration, tester bool, last *sync.Map) visit {
 	v := visit{due: d}
 	scheduled := start.Add(d)
-	status, a, err := roomClaim(free, id, cookie, "")
+	status, a, err := roomClaim(free, id, cookie, "", &v.sent)
 	v.arrival = time.Since(scheduled)
 	switch {
 	case err != nil:
@@ -110,14 +115,19 @@ func walkThrough(free chan *claimConn, id int64, cookie *http.Cookie, start time
 		return v
 	}
 	if tester {
-		v.violations = tryAroundTheRoom(free, id, cookie, a.Ticket, v.admitAt, last)
+		var claimedAtTurn bool
+		v.violations, v.tries, claimedAtTurn = tryAroundTheRoom(free, id, cookie, a.Ticket, v.admitAt, last)
+		if claimedAtTurn {
+			v.claimed = true // the early try reached the server at its turn: that was its claim
+			return v
+		}
 	}
 	turn := v.admitAt
 	if now := time.Now(); now.After(turn) {
 		turn = now
 	}
 	time.Sleep(time.Until(turn))
-	status, b, err := roomClaim(free, id, cookie, a.Ticket)
+	status, b, err := roomClaim(free, id, cookie, a.Ticket, nil)
 	v.claim = time.Since(turn)
 	if err != nil || status != http.StatusOK || b.Result != "claimed" {
 		v.err = fmt.Sprintf("admitted claim: status %d %+v %v", status, b, err)
@@ -127,11 +137,12 @@ func walkThrough(free chan *claimConn, id int64, cookie *http.Cookie, start time
 	return v
 }
 
-// tryAroundTheRoom claims before the turn with the shopper's own ticket,
-// with a tampered one, and with another waiting shopper's: any "claimed" is
-// a way around the room.
-func tryAroundTheRoom(free chan *claimConn, id int64, cookie *http.Cookie, ticket string, admitAt time.Time, last *sync.Map) []string {
-	var bad []string
+// tryAroundTheRoom claims with a tampered ticket, with another waiting
+// shopper's, and before the turn with the shopper's own: any "claimed" is a
+// way around the room, except an early try whose answer came after the turn
+// (the server may have decided it at the turn; then it was the shopper's
+// claim, and claimedAtTurn says so).
+func tryAroundTheRoom(free chan *claimConn, id int64, cookie *http.Cookie, ticket string, admitAt time.Time, last *sync.Map) (bad []string, tried int, claimedAtTurn bool) {
 	tampered := []byte(ticket)
 	tampered[len(tampered)/2] ^= 1
 	tries := map[string]string{"tampered": string(tampered)}
@@ -142,18 +153,28 @@ func tryAroundTheRoom(free chan *claimConn, id int64, cookie *http.Cookie, ticke
 		tries["another shopper's"] = other.(string)
 	}
 	for name, tk := range tries {
-		status, a, err := roomClaim(free, id, cookie, tk)
-		if err == nil && (status == http.StatusOK || a.Result == "claimed") {
-			bad = append(bad, fmt.Sprintf("%s ticket claimed (status %d)", name, status))
+		tried++
+		status, a, err := roomClaim(free, id, cookie, tk, nil)
+		if err != nil || (status != http.StatusOK && a.Result != "claimed") {
+			continue
 		}
+		if name == "early, own" && !time.Now().Before(admitAt) {
+			claimedAtTurn = true
+			continue
+		}
+		bad = append(bad, fmt.Sprintf("%s ticket claimed (status %d)", name, status))
 	}
-	return bad
+	return bad, tried, claimedAtTurn
 }
 
-// roomClaim POSTs a claim, with the ticket when there is one, on a free connection.
-func roomClaim(free chan *claimConn, id int64, cookie *http.Cookie, ticket string) (int, roomAnswer, error) {
+// roomClaim POSTs a claim, with the ticket when there is one, on a free
+// connection; sent (when not nil) is when it went out.
+func roomClaim(free chan *claimConn, id int64, cookie *http.Cookie, ticket string, sent *time.Time) (int, roomAnswer, error) {
 	c := <-free
 	defer func() { free <- c }()
+	if sent != nil {
+		*sent = time.Now()
+	}
 	body := ""
 	if ticket != "" {
 		body = url.Values{"ticket": {ticket}}.Encode()

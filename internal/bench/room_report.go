@@ -45,6 +45,9 @@ func (t *roomTally) report(o roomOptions, admit float64) error {
 	}
 	row("arrivals (answer, from due time)", len(arrivals), a50, a99, amax)
 	row("claims with a ticket (from turn)", len(claims), c50, c99, cmax)
+	requests := len(arrivals) + len(claims) + tries(t.visits)
+	fmt.Printf("server CPU %s for %d requests: %.0f µs a request; arrivals answered %.0f/s over the crowd\n", t.cpu.Round(time.Millisecond), requests,
+		us(t.cpu)/float64(max(1, requests)), float64(len(arrivals))/o.duration.Seconds())
 	fmt.Printf("skipped the room (claimed at arrival): %d; waited with a ticket: %d; errors: %d; ways around the room that worked: %d\n",
 		skipped, len(tickets), errs, violations)
 	order, orderOK := fifo(tickets, admit)
@@ -69,8 +72,8 @@ func (t *roomTally) report(o roomOptions, admit float64) error {
 // fifo checks first come, first served: tickets are numbered without a gap
 // or a repeat, and each number's turn comes after the number before it, one
 // admission interval later; it also says how far the numbers stray from the
-// order the load generator scheduled the arrivals (the goroutines of two
-// arrivals due a moment apart may reach the server in either order).
+// order the load generator sent the arrivals in (two arrivals sent a moment
+// apart on two connections may reach the script in either order).
 func fifo(ts []visit, admit float64) (string, bool) {
 	if len(ts) == 0 {
 		return "no tickets: the room was never needed", true
@@ -86,7 +89,7 @@ func fifo(ts []visit, admit float64) (string, bool) {
 		if d := ts[i].admitAt.Sub(ts[i-1].admitAt); d <= 0 || math.Abs(float64(d-interval)) > float64(time.Microsecond)*2 {
 			early++
 		}
-		if d := ts[i-1].due - ts[i].due; d > 0 {
+		if d := ts[i-1].sent.Sub(ts[i].sent); d > 0 {
 			inversions++
 			worst = max(worst, d)
 		}
@@ -94,8 +97,17 @@ func fifo(ts []visit, admit float64) (string, bool) {
 	first, last := ts[0], ts[len(ts)-1]
 	line := last.admitAt.Sub(first.admitAt)
 	s := fmt.Sprintf("tickets %d–%d, turns %s apart over %s (%.0f admissions/s); numbers repeated or skipped: %d; turns out of order: %d\n"+
-		"arrival order: %d of %d neighbouring numbers were scheduled the other way round, by at most %s",
+		"arrival order: %d of %d neighbouring numbers were sent the other way round, by at most %s",
 		first.number, last.number, interval, line.Round(time.Millisecond), float64(len(ts)-1)/line.Seconds(), gaps, early,
 		inversions, len(ts)-1, worst.Round(10*time.Microsecond))
 	return s, gaps == 0 && early == 0
+}
+
+// tries counts the testers' claims around the room.
+func tries(vs []visit) int {
+	n := 0
+	for _, v := range vs {
+		n += v.tries
+	}
+	return n
 }
