@@ -3,7 +3,6 @@ package bench
 import (
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 )
@@ -70,8 +69,8 @@ func (t *roomTally) report(o roomOptions, admit float64) error {
 }
 
 // fifo checks first come, first served: tickets are numbered without a gap
-// or a repeat, and each number's turn comes after the number before it, one
-// admission interval later; it also says how far the numbers stray from the
+// or a repeat, and each number's turn comes at least one admission interval
+// after the number before it (exactly one while the line is never empty); it also says how far the numbers stray from the
 // order the load generator sent the arrivals in (two arrivals sent a moment
 // apart on two connections may reach the script in either order).
 func fifo(ts []visit, admit float64) (string, bool) {
@@ -86,7 +85,9 @@ func fifo(ts []visit, admit float64) (string, bool) {
 		if ts[i].number != ts[i-1].number+1 {
 			gaps++
 		}
-		if d := ts[i].admitAt.Sub(ts[i-1].admitAt); d <= 0 || math.Abs(float64(d-interval)) > float64(time.Microsecond)*2 {
+		// At least one interval apart (more after a lull, when the line
+		// emptied); the script keeps microseconds.
+		if d := ts[i].admitAt.Sub(ts[i-1].admitAt); d < interval-2*time.Microsecond {
 			early++
 		}
 		if d := ts[i-1].sent.Sub(ts[i].sent); d > 0 {

@@ -22,10 +22,12 @@ func TestFifoCatchesGapsAndTurnsOutOfOrder(t *testing.T) {
 		ok   bool
 	}{
 		{"in order, 10 ms apart", line([]int64{1, 2, 3}, []time.Duration{0, 10 * ms, 20 * ms}), true},
+		{"a lull: a wider gap, still in order", line([]int64{1, 2, 3}, []time.Duration{0, 10 * ms, 50 * ms}), true},
 		{"a number skipped", line([]int64{1, 2, 4}, []time.Duration{0, 10 * ms, 20 * ms}), false},
 		{"a number repeated", line([]int64{1, 2, 2}, []time.Duration{0, 10 * ms, 20 * ms}), false},
 		{"a later number's turn first", line([]int64{1, 2, 3}, []time.Duration{0, 20 * ms, 10 * ms}), false},
 		{"two turns at once", line([]int64{1, 2, 3}, []time.Duration{0, 10 * ms, 10 * ms}), false},
+		{"two turns closer than the interval", line([]int64{1, 2, 3}, []time.Duration{0, 10 * ms, 15 * ms}), false},
 	}
 	for _, c := range cases {
 		if _, ok := fifo(c.line, 100); ok != c.ok {
