@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"market/internal/errs"
 	"market/internal/reqctx"
 	"market/internal/room"
 	"market/views"
@@ -19,8 +18,6 @@ import (
 
 // maxTicket bounds a presented ticket; a real one is about 120 characters.
 const maxTicket = 512
-
-var errBadTicket = errs.New(room.CodeTicketInvalid, "This waiting room ticket is not valid here. Press Claim to take a place in line.")
 
 // passRoom lets a claim through the waiting room: nil when it may claim now
 // (no room, the room skipped, or an admitted ticket), the ticket when its
@@ -54,7 +51,7 @@ func ticketOf(r *http.Request) (string, error) {
 	}
 	t := f.values["ticket"]
 	if len(t) > maxTicket {
-		return "", errBadTicket
+		return "", room.ErrTicketInvalid
 	}
 	return t, nil
 }
@@ -110,7 +107,7 @@ func (s *Server) roomPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	token := r.URL.Query().Get("ticket")
 	if len(token) > maxTicket {
-		return errBadTicket
+		return room.ErrTicketInvalid
 	}
 	now := time.Now()
 	t, err := s.Room.Open(token, id, currentUser(r).ID, reqctx.SessionID(r.Context()), now)

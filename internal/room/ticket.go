@@ -19,7 +19,9 @@ const (
 )
 
 var (
-	errTicketInvalid = errs.New(CodeTicketInvalid, "This waiting room ticket is not valid here. Press Claim to take a place in line.")
+	// ErrTicketInvalid refuses a ticket that is not this shop's, or not for
+	// this session, shopper and campaign.
+	ErrTicketInvalid = errs.New(CodeTicketInvalid, "This waiting room ticket is not valid here. Press Claim to take a place in line.")
 	errTicketExpired = errs.New(CodeTicketExpired, "Your turn to claim has passed. Go back to the coupons page and press Claim for a new place in line.")
 )
 
@@ -92,22 +94,22 @@ func (r *Room) Open(token string, campaignID, userID int64, session string, now 
 	body, sig, ok := strings.Cut(token, ".")
 	got, err := base64.RawURLEncoding.DecodeString(sig)
 	if !ok || err != nil || !hmac.Equal(got, r.mac(body)) {
-		return Ticket{}, errTicketInvalid
+		return Ticket{}, ErrTicketInvalid
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(body)
 	if err != nil {
-		return Ticket{}, errTicketInvalid
+		return Ticket{}, ErrTicketInvalid
 	}
 	f := strings.Split(string(raw), ".")
 	if len(f) != 5 {
-		return Ticket{}, errTicketInvalid
+		return Ticket{}, ErrTicketInvalid
 	}
 	c, err1 := strconv.ParseInt(f[0], 10, 64)
 	u, err2 := strconv.ParseInt(f[1], 10, 64)
 	seq, err3 := strconv.ParseInt(f[3], 10, 64)
 	at, err4 := strconv.ParseInt(f[4], 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || c != campaignID || u != userID || f[2] != session || session == "" {
-		return Ticket{}, errTicketInvalid
+		return Ticket{}, ErrTicketInvalid
 	}
 	t := Ticket{Campaign: c, User: u, Session: f[2], Seq: seq, AdmitAt: time.UnixMicro(at), Token: token, window: r.o.Window}
 	if t.ExpiredAt(now) {
