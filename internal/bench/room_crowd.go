@@ -35,6 +35,7 @@ type visit struct {
 	arrival    time.Duration // the arrival's answer, from its due time
 	claim      time.Duration // the admitted claim's answer, from its turn
 	claimed    bool
+	atTurn     bool // claimed by its early try, answered after its turn (no timed claim)
 	violations []string // claims answered "claimed" without passing the room
 	tries      int      // claims tried around the room
 	err        string
@@ -118,7 +119,7 @@ func walkThrough(free chan *claimConn, id int64, cookie *http.Cookie, start time
 		var claimedAtTurn bool
 		v.violations, v.tries, claimedAtTurn = tryAroundTheRoom(free, id, cookie, a.Ticket, v.admitAt, last)
 		if claimedAtTurn {
-			v.claimed = true // the early try reached the server at its turn: that was its claim
+			v.claimed, v.atTurn = true, true // the early try reached the server at its turn: that was its claim
 			return v
 		}
 	}

@@ -25,6 +25,8 @@ func (t *roomTally) report(o roomOptions, admit float64) error {
 		case v.skipped:
 			skipped++
 			admitted = append(admitted, v.arrival)
+		case v.atTurn:
+			tickets = append(tickets, v)
 		default:
 			claims = append(claims, v.claim)
 			admitted = append(admitted, v.claim)
