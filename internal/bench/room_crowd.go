@@ -35,7 +35,7 @@ type visit struct {
 	arrival    time.Duration // the arrival's answer, from its due time
 	claim      time.Duration // the admitted claim's answer, from its turn
 	claimed    bool
-	atTurn     bool // claimed by its early try, answered after its turn (no timed claim)
+	atTurn     bool     // claimed by its early try, answered after its turn (no timed claim)
 	violations []string // claims answered "claimed" without passing the room
 	tries      int      // claims tried around the room
 	err        string
