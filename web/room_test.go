@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -249,4 +250,50 @@ func streamEvents(t *testing.T, h *harness, c *client, path string) []sseEventSe
 		}
 	}
 	return out
+}
+
+func TestTwoInstancesShareOneWaitingLine(t *testing.T) {
+	h := newRoomHarness(t, room.Options{Rate: 1, Burst: 1})
+	id := h.activeCampaign("100")
+	// A second instance: its own handler and room, the same PostgreSQL and Redis.
+	d := h.s.Deps
+	other, err := room.New(d.Redis, room.Options{Rate: 1, Burst: 1, Key: room.KeyFrom(d.Config.SessionSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Room = other
+	second := httptest.NewServer(New(d))
+	t.Cleanup(second.Close)
+
+	cs := shoppers(h, 4)
+	var numbers []int64
+	for i, c := range cs {
+		base := h.srv.URL
+		if i%2 == 1 {
+			base = second.URL
+		}
+		req, _ := http.NewRequest(http.MethodPost, base+"/coupons/"+id+"/claim", nil)
+		req.Header.Set("Accept", "application/json")
+		res, err := c.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w waitingAnswer
+		_ = json.NewDecoder(res.Body).Decode(&w)
+		res.Body.Close()
+		if i == 0 {
+			if res.StatusCode != 200 {
+				t.Fatalf("the first arrival: %d", res.StatusCode)
+			}
+			continue
+		}
+		if res.StatusCode != 429 {
+			t.Fatalf("arrival %d at instance %d: %d", i, i%2+1, res.StatusCode)
+		}
+		numbers = append(numbers, w.Number)
+	}
+	// One line across both instances: tickets 1, 2, 3 in arrival order.
+	if fmt.Sprint(numbers) != "[1 2 3]" {
+		t.Fatalf("ticket numbers across two instances: %v", numbers)
+	}
 }

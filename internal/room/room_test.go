@@ -355,3 +355,29 @@ func TestOnlyTheSessionsOwnTicketForThisCampaignPasses(t *testing.T) {
 		t.Fatalf("a ticket before its turn: admitted=%v err=%v", got.AdmittedAt(now.Add(-time.Millisecond)), err)
 	}
 }
+
+func TestWaitingStreamsAreBoundedAndEndAtShutdown(t *testing.T) {
+	r := newRoom(t, testenv.Redis(t), room.Options{Rate: 1, MaxStreams: 2})
+	a, errA := r.Watch()
+	_, errB := r.Watch()
+	if errA != nil || errB != nil {
+		t.Fatalf("two streams of two: %v %v", errA, errB)
+	}
+	if _, err := r.Watch(); !errs.Is(err, errs.Busy) {
+		t.Fatalf("a third stream: %v, want busy", err)
+	}
+	a()
+	a() // releasing twice frees one place, not two
+	if _, err := r.Watch(); err != nil {
+		t.Fatalf("after one ended: %v", err)
+	}
+	if _, err := r.Watch(); !errs.Is(err, errs.Busy) {
+		t.Fatalf("a double release made room for two: %v", err)
+	}
+	r.EndStreams()
+	select {
+	case <-r.Ended():
+	default:
+		t.Fatal("EndStreams did not end the streams")
+	}
+}
