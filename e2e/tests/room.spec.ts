@@ -1,9 +1,23 @@
-import { expect, test } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import { expect, Page, test } from '@playwright/test';
 import { keepScreenshot, openCampaign, signUp, watchConsole } from './helpers';
 
 // The second instance of playwright.config.ts: its waiting room admits one
 // claim per campaign every 5 s (ROOM_ADMIT_PER_SECOND=0.2, ROOM_BURST=1).
 const roomURL = `http://127.0.0.1:${Number(process.env.E2E_PORT ?? '18080') + 2}`;
+
+// The waiting panel passes axe (no serious or critical violation) and adds
+// no live region inside another.
+async function checkA11y(page: Page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help}`);
+  expect(bad).toEqual([]);
+  const nested = await page.evaluate(() => {
+    const live = '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]';
+    return [...document.querySelectorAll(live)].filter((e) => e.parentElement?.closest(live)).length;
+  });
+  expect(nested).toBe(0);
+}
 
 test('past the admission rate, shoppers wait their turn in line and then claim', async ({ browser }, testInfo) => {
   const name = `Crowded sale ${Date.now()}`;
@@ -34,6 +48,7 @@ test('past the admission rate, shoppers wait their turn in line and then claim',
     await expect(card.getByRole('button', { name: 'Claim coupon' })).toHaveCount(0);
   }
   await keepScreenshot(desk, testInfo, 'waiting-room-1280');
+  await checkA11y(desk);
   await keepScreenshot(phone, testInfo, 'waiting-room-360');
 
   // The place counts down live, and at the turn the Claim button comes back.
