@@ -169,7 +169,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
 
 	waitingRoom, err := room.New(rdb, room.Options{Rate: cfg.RoomAdmitPerSecond, Burst: cfg.RoomBurst, Window: cfg.RoomAdmitWindow,
-		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret)})
+		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret), Metrics: reg})
 	if err != nil {
 		return err
 	}

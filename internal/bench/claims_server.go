@@ -64,7 +64,7 @@ func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args
 
 	// The waiting room as `serve` builds it, when ROOM_ADMIT_PER_SECOND asks for one (bench room).
 	waiting, err := room.New(rdb, room.Options{Rate: cfg.RoomAdmitPerSecond, Burst: cfg.RoomBurst, Window: cfg.RoomAdmitWindow,
-		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret)})
+		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret), Metrics: reg})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/coupon"
@@ -40,6 +41,8 @@ type Options struct {
 	MaxStreams int
 	// Key signs tickets (at least 32 bytes).
 	Key []byte
+	// Metrics registers the room's series (market_room_*) when not nil.
+	Metrics prometheus.Registerer
 }
 
 // Room is the waiting room of every campaign; nil or a zero rate is no room.
@@ -49,6 +52,7 @@ type Room struct {
 	o        Options
 	interval time.Duration
 	streams  atomic.Int64
+	m        metrics
 	ended    chan struct{} // closed by EndStreams
 	endOnce  sync.Once
 }
@@ -74,7 +78,7 @@ func New(rdb redis.UniversalClient, o Options) (*Room, error) {
 		o.MaxStreams = 5000
 	}
 	interval := max(time.Microsecond, time.Duration(float64(time.Second)/o.Rate))
-	return &Room{rdb: rdb, pipe: redisdb.NewPipe(rdb, nil), o: o, interval: interval, ended: make(chan struct{})}, nil
+	return &Room{rdb: rdb, pipe: redisdb.NewPipe(rdb, nil), o: o, interval: interval, m: newMetrics(o.Metrics), ended: make(chan struct{})}, nil
 }
 
 // Interval is the time between two admissions of one campaign.
@@ -138,9 +142,15 @@ func (r *Room) Enter(ctx context.Context, campaignID, userID int64, session stri
 	p := Pass{Now: time.UnixMicro(now)}
 	if kind == "skip" {
 		p.Skipped = true
+		r.m.arrivals.WithLabelValues("skipped").Inc()
 		return p, nil
 	}
 	p.Ticket = r.sign(Ticket{Campaign: campaignID, User: userID, Session: session, Seq: seq, AdmitAt: time.UnixMicro(slot), window: r.o.Window})
+	if p.Ticket.AdmittedAt(p.Now) {
+		r.m.arrivals.WithLabelValues("admitted").Inc()
+	} else {
+		r.m.arrivals.WithLabelValues("waiting").Inc()
+	}
 	return p, nil
 }
 
@@ -166,10 +176,12 @@ func (r *Room) Watch() (release func(), err error) {
 		r.streams.Add(-1)
 		return nil, errTooManyStreams
 	}
+	r.m.streams.Inc()
 	var once atomic.Bool
 	return func() {
 		if once.CompareAndSwap(false, true) {
 			r.streams.Add(-1)
+			r.m.streams.Dec()
 		}
 	}, nil
 }

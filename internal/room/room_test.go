@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"market/internal/coupon"
@@ -379,5 +380,32 @@ func TestWaitingStreamsAreBoundedAndEndAtShutdown(t *testing.T) {
 	case <-r.Ended():
 	default:
 		t.Fatal("EndStreams did not end the streams")
+	}
+}
+
+func TestArrivalsAreCountedByOutcome(t *testing.T) {
+	rdb := testenv.Redis(t)
+	reg := prometheus.NewRegistry()
+	r := newRoom(t, rdb, room.Options{Rate: 1, Burst: 1, Metrics: reg})
+	openCampaign(t, rdb, 8)
+	for i := range 3 {
+		if _, err := r.Enter(t.Context(), 8, int64(i+1), session(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() == "market_room_arrivals_total" {
+			for _, m := range f.GetMetric() {
+				got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["skipped"] != 1 || got["waiting"] != 2 || got["admitted"] != 0 {
+		t.Fatalf("arrivals by outcome: %v, want 1 skipped and 2 waiting", got)
 	}
 }
