@@ -87,8 +87,11 @@ func (s *Server) waitInLine(w http.ResponseWriter, r *http.Request, campaignID i
 		return nil
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((v.Wait+time.Second-1)/time.Second))))
-	w.Header().Set("HX-Retarget", "#claim-area-"+strconv.FormatInt(campaignID, 10))
-	w.Header().Set("HX-Reswap", "innerHTML")
+	if isPartial(r) {
+		// The panel takes the whole claim area, button included, until the turn.
+		w.Header().Set("HX-Retarget", "#claim-area-"+strconv.FormatInt(campaignID, 10))
+		w.Header().Set("HX-Reswap", "innerHTML")
+	}
 	js := s.roomJSON(campaignID, t, now)
 	js["code"] = string(room.CodeWaiting)
 	js["error"] = views.RoomPlace(v.Place, v.Wait)
