@@ -39,6 +39,7 @@ import (
 	"market/internal/order"
 	"market/internal/redisdb"
 	"market/internal/replica"
+	"market/internal/room"
 	"market/internal/search"
 	"market/internal/seed"
 	"market/web"
@@ -174,6 +175,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
 	background.Go(func() { reads.Run(bgCtx) })
 
+	waitingRoom, err := room.New(rdb, room.Options{Rate: cfg.RoomAdmitPerSecond, Burst: cfg.RoomBurst, Window: cfg.RoomAdmitWindow,
+		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret), Metrics: reg})
+	if err != nil {
+		return err
+	}
 	handler := web.New(web.Deps{
 		Log: log, Config: cfg, Pool: pool, Reads: reads, Redis: rdb, Metrics: reg,
 		Accounts:    accounts,
@@ -181,6 +187,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Search:      search.NewService(reads),
 		Consistency: checks,
 		Coupons:     coupons,
+		Room:        waitingRoom,
 		Orders:      orders,
 		Exports:     export.NewService(pool),
 		Audit:       audit.NewService(pool),
@@ -190,6 +197,9 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	// Shutdown waits for requests in flight; live count streams never end by
 	// themselves, so they are ended as shutdown begins.
 	srv.RegisterOnShutdown(coupons.EndWatches)
+	if waitingRoom != nil {
+		srv.RegisterOnShutdown(waitingRoom.EndStreams)
+	}
 	metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 2)

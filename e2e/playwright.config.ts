@@ -5,6 +5,9 @@ import { defineConfig } from '@playwright/test';
 // (tools/services.sh up test; `make test` does all of it).
 const port = process.env.E2E_PORT ?? '18080';
 const baseURL = `http://127.0.0.1:${port}`;
+// The instance with a waiting room (room.spec.ts reads the same variable).
+const roomPort = Number(port) + 2;
+const roomURL = `http://127.0.0.1:${roomPort}`;
 
 export default defineConfig({
   testDir: './tests',
@@ -36,7 +39,7 @@ export default defineConfig({
       use: { viewport: { width: 360, height: 800 }, isMobile: true, hasTouch: true },
     },
   ],
-  webServer: {
+  webServer: [{
     command: '../bin/market seed -if-empty -products 120 && exec ../bin/market serve',
     url: `${baseURL}/readyz`,
     reuseExistingServer: false,
@@ -60,5 +63,26 @@ export default defineConfig({
       // the second run. The limiter has its own Go tests (internal/account).
       SIGNUP_LIMIT_PER_ADDR: '1000',
     },
-  },
+  }, {
+    // A second instance on the same database and Redis, with a waiting room
+    // that admits one claim per campaign every 5 s: room.spec.ts waits in it.
+    command: 'exec ../bin/market serve',
+    url: `${roomURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      ADDR: `127.0.0.1:${roomPort}`,
+      METRICS_ADDR: `127.0.0.1:${roomPort + 1000}`,
+      DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:55442/market_test?sslmode=disable',
+      REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:56389/0',
+      COUPON_SYNC_INTERVAL: '10m',
+      CONSISTENCY_INTERVAL: '0',
+      LOG_LEVEL: 'warn',
+      SIGNUP_LIMIT_PER_ADDR: '1000',
+      ROOM_ADMIT_PER_SECOND: '0.2',
+      ROOM_BURST: '1',
+    },
+  }],
 });

@@ -8,6 +8,7 @@ import (
 	"market/internal/coupon"
 	"market/internal/errs"
 	"market/internal/reqctx"
+	"market/internal/room"
 	"market/views"
 )
 
@@ -15,6 +16,7 @@ func (s *Server) couponRoutes(r chi.Router) {
 	r.Get("/coupons", s.h(s.coupons))
 	r.Get("/coupons/live", s.h(s.liveCounts))
 	r.With(s.requireUser).Post("/coupons/{campaignID}/claim", s.h(s.claimCoupon))
+	r.With(s.requireUser).Get("/coupons/{campaignID}/room", s.h(s.roomPage))
 }
 
 // saleJSON is a campaign in shoppers' JSON (docs/HTTP.md, / and /coupons).
@@ -79,7 +81,10 @@ func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.Coupons.Claim(r.Context(), id, currentUser(r).ID)
+	o, waiting, err := s.claimThroughRoom(r, id)
+	if waiting != nil {
+		return s.waitInLine(w, r, id, *waiting)
+	}
 	if e, ok := errs.As(err); ok && isPartial(r) {
 		// A refusal goes beside the button like any answer, in the card's one
 		// live region; a busy shop offers to try again (nothing was changed).
@@ -108,6 +113,22 @@ func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 	out := views.ClaimOutcome{CampaignID: id, Result: string(o.Result), Remaining: o.Remaining}
 	return s.render(w, r, answer{Status: status, Fragment: views.ClaimResult(out),
 		JSON: map[string]any{"result": o.Result, "remaining": o.Remaining}})
+}
+
+// claimThroughRoom claims once the waiting room lets the shopper through;
+// waiting is the ticket when the turn has not come.
+func (s *Server) claimThroughRoom(r *http.Request, id int64) (o coupon.Outcome, waiting *room.Ticket, err error) {
+	if s.Room != nil {
+		token, err := ticketOf(r)
+		if err != nil {
+			return o, nil, err
+		}
+		if waiting, err = s.passRoom(r, id, token); waiting != nil || err != nil {
+			return o, waiting, err
+		}
+	}
+	o, err = s.Coupons.Claim(r.Context(), id, currentUser(r).ID)
+	return o, nil, err
 }
 
 func myCoupons(cs []coupon.UserCoupon) []views.MyCoupon {

@@ -86,22 +86,7 @@ func (s *Server) streamCounts(w http.ResponseWriter, r *http.Request, ids []int6
 		return err // 503 busy past LIVE_MAX_STREAMS: the page polls instead
 	}
 	defer watch.Close()
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // a buffering proxy would hold the events back
-	w.WriteHeader(http.StatusOK)
-	send := func(b []byte) bool {
-		// Each write gets its own deadline, whatever the server's WriteTimeout.
-		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteWait)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-			return false
-		}
-		if _, err := w.Write(b); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
-	}
+	send := openEventStream(w)
 	if !send(fmt.Appendf(nil, "retry: %d\n\n", streamRetry.Milliseconds())) {
 		return nil
 	}
@@ -136,8 +121,30 @@ func (s *Server) streamCounts(w http.ResponseWriter, r *http.Request, ids []int6
 	}
 }
 
+// openEventStream starts a server-sent event stream and returns its writer,
+// which reports false once the shopper is gone.
+func openEventStream(w http.ResponseWriter) (send func([]byte) bool) {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // a buffering proxy would hold the events back
+	w.WriteHeader(http.StatusOK)
+	return func(b []byte) bool {
+		// Each write gets its own deadline, whatever the server's WriteTimeout.
+		if err := rc.SetWriteDeadline(time.Now().Add(streamWriteWait)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return false
+		}
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+}
+
 // timeoutExceptStreams is the REQUEST_TIMEOUT deadline for every request but
-// an event stream, which answers for as long as the shopper watches, and a
+// an event stream (live counts, a waiting room), which answers for as long
+// as the shopper watches, and a
 // CSV export, which takes as long as its rows (both give their writes
 // deadlines of their own; each export statement has the statement timeout).
 func timeoutExceptStreams(d time.Duration) func(http.Handler) http.Handler {
@@ -145,7 +152,8 @@ func timeoutExceptStreams(d time.Duration) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		limited := limit(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/coupons/live" && wantsStream(r) || strings.HasPrefix(r.URL.Path, "/admin/exports/") {
+			stream := wantsStream(r) && (r.URL.Path == "/coupons/live" || strings.HasSuffix(r.URL.Path, "/room"))
+			if stream || strings.HasPrefix(r.URL.Path, "/admin/exports/") {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -12,6 +12,7 @@ import (
 	"market/internal/errs"
 	"market/internal/order"
 	"market/internal/redisdb"
+	"market/internal/room"
 	"market/views"
 )
 
@@ -59,6 +60,9 @@ var statusOf = map[errs.Code]int{
 	codeMethodNotAllowed:          http.StatusMethodNotAllowed,
 
 	catalog.CodeUnsupportedPicture: http.StatusUnsupportedMediaType,
+
+	room.CodeTicketInvalid: http.StatusForbidden,
+	room.CodeTicketExpired: http.StatusConflict,
 }
 
 var titleOf = map[int]string{

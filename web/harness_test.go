@@ -47,7 +47,7 @@ func newHarness(t testing.TB) *harness {
 
 // newHarnessOn is the harness over a pool the test opened itself, e.g.
 // through a testenv.Proxy to see PostgreSQL go away.
-func newHarnessOn(t testing.TB, pool *pgxpool.Pool) *harness {
+func newHarnessOn(t testing.TB, pool *pgxpool.Pool, with ...func(*Deps)) *harness {
 	t.Helper()
 	return newHarnessReading(t, pool, replica.PrimaryOnly(pool))
 }
@@ -75,6 +75,9 @@ func newHarnessReading(t testing.TB, pool *pgxpool.Pool, reads *replica.Reads) *
 	}
 	d := Deps{Log: slog.New(slog.DiscardHandler), Config: cfg, Pool: pool, Redis: rdb, Accounts: accounts, Reads: reads, Catalog: catalog.NewService(reads), Search: search.NewService(reads),
 		Coupons: coupons, Orders: orders, Exports: export.NewService(pool), Audit: audit.NewService(pool), Consistency: consistency.NewService(pool, slog.New(slog.DiscardHandler), coupons)}
+	for _, f := range with {
+		f(&d)
+	}
 	s := &Server{Deps: d, sessions: newSessionStore(cfg.SessionSecret, false, accounts.Sessions), metrics: newHTTPMetrics(nil)}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)

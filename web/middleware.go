@@ -122,7 +122,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 				return
 			}
 			if open {
-				ctx = reqctx.WithUser(ctx, u)
+				ctx = reqctx.WithSessionID(reqctx.WithUser(ctx, u), sid)
 				if lsn, ok := s.lastWrite(sess); ok {
 					ctx = replica.AfterWrite(ctx, lsn)
 				}

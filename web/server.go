@@ -22,6 +22,7 @@ import (
 	"market/internal/export"
 	"market/internal/order"
 	"market/internal/replica"
+	"market/internal/room"
 	"market/internal/search"
 )
 
@@ -39,6 +40,7 @@ type Deps struct {
 	Search      *search.Service
 	Consistency *consistency.Service
 	Coupons     *coupon.Service
+	Room        *room.Room // nil: no waiting room
 	Orders      *order.Service
 	Exports     *export.Service
 	Audit       *audit.Service

@@ -28,6 +28,7 @@ import (
 	"market/internal/db"
 	"market/internal/redisdb"
 	"market/internal/replica"
+	"market/internal/room"
 	"market/web"
 )
 
@@ -62,9 +63,15 @@ func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args
 	defer func() { stopBackground(); background.Wait() }()
 	background.Go(func() { svc.RunFlusher(bgCtx) })
 
+	// The waiting room as `serve` builds it, when ROOM_ADMIT_PER_SECOND asks for one (bench room).
+	waiting, err := room.New(rdb, room.Options{Rate: cfg.RoomAdmitPerSecond, Burst: cfg.RoomBurst, Window: cfg.RoomAdmitWindow,
+		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret), Metrics: reg})
+	if err != nil {
+		return err
+	}
 	handler := web.New(web.Deps{Log: log, Config: cfg, Pool: pool, Redis: rdb, Metrics: reg,
 		Accounts: account.NewService(pool, rdb, account.Limits{PerEmail: 10, PerAddr: 100, Window: time.Minute}),
-		Catalog:  catalog.NewService(replica.PrimaryOnly(pool)), Coupons: svc})
+		Catalog:  catalog.NewService(replica.PrimaryOnly(pool)), Coupons: svc, Room: waiting})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -103,8 +110,8 @@ type child struct {
 
 // startServer starts `market bench claims-server` (this binary) and waits
 // until it listens. Its log (the access log `serve` writes) goes to a file
-// named after the bench.
-func startServer(name, cpuprofile string) (*child, error) {
+// named after the bench; env (KEY=value) is added to this process's environment.
+func startServer(name, cpuprofile string, env ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -119,6 +126,7 @@ func startServer(name, cpuprofile string) (*child, error) {
 		args = append(args, "-cpuprofile", cpuprofile)
 	}
 	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
 	if err != nil {

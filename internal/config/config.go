@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -96,6 +97,15 @@ type Config struct {
 	// holds open; past it a page falls back to polling.
 	LiveMaxStreams int
 
+	// The waiting room in front of claims (internal/room): admissions per
+	// second of each campaign (0: no room), how many may pass at once before
+	// a line forms (0: one second's worth), how long an admitted ticket may
+	// claim, and the live waiting streams one instance holds open.
+	RoomAdmitPerSecond float64
+	RoomBurst          int
+	RoomAdmitWindow    time.Duration
+	RoomMaxStreams     int
+
 	// ShopZone is the shop's time zone (SHOP_TIMEZONE): pages show times in
 	// it, JSON carries its offset, and admins enter campaign windows in it.
 	ShopZone *time.Location
@@ -141,6 +151,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ConsistencyInterval:     e.duration("CONSISTENCY_INTERVAL", 5*time.Minute),
 		ShopZone:                e.zone("SHOP_TIMEZONE", "Asia/Seoul"),
 		LiveMaxStreams:          e.int("LIVE_MAX_STREAMS", 2000),
+		RoomAdmitPerSecond:      e.float("ROOM_ADMIT_PER_SECOND", 0),
+		RoomBurst:               e.int("ROOM_BURST", 0),
+		RoomAdmitWindow:         e.duration("ROOM_ADMIT_WINDOW", 2*time.Minute),
+		RoomMaxStreams:          e.int("ROOM_MAX_STREAMS", 5000),
 	}
 	if e.err != nil {
 		return Config{}, e.err
@@ -199,6 +213,12 @@ func (c Config) validate() error {
 	if c.ReplicaProbeInterval < 10*time.Millisecond || c.ReplicaMaxLag < c.ReplicaProbeInterval {
 		errs = append(errs, errors.New("REPLICA_PROBE_INTERVAL must be at least 10ms, and REPLICA_MAX_LAG at least REPLICA_PROBE_INTERVAL (the lag is known to one probe)"))
 	}
+	if c.RoomAdmitPerSecond < 0 || c.RoomAdmitPerSecond > 1_000_000 || c.RoomBurst < 0 || c.RoomMaxStreams < 1 {
+		errs = append(errs, errors.New("ROOM_ADMIT_PER_SECOND must be 0 (no waiting room) to 1,000,000, ROOM_BURST 0 or more, ROOM_MAX_STREAMS at least 1"))
+	}
+	if c.RoomAdmitWindow < time.Second {
+		errs = append(errs, errors.New("ROOM_ADMIT_WINDOW must be at least 1s"))
+	}
 	if c.CouponSyncInterval < 10*time.Millisecond {
 		errs = append(errs, errors.New("COUPON_SYNC_INTERVAL must be at least 10ms"))
 	}
@@ -239,6 +259,19 @@ func (e *env) int(key string, def int) int {
 		return def
 	}
 	return n
+}
+
+func (e *env) float(key string, def float64) float64 {
+	v := e.get(key)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		e.fail(key, v)
+		return def
+	}
+	return f
 }
 
 func (e *env) bool(key string, def bool) bool {

@@ -77,3 +77,20 @@ func TestTheShopZoneDefaultsToSeoulAndRefusesUnknownZones(t *testing.T) {
 		}
 	}
 }
+
+func TestTheWaitingRoomIsOffByDefaultAndTakesFractionalRates(t *testing.T) {
+	c, err := FromEnv(envOf(nil))
+	if err != nil || c.RoomAdmitPerSecond != 0 {
+		t.Fatalf("default rate %v, err %v", c.RoomAdmitPerSecond, err)
+	}
+	c, err = FromEnv(envOf(map[string]string{"ROOM_ADMIT_PER_SECOND": "0.2", "ROOM_BURST": "3", "ROOM_ADMIT_WINDOW": "30s"}))
+	if err != nil || c.RoomAdmitPerSecond != 0.2 || c.RoomBurst != 3 || c.RoomAdmitWindow.Seconds() != 30 {
+		t.Fatalf("room %v/%v/%v, err %v", c.RoomAdmitPerSecond, c.RoomBurst, c.RoomAdmitWindow, err)
+	}
+	for _, bad := range []map[string]string{{"ROOM_ADMIT_PER_SECOND": "-1"}, {"ROOM_ADMIT_PER_SECOND": "NaN"}, {"ROOM_ADMIT_PER_SECOND": "fast"},
+		{"ROOM_ADMIT_PER_SECOND": "2e6"}, {"ROOM_BURST": "-2"}, {"ROOM_ADMIT_WINDOW": "100ms"}, {"ROOM_MAX_STREAMS": "0"}} {
+		if _, err := FromEnv(envOf(bad)); err == nil || !strings.Contains(err.Error(), "ROOM_") {
+			t.Errorf("%v: err = %v, want one naming the ROOM_ setting", bad, err)
+		}
+	}
+}

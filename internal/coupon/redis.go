@@ -102,3 +102,8 @@ func (c heldCmds) result() (heldConfig, error) {
 	}
 	return heldOf(c.meta.Val(), c.stock, c.hl.Val()), nil
 }
+
+// MetaKey is the key that holds a campaign in Redis: the waiting room
+// (internal/room) engages only for a campaign Redis holds, and its keys share
+// this key's hash tag so that its script runs on the campaign's node.
+func MetaKey(campaignID int64) string { return keysOf(campaignID).meta }

@@ -25,6 +25,7 @@ const (
 	flashKey
 	requestIDKey
 	cartUnitsKey
+	sessionKey
 )
 
 func WithUser(ctx context.Context, u User) context.Context {
@@ -64,4 +65,16 @@ func WithCartUnits(ctx context.Context, n int64) context.Context {
 func CartUnits(ctx context.Context) int64 {
 	n, _ := ctx.Value(cartUnitsKey).(int64)
 	return n
+}
+
+// WithSessionID records the signed-in session's id (a waiting room ticket is
+// bound to it: internal/room).
+func WithSessionID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, sessionKey, id)
+}
+
+// SessionID is the signed-in session's id, "" for anonymous requests.
+func SessionID(ctx context.Context) string {
+	id, _ := ctx.Value(sessionKey).(string)
+	return id
 }
