@@ -49,12 +49,12 @@ func newHarness(t testing.TB) *harness {
 // through a testenv.Proxy to see PostgreSQL go away.
 func newHarnessOn(t testing.TB, pool *pgxpool.Pool, with ...func(*Deps)) *harness {
 	t.Helper()
-	return newHarnessReading(t, pool, replica.PrimaryOnly(pool))
+	return newHarnessReading(t, pool, replica.PrimaryOnly(pool), with...)
 }
 
 // newHarnessReading is the harness whose catalogue and search reads go
 // through reads (a replica beside pool).
-func newHarnessReading(t testing.TB, pool *pgxpool.Pool, reads *replica.Reads) *harness {
+func newHarnessReading(t testing.TB, pool *pgxpool.Pool, reads *replica.Reads, with ...func(*Deps)) *harness {
 	t.Helper()
 	rdb := testenv.Redis(t)
 	cfg, err := config.FromEnv(func(k string) string {
