@@ -230,7 +230,8 @@ ORDER BY 1;
 SELECT o.*, u.email
 FROM orders o
 JOIN users u ON u.id = o.user_id
-WHERE (sqlc.narg(user_id)::bigint IS NULL OR o.user_id = sqlc.narg(user_id))
+WHERE (sqlc.narg(order_id)::bigint IS NULL OR o.id = sqlc.narg(order_id))
+  AND (sqlc.narg(user_id)::bigint IS NULL OR o.user_id = sqlc.narg(user_id))
   AND (sqlc.narg(status)::text IS NULL OR o.status = sqlc.narg(status))
   AND (sqlc.narg(created_from)::timestamptz IS NULL OR o.created_at >= sqlc.narg(created_from))
   AND (sqlc.narg(created_before)::timestamptz IS NULL OR o.created_at < sqlc.narg(created_before))

@@ -92,11 +92,12 @@ func (s *Server) orderChanged(w http.ResponseWriter, r *http.Request, o order.Or
 // dateLayout is the list filter's dates: an HTML date input's value, a day in the server's zone.
 const dateLayout = "2006-01-02"
 
-// orderFilter parses the list's query: status, email, from and to (days,
-// both included) and the keyset cursor before.
+// orderFilter parses the list's query: status, email, an order number,
+// from and to (days, both included) and the keyset cursor before.
 func orderFilter(f *form) order.Filter {
 	flt := order.Filter{Status: f.str("status", 20), Email: f.text("email", order.FilterEmailText)}
 	flt.From, flt.Before = f.days("from", "to")
+	flt.OrderID = f.int64("order", 1, 1<<62, false, 0)
 	flt.BeforeID = f.int64("before", 1, 1<<62, false, 0)
 	return flt
 }

@@ -80,16 +80,18 @@ const adminOrders = `-- name: AdminOrders :many
 SELECT o.id, o.user_id, o.idempotency_key, o.status, o.subtotal, o.discount, o.points_used, o.charged, o.points_earned, o.coupon_id, o.created_at, o.cancelled_at, o.cancel_reason, o.address, o.carrier, o.tracking_number, o.refunded, o.points_returned, o.points_clawed, u.email
 FROM orders o
 JOIN users u ON u.id = o.user_id
-WHERE ($1::bigint IS NULL OR o.user_id = $1)
-  AND ($2::text IS NULL OR o.status = $2)
-  AND ($3::timestamptz IS NULL OR o.created_at >= $3)
-  AND ($4::timestamptz IS NULL OR o.created_at < $4)
-  AND ($5::bigint IS NULL OR o.id < $5)
+WHERE ($1::bigint IS NULL OR o.id = $1)
+  AND ($2::bigint IS NULL OR o.user_id = $2)
+  AND ($3::text IS NULL OR o.status = $3)
+  AND ($4::timestamptz IS NULL OR o.created_at >= $4)
+  AND ($5::timestamptz IS NULL OR o.created_at < $5)
+  AND ($6::bigint IS NULL OR o.id < $6)
 ORDER BY o.id DESC
-LIMIT $6
+LIMIT $7
 `
 
 type AdminOrdersParams struct {
+	OrderID       *int64
 	UserID        *int64
 	Status        *string
 	CreatedFrom   *time.Time
@@ -127,6 +129,7 @@ type AdminOrdersRow struct {
 // other shapes walk the primary key backwards and stop at the limit.
 func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]AdminOrdersRow, error) {
 	rows, err := q.db.Query(ctx, adminOrders,
+		arg.OrderID,
 		arg.UserID,
 		arg.Status,
 		arg.CreatedFrom,
