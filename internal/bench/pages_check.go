@@ -59,8 +59,8 @@ func expectIDs(ctx context.Context, tools *pgxpool.Pool, got []int64, sql string
 
 func head(ids []int64) []int64 { return ids[:min(len(ids), 6)] }
 
-// checkAdminOrders: the first page of the admin list, newest first (the
-// largest ids), with the filter's orders only.
+// checkAdminOrders: the first page of the admin list, newest first
+// (created_at, then id), with the filter's orders only.
 func checkAdminOrders(f order.Filter) pageCheck {
 	var status, email *string
 	var id *int64
@@ -91,7 +91,7 @@ func checkAdminOrders(f order.Filter) pageCheck {
 			WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR u.email = $2)
 			  AND ($3::timestamptz IS NULL OR o.created_at >= $3) AND ($4::timestamptz IS NULL OR o.created_at < $4)
 			  AND ($5::bigint IS NULL OR o.id = $5)
-			ORDER BY o.id DESC LIMIT $6`, status, email, f.From, f.Before, id, order.MaxPage)
+			ORDER BY o.created_at DESC, o.id DESC LIMIT $6`, status, email, f.From, f.Before, id, order.MaxPage)
 	}
 }
 
@@ -186,7 +186,7 @@ func checkAudit(kind string, since, until *time.Time) pageCheck {
 		}
 		return expectIDs(ctx, tools, got, `SELECT id FROM audit_log WHERE ($1::text IS NULL OR kind = $1)
 			AND ($2::timestamptz IS NULL OR created_at >= $2) AND ($3::timestamptz IS NULL OR created_at < $3)
-			ORDER BY id DESC LIMIT $4`, k, since, until, audit.PageSize)
+			ORDER BY created_at DESC, id DESC LIMIT $4`, k, since, until, audit.PageSize)
 	}
 }
 

@@ -12,17 +12,18 @@ import (
 
 const auditEntries = `-- name: AuditEntries :many
 SELECT id, admin_id, kind, action, subject, before, after, created_at FROM audit_log
-WHERE id < $1::bigint
+WHERE ($1::bigint IS NULL
+       OR (created_at, id) < (SELECT c.created_at, c.id FROM audit_log c WHERE c.id = $1::bigint))
   AND ($2::bigint IS NULL OR admin_id = $2::bigint)
   AND ($3::text IS NULL OR kind = $3::text)
   AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)
   AND ($5::timestamptz IS NULL OR created_at < $5::timestamptz)
-ORDER BY id DESC
+ORDER BY created_at DESC, id DESC
 LIMIT $6
 `
 
 type AuditEntriesParams struct {
-	BeforeID int64
+	BeforeID *int64
 	AdminID  *int64
 	Kind     *string
 	Since    *time.Time
@@ -30,8 +31,10 @@ type AuditEntriesParams struct {
 	Lim      int32
 }
 
-// Newest first, the page before the cursor; each filter optional. The
-// primary key is walked backwards (or the admin's or the kind's index).
+// Newest first by (created_at, id), the page after the cursor's entry; each
+// filter optional. Planned for its arguments (db.ReadPlanned), each shape
+// reads one index range in list order: audit_log_created_idx, or the
+// admin's or the kind's (…, created_at, id) index.
 func (q *Queries) AuditEntries(ctx context.Context, arg AuditEntriesParams) ([]AuditLog, error) {
 	rows, err := q.db.Query(ctx, auditEntries,
 		arg.BeforeID,

@@ -85,8 +85,9 @@ WHERE ($1::bigint IS NULL OR o.id = $1)
   AND ($3::text IS NULL OR o.status = $3)
   AND ($4::timestamptz IS NULL OR o.created_at >= $4)
   AND ($5::timestamptz IS NULL OR o.created_at < $5)
-  AND ($6::bigint IS NULL OR o.id < $6)
-ORDER BY o.id DESC
+  AND ($6::bigint IS NULL
+       OR (o.created_at, o.id) < (SELECT c.created_at, c.id FROM orders c WHERE c.id = $6))
+ORDER BY o.created_at DESC, o.id DESC
 LIMIT $7
 `
 
@@ -123,10 +124,14 @@ type AdminOrdersRow struct {
 	Email          string
 }
 
-// The admin list, newest first, keyset on id (no OFFSET). Every filter is
-// optional. The shopper filter is an exact user id (the service looks the
-// email up first) so that orders_user_idx (user_id, id DESC) serves it; the
-// other shapes walk the primary key backwards and stop at the limit.
+// The admin list, newest first by (created_at, id), the page after the
+// cursor's order (keyset, no OFFSET). Every filter is optional: the service
+// runs it planned for its arguments (db.ReadPlanned), so the absent ones
+// fold away and each shape reads one index range in list order:
+// orders_created_idx (no filter, dates), orders_status_created_idx (a
+// status, with or without dates), the primary key (an order number). A
+// shopper's orders (the service looks the email up first) come from
+// orders_user_idx and are sorted: a few thousand at most.
 func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]AdminOrdersRow, error) {
 	rows, err := q.db.Query(ctx, adminOrders,
 		arg.OrderID,

@@ -136,7 +136,11 @@ func (s *Service) AdminOrders(ctx context.Context, f Filter) (AdminPage, error) 
 		}
 		p.UserID = &id
 	}
-	rows, err := s.q.AdminOrders(ctx, p)
+	var rows []db.AdminOrdersRow
+	err := db.ReadPlanned(ctx, s.pool, func(q *db.Queries) (err error) {
+		rows, err = q.AdminOrders(ctx, p)
+		return err
+	})
 	if err != nil {
 		return AdminPage{}, err
 	}
