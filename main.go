@@ -270,6 +270,11 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if err := db.Migrate(ctx, pool, log); err != nil {
 		return err
 	}
+	if *orders > 0 {
+		if err := seed.HistoryRefused(ctx, pool); err != nil {
+			return err
+		}
+	}
 	if *ifEmpty {
 		n, err := catalog.NewService(pool).Count(ctx)
 		if err != nil {

@@ -61,6 +61,12 @@ func History(ctx context.Context, pool *pgxpool.Pool, n int, adminID int64, out 
 	return nil
 }
 
+// HistoryRefused says why History would refuse this database (nil: it
+// would not), so that a seed can stop before its other, slower work.
+func HistoryRefused(ctx context.Context, pool *pgxpool.Pool) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return historyCanStart(ctx, tx) })
+}
+
 // historyCanStart refuses a database whose shoppers already have orders
 // (the demo shopper's own are fine), and locks orders against inserts
 // meanwhile: History gives orders ids of its own.

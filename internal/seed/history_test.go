@@ -67,4 +67,7 @@ func TestHistoryKeepsTheLedgersConsistentAndRefusesASecondLoad(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already there") {
 		t.Fatalf("a second load: %v, want a refusal", err)
 	}
+	if err := HistoryRefused(ctx, pool); err == nil {
+		t.Fatal("HistoryRefused found nothing to refuse")
+	}
 }
