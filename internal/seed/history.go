@@ -120,7 +120,7 @@ func planOrders(ctx context.Context, tx pgx.Tx, n int, shoppers int64, t time.Ti
 		return err
 	}
 	// setseed makes random() repeatable within this session: the same
-	// database and n give the same orders.
+	// database and n draw the same orders (their times relative to now).
 	if _, err := tx.Exec(ctx, "SELECT setseed(0.42)"); err != nil {
 		return err
 	}
@@ -167,17 +167,17 @@ func planOrders(ctx context.Context, tx pgx.Tx, n int, shoppers int64, t time.Ti
 // (coprime with their count) lines step through them by.
 func pickProducts(ctx context.Context, tx pgx.Tx, n int) (int64, int64, error) {
 	slots := int64(n) * 3 // lines per order are at most 3
-	for _, min := range historyStock {
+	for _, least := range historyStock {
 		var count int64
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM product_stock WHERE stock >= $1", min).Scan(&count); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM product_stock WHERE stock >= $1", least).Scan(&count); err != nil {
 			return 0, 0, err
 		}
-		if count < 3 || (slots+count-1)/count*maxLineQuantity > min {
+		if count < 3 || (slots+count-1)/count*maxLineQuantity > least {
 			continue
 		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE seed_products ON COMMIT DROP AS
 			SELECT row_number() OVER (ORDER BY p.id) - 1 AS k, p.id, p.name, p.price
-			FROM product_stock s JOIN products p ON p.id = s.product_id WHERE s.stock >= $1`, min); err != nil {
+			FROM product_stock s JOIN products p ON p.id = s.product_id WHERE s.stock >= $1`, least); err != nil {
 			return 0, 0, err
 		}
 		if _, err := tx.Exec(ctx, "CREATE INDEX ON seed_products (k); ANALYZE seed_products"); err != nil {
