@@ -3,7 +3,7 @@
 //
 //	market [serve]                    serve HTTP (default)
 //	market migrate up|down|status     apply or inspect the embedded migrations
-//	market seed [-products N] [-shoppers N] [-if-empty]
+//	market seed [-products N] [-shoppers N] [-orders N] [-if-empty]
 //	market bench NAME [flags]         load generators with side-by-side baselines
 //	market reconcile                  run the consistency report once; exit 1 when red
 package main
@@ -17,10 +17,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -287,12 +289,13 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	products := fs.Int("products", 300, "products to generate")
 	shoppers := fs.Int("shoppers", 0, "shoppers to generate besides the demo shopper")
+	orders := fs.Int("orders", 0, "past orders to generate over the shoppers (docs/PERFORMANCE.md, At scale)")
 	ifEmpty := fs.Bool("if-empty", false, "seed the demo shop only when the database has no products")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *products < 0 || *products > 20_000_000 || *shoppers < 0 || *shoppers > 10_000_000 {
-		return errors.New("-products must be 0–20,000,000 and -shoppers 0–10,000,000")
+	if *products < 0 || *products > 20_000_000 || *shoppers < 0 || *shoppers > 10_000_000 || *orders < 0 || *orders > 20_000_000 {
+		return errors.New("-products must be 0–20,000,000, -shoppers 0–10,000,000 and -orders 0–20,000,000")
 	}
 	pool, err := db.OpenWithBudget(ctx, cfg.DatabaseURL, 4, cfg.AdminBudget())
 	if err != nil {
@@ -301,6 +304,11 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	defer pool.Close()
 	if err := db.Migrate(ctx, pool, log); err != nil {
 		return err
+	}
+	if *orders > 0 {
+		if err := seed.HistoryRefused(ctx, pool); err != nil {
+			return err
+		}
 	}
 	if *ifEmpty {
 		n, err := catalog.NewService(replica.PrimaryOnly(pool)).Count(ctx)
@@ -328,8 +336,32 @@ func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []st
 	if err := seed.DemoOrders(ctx, pool, os.Stderr); err != nil {
 		return err
 	}
+	if *orders > 0 {
+		if err := seedHistory(ctx, pool, cfg, *orders); err != nil {
+			return err
+		}
+	}
 	printLogins(cfg)
 	return nil
+}
+
+// seedHistory generates past orders, moved on by the configured admin
+// (created here when missing, as serve would at start).
+func seedHistory(ctx context.Context, pool *pgxpool.Pool, cfg config.Config, n int) error {
+	var adminID int64
+	err := pool.QueryRow(ctx, "SELECT id FROM users WHERE email = lower($1) AND role = 'admin'", cfg.AdminEmail).Scan(&adminID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		hash, herr := account.HashPassword(cfg.AdminPassword)
+		if herr != nil {
+			return herr
+		}
+		row, uerr := db.New(pool).UpsertAdmin(ctx, db.UpsertAdminParams{Email: strings.ToLower(cfg.AdminEmail), PasswordHash: hash, Name: "Admin"})
+		adminID, err = row.ID, uerr
+	}
+	if err != nil {
+		return err
+	}
+	return seed.History(ctx, pool, n, adminID, os.Stderr)
 }
 
 func printLogins(cfg config.Config) {

@@ -54,6 +54,8 @@ CREATE TABLE orders (
 CREATE INDEX orders_user_idx ON orders (user_id, id DESC);
 -- Admin lists, "orders today" and the orders export's keyset (created_at, id).
 CREATE INDEX orders_created_idx ON orders (created_at, id);
+-- The admin list filtered by status, newest first, alone or with dates.
+CREATE INDEX orders_status_created_idx ON orders (status, created_at, id);
 ALTER TABLE coupons ADD CONSTRAINT coupons_order_id_fkey FOREIGN KEY (order_id) REFERENCES orders (id);
 
 -- Lines as bought: name and price are copied so the order never changes with the catalogue.

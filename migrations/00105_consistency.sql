@@ -28,8 +28,11 @@ CREATE TABLE audit_log (
     after      jsonb,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX audit_log_admin_idx ON audit_log (admin_id, id);
-CREATE INDEX audit_log_kind_idx ON audit_log (kind, id);
+-- The trail lists newest first by (created_at, id), so that a range of days
+-- is a range of one of these indexes whichever filter comes with it.
+CREATE INDEX audit_log_created_idx ON audit_log (created_at, id);
+CREATE INDEX audit_log_admin_idx ON audit_log (admin_id, created_at, id);
+CREATE INDEX audit_log_kind_idx ON audit_log (kind, created_at, id);
 
 -- +goose Down
 DROP TABLE audit_log;

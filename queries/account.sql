@@ -64,15 +64,37 @@ WHERE role = 'shopper' AND id < @before::bigint
 ORDER BY id DESC
 LIMIT @lim;
 
--- name: SearchShoppers :many
--- Shoppers whose email or name (lower-cased) starts with q, newest first:
--- two range scans of the prefix indexes (U+10FFFF sorts after every
--- character a prefix goes on with), then the page before the cursor.
+-- name: SearchRecentShoppers :many
+-- A shopper search in two steps (internal/account/shoppers.go); this is the
+-- first: shoppers whose email or name (lower-cased) starts with q among the
+-- newest @walk ids before the cursor, the primary key walked backwards.
+-- The walk is bounded: a prefix many shoppers share is found here at once,
+-- and one whose shoppers all signed up long ago costs @walk rows, not the
+-- whole table (U+10FFFF sorts after every character a prefix goes on with).
 SELECT id, email, name, balance, points, disabled_at, created_at FROM users
 WHERE role = 'shopper' AND id < @before::bigint
+  AND id >= (SELECT coalesce(max(m.id), 0) FROM users m WHERE m.id < @before::bigint) - @walk::bigint
   AND ((email COLLATE "C" >= @q::text AND email COLLATE "C" < @q::text || chr(1114111))
     OR (lower(name) COLLATE "C" >= @q::text AND lower(name) COLLATE "C" < @q::text || chr(1114111)))
 ORDER BY id DESC
+LIMIT @lim;
+
+-- name: SearchOlderShoppers :many
+-- The second step, when the first found less than a page: the matches below
+-- the first step's ids, gathered through the two prefix indexes (one bitmap
+-- of both ranges) and sorted: the cost grows with the matches, not with the
+-- shoppers. OFFSET 0 keeps the planner from walking the primary key down
+-- instead (reading every newer shopper before the first match: seeded names
+-- and emails cluster by id) and the id bound out of the bitmap.
+SELECT m.* FROM (
+    SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+    WHERE role = 'shopper'
+      AND ((email COLLATE "C" >= @q::text AND email COLLATE "C" < @q::text || chr(1114111))
+        OR (lower(name) COLLATE "C" >= @q::text AND lower(name) COLLATE "C" < @q::text || chr(1114111)))
+    OFFSET 0
+) m
+WHERE m.id < (SELECT coalesce(max(x.id), 0) FROM users x WHERE x.id < @before::bigint) - @walk::bigint
+ORDER BY m.id DESC
 LIMIT @lim;
 
 -- name: SetShopperDisabled :one

@@ -34,7 +34,7 @@ func TestExportsAreCSVDownloadsForAdminsOnly(t *testing.T) {
 		"/admin/exports/ledger.csv?kind=coupons":         422,
 		"/admin/exports/ledger.csv":                      422,
 		"/admin/exports/orders.csv?from=yesterday":       422,
-		"/admin/exports/orders.csv?status=shipped":       422,
+		"/admin/exports/orders.csv?status=lost":          422,
 		"/admin/exports/claims.csv":                      422,
 		"/admin/exports/claims.csv?campaign_id=-1":       422,
 		"/admin/exports/claims.csv?campaign_id=99999999": 404,

@@ -80,3 +80,51 @@ func TestAdminMovesAnOrderAlongAndRefundsALine(t *testing.T) {
 		t.Fatalf("the shopper cancelled a delivered order: %d", r.status)
 	}
 }
+
+// A change an admin's browser sends that is refused (a missing field, a
+// step the order's status does not allow, more units than are left) shows
+// the order's page again, the refused values kept and the message beside
+// the control that caused it (or at the top of its form), and changes
+// nothing.
+func TestARefusedOrderActionShowsTheOrderPageWithItsMessage(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Kettle", 12_000, 10)
+	o := h.order("buyer@example.test", p, "2", false)
+	path := fmt.Sprintf("/admin/orders/%v", o["id"])
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	line := fmt.Sprint(p)
+	cases := []struct {
+		action string
+		form   url.Values
+		status int
+		want   []string
+	}{
+		{"ship", url.Values{"carrier": {"CJ Logistics"}}, 422, []string{`id="ship-tracking-error"`, `value="CJ Logistics"`}},
+		{"cancel", nil, 422, []string{`id="cancel-reason-error"`, `<details class="confirm" open`}},
+		{"refund", url.Values{"product_id": {line}, "quantity": {"0"}, "reason": {"Dented"}}, 422, []string{`id="refund-quantity-error"`, `value="Dented"`}},
+		{"refund", url.Values{"product_id": {line}, "quantity": {"3"}, "reason": {"Dented"}, "restock": {"1"}}, 409,
+			[]string{`role="alert">Only 2 of Kettle can still be refunded.`, `value="3"`, `checked`}},
+		{"deliver", nil, 409, []string{`role="alert">This order is placed; it cannot be marked delivered.`}},
+	}
+	for _, tt := range cases {
+		before := h.state()
+		r := admin.post(path+"/"+tt.action, tt.form)
+		if r.status != tt.status || !strings.Contains(r.body, fmt.Sprintf("<h1>Order #%v", o["id"])) {
+			t.Errorf("%s %v: %d, want %d with the order's page: %.300s", tt.action, tt.form, r.status, tt.status, r.body)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(r.body, w) {
+				t.Errorf("%s %v: the page lacks %s", tt.action, tt.form, w)
+			}
+		}
+		if h.state() != before {
+			t.Errorf("%s %v changed the shop", tt.action, tt.form)
+		}
+	}
+	// JSON clients still get the error itself.
+	if r := admin.json().post(path+"/deliver", nil); r.status != 409 || !strings.Contains(r.body, `"code"`) {
+		t.Fatalf("a JSON client's refused step: %d %s", r.status, r.body)
+	}
+}

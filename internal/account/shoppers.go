@@ -55,11 +55,7 @@ func (s *Service) Shoppers(ctx context.Context, q, after string) (ShopperPage, e
 	if q == "" {
 		rows, err = s.q.ListShoppers(ctx, db.ListShoppersParams{Before: before, Lim: ShopperPageSize + 1})
 	} else {
-		var found []db.SearchShoppersRow
-		found, err = s.q.SearchShoppers(ctx, db.SearchShoppersParams{Before: before, Q: q, Lim: ShopperPageSize + 1})
-		for _, r := range found {
-			rows = append(rows, db.ListShoppersRow(r))
-		}
+		rows, err = s.searchShoppers(ctx, q, before)
 	}
 	if err != nil {
 		return ShopperPage{}, err
@@ -72,6 +68,36 @@ func (s *Service) Shoppers(ctx context.Context, q, after string) (ShopperPage, e
 		page.Next = strconv.FormatInt(rows[ShopperPageSize-1].ID, 10)
 	}
 	return page, nil
+}
+
+// searchWindow is how many of the newest shoppers before the cursor a
+// search walks first (SearchRecentShoppers, queries/account.sql).
+const searchWindow = 2000
+
+// searchShoppers is a page and one more of the shoppers matching q before
+// the cursor: the newest searchWindow first, then, when they hold less than
+// a page, the older matches through the prefix indexes. Both read one
+// snapshot, planned for their arguments.
+func (s *Service) searchShoppers(ctx context.Context, q string, before int64) ([]db.ListShoppersRow, error) {
+	var rows []db.ListShoppersRow
+	err := db.ReadPlanned(ctx, s.pool, func(tx *db.Queries) error {
+		recent, err := tx.SearchRecentShoppers(ctx, db.SearchRecentShoppersParams{Before: before, Q: q, Walk: searchWindow, Lim: ShopperPageSize + 1})
+		if err != nil {
+			return err
+		}
+		for _, r := range recent {
+			rows = append(rows, db.ListShoppersRow(r))
+		}
+		if len(rows) > ShopperPageSize {
+			return nil
+		}
+		older, err := tx.SearchOlderShoppers(ctx, db.SearchOlderShoppersParams{Before: before, Q: q, Walk: searchWindow, Lim: int32(ShopperPageSize + 1 - len(rows))})
+		for _, r := range older {
+			rows = append(rows, db.ListShoppersRow(r))
+		}
+		return err
+	})
+	return rows, err
 }
 
 var errNoShopper = errs.New(errs.NotFound, "There is no shopper with that id.")

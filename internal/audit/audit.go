@@ -6,7 +6,6 @@ package audit
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"strconv"
 	"time"
 
@@ -83,16 +82,16 @@ type Filter struct {
 }
 
 // Service reads the trail.
-type Service struct{ q *db.Queries }
+type Service struct{ pool *pgxpool.Pool }
 
-func NewService(pool *pgxpool.Pool) *Service { return &Service{q: db.New(pool)} }
+func NewService(pool *pgxpool.Pool) *Service { return &Service{pool: pool} }
 
 // Entries is a page of the trail, newest first; next is the cursor of the
 // page after it (0 on the last).
 func (s *Service) Entries(ctx context.Context, f Filter) (entries []Entry, next int64, err error) {
-	p := db.AuditEntriesParams{BeforeID: math.MaxInt64, Lim: PageSize + 1, Since: f.Since, Until: f.Until}
+	p := db.AuditEntriesParams{Lim: PageSize + 1, Since: f.Since, Until: f.Until}
 	if f.Before > 0 {
-		p.BeforeID = f.Before
+		p.BeforeID = &f.Before
 	}
 	if f.AdminID > 0 {
 		p.AdminID = &f.AdminID
@@ -108,7 +107,11 @@ func (s *Service) Entries(ctx context.Context, f Filter) (entries []Entry, next 
 		}
 		p.Kind = &f.Kind
 	}
-	rows, err := s.q.AuditEntries(ctx, p)
+	var rows []db.AuditLog
+	err = db.ReadPlanned(ctx, s.pool, func(q *db.Queries) (err error) {
+		rows, err = q.AuditEntries(ctx, p)
+		return err
+	})
 	if err != nil {
 		return nil, 0, err
 	}

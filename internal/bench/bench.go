@@ -49,6 +49,7 @@ var commands = map[string]command{
 	"claims-server": claimsServer,
 	"checkout":      checkoutBench,
 	"claims-open":   claimsOpen,
+	"pages":         pagesBench,
 	"room":          roomBench,
 }
 

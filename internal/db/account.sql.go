@@ -298,22 +298,27 @@ func (q *Queries) PromoteNewestAddress(ctx context.Context, userID int64) error 
 	return err
 }
 
-const searchShoppers = `-- name: SearchShoppers :many
-SELECT id, email, name, balance, points, disabled_at, created_at FROM users
-WHERE role = 'shopper' AND id < $1::bigint
-  AND ((email COLLATE "C" >= $2::text AND email COLLATE "C" < $2::text || chr(1114111))
-    OR (lower(name) COLLATE "C" >= $2::text AND lower(name) COLLATE "C" < $2::text || chr(1114111)))
-ORDER BY id DESC
-LIMIT $3
+const searchOlderShoppers = `-- name: SearchOlderShoppers :many
+SELECT m.id, m.email, m.name, m.balance, m.points, m.disabled_at, m.created_at FROM (
+    SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+    WHERE role = 'shopper'
+      AND ((email COLLATE "C" >= $1::text AND email COLLATE "C" < $1::text || chr(1114111))
+        OR (lower(name) COLLATE "C" >= $1::text AND lower(name) COLLATE "C" < $1::text || chr(1114111)))
+    OFFSET 0
+) m
+WHERE m.id < (SELECT coalesce(max(x.id), 0) FROM users x WHERE x.id < $2::bigint) - $3::bigint
+ORDER BY m.id DESC
+LIMIT $4
 `
 
-type SearchShoppersParams struct {
-	Before int64
+type SearchOlderShoppersParams struct {
 	Q      string
+	Before int64
+	Walk   int64
 	Lim    int32
 }
 
-type SearchShoppersRow struct {
+type SearchOlderShoppersRow struct {
 	ID         int64
 	Email      string
 	Name       string
@@ -323,18 +328,92 @@ type SearchShoppersRow struct {
 	CreatedAt  time.Time
 }
 
-// Shoppers whose email or name (lower-cased) starts with q, newest first:
-// two range scans of the prefix indexes (U+10FFFF sorts after every
-// character a prefix goes on with), then the page before the cursor.
-func (q *Queries) SearchShoppers(ctx context.Context, arg SearchShoppersParams) ([]SearchShoppersRow, error) {
-	rows, err := q.db.Query(ctx, searchShoppers, arg.Before, arg.Q, arg.Lim)
+// The second step, when the first found less than a page: the matches below
+// the first step's ids, gathered through the two prefix indexes (one bitmap
+// of both ranges) and sorted: the cost grows with the matches, not with the
+// shoppers. OFFSET 0 keeps the planner from walking the primary key down
+// instead (reading every newer shopper before the first match: seeded names
+// and emails cluster by id) and the id bound out of the bitmap.
+func (q *Queries) SearchOlderShoppers(ctx context.Context, arg SearchOlderShoppersParams) ([]SearchOlderShoppersRow, error) {
+	rows, err := q.db.Query(ctx, searchOlderShoppers,
+		arg.Q,
+		arg.Before,
+		arg.Walk,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []SearchShoppersRow{}
+	items := []SearchOlderShoppersRow{}
 	for rows.Next() {
-		var i SearchShoppersRow
+		var i SearchOlderShoppersRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.Name,
+			&i.Balance,
+			&i.Points,
+			&i.DisabledAt,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const searchRecentShoppers = `-- name: SearchRecentShoppers :many
+SELECT id, email, name, balance, points, disabled_at, created_at FROM users
+WHERE role = 'shopper' AND id < $1::bigint
+  AND id >= (SELECT coalesce(max(m.id), 0) FROM users m WHERE m.id < $1::bigint) - $2::bigint
+  AND ((email COLLATE "C" >= $3::text AND email COLLATE "C" < $3::text || chr(1114111))
+    OR (lower(name) COLLATE "C" >= $3::text AND lower(name) COLLATE "C" < $3::text || chr(1114111)))
+ORDER BY id DESC
+LIMIT $4
+`
+
+type SearchRecentShoppersParams struct {
+	Before int64
+	Walk   int64
+	Q      string
+	Lim    int32
+}
+
+type SearchRecentShoppersRow struct {
+	ID         int64
+	Email      string
+	Name       string
+	Balance    int64
+	Points     int64
+	DisabledAt *time.Time
+	CreatedAt  time.Time
+}
+
+// A shopper search in two steps (internal/account/shoppers.go); this is the
+// first: shoppers whose email or name (lower-cased) starts with q among the
+// newest @walk ids before the cursor, the primary key walked backwards.
+// The walk is bounded: a prefix many shoppers share is found here at once,
+// and one whose shoppers all signed up long ago costs @walk rows, not the
+// whole table (U+10FFFF sorts after every character a prefix goes on with).
+func (q *Queries) SearchRecentShoppers(ctx context.Context, arg SearchRecentShoppersParams) ([]SearchRecentShoppersRow, error) {
+	rows, err := q.db.Query(ctx, searchRecentShoppers,
+		arg.Before,
+		arg.Walk,
+		arg.Q,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchRecentShoppersRow{}
+	for rows.Next() {
+		var i SearchRecentShoppersRow
 		if err := rows.Scan(
 			&i.ID,
 			&i.Email,

@@ -103,6 +103,20 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(q *Queries) error) 
 	})
 }
 
+// beginPlanned opens a read-only transaction whose statements are planned
+// for their arguments: a catch-all query's generic plan (chosen by
+// PostgreSQL after five runs of a prepared statement) cannot pick the index
+// that matches the filters present, and walks the wrong one.
+const beginPlanned = "BEGIN READ ONLY; SET LOCAL plan_cache_mode = force_custom_plan"
+
+// ReadPlanned runs fn's reads in one read-only transaction, each statement
+// planned for its own arguments (one round trip more than a bare read).
+func ReadPlanned(ctx context.Context, pool *pgxpool.Pool, fn func(q *Queries) error) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{BeginQuery: beginPlanned}, func(tx pgx.Tx) error {
+		return fn(New(tx))
+	})
+}
+
 // Migrator returns goose over the embedded migrations for the pool's database.
 // Up and Down hold a PostgreSQL advisory lock for the whole run (goose's
 // session locker), so instances starting together migrate one at a time: the

@@ -13,7 +13,7 @@ import (
 )
 
 // Usage is the command line's twin of the admin downloads.
-const Usage = "usage: market export orders [-from 2025-05-01] [-to 2025-05-31] [-status placed|cancelled] [-o FILE]\n" +
+const Usage = "usage: market export orders [-from 2025-05-01] [-to 2025-05-31] [-status placed|preparing|shipped|delivered|cancelled] [-o FILE]\n" +
 	"       market export claims -campaign ID [-o FILE]\n" +
 	"       market export ledger -kind stock|balance|points [-o FILE]"
 
@@ -28,7 +28,7 @@ func Command(ctx context.Context, pool *pgxpool.Pool, args []string, stdout, pro
 	fs.SetOutput(progress)
 	from := fs.String("from", "", "first day, in the shop's zone (orders)")
 	to := fs.String("to", "", "last day, included (orders)")
-	status := fs.String("status", "", "placed or cancelled (orders; all when empty)")
+	status := fs.String("status", "", "placed, preparing, shipped, delivered or cancelled (orders; all when empty)")
 	campaign := fs.Int64("campaign", 0, "the campaign's id (claims)")
 	kind := fs.String("kind", "", "stock, balance or points (ledger)")
 	out := fs.String("o", "", "write to this file instead of standard output")

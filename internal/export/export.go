@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/order"
 )
 
 // batch is how many rows one statement reads.
@@ -37,10 +39,10 @@ type OrdersFilter struct {
 	Status       string
 }
 
-// Validate refuses a status orders cannot have.
+// Validate refuses a status orders cannot have (order.Statuses).
 func (f OrdersFilter) Validate() error {
-	if f.Status != "" && f.Status != "placed" && f.Status != "cancelled" {
-		msg := "The status is placed or cancelled (or empty for all)."
+	if f.Status != "" && !slices.Contains(order.Statuses, f.Status) {
+		msg := "The status is placed, preparing, shipped, delivered or cancelled (or empty for all)."
 		return &errs.Error{Code: errs.Invalid, Message: msg, Fields: map[string]string{"status": msg}}
 	}
 	return nil

@@ -83,6 +83,8 @@ func TestOrdersByDayAndStatus(t *testing.T) {
 		{export.OrdersFilter{From: day(1), Before: day(4)}, 72},
 		{export.OrdersFilter{From: day(2), Before: day(3)}, 24},
 		{export.OrdersFilter{From: day(2), Before: day(3), Status: "cancelled"}, 8},
+		{export.OrdersFilter{From: day(2), Before: day(3), Status: "placed"}, 16},
+		{export.OrdersFilter{From: day(2), Before: day(3), Status: "delivered"}, 0}, // a status of the lifecycle: none here, but asked for
 		{export.OrdersFilter{From: day(5), Before: day(6)}, 0},
 	} {
 		var out bytes.Buffer

@@ -68,6 +68,7 @@ const MaxPage = 50
 type Filter struct {
 	Status   string     // placed | cancelled
 	Email    string     // the shopper's exact address
+	OrderID  int64      // one order, by its number
 	From     *time.Time // created at or after
 	Before   *time.Time // created before
 	BeforeID int64      // keyset cursor: orders with a smaller id
@@ -88,6 +89,7 @@ func (f *Filter) Validate() error {
 	v.Check(f.Status == "" || slices.Contains(Statuses, f.Status), "status", "Choose placed, preparing, shipped, delivered or cancelled.")
 	v.Check(len(f.Email) <= 254, "email", "An email address is at most 254 characters.")
 	v.Check(f.From == nil || f.Before == nil || f.From.Before(*f.Before), "to", "The end date must not be before the start date.")
+	v.Check(f.OrderID >= 0, "order", "An order number is a whole number from 1.")
 	v.Check(f.BeforeID >= 0, "before", "That page cursor is not valid.")
 	v.Check(f.Limit >= 0 && f.Limit <= MaxPage, "limit", "A page has at most 50 orders.")
 	if f.Limit == 0 {
@@ -121,6 +123,9 @@ func (s *Service) AdminOrders(ctx context.Context, f Filter) (AdminPage, error) 
 	if f.BeforeID > 0 {
 		p.BeforeID = &f.BeforeID
 	}
+	if f.OrderID > 0 {
+		p.OrderID = &f.OrderID
+	}
 	if f.Email != "" {
 		id, err := s.q.UserIDByEmail(ctx, f.Email)
 		if isNoRows(err) {
@@ -131,7 +136,11 @@ func (s *Service) AdminOrders(ctx context.Context, f Filter) (AdminPage, error) 
 		}
 		p.UserID = &id
 	}
-	rows, err := s.q.AdminOrders(ctx, p)
+	var rows []db.AdminOrdersRow
+	err := db.ReadPlanned(ctx, s.pool, func(q *db.Queries) (err error) {
+		rows, err = q.AdminOrders(ctx, p)
+		return err
+	})
 	if err != nil {
 		return AdminPage{}, err
 	}
