@@ -11,8 +11,8 @@ import (
 // (redisdb.Pipe): under a storm one round trip carries many claims, and each
 // is still its own script call, so the answers are exactly those of
 // claim.lua called one by one.
-func (s *Service) claimBatched(ctx context.Context, campaignID, userID int64) (Outcome, error) {
-	keys := keysOf(campaignID).forClaim()
+func (s *Service) claimBatched(ctx context.Context, campaignID int64, stripe int, userID int64) (Outcome, error) {
+	keys := stripeKeys(campaignID, stripe).forClaim()
 	var cmd *redis.Cmd
 	if err := s.claims.Do(ctx, func(p redis.Pipeliner) { cmd = claimScript.EvalSha(context.Background(), p, keys, userID) }); err != nil {
 		return Outcome{}, err

@@ -41,7 +41,12 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
 		return Outcome{Result: SoldOut}, nil
 	}
-	o, err := s.claimBatched(ctx, campaignID, userID)
+	k, err := s.stripesOf(ctx, campaignID)
+	if err != nil {
+		return Outcome{}, err
+	}
+	stripe := stripeOf(userID, k)
+	o, err := s.claimBatched(ctx, campaignID, stripe, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
 		// restore wraps its own Redis failures; a PostgreSQL one goes on as it
@@ -52,7 +57,10 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		o, err = s.claimBatched(ctx, campaignID, userID)
+		o, err = s.claimBatched(ctx, campaignID, stripe, userID)
+	}
+	if err == nil && o.Result == SoldOut && k > 1 {
+		o, err = s.claimBorrowing(ctx, campaignID, k, stripe, userID)
 	}
 	if err != nil {
 		return Outcome{}, unavailable(err)
@@ -66,11 +74,34 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	return o, nil
 }
 
+// claimBorrowing claims on a striped campaign's stripe that ran out: it
+// borrows from the other stripes and claims again, until a claim lands or
+// every stripe is empty (stripes.go).
+func (s *Service) claimBorrowing(ctx context.Context, campaignID int64, k, stripe int, userID int64) (Outcome, error) {
+	for range claimRounds {
+		ok, err := s.borrowOnce(ctx, campaignID, k, stripe)
+		if err != nil || !ok {
+			return Outcome{Result: SoldOut}, err
+		}
+		o, err := s.claimBatched(ctx, campaignID, stripe, userID)
+		if err != nil || o.Result != SoldOut {
+			return o, err
+		}
+	}
+	return Outcome{}, errBusy // stock keeps moving away: try again
+}
+
 // BareClaim is claim.lua and a campaign's keys in the script's order: what a
 // claim sends to Redis, for a caller that runs the script without the service
 // (the claims bench's raw ceiling measures the same script on the same keys).
 func BareClaim(campaignID int64) (*redis.Script, []string) {
 	return claimScript, keysOf(campaignID).forClaim()
+}
+
+// BareStripeClaim is BareClaim for a shopper of a campaign of k stripes: the
+// keys of the shopper's stripe.
+func BareStripeClaim(campaignID int64, k int, userID int64) (*redis.Script, []string) {
+	return claimScript, stripeKeys(campaignID, stripeOf(userID, k)).forClaim()
 }
 
 func isBusyGroup(err error) bool {
@@ -119,7 +150,7 @@ func (s *Service) withStats(ctx context.Context, c Campaign) (Live, error) {
 	if c.State == StateDraft {
 		return l, nil
 	}
-	h, pending, err := liveStats(ctx, s.rdb, c.ID)
+	h, pending, err := liveStats(ctx, s.rdb, c.ID, stripeCount(c))
 	if err != nil {
 		return l, unavailable(err)
 	}
