@@ -158,7 +158,7 @@ type Service struct {
 	// borrows: stripeRef → *borrowFlight, the move to that stripe in progress.
 	stripeCounts sync.Map
 	borrows      sync.Map
-	live     *hub          // remaining counts for watchers (live.go)
+	live         *hub // remaining counts for watchers (live.go)
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.

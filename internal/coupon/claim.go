@@ -41,12 +41,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
 		return Outcome{Result: SoldOut}, nil
 	}
-	k, err := s.stripesOf(ctx, campaignID)
-	if err != nil {
-		return Outcome{}, err
-	}
-	stripe := stripeOf(userID, k)
-	o, err := s.claimBatched(ctx, campaignID, stripe, userID)
+	k, stripe, o, err := s.claimOnStripe(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
 		// restore wraps its own Redis failures; a PostgreSQL one goes on as it
@@ -57,7 +52,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		o, err = s.claimBatched(ctx, campaignID, stripe, userID)
+		k, stripe, o, err = s.claimOnStripe(ctx, campaignID, userID)
 	}
 	if err == nil && o.Result == SoldOut && k > 1 {
 		o, err = s.claimBorrowing(ctx, campaignID, k, stripe, userID)
@@ -74,6 +69,29 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	return o, nil
 }
 
+// claimOnStripe claims on the shopper's stripe, answering the stripes and
+// the stripe it used. The number of stripes is learnt from Redis, not from
+// PostgreSQL: a claim on stripe 0 made for another number is answered
+// "stripes" with the campaign's (claim.lua), remembered, and made again.
+func (s *Service) claimOnStripe(ctx context.Context, campaignID, userID int64) (int, int, Outcome, error) {
+	k := 1
+	if v, ok := s.stripeCounts.Load(campaignID); ok {
+		k = v.(int)
+	}
+	for {
+		stripe := stripeOf(userID, k)
+		o, err := s.claimBatched(ctx, campaignID, k, stripe, userID)
+		if err != nil || o.Result != wrongStripes {
+			return k, stripe, o, err
+		}
+		if o.Remaining < 1 || o.Remaining > MaxStripes || int(o.Remaining) == k {
+			return k, stripe, o, fmt.Errorf("campaign %d: Redis holds %d stripes", campaignID, o.Remaining)
+		}
+		k = int(o.Remaining)
+		s.stripeCounts.Store(campaignID, k)
+	}
+}
+
 // claimBorrowing claims on a striped campaign's stripe that ran out: it
 // borrows from the other stripes and claims again, until a claim lands or
 // every stripe is empty (stripes.go).
@@ -83,7 +101,7 @@ func (s *Service) claimBorrowing(ctx context.Context, campaignID int64, k, strip
 		if err != nil || !ok {
 			return Outcome{Result: SoldOut}, err
 		}
-		o, err := s.claimBatched(ctx, campaignID, stripe, userID)
+		o, err := s.claimBatched(ctx, campaignID, k, stripe, userID)
 		if err != nil || o.Result != SoldOut {
 			return o, err
 		}
@@ -94,12 +112,13 @@ func (s *Service) claimBorrowing(ctx context.Context, campaignID int64, k, strip
 // BareClaim is claim.lua and a campaign's keys in the script's order: what a
 // claim sends to Redis, for a caller that runs the script without the service
 // (the claims bench's raw ceiling measures the same script on the same keys).
+// Its arguments are the shopper's id and 1 (the stripes).
 func BareClaim(campaignID int64) (*redis.Script, []string) {
 	return claimScript, keysOf(campaignID).forClaim()
 }
 
 // BareStripeClaim is BareClaim for a shopper of a campaign of k stripes: the
-// keys of the shopper's stripe.
+// keys of the shopper's stripe; the arguments are the shopper's id and k.
 func BareStripeClaim(campaignID int64, k int, userID int64) (*redis.Script, []string) {
 	return claimScript, stripeKeys(campaignID, stripeOf(userID, k)).forClaim()
 }

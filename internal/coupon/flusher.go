@@ -70,7 +70,7 @@ func (s *Service) RunFlusher(ctx context.Context) {
 type flushWorker struct {
 	s         *Service
 	consumer  string
-	gauges    bool    // this worker refreshes the pending gauges
+	gauges    bool                           // this worker refreshes the pending gauges
 	campaigns []db.ListFlushableCampaignsRow // the last list read from PostgreSQL, kept when it is down
 }
 

@@ -47,6 +47,9 @@ const (
 	NotActive      Result = "not_active"
 	// missing is internal: the campaign's keys are not in Redis.
 	missing Result = "missing"
+	// wrongStripes is internal: the claim named another number of stripes
+	// than the campaign has (its remaining is the campaign's).
+	wrongStripes Result = "stripes"
 )
 
 // Outcome is a claim's result and the stock left after it.

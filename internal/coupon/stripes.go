@@ -2,8 +2,8 @@ package coupon
 
 import (
 	"context"
-	_ "embed"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -446,9 +446,9 @@ func (s *Service) stripeScripts(ctx context.Context, c Campaign, args func(int) 
 	cmds := make([]*redis.Cmd, k)
 	pipe := s.rdb.Pipeline()
 	for i := range k {
-		a := args(i)
-		argv := []any{a[0], c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity}
-		cmds[i] = stripeApplyScript.Eval(ctx, pipe, stripeKeys(c.ID, i).forApply(), append(argv, a[1:]...)...)
+		a := append(args(i), "", "", "")[:3] // mode, generation, share
+		cmds[i] = stripeApplyScript.Eval(ctx, pipe, stripeKeys(c.ID, i).forApply(),
+			a[0], c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, a[1], a[2], k)
 	}
 	_, _ = pipe.Exec(ctx)
 	out := make([]Outcome, k)
@@ -476,22 +476,12 @@ func (s *Service) syncStripesLocked(ctx context.Context, q *db.Queries, c Campai
 	if !heldOfStripes(st).Warm {
 		return s.rebuildLocked(ctx, q, c, why)
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(st))
-	for i := range st {
-		cmds[i] = stripeApplyScript.Eval(ctx, pipe, stripeKeys(c.ID, i).forApply(), "sync", c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity)
+	res, err := s.stripeScripts(ctx, c, func(int) []any { return []any{"sync"} })
+	if err != nil {
+		return unavailable(err)
 	}
-	_, _ = pipe.Exec(ctx)
 	changed := false
-	for _, cmd := range cmds {
-		v, err := cmd.Slice()
-		if err != nil {
-			return unavailable(err)
-		}
-		o, err := pairOf(v)
-		if err != nil {
-			return unavailable(err)
-		}
+	for _, o := range res {
 		if o.Result == missing {
 			return s.rebuildLocked(ctx, q, c, why)
 		}

@@ -271,9 +271,9 @@ type merger struct {
 	ctx   context.Context
 	rdb   redis.UniversalClient
 	keyOf func(userID int64) string
-	pipe redis.Pipeliner
-	n    int
-	err  error
+	pipe  redis.Pipeliner
+	n     int
+	err   error
 }
 
 func (m *merger) add(c claimEntry) {
