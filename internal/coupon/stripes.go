@@ -395,7 +395,7 @@ func (s *Service) freezeStripes(ctx context.Context, c Campaign) (bool, error) {
 // is not written: it answers appliedBelowClaimed and the claims.
 func (s *Service) distribute(ctx context.Context, c Campaign, total int64) (applied, int64, error) {
 	k := stripeCount(c)
-	claimed, err := s.stripeClaims(ctx, c.ID, k)
+	claimed, err := stripeClaims(ctx, s.rdb, c.ID, k)
 	if err != nil {
 		return "", 0, err
 	}
@@ -422,8 +422,8 @@ func (s *Service) distribute(ctx context.Context, c Campaign, total int64) (appl
 	return appliedChanged, left, err
 }
 
-func (s *Service) stripeClaims(ctx context.Context, id int64, k int) ([]int64, error) {
-	pipe := s.rdb.Pipeline()
+func stripeClaims(ctx context.Context, rdb redis.UniversalClient, id int64, k int) ([]int64, error) {
+	pipe := rdb.Pipeline()
 	cmds := make([]*redis.IntCmd, k)
 	for i := range k {
 		cmds[i] = pipe.HLen(ctx, stripeKeys(id, i).claimed)
@@ -563,4 +563,38 @@ func asBelowClaimed(err error) (int64, bool) {
 		return b.claimed, true
 	}
 	return 0, false
+}
+
+// StripeKeys are every key of a campaign of k stripes, by stripe (the bench
+// deletes its campaigns with them).
+func StripeKeys(campaignID int64, k int) [][]string {
+	out := make([][]string, max(k, 1))
+	for i := range out {
+		sk := stripeKeys(campaignID, i)
+		out[i] = []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in}
+	}
+	return out
+}
+
+// RedisClaimed is how many shoppers Redis holds as claimed, over k stripes.
+func RedisClaimed(ctx context.Context, rdb redis.UniversalClient, campaignID int64, k int) (int64, error) {
+	n, err := stripeClaims(ctx, rdb, campaignID, max(k, 1))
+	var sum int64
+	for _, x := range n {
+		sum += x
+	}
+	return sum, err
+}
+
+// RedisBacklog is how many claims wait in the streams of k stripes.
+func RedisBacklog(ctx context.Context, rdb redis.UniversalClient, campaignID int64, k int) (int64, error) {
+	var sum int64
+	for i := range max(k, 1) {
+		n, err := rdb.XLen(ctx, stripeKeys(campaignID, i).claims).Result()
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
 }
