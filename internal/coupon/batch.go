@@ -12,7 +12,7 @@ import (
 // is still its own script call, so the answers are exactly those of
 // claim.lua called one by one.
 func (s *Service) claimBatched(ctx context.Context, campaignID int64, k, stripe int, userID int64) (Outcome, error) {
-	keys := stripeKeys(campaignID, stripe).forClaim()
+	keys := stripeKeys(campaignID, stripe, k).forClaim()
 	var cmd *redis.Cmd
 	if err := s.claims.Do(ctx, func(p redis.Pipeliner) { cmd = claimScript.EvalSha(context.Background(), p, keys, userID, k) }); err != nil {
 		return Outcome{}, err

@@ -120,7 +120,7 @@ func BareClaim(campaignID int64) (*redis.Script, []string) {
 // BareStripeClaim is BareClaim for a shopper of a campaign of k stripes: the
 // keys of the shopper's stripe; the arguments are the shopper's id and k.
 func BareStripeClaim(campaignID int64, k int, userID int64) (*redis.Script, []string) {
-	return claimScript, stripeKeys(campaignID, stripeOf(userID, k)).forClaim()
+	return claimScript, stripeKeys(campaignID, stripeOf(userID, k), k).forClaim()
 }
 
 func isBusyGroup(err error) bool {

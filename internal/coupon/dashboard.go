@@ -80,7 +80,7 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	lives := make([]liveCmds, len(shown))
 	for i, c := range shown {
 		for stripe := range stripeCount(c) {
-			k := stripeKeys(c.ID, stripe)
+			k := stripeKeys(c.ID, stripe, stripeCount(c))
 			lives[i].claimed = append(lives[i].claimed, pipe.HLen(ctx, k.claimed))
 			lives[i].stock = append(lives[i].stock, pipe.Get(ctx, k.stock))
 		}
@@ -89,7 +89,7 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	for i, c := range flushable {
 		k, _ := s.stripesOf(ctx, c.ID)
 		for stripe := range max(k, 1) {
-			sk := stripeKeys(c.ID, stripe)
+			sk := stripeKeys(c.ID, stripe, max(k, 1))
 			backlogs[i].length = append(backlogs[i].length, pipe.XLen(ctx, sk.claims))
 			backlogs[i].first = append(backlogs[i].first, pipe.XRangeN(ctx, sk.claims, "-", "+", 1))
 		}

@@ -12,9 +12,15 @@ func (s *Service) HalfMove(ctx context.Context, id int64, k, from, to int, most 
 	if err != nil {
 		return 0, err
 	}
-	m, err := s.take(ctx, id, st[from].gen, from, to, most)
+	m, err := s.take(ctx, id, k, st[from].gen, from, to, most)
 	return m.n, err
 }
+
+// StockKey is the stock key of stripe `stripe` of a campaign of k stripes.
+func StockKey(id int64, stripe, k int) string { return stripeKeys(id, stripe, k).stock }
+
+// SlotOf is the slot the shop computes for a stripe's keys.
+func SlotOf(id int64, stripe, k int) int { return slotOf(stripeTag(id, stripe, k)) }
 
 // SyncPass runs one pass of the background sync.
 func (s *Service) SyncPass(ctx context.Context) error {

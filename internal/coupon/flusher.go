@@ -121,7 +121,7 @@ func (w *flushWorker) pass(ctx context.Context) (int, error) {
 	for _, c := range w.campaigns {
 		// A striped campaign has a stream per stripe (stripes.go).
 		for stripe := range max(int(c.Stripes), 1) {
-			n, err := w.flushStream(ctx, c.ID, stripeKeys(c.ID, stripe).claims)
+			n, err := w.flushStream(ctx, c.ID, stripeKeys(c.ID, stripe, int(c.Stripes)).claims)
 			total += n
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -292,7 +292,7 @@ func (w *flushWorker) refreshGauges(ctx context.Context) {
 	var oldest time.Duration
 	for _, c := range w.campaigns {
 		for stripe := range max(int(c.Stripes), 1) {
-			stream := stripeKeys(c.ID, stripe).claims
+			stream := stripeKeys(c.ID, stripe, int(c.Stripes)).claims
 			n, err := w.s.rdb.XLen(ctx, stream).Result()
 			if err != nil || n == 0 {
 				continue

@@ -112,7 +112,7 @@ func (s *Service) stripedState(ctx context.Context, id int64, k int) (RedisState
 		if x.pending == 0 {
 			continue
 		}
-		entries, err := s.rdb.XRangeN(ctx, stripeKeys(id, stripe).claims, "-", "+", maxStreamRead).Result()
+		entries, err := s.rdb.XRangeN(ctx, stripeKeys(id, stripe, k).claims, "-", "+", maxStreamRead).Result()
 		if err != nil {
 			return RedisState{}, err
 		}
@@ -187,7 +187,7 @@ func (s *Service) lostClaims(ctx context.Context, q *db.Queries, c Campaign) ([]
 	hash := map[string]string{}
 	known := make(map[int64]bool)
 	for stripe := range stripeCount(c) {
-		k := stripeKeys(campaignID, stripe)
+		k := stripeKeys(campaignID, stripe, stripeCount(c))
 		var h *redis.MapStringStringCmd
 		var stream *redis.XMessageSliceCmd
 		// Hash and stream of a stripe in one MULTI: a claim is in both or in

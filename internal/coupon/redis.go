@@ -16,7 +16,7 @@ type keys struct {
 }
 
 // keysOf are an unstriped campaign's keys, and stripe 0's of a striped one.
-func keysOf(campaignID int64) keys { return stripeKeys(campaignID, 0) }
+func keysOf(campaignID int64) keys { return stripeKeys(campaignID, 0, 1) }
 
 // forClaim is claim.lua's KEYS, in its order.
 func (k keys) forClaim() []string { return []string{k.meta, k.stock, k.claimed, k.claims} }

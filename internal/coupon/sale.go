@@ -110,7 +110,7 @@ func (s *Service) remaining(ctx context.Context, ids []int64) (Counts, error) {
 	cmds := make([][]*redis.StringCmd, len(ids))
 	for i, id := range ids {
 		for stripe := range stripes[i] {
-			cmds[i] = append(cmds[i], pipe.Get(ctx, stripeKeys(id, stripe).stock))
+			cmds[i] = append(cmds[i], pipe.Get(ctx, stripeKeys(id, stripe, stripes[i]).stock))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {

@@ -49,15 +49,54 @@ var (
 	stripeReadScript  = redis.NewScript(stripeReadSrc)
 )
 
-// stripeKeys are one stripe's keys: stripe 0 has hash tag {id}, stripe s
-// {id.s}, so each stripe is its own slot.
-func stripeKeys(campaignID int64, stripe int) keys {
-	tag := strconv.FormatInt(campaignID, 10)
-	if stripe > 0 {
-		tag += "." + strconv.Itoa(stripe)
-	}
-	p := "coupon:{" + tag + "}:"
+// stripeKeys are the keys of stripe `stripe` of a campaign of k stripes,
+// each under a hash tag of its own: {id} for stripe 0, {id.s.j} for stripe
+// s (stripeTag).
+func stripeKeys(campaignID int64, stripe, k int) keys {
+	p := "coupon:{" + stripeTag(campaignID, stripe, k) + "}:"
 	return keys{meta: p + "meta", stock: p + "stock", claimed: p + "claimed", claims: p + "claims", out: p + "out", in: p + "in"}
+}
+
+// clusterSlots is the number of hash slots of a Redis Cluster.
+const clusterSlots = 16384
+
+// stripeTag is a stripe's hash tag. Stripe s of k is "id.s.j" with the
+// smallest j whose slot lies just past s/k of the way round the slots from
+// stripe 0's: on a Cluster whose nodes hold equal runs of slots (as
+// `redis-cli --cluster create` makes them), k stripes on k nodes then land on
+// k different nodes, which plain "id.s" tags do only by chance. The tag of a
+// stripe must never change: it is computed, not stored.
+func stripeTag(campaignID int64, stripe, k int) string {
+	id := strconv.FormatInt(campaignID, 10)
+	if stripe == 0 || k <= 1 {
+		return id
+	}
+	width := clusterSlots / k
+	from := (slotOf(id) + stripe*width) % clusterSlots
+	base := id + "." + strconv.Itoa(stripe) + "."
+	for j := 0; ; j++ {
+		tag := base + strconv.Itoa(j)
+		// Within 1/32 of a node's run past the target: about 32k tries.
+		if (slotOf(tag)-from+clusterSlots)%clusterSlots < max(width/32, 1) {
+			return tag
+		}
+	}
+}
+
+// slotOf is Redis Cluster's slot of a hash tag: CRC16 (XMODEM) mod 16384.
+func slotOf(tag string) int {
+	var crc uint16
+	for i := 0; i < len(tag); i++ {
+		crc ^= uint16(tag[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) % clusterSlots
 }
 
 // forApply is stripe_apply.lua's KEYS, in its order.
@@ -131,14 +170,14 @@ func readStripes(ctx context.Context, rdb redis.UniversalClient, id int64, k int
 	cmds := make([]*redis.Cmd, k)
 	pipe := rdb.Pipeline()
 	for i := range k {
-		sk := stripeKeys(id, i)
+		sk := stripeKeys(id, i, k)
 		cmds[i] = stripeReadScript.EvalSha(ctx, pipe, []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in})
 	}
 	_, _ = pipe.Exec(ctx)
 	out := make([]stripeState, k)
 	for i, c := range cmds {
 		if isNoScript(c.Err()) {
-			sk := stripeKeys(id, i)
+			sk := stripeKeys(id, i, k)
 			c = stripeReadScript.Eval(ctx, rdb, []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in})
 		}
 		v, err := c.Slice()
@@ -233,7 +272,7 @@ func (s *Service) finishMoves(ctx context.Context, id int64, st []stripeState, a
 		if time.Since(m.at) < age {
 			continue
 		}
-		if err := s.give(ctx, id, st[m.from].gen, m); err != nil {
+		if err := s.give(ctx, id, len(st), st[m.from].gen, m); err != nil {
 			return n, err
 		}
 		n++
@@ -248,8 +287,8 @@ func (s *Service) finishMoves(ctx context.Context, id int64, st []stripeState, a
 // records. A stale or missing borrower leaves it recorded: a spread or a
 // rebuild of the stripes, which the sync starts on what it sees, owns the
 // units then.
-func (s *Service) give(ctx context.Context, id int64, gen string, m move) error {
-	bk := stripeKeys(id, m.to)
+func (s *Service) give(ctx context.Context, id int64, k int, gen string, m move) error {
+	bk := stripeKeys(id, m.to, k)
 	v, err := giveScript.Run(ctx, s.rdb, []string{bk.meta, bk.stock, bk.in}, gen, m.id, m.n).Slice()
 	if err != nil {
 		return err
@@ -258,13 +297,13 @@ func (s *Service) give(ctx context.Context, id int64, gen string, m move) error 
 	if err != nil || o.Result != "given" {
 		return err
 	}
-	return s.rdb.HDel(ctx, stripeKeys(id, m.from).out, m.id).Err()
+	return s.rdb.HDel(ctx, stripeKeys(id, m.from, k).out, m.id).Err()
 }
 
 // take is the lender's half of a move: how many units left it for stripe to.
-func (s *Service) take(ctx context.Context, id int64, gen string, from, to int, most int64) (move, error) {
+func (s *Service) take(ctx context.Context, id int64, k int, gen string, from, to int, most int64) (move, error) {
 	m := move{id: newToken(), from: from, to: to}
-	lk := stripeKeys(id, from)
+	lk := stripeKeys(id, from, k)
 	v, err := takeScript.Run(ctx, s.rdb, []string{lk.meta, lk.stock, lk.out}, gen, m.id, to, most).Slice()
 	if err != nil {
 		return move{}, err
@@ -329,7 +368,7 @@ func (s *Service) borrow(ctx context.Context, id int64, k, to int) (bool, error)
 			time.Sleep(borrowSettle)
 			continue
 		}
-		m, err := s.take(ctx, id, st[from].gen, from, to, most)
+		m, err := s.take(ctx, id, k, st[from].gen, from, to, most)
 		if err != nil || m.n == 0 {
 			if err != nil {
 				return false, err
@@ -337,7 +376,7 @@ func (s *Service) borrow(ctx context.Context, id int64, k, to int) (bool, error)
 			continue // the lender emptied or was spread again meanwhile
 		}
 		s.m.moves.Inc()
-		if err := s.give(ctx, id, st[from].gen, m); err != nil {
+		if err := s.give(ctx, id, k, st[from].gen, m); err != nil {
 			return false, err // in transit until the sync finishes it
 		}
 		return true, nil
@@ -426,7 +465,7 @@ func stripeClaims(ctx context.Context, rdb redis.UniversalClient, id int64, k in
 	pipe := rdb.Pipeline()
 	cmds := make([]*redis.IntCmd, k)
 	for i := range k {
-		cmds[i] = pipe.HLen(ctx, stripeKeys(id, i).claimed)
+		cmds[i] = pipe.HLen(ctx, stripeKeys(id, i, k).claimed)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, err
@@ -447,7 +486,7 @@ func (s *Service) stripeScripts(ctx context.Context, c Campaign, args func(int) 
 	pipe := s.rdb.Pipeline()
 	for i := range k {
 		a := append(args(i), "", "", "")[:3] // mode, generation, share
-		cmds[i] = stripeApplyScript.Eval(ctx, pipe, stripeKeys(c.ID, i).forApply(),
+		cmds[i] = stripeApplyScript.Eval(ctx, pipe, stripeKeys(c.ID, i, k).forApply(),
 			a[0], c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, a[1], a[2], k)
 	}
 	_, _ = pipe.Exec(ctx)
@@ -570,7 +609,7 @@ func asBelowClaimed(err error) (int64, bool) {
 func StripeKeys(campaignID int64, k int) [][]string {
 	out := make([][]string, max(k, 1))
 	for i := range out {
-		sk := stripeKeys(campaignID, i)
+		sk := stripeKeys(campaignID, i, len(out))
 		out[i] = []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in}
 	}
 	return out
@@ -590,7 +629,7 @@ func RedisClaimed(ctx context.Context, rdb redis.UniversalClient, campaignID int
 func RedisBacklog(ctx context.Context, rdb redis.UniversalClient, campaignID int64, k int) (int64, error) {
 	var sum int64
 	for i := range max(k, 1) {
-		n, err := rdb.XLen(ctx, stripeKeys(campaignID, i).claims).Result()
+		n, err := rdb.XLen(ctx, stripeKeys(campaignID, i, k).claims).Result()
 		if err != nil {
 			return 0, err
 		}

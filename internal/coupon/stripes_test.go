@@ -75,11 +75,7 @@ func consistent(t *testing.T, pool *pgxpool.Pool, s *coupon.Service) {
 
 func stripeStock(t *testing.T, rdb redis.UniversalClient, id int64, stripe int) int64 {
 	t.Helper()
-	tag := strconv.FormatInt(id, 10)
-	if stripe > 0 {
-		tag += "." + strconv.Itoa(stripe)
-	}
-	n, err := rdb.Get(t.Context(), "coupon:{"+tag+"}:stock").Int64()
+	n, err := rdb.Get(t.Context(), coupon.StockKey(id, stripe, 3)).Int64()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +98,19 @@ func TestAStripedCampaignOnAClusterIssuesExactlyTheStockUnderUnevenDemand(t *tes
 	for _, total := range []int64{300, 700} {
 		t.Run(fmt.Sprintf("stock %d for %d shoppers", total, len(shoppers)), func(t *testing.T) {
 			id := stripedCampaign(t, s, total, 3)
+			nodes := map[string]bool{}
+			for stripe := range 3 {
+				key := coupon.StockKey(id, stripe, 3)
+				if slot, err := cc.ClusterKeySlot(t.Context(), key).Result(); err != nil || int(slot) != coupon.SlotOf(id, stripe, 3) {
+					t.Fatalf("%s: Redis slot %d (%v), the shop computed %d", key, slot, err, coupon.SlotOf(id, stripe, 3))
+				}
+				n, err := cc.MasterForKey(t.Context(), key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				nodes[n.Options().Addr] = true
+			}
+			t.Logf("campaign %d: 3 stripes on %d nodes", id, len(nodes))
 			winners, results, failures := storm(t, s, id, shoppers, 7)
 			want := min(total, int64(len(shoppers)))
 			if failures != 0 || int64(len(winners)) != want || int64(results[coupon.Claimed]) != want {

@@ -202,9 +202,9 @@ type merged struct{ persisted, pending, letters int }
 func (s *Service) mergeAll(ctx context.Context, q *db.Queries, c Campaign) (merged, error) {
 	k := stripeCount(c)
 	var n merged
-	m := merger{ctx: ctx, rdb: s.rdb, keyOf: func(userID int64) string { return stripeKeys(c.ID, stripeOf(userID, k)).claimed }}
+	m := merger{ctx: ctx, rdb: s.rdb, keyOf: func(userID int64) string { return stripeKeys(c.ID, stripeOf(userID, k), k).claimed }}
 	for stripe := range k {
-		stream := stripeKeys(c.ID, stripe).claims
+		stream := stripeKeys(c.ID, stripe, k).claims
 		if err := s.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !isBusyGroup(err) {
 			return n, unavailable(err)
 		}

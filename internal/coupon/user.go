@@ -23,7 +23,7 @@ func (s *Service) SyncUser(ctx context.Context, userID int64) error {
 	cmds := make([]*redis.StringCmd, len(ids))
 	stripes := s.stripesOfAll(ctx, ids)
 	for i, id := range ids {
-		cmds[i] = pipe.HGet(ctx, stripeKeys(id, stripeOf(userID, stripes[i])).claimed, member)
+		cmds[i] = pipe.HGet(ctx, stripeKeys(id, stripeOf(userID, stripes[i]), stripes[i]).claimed, member)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable(err)
