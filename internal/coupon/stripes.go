@@ -347,11 +347,18 @@ func (s *Service) borrow(ctx context.Context, id int64, k, to int) (bool, error)
 		if st[to].stock > 0 {
 			return true, nil // another borrower filled it meanwhile
 		}
-		from, most := -1, int64(0)
+		from, most, cold := -1, int64(0), false
 		for i, x := range st {
+			cold = cold || !x.warm
 			if i != to && x.warm && x.stock > most {
 				from, most = i, x.stock
 			}
+		}
+		if from < 0 && cold {
+			// A stripe is being spread again or rebuilt: its units are not
+			// gone, so this is no sold out. Wait for it.
+			time.Sleep(borrowSettle)
+			continue
 		}
 		if from < 0 {
 			// Every stripe looks empty: finish what is in transit, and look
