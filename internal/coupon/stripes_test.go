@@ -253,3 +253,48 @@ func TestRandomStripedInterleavingsKeepTheTotal(t *testing.T) {
 		})
 	}
 }
+
+// Resizing a striped campaign spreads its units again while shoppers claim:
+// nobody is told "sold out" while stock is left, and every claim lands.
+func TestResizingAStripedCampaignMidStormTellsNobodySoldOut(t *testing.T) {
+	pool := testenv.DB(t)
+	s := newService(t, pool, testenv.Redis(t), fastFlush)
+	startFlusher(t, s)
+	shoppers := users(t, pool, 200)
+	id := stripedCampaign(t, s, 400, 3)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	results, failures := map[coupon.Result]int{}, 0
+	start := make(chan struct{})
+	for i, u := range shoppers {
+		wg.Go(func() {
+			<-start
+			time.Sleep(time.Duration(i) * time.Millisecond)
+			o, err := s.Claim(context.Background(), id, u)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failures++
+				t.Logf("claim: %v", err)
+				return
+			}
+			results[o.Result]++
+		})
+	}
+	wg.Go(func() {
+		<-start
+		for _, total := range []int64{350, 450, 380, 420, 300} {
+			time.Sleep(30 * time.Millisecond)
+			if _, err := s.Update(context.Background(), id, coupon.Input{TotalQuantity: total}); err != nil {
+				t.Errorf("resize to %d: %v", total, err)
+			}
+		}
+	})
+	close(start)
+	wg.Wait()
+	if failures != 0 || results[coupon.Claimed] != 200 || results[coupon.SoldOut] != 0 {
+		t.Fatalf("results %v, %d failures; want 200 claimed", results, failures)
+	}
+	waitPersisted(t, pool, id, 200, 10*time.Second)
+	consistent(t, pool, s)
+}
