@@ -248,7 +248,10 @@ func TestRandomStripedInterleavingsKeepTheTotal(t *testing.T) {
 			}
 			waitPersisted(t, pool, id, int64(len(winners)), 10*time.Second)
 			checkPersisted(t, pool, id, winners, c.TotalQuantity)
-			time.Sleep(coupon.MoveGrace + 1200*time.Millisecond) // the sync finishes stopped moves
+			time.Sleep(coupon.MoveGrace + 100*time.Millisecond) // stopped moves are past their grace
+			if err := s.SyncPass(t.Context()); err != nil {
+				t.Fatal(err)
+			}
 			consistent(t, pool, s)
 		})
 	}
