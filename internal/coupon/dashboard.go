@@ -66,9 +66,14 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	}
 	d.Claims = w.Fill(starts, counts)
 
-	// One round trip for every campaign's counters and backlog.
+	return d, s.dashboardCounters(ctx, &d, shown, flushable, now)
+}
+
+// dashboardCounters reads every shown campaign's counters and every
+// flushable one's backlog in one round trip. A striped campaign's figures
+// are the sums over its stripes (stripes.go).
+func (s *Service) dashboardCounters(ctx context.Context, d *Dashboard, shown []Campaign, flushable []db.FlushableCampaignsPersistedRow, now time.Time) error {
 	pipe := s.rdb.Pipeline()
-	// A striped campaign's figures are the sums over its stripes (stripes.go).
 	type liveCmds struct {
 		claimed []*redis.IntCmd
 		stock   []*redis.StringCmd
@@ -96,7 +101,7 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	}
 	if len(shown)+len(flushable) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return d, unavailable(err)
+			return unavailable(err)
 		}
 	}
 	pendingOf := make(map[int64]int64, len(flushable))
@@ -129,5 +134,5 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 		}
 		d.Campaigns[i] = l
 	}
-	return d, nil
+	return nil
 }
