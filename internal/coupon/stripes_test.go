@@ -301,3 +301,58 @@ func TestResizingAStripedCampaignMidStormTellsNobodySoldOut(t *testing.T) {
 	waitPersisted(t, pool, id, 200, 10*time.Second)
 	consistent(t, pool, s)
 }
+
+// Faults of a striped campaign: Redis wiped once the claims are persisted,
+// and one stripe's keys lost while its claims still wait in its stream. Both
+// are rebuilt from every claim outside Redis: nobody claims twice, exactly
+// the total is issued, and every "claimed" is persisted once.
+func TestAStripedCampaignSurvivesAWipeAndALostStripe(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	shoppers := users(t, pool, 400)
+	startFlusher(t, s)
+
+	tests := []struct {
+		name  string
+		fault func(id int64)
+	}{
+		{"wipe", func(id int64) {
+			waitPersisted(t, pool, id, 100, 10*time.Second)
+			if err := rdb.FlushAll(t.Context()).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"stripe keys lost", func(id int64) {
+			stock := coupon.StockKey(id, 1, 3)
+			p := stock[:len(stock)-len("stock")]
+			if err := rdb.Del(t.Context(), p+"meta", p+"stock", p+"claimed").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := stripedCampaign(t, s, 300, 3)
+			first, _, failures := storm(t, s, id, shoppers[:100], 0)
+			if failures != 0 || len(first) != 100 {
+				t.Fatalf("before the fault: %d winners, %d failures", len(first), failures)
+			}
+			tt.fault(id)
+			// Everyone claims again: the first hundred already hold one.
+			winners, results, failures := storm(t, s, id, shoppers, 0)
+			if failures != 0 || results[coupon.AlreadyClaimed] != 100 || results[coupon.Claimed] != 200 || results[coupon.SoldOut] != 100 {
+				t.Fatalf("after the fault: %v, %d failures", results, failures)
+			}
+			for u := range first {
+				if winners[u] != 0 {
+					t.Fatalf("shopper %d claimed twice across the fault", u)
+				}
+				winners[u] = 1
+			}
+			waitPersisted(t, pool, id, 300, 10*time.Second)
+			checkPersisted(t, pool, id, winners, 300)
+		})
+	}
+	consistent(t, pool, s)
+}
