@@ -152,7 +152,6 @@ type stripeState struct {
 	total, share, stock, claimed int64
 	pending                      int64             // stream entries not yet persisted
 	out                          map[string]string // transfer id → "to:n:unix s"
-	in                           map[string]bool
 }
 
 // move is units taken from one stripe for another.
@@ -171,14 +170,14 @@ func readStripes(ctx context.Context, rdb redis.UniversalClient, id int64, k int
 	pipe := rdb.Pipeline()
 	for i := range k {
 		sk := stripeKeys(id, i, k)
-		cmds[i] = stripeReadScript.EvalSha(ctx, pipe, []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in})
+		cmds[i] = stripeReadScript.EvalSha(ctx, pipe, []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out})
 	}
 	_, _ = pipe.Exec(ctx)
 	out := make([]stripeState, k)
 	for i, c := range cmds {
 		if isNoScript(c.Err()) {
 			sk := stripeKeys(id, i, k)
-			c = stripeReadScript.Eval(ctx, rdb, []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in})
+			c = stripeReadScript.Eval(ctx, rdb, []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out})
 		}
 		v, err := c.Slice()
 		if err != nil {
@@ -193,10 +192,10 @@ func readStripes(ctx context.Context, rdb redis.UniversalClient, id int64, k int
 
 // stripeStateOf reads stripe_read.lua's answer.
 func stripeStateOf(v []any) (stripeState, error) {
-	if len(v) != 9 {
+	if len(v) != 8 {
 		return stripeState{}, fmt.Errorf("stripe read: unexpected reply %v", v)
 	}
-	st := stripeState{out: map[string]string{}, in: map[string]bool{}}
+	st := stripeState{out: map[string]string{}}
 	st.state, _ = v[0].(string)
 	st.total, st.share = parseInt(v[1]), parseInt(v[2])
 	st.gen, _ = v[3].(string)
@@ -210,12 +209,6 @@ func stripeStateOf(v []any) (stripeState, error) {
 		rec, _ := out[j+1].(string)
 		st.out[id] = rec
 	}
-	in, _ := v[8].([]any)
-	for _, t := range in {
-		if id, ok := t.(string); ok {
-			st.in[id] = true
-		}
-	}
 	st.warm = st.state != "" && st.gen != "" && stock != ""
 	return st, nil
 }
@@ -226,7 +219,8 @@ func parseInt(v any) int64 {
 	return n
 }
 
-// inTransit are the moves taken from a lender and not yet given.
+// inTransit are the moves taken from a lender and not yet removed from its
+// records: not yet given, or given a moment ago (see stripe_read.lua).
 func inTransit(st []stripeState) []move {
 	var out []move
 	for from, x := range st {
@@ -238,7 +232,7 @@ func inTransit(st []stripeState) []move {
 			to, err1 := strconv.Atoi(parts[0])
 			n, err2 := strconv.ParseInt(parts[1], 10, 64)
 			at, err3 := strconv.ParseInt(parts[2], 10, 64)
-			if err1 != nil || err2 != nil || err3 != nil || to < 0 || to >= len(st) || st[to].in[id] {
+			if err1 != nil || err2 != nil || err3 != nil || to < 0 || to >= len(st) {
 				continue
 			}
 			out = append(out, move{id: id, from: from, to: to, n: n, at: time.Unix(at, 0)})
