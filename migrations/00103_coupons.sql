@@ -13,6 +13,9 @@ CREATE TABLE campaigns (
     starts_at        timestamptz NOT NULL,
     ends_at          timestamptz NOT NULL,
     valid_days       integer     NOT NULL DEFAULT 7 CHECK (valid_days BETWEEN 1 AND 365),
+    -- Redis stripes the stock is split over, each on its own hash slot
+    -- (docs/COUPONS.md "Stripes"); fixed once the campaign leaves draft.
+    stripes          integer     NOT NULL DEFAULT 1 CHECK (stripes BETWEEN 1 AND 16),
     state            text        NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'active', 'paused', 'ended')),
     -- PostgreSQL decides state, window and total; Redis holds a copy, written
     -- under this row's lock (internal/coupon/sync.go). While a committed

@@ -1,7 +1,7 @@
 -- name: CreateCampaign :one
 INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount,
-                       total_quantity, starts_at, ends_at, valid_days)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                       total_quantity, starts_at, ends_at, valid_days, stripes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING *;
 
 -- name: GetCampaign :one
@@ -26,7 +26,7 @@ SELECT set_config('lock_timeout', sqlc.arg(lock_timeout)::text, true),
 -- name: UpdateDraftCampaign :one
 UPDATE campaigns
 SET name = $2, discount_type = $3, discount_value = $4, max_discount = $5, min_order_amount = $6,
-    total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, updated_at = now()
+    total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, stripes = $11, updated_at = now()
 WHERE id = $1 AND state = 'draft'
 RETURNING *;
 
@@ -49,7 +49,7 @@ UPDATE campaigns SET redis_pending_since = NULL WHERE id = $1 AND redis_pending_
 -- Every campaign that Redis should hold (all past draft), with what it should
 -- hold and whether a committed change has not reached it yet: the background
 -- check compares them with Redis in one pipeline.
-SELECT id, state, total_quantity, persisted_count, (redis_pending_since IS NOT NULL)::boolean AS pending
+SELECT id, state, total_quantity, persisted_count, stripes, (redis_pending_since IS NOT NULL)::boolean AS pending
 FROM campaigns WHERE state <> 'draft' ORDER BY id;
 
 -- name: ListCampaigns :many
@@ -61,7 +61,7 @@ SELECT * FROM campaigns WHERE state = ANY(@states::text[]) ORDER BY id;
 
 -- name: ListFlushableCampaigns :many
 -- Campaigns whose stream may still hold claims: live ones, and ended ones for a week.
-SELECT id FROM campaigns
+SELECT id, stripes FROM campaigns
 WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
 ORDER BY id;
 

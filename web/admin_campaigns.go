@@ -27,6 +27,7 @@ func campaignJSON(c coupon.Campaign, live *coupon.Live) map[string]any {
 		"id": c.ID, "state": c.State, "name": c.Name, "discount_type": c.DiscountType, "discount_value": c.DiscountValue,
 		"max_discount": c.MaxDiscount, "min_order_amount": c.MinOrderAmount, "total_quantity": c.TotalQuantity,
 		"starts_at": views.JSONTime(c.StartsAt), "ends_at": views.JSONTime(c.EndsAt), "valid_days": c.ValidDays,
+		"stripes": c.Stripes,
 	}
 	if live != nil {
 		m["claimed"], m["remaining"], m["persisted"], m["pending"] = live.Claimed, live.Remaining, c.PersistedCount, live.Pending
@@ -48,7 +49,7 @@ func campaignRow(l coupon.Live) views.CampaignRow {
 	r := views.CampaignRow{ID: c.ID, Name: c.Name, State: c.State, Discount: coupon.DiscountOf(c).Text(), MinOrder: c.MinOrderAmount,
 		Total: c.TotalQuantity, Claimed: l.Claimed, Remaining: l.Remaining, Persisted: c.PersistedCount, Pending: l.Pending,
 		StartsAt: views.When(c.StartsAt), EndsAt: views.When(c.EndsAt), Window: views.Window(c.StartsAt, c.EndsAt), ValidDays: int64(c.ValidDays),
-		RedisState: l.RedisState, RedisTotal: l.RedisTotal}
+		Stripes: int64(c.Stripes), RedisState: l.RedisState, RedisTotal: l.RedisTotal}
 	if c.RedisPendingSince != nil {
 		r.RedisPending = views.When(*c.RedisPendingSince)
 	}
@@ -56,7 +57,7 @@ func campaignRow(l coupon.Live) views.CampaignRow {
 }
 
 func (s *Server) adminCampaigns(w http.ResponseWriter, r *http.Request) error {
-	return s.renderCampaigns(w, r, http.StatusOK, views.Form{Values: map[string]string{"valid_days": "7", "min_order_amount": "0"}})
+	return s.renderCampaigns(w, r, http.StatusOK, views.Form{Values: map[string]string{"valid_days": "7", "min_order_amount": "0", "stripes": "1"}})
 }
 
 func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status int, f views.Form) error {
@@ -91,6 +92,7 @@ func campaignInput(f *form, full bool) coupon.Input {
 	in.StartsAt = formTime(f, "starts_at")
 	in.EndsAt = formTime(f, "ends_at")
 	in.ValidDays = f.int64("valid_days", 1, coupon.MaxValidDays, false, coupon.DefaultValidDay)
+	in.Stripes = f.int64("stripes", 1, coupon.MaxStripes, false, 1)
 	// The campaign's own rules too, so that one submit shows every message
 	// (a field that failed to parse keeps its parse message).
 	if e, ok := errs.As(in.Validate()); ok {
@@ -157,7 +159,7 @@ func (s *Server) renderCampaign(w http.ResponseWriter, r *http.Request, id int64
 			"name": c.Name, "discount_type": c.DiscountType, "discount_value": strconv.FormatInt(c.DiscountValue, 10),
 			"min_order_amount": strconv.FormatInt(c.MinOrderAmount, 10), "total_quantity": strconv.FormatInt(c.TotalQuantity, 10),
 			"starts_at": views.FormTime(c.StartsAt), "ends_at": views.FormTime(c.EndsAt),
-			"valid_days": strconv.Itoa(int(c.ValidDays)),
+			"valid_days": strconv.Itoa(int(c.ValidDays)), "stripes": strconv.Itoa(int(c.Stripes)),
 		}
 		if c.MaxDiscount != nil {
 			f.Values["max_discount"] = strconv.FormatInt(*c.MaxDiscount, 10)

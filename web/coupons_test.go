@@ -184,6 +184,9 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 		{"percent without cap", map[string]string{"discount_type": "percent", "discount_value": "10", "max_discount": ""}, "This field is required."},
 		{"unreadable start", map[string]string{"starts_at": "next tuesday"}, "Enter a date and time"},
 		{"non-numeric discount", map[string]string{"discount_value": "lots"}, "Enter a whole number."},
+		{"zero stripes", map[string]string{"stripes": "0"}, "Enter a number from 1 to 16."},
+		{"too many stripes", map[string]string{"stripes": "17"}, "Enter a number from 1 to 16."},
+		{"non-numeric stripes", map[string]string{"stripes": "three"}, "Enter a whole number."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,6 +251,43 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 			if !strings.Contains(j.body, k) {
 				t.Fatalf("after %s the campaign JSON lacks %s: %s", st.path, k, j.body)
 			}
+		}
+	}
+}
+
+// A campaign of three stripes: the admin sets them on the form, the page and
+// JSON show them, shoppers on every stripe claim the whole stock and no
+// more, and the counters are the stripes' sums.
+func TestAStripedCampaignFromTheAdminFormIssuesItsStock(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	r := admin.json().post("/admin/campaigns", campaignForm(map[string]string{"total_quantity": "4", "stripes": "3"}))
+	if r.status != http.StatusCreated || !strings.Contains(r.body, `"stripes":3`) {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var c struct{ ID int64 }
+	_ = json.Unmarshal([]byte(r.body), &c)
+	id := strconv.FormatInt(c.ID, 10)
+	if r := admin.json().post("/admin/campaigns/"+id+"/activate", nil); r.status != 200 {
+		t.Fatalf("activate: %d %s", r.status, r.body)
+	}
+	if p := admin.get("/admin/campaigns/" + id); !strings.Contains(p.body, `data-testid="stripes"`) || !strings.Contains(p.body, "3 Redis hash slots") {
+		t.Fatalf("the campaign page does not show the stripes:\n%s", p.body)
+	}
+	results := map[int]int{}
+	for i := range 6 {
+		s := h.client()
+		s.signup("s"+strconv.Itoa(i)+"@example.test", "S", "password123")
+		results[s.json().post("/coupons/"+id+"/claim", nil).status]++
+	}
+	if results[200] != 4 || results[410] != 2 {
+		t.Fatalf("statuses %v, want 4 claimed and 2 sold out", results)
+	}
+	j := admin.json().get("/admin/campaigns/" + id)
+	for _, k := range []string{`"claimed":4`, `"remaining":0`, `"redis_total":4`, `"stripes":3`} {
+		if !strings.Contains(j.body, k) {
+			t.Fatalf("campaign JSON lacks %s: %s", k, j.body)
 		}
 	}
 }

@@ -40,11 +40,15 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	serviceLevel := fs.Bool("service", true, "also measure at the service level: the shop's service, the row-lock baseline, the bare script")
 	baseline := fs.Int("baseline-shoppers", 2000, "shoppers in the row-lock baseline (it is slow; claims/s is compared)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server process during the HTTP storm to this file")
+	stripes := fs.Int("stripes", 1, "stripes of each campaign the shop claims on (docs/COUPONS.md); the bare script always claims on one")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *shoppers < 1 || *stock < 1 || *concurrency < 1 || *baseline < 1 {
 		return errors.New("bench claims: -shoppers, -stock, -concurrency and -baseline-shoppers must be positive")
+	}
+	if *stripes < 1 || *stripes > coupon.MaxStripes {
+		return fmt.Errorf("bench claims: -stripes is 1 to %d", coupon.MaxStripes)
 	}
 	pool, rdb, closeStores, err := openStores(ctx, cfg)
 	if err != nil {
@@ -52,6 +56,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	}
 	defer closeStores()
 	printClaimsSetup(ctx, pool, rdb, *shoppers, *stock, *concurrency)
+	fmt.Printf("bench claims: campaigns of %d stripes\n", *stripes)
 
 	users, cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, *shoppers)
 	if err != nil {
@@ -59,7 +64,7 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	}
 	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler), Flush: coupon.FlushOptions{
 		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
-	env := &claimsEnv{pool: pool, rdb: rdb, made: &benchCampaigns{svc: svc}, concurrency: *concurrency}
+	env := &claimsEnv{pool: pool, rdb: rdb, made: &benchCampaigns{svc: svc, stripes: *stripes}, concurrency: *concurrency}
 	defer func() { err = errors.Join(err, env.made.cleanup(context.WithoutCancel(ctx), pool, rdb)) }()
 
 	shop, err := httpStorm(ctx, env, users, cookies, *stock, *cpuprofile)
@@ -194,19 +199,29 @@ func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessio
 // that cleanup can delete them: a bench leaves the shop's consistency report
 // as it found it.
 type benchCampaigns struct {
-	svc *coupon.Service
-	mu  sync.Mutex
-	ids []int64
+	svc     *coupon.Service
+	stripes int // of the campaigns open makes; 0 is 1
+	mu      sync.Mutex
+	ids     []int64
+	k       map[int64]int // stripes by campaign
 }
 
 func (b *benchCampaigns) open(ctx context.Context, name string, stock int64) (int64, error) {
+	return b.openStriped(ctx, name, stock, max(b.stripes, 1))
+}
+
+func (b *benchCampaigns) openStriped(ctx context.Context, name string, stock int64, stripes int) (int64, error) {
 	c, err := b.svc.Create(ctx, coupon.Input{Name: name, DiscountType: coupon.DiscountFixed, DiscountValue: 1000, TotalQuantity: stock,
-		StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour), ValidDays: 7})
+		StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour), ValidDays: 7, Stripes: int64(stripes)})
 	if err != nil {
 		return 0, err
 	}
 	b.mu.Lock()
 	b.ids = append(b.ids, c.ID)
+	if b.k == nil {
+		b.k = map[int64]int{}
+	}
+	b.k[c.ID] = stripes
 	b.mu.Unlock()
 	_, err = b.svc.Transition(ctx, c.ID, "activate")
 	return c.ID, err
@@ -224,7 +239,7 @@ func (b *benchCampaigns) cleanup(ctx context.Context, pool *pgxpool.Pool, rdb re
 	defer cancel()
 	for _, id := range b.ids {
 		for {
-			n, err := rdb.XLen(ctx, fmt.Sprintf("coupon:{%d}:claims", id)).Result()
+			n, err := coupon.RedisBacklog(ctx, rdb, id, b.stripesOf(id))
 			if err != nil {
 				return fmt.Errorf("bench cleanup: campaign %d: %w", id, err)
 			}
@@ -250,12 +265,19 @@ func (b *benchCampaigns) cleanup(ctx context.Context, pool *pgxpool.Pool, rdb re
 		return fmt.Errorf("bench cleanup: delete campaigns %v: %w", b.ids, err)
 	}
 	for _, id := range b.ids {
-		_, keys := coupon.BareClaim(id)
-		if err := rdb.Del(ctx, keys...).Err(); err != nil {
-			return fmt.Errorf("bench cleanup: campaign %d's Redis keys: %w", id, err)
+		for _, keys := range coupon.StripeKeys(id, b.stripesOf(id)) {
+			if err := rdb.Del(ctx, keys...).Err(); err != nil {
+				return fmt.Errorf("bench cleanup: campaign %d's Redis keys: %w", id, err)
+			}
 		}
 	}
 	return nil
+}
+
+func (b *benchCampaigns) stripesOf(id int64) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.k[id], 1)
 }
 
 // startCPUProfile profiles this process (server and load generator both)

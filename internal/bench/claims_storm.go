@@ -155,7 +155,8 @@ func serviceStorm(ctx context.Context, env *claimsEnv, name string, c claimer, u
 // Redis for every call, sold out or not.
 func bareScriptStorm(ctx context.Context, env *claimsEnv, users []int64, stock int64) (storm, error) {
 	const name = "bare script"
-	id, err := env.made.open(ctx, "Bench "+name, stock)
+	// One stripe: the script alone cannot borrow from another.
+	id, err := env.made.openStriped(ctx, "Bench "+name, stock, 1)
 	if err != nil {
 		return storm{}, err
 	}
@@ -191,7 +192,7 @@ func settle(ctx context.Context, env *claimsEnv, s *storm, id, stock int64, shop
 		if err := env.pool.QueryRow(ctx, `SELECT count(*) FROM coupons WHERE campaign_id = $1`, id).Scan(&rows); err != nil {
 			return err
 		}
-		held, err := env.rdb.HLen(ctx, fmt.Sprintf("coupon:{%d}:claimed", id)).Result()
+		held, err := coupon.RedisClaimed(ctx, env.rdb, id, env.made.stripesOf(id))
 		if err != nil {
 			return err
 		}

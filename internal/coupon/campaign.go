@@ -64,6 +64,8 @@ type Input struct {
 	StartsAt       time.Time
 	EndsAt         time.Time
 	ValidDays      int64
+	// Stripes the stock is split over in Redis (stripes.go); 0 means 1.
+	Stripes int64
 }
 
 // NameText is the campaign name's text rule (package text): shoppers see it on
@@ -102,6 +104,10 @@ func (in *Input) Validate() error {
 		in.ValidDays = DefaultValidDay
 	}
 	f.Check(in.ValidDays >= 1 && in.ValidDays <= MaxValidDays, "valid_days", "A coupon stays valid 1 to 365 days.")
+	if in.Stripes == 0 {
+		in.Stripes = 1
+	}
+	f.Check(in.Stripes >= 1 && in.Stripes <= MaxStripes, "stripes", stripesRule)
 	return f.Err()
 }
 
@@ -148,7 +154,11 @@ type Service struct {
 	soldOut  sync.Map      // campaign id → time.Time until which "sold out" is answered from memory
 	restores sync.Map      // campaign id → *flight: the restore of its lost keys in progress
 	claims   *redisdb.Pipe // claim.lua calls, batched
-	live     *hub          // remaining counts for watchers (live.go)
+	// stripeCounts: campaign id → its stripes, once past draft (stripes.go);
+	// borrows: stripeRef → *borrowFlight, the move to that stripe in progress.
+	stripeCounts sync.Map
+	borrows      sync.Map
+	live         *hub // remaining counts for watchers (live.go)
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.
@@ -201,7 +211,7 @@ func (s *Service) Create(ctx context.Context, in Input) (Campaign, error) {
 		c, err = q.CreateCampaign(ctx, db.CreateCampaignParams{
 			Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
 			MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
-			ValidDays: int32(in.ValidDays),
+			ValidDays: int32(in.ValidDays), Stripes: int32(in.Stripes),
 		})
 		if err != nil {
 			return err
@@ -229,7 +239,7 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Campaign, err
 			c, err = q.UpdateDraftCampaign(ctx, db.UpdateDraftCampaignParams{
 				ID: id, Name: in.Name, DiscountType: in.DiscountType, DiscountValue: in.DiscountValue, MaxDiscount: in.MaxDiscount,
 				MinOrderAmount: in.MinOrderAmount, TotalQuantity: in.TotalQuantity, StartsAt: in.StartsAt, EndsAt: in.EndsAt,
-				ValidDays: int32(in.ValidDays),
+				ValidDays: int32(in.ValidDays), Stripes: int32(in.Stripes),
 			})
 			if err != nil {
 				return err
@@ -282,6 +292,13 @@ func (s *Service) resize(ctx context.Context, id, total int64) (Campaign, error)
 // lowerInRedis sets a smaller total in Redis, refused below what shoppers
 // have claimed. Under the lock, before the commit.
 func (s *Service) lowerInRedis(ctx context.Context, q *db.Queries, cur Campaign, total int64) error {
+	if stripeCount(cur) > 1 {
+		err := s.respreadLocked(ctx, q, cur, total)
+		if n, ok := asBelowClaimed(err); ok {
+			return belowClaimedError(n)
+		}
+		return err
+	}
 	next := cur
 	next.TotalQuantity = total
 	status, n, err := s.apply(ctx, next, modeResize)
@@ -294,12 +311,16 @@ func (s *Service) lowerInRedis(ctx context.Context, q *db.Queries, cur Campaign,
 	case err != nil:
 		return unavailable(err)
 	case status == appliedBelowClaimed:
-		msg := "Shoppers have already claimed " + strconv.FormatInt(n, 10) + " coupons; the quantity cannot go below that."
-		return &errs.Error{Code: errs.Conflict, Message: msg, Fields: map[string]string{"total_quantity": msg}}
+		return belowClaimedError(n)
 	case status == appliedMissing:
 		return unavailable(errors.New("campaign keys vanished again right after a rebuild"))
 	}
 	return nil
+}
+
+func belowClaimedError(claimed int64) error {
+	msg := "Shoppers have already claimed " + strconv.FormatInt(claimed, 10) + " coupons; the quantity cannot go below that."
+	return &errs.Error{Code: errs.Conflict, Message: msg, Fields: map[string]string{"total_quantity": msg}}
 }
 
 // Transitions of the state machine, by action.

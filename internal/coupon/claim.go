@@ -41,7 +41,7 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
 		return Outcome{Result: SoldOut}, nil
 	}
-	o, err := s.claimBatched(ctx, campaignID, userID)
+	k, stripe, o, err := s.claimOnStripe(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
 		// restore wraps its own Redis failures; a PostgreSQL one goes on as it
@@ -52,7 +52,10 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		o, err = s.claimBatched(ctx, campaignID, userID)
+		k, stripe, o, err = s.claimOnStripe(ctx, campaignID, userID)
+	}
+	if err == nil && o.Result == SoldOut && k > 1 {
+		o, err = s.claimBorrowing(ctx, campaignID, k, stripe, userID)
 	}
 	if err != nil {
 		return Outcome{}, unavailable(err)
@@ -66,11 +69,58 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	return o, nil
 }
 
+// claimOnStripe claims on the shopper's stripe, answering the stripes and
+// the stripe it used. The number of stripes is learnt from Redis, not from
+// PostgreSQL: a claim on stripe 0 made for another number is answered
+// "stripes" with the campaign's (claim.lua), remembered, and made again.
+func (s *Service) claimOnStripe(ctx context.Context, campaignID, userID int64) (int, int, Outcome, error) {
+	k := 1
+	if v, ok := s.stripeCounts.Load(campaignID); ok {
+		k = v.(int)
+	}
+	for {
+		stripe := stripeOf(userID, k)
+		o, err := s.claimBatched(ctx, campaignID, k, stripe, userID)
+		if err != nil || o.Result != wrongStripes {
+			return k, stripe, o, err
+		}
+		if o.Remaining < 1 || o.Remaining > MaxStripes || int(o.Remaining) == k {
+			return k, stripe, o, fmt.Errorf("campaign %d: Redis holds %d stripes", campaignID, o.Remaining)
+		}
+		k = int(o.Remaining)
+		s.stripeCounts.Store(campaignID, k)
+	}
+}
+
+// claimBorrowing claims on a striped campaign's stripe that ran out: it
+// borrows from the other stripes and claims again, until a claim lands or
+// every stripe is empty (stripes.go).
+func (s *Service) claimBorrowing(ctx context.Context, campaignID int64, k, stripe int, userID int64) (Outcome, error) {
+	for range claimRounds {
+		ok, err := s.borrowOnce(ctx, campaignID, k, stripe)
+		if err != nil || !ok {
+			return Outcome{Result: SoldOut}, err
+		}
+		o, err := s.claimBatched(ctx, campaignID, k, stripe, userID)
+		if err != nil || o.Result != SoldOut {
+			return o, err
+		}
+	}
+	return Outcome{}, errBusy // stock keeps moving away: try again
+}
+
 // BareClaim is claim.lua and a campaign's keys in the script's order: what a
 // claim sends to Redis, for a caller that runs the script without the service
 // (the claims bench's raw ceiling measures the same script on the same keys).
+// Its arguments are the shopper's id and 1 (the stripes).
 func BareClaim(campaignID int64) (*redis.Script, []string) {
 	return claimScript, keysOf(campaignID).forClaim()
+}
+
+// BareStripeClaim is BareClaim for a shopper of a campaign of k stripes: the
+// keys of the shopper's stripe; the arguments are the shopper's id and k.
+func BareStripeClaim(campaignID int64, k int, userID int64) (*redis.Script, []string) {
+	return claimScript, stripeKeys(campaignID, stripeOf(userID, k), k).forClaim()
 }
 
 func isBusyGroup(err error) bool {
@@ -119,7 +169,7 @@ func (s *Service) withStats(ctx context.Context, c Campaign) (Live, error) {
 	if c.State == StateDraft {
 		return l, nil
 	}
-	h, pending, err := liveStats(ctx, s.rdb, c.ID)
+	h, pending, err := liveStats(ctx, s.rdb, c.ID, stripeCount(c))
 	if err != nil {
 		return l, unavailable(err)
 	}

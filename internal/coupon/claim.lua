@@ -6,7 +6,11 @@
 --   KEYS[2] coupon:{id}:stock    string: coupons left
 --   KEYS[3] coupon:{id}:claimed  hash: user id -> claimed at (unix ms)
 --   KEYS[4] coupon:{id}:claims   stream: one entry per claim (user, at), read by the flusher
+--   KEYS[1] also holds `stripes` when the campaign is striped (stripes.go;
+--   every stripe has these keys under its own hash tag)
 --   ARGV[1] the shopper's user id
+--   ARGV[2] the stripes the caller believes the campaign has (absent: 1); the
+--           keys are those of the shopper's stripe among them
 --
 -- Returns {result, remaining}, result one of:
 --   "claimed"          the shopper got a coupon; remaining is the stock after it
@@ -15,11 +19,16 @@
 --   "not_active"       not active or outside the claim window; nothing changed
 --   "missing"          the campaign's keys are not in Redis (never warmed, or
 --                      lost): the caller rebuilds them from PostgreSQL first
+--   "stripes"          the campaign has another number of stripes, which
+--                      remaining is: nothing changed; the caller claims again
 -- The clock is Redis's own (TIME), so every app instance agrees on the window.
-local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at')
+local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at', 'stripes')
 local stock = redis.call('GET', KEYS[2])
 if not meta[1] or not meta[2] or not meta[3] or not stock then
   return {'missing', 0}
+end
+if (meta[4] or '1') ~= (ARGV[2] or '1') then
+  return {'stripes', tonumber(meta[4] or '1')}
 end
 stock = tonumber(stock)
 local t = redis.call('TIME')

@@ -66,40 +66,56 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	}
 	d.Claims = w.Fill(starts, counts)
 
-	// One round trip for every campaign's counters and backlog.
+	return d, s.dashboardCounters(ctx, &d, shown, flushable, now)
+}
+
+// dashboardCounters reads every shown campaign's counters and every
+// flushable one's backlog in one round trip. A striped campaign's figures
+// are the sums over its stripes (stripes.go).
+func (s *Service) dashboardCounters(ctx context.Context, d *Dashboard, shown []Campaign, flushable []db.FlushableCampaignsPersistedRow, now time.Time) error {
 	pipe := s.rdb.Pipeline()
 	type liveCmds struct {
-		claimed *redis.IntCmd
-		stock   *redis.StringCmd
+		claimed []*redis.IntCmd
+		stock   []*redis.StringCmd
 	}
 	type backlogCmds struct {
-		length *redis.IntCmd
-		first  *redis.XMessageSliceCmd
+		length []*redis.IntCmd
+		first  []*redis.XMessageSliceCmd
 	}
 	lives := make([]liveCmds, len(shown))
 	for i, c := range shown {
-		k := keysOf(c.ID)
-		lives[i] = liveCmds{pipe.HLen(ctx, k.claimed), pipe.Get(ctx, k.stock)}
+		for stripe := range stripeCount(c) {
+			k := stripeKeys(c.ID, stripe, stripeCount(c))
+			lives[i].claimed = append(lives[i].claimed, pipe.HLen(ctx, k.claimed))
+			lives[i].stock = append(lives[i].stock, pipe.Get(ctx, k.stock))
+		}
 	}
 	backlogs := make([]backlogCmds, len(flushable))
 	for i, c := range flushable {
-		k := keysOf(c.ID)
-		backlogs[i] = backlogCmds{pipe.XLen(ctx, k.claims), pipe.XRangeN(ctx, k.claims, "-", "+", 1)}
+		k, _ := s.stripesOf(ctx, c.ID)
+		for stripe := range max(k, 1) {
+			sk := stripeKeys(c.ID, stripe, max(k, 1))
+			backlogs[i].length = append(backlogs[i].length, pipe.XLen(ctx, sk.claims))
+			backlogs[i].first = append(backlogs[i].first, pipe.XRangeN(ctx, sk.claims, "-", "+", 1))
+		}
 	}
 	if len(shown)+len(flushable) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return d, unavailable(err)
+			return unavailable(err)
 		}
 	}
 	pendingOf := make(map[int64]int64, len(flushable))
 	for i, c := range flushable {
-		n := backlogs[i].length.Val()
+		var n int64
+		for j, length := range backlogs[i].length {
+			n += length.Val()
+			if first := backlogs[i].first[j].Val(); length.Val() > 0 && len(first) == 1 {
+				d.WriteBack.OldestPending = max(d.WriteBack.OldestPending, now.Sub(streamTime(first[0].ID)))
+			}
+		}
 		pendingOf[c.ID] = n
 		d.WriteBack.Flushed += c.PersistedCount
 		d.WriteBack.Pending += n
-		if first := backlogs[i].first.Val(); n > 0 && len(first) == 1 {
-			d.WriteBack.OldestPending = max(d.WriteBack.OldestPending, now.Sub(streamTime(first[0].ID)))
-		}
 	}
 	if len(d.Claims) > 0 {
 		d.Claims[len(d.Claims)-1].Value += d.WriteBack.Pending
@@ -107,10 +123,16 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 	d.Campaigns = make([]Live, len(shown))
 	for i, c := range shown {
 		l := Live{Campaign: c, Claimed: c.PersistedCount, Remaining: c.TotalQuantity - c.PersistedCount}
-		if remaining, err := lives[i].stock.Int64(); err == nil {
-			l.Claimed, l.Remaining, l.Pending, l.Warm = lives[i].claimed.Val(), remaining, pendingOf[c.ID], true
+		warm, claimed, remaining := true, int64(0), int64(0)
+		for j, stock := range lives[i].stock {
+			n, err := stock.Int64()
+			warm = warm && err == nil
+			claimed, remaining = claimed+lives[i].claimed[j].Val(), remaining+n
+		}
+		if warm {
+			l.Claimed, l.Remaining, l.Pending, l.Warm = claimed, remaining, pendingOf[c.ID], true
 		}
 		d.Campaigns[i] = l
 	}
-	return d, nil
+	return nil
 }

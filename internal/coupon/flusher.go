@@ -70,8 +70,8 @@ func (s *Service) RunFlusher(ctx context.Context) {
 type flushWorker struct {
 	s         *Service
 	consumer  string
-	gauges    bool    // this worker refreshes the pending gauges
-	campaigns []int64 // the last list read from PostgreSQL, kept when it is down
+	gauges    bool                           // this worker refreshes the pending gauges
+	campaigns []db.ListFlushableCampaignsRow // the last list read from PostgreSQL, kept when it is down
 }
 
 func (w *flushWorker) run(ctx context.Context) {
@@ -118,11 +118,14 @@ func (w *flushWorker) pass(ctx context.Context) (int, error) {
 	}
 	total := 0
 	var firstErr error
-	for _, id := range w.campaigns {
-		n, err := w.flushCampaign(ctx, id)
-		total += n
-		if err != nil && firstErr == nil {
-			firstErr = err
+	for _, c := range w.campaigns {
+		// A striped campaign has a stream per stripe (stripes.go).
+		for stripe := range max(int(c.Stripes), 1) {
+			n, err := w.flushStream(ctx, c.ID, stripeKeys(c.ID, stripe, int(c.Stripes)).claims)
+			total += n
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
 	if firstErr != nil && ctx.Err() == nil {
@@ -135,16 +138,15 @@ func (w *flushWorker) pass(ctx context.Context) (int, error) {
 	return total, firstErr
 }
 
-func (w *flushWorker) flushCampaign(ctx context.Context, id int64) (int, error) {
-	k := keysOf(id)
+func (w *flushWorker) flushStream(ctx context.Context, id int64, stream string) (int, error) {
 	opt := w.s.opts.Flush
 	// This consumer's own pending entries ("0" re-reads them): left by a
 	// failed pass, or read just before a shutdown.
-	msgs, err := w.read(ctx, k.claims, "0")
+	msgs, err := w.read(ctx, stream, "0")
 	if err != nil {
 		return 0, err
 	}
-	total, err := w.persist(ctx, id, msgs)
+	total, err := w.persist(ctx, id, stream, msgs)
 	if err != nil {
 		return total, err
 	}
@@ -152,7 +154,7 @@ func (w *flushWorker) flushCampaign(ctx context.Context, id int64) (int, error) 
 	start := "0-0"
 	for {
 		msgs, next, err := w.s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: k.claims, Group: group, Consumer: w.consumer, MinIdle: opt.ReclaimIdle, Start: start, Count: int64(opt.Batch),
+			Stream: stream, Group: group, Consumer: w.consumer, MinIdle: opt.ReclaimIdle, Start: start, Count: int64(opt.Batch),
 		}).Result()
 		if isNoGroup(err) {
 			return total, nil // the stream is gone; a claim will rebuild it
@@ -161,7 +163,7 @@ func (w *flushWorker) flushCampaign(ctx context.Context, id int64) (int, error) 
 			return total, err
 		}
 		w.s.m.reclaimed.Add(float64(len(msgs)))
-		n, err := w.persist(ctx, id, msgs)
+		n, err := w.persist(ctx, id, stream, msgs)
 		total += n
 		if err != nil {
 			return total, err
@@ -172,11 +174,11 @@ func (w *flushWorker) flushCampaign(ctx context.Context, id int64) (int, error) 
 		start = next
 	}
 	for {
-		msgs, err := w.read(ctx, k.claims, ">")
+		msgs, err := w.read(ctx, stream, ">")
 		if err != nil {
 			return total, err
 		}
-		n, err := w.persist(ctx, id, msgs)
+		n, err := w.persist(ctx, id, stream, msgs)
 		total += n
 		if err != nil || len(msgs) < opt.Batch {
 			return total, err
@@ -205,7 +207,7 @@ func (w *flushWorker) read(ctx context.Context, stream, from string) ([]redis.XM
 // others go through. Anything else (PostgreSQL unreachable, restarting,
 // overloaded, a deadlock) leaves the entries pending, and the next pass
 // retries them, for as long as it takes.
-func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessage) (int, error) {
+func (w *flushWorker) persist(ctx context.Context, id int64, stream string, msgs []redis.XMessage) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
@@ -214,7 +216,7 @@ func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessa
 	for _, m := range msgs {
 		e, err := parseEntry(m)
 		if err != nil {
-			if err := w.deadLetter(ctx, id, m, err.Error()); err != nil {
+			if err := w.deadLetter(ctx, id, stream, m, err.Error()); err != nil {
 				return 0, err
 			}
 			continue
@@ -224,7 +226,7 @@ func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessa
 	}
 	n, err := w.s.insert(ctx, id, entries)
 	if err == nil {
-		return int(n), w.ack(ctx, id, good)
+		return int(n), w.ack(ctx, stream, good)
 	}
 	if !permanent(err) {
 		return 0, err
@@ -235,9 +237,9 @@ func (w *flushWorker) persist(ctx context.Context, id int64, msgs []redis.XMessa
 		switch {
 		case err == nil:
 			total += int(n)
-			err = w.ack(ctx, id, []redis.XMessage{m})
+			err = w.ack(ctx, stream, []redis.XMessage{m})
 		case permanent(err):
-			err = w.deadLetter(ctx, id, m, err.Error())
+			err = w.deadLetter(ctx, id, stream, m, err.Error())
 		}
 		if err != nil {
 			return total, err
@@ -256,7 +258,7 @@ func permanent(err error) bool {
 	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }
 
-func (w *flushWorker) ack(ctx context.Context, id int64, msgs []redis.XMessage) error {
+func (w *flushWorker) ack(ctx context.Context, stream string, msgs []redis.XMessage) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -264,15 +266,14 @@ func (w *flushWorker) ack(ctx context.Context, id int64, msgs []redis.XMessage) 
 	for i, m := range msgs {
 		ids[i] = m.ID
 	}
-	k := keysOf(id)
 	pipe := w.s.rdb.Pipeline()
-	pipe.XAck(ctx, k.claims, group, ids...)
-	pipe.XDel(ctx, k.claims, ids...)
+	pipe.XAck(ctx, stream, group, ids...)
+	pipe.XDel(ctx, stream, ids...)
 	_, err := pipe.Exec(ctx)
 	return err
 }
 
-func (w *flushWorker) deadLetter(ctx context.Context, id int64, m redis.XMessage, reason string) error {
+func (w *flushWorker) deadLetter(ctx context.Context, id int64, stream string, m redis.XMessage, reason string) error {
 	payload := fmt.Sprint(m.Values)
 	err := w.s.q.InsertDeadLetter(ctx, db.InsertDeadLetterParams{
 		CampaignID: id, StreamID: m.ID, Payload: payload, Error: reason, Attempts: 1,
@@ -282,23 +283,25 @@ func (w *flushWorker) deadLetter(ctx context.Context, id int64, m redis.XMessage
 	}
 	w.s.m.deadLetters.Inc()
 	w.s.log.Error("coupon claim dead-lettered", "campaign", id, "entry", m.ID, "payload", payload, "err", reason)
-	return w.ack(ctx, id, []redis.XMessage{m})
+	return w.ack(ctx, stream, []redis.XMessage{m})
 }
 
 // refreshGauges sets the backlog and the age of its oldest entry.
 func (w *flushWorker) refreshGauges(ctx context.Context) {
 	var backlog int64
 	var oldest time.Duration
-	for _, id := range w.campaigns {
-		k := keysOf(id)
-		n, err := w.s.rdb.XLen(ctx, k.claims).Result()
-		if err != nil || n == 0 {
-			continue
-		}
-		backlog += n
-		if first, err := w.s.rdb.XRangeN(ctx, k.claims, "-", "+", 1).Result(); err == nil && len(first) == 1 {
-			if age := time.Since(streamTime(first[0].ID)); age > oldest {
-				oldest = age
+	for _, c := range w.campaigns {
+		for stripe := range max(int(c.Stripes), 1) {
+			stream := stripeKeys(c.ID, stripe, int(c.Stripes)).claims
+			n, err := w.s.rdb.XLen(ctx, stream).Result()
+			if err != nil || n == 0 {
+				continue
+			}
+			backlog += n
+			if first, err := w.s.rdb.XRangeN(ctx, stream, "-", "+", 1).Result(); err == nil && len(first) == 1 {
+				if age := time.Since(streamTime(first[0].ID)); age > oldest {
+					oldest = age
+				}
 			}
 		}
 	}

@@ -110,7 +110,10 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 	defer func() { stopBackground(); background.Wait() }()
 
 	shoppers := users(t, pool, 120)
-	campaigns := []int64{activeCampaign(t, inst[0], int64(10+rng.IntN(40))), activeCampaign(t, inst[1], int64(10+rng.IntN(40)))}
+	// The third campaign is striped (stripes.go): three stripes that borrow
+	// from each other under the same shoppers, admins and faults.
+	campaigns := []int64{activeCampaign(t, inst[0], int64(10+rng.IntN(40))), activeCampaign(t, inst[1], int64(10+rng.IntN(40))),
+		stripedCampaign(t, inst[rng.IntN(2)], int64(10+rng.IntN(40)), 3)}
 	h := &history{answers: map[[2]int64][]string{}}
 
 	// Shoppers hold gate while they claim; a wipe of Redis takes it (see below).
@@ -205,7 +208,7 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 			// as after a failover that replicated everything but the keys.
 			faults["flushall"]++
 			gate.Lock()
-			waitStreamsEmpty(t, rdb, campaigns, 10*time.Second)
+			waitStreamsEmpty(t, campaigns, 10*time.Second, inst[0])
 			if err := rdb.FlushAll(context.Background()).Err(); err != nil {
 				t.Fatal(err)
 			}
@@ -245,16 +248,16 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 			return false
 		}
 		for _, c := range campaigns {
-			if rdb.XLen(context.Background(), fmt.Sprintf("coupon:{%d}:claims", c)).Val() != 0 {
-				return false
-			}
 			var state string
 			var total int64
 			if err := pool.QueryRow(context.Background(), "SELECT state, total_quantity FROM campaigns WHERE id = $1", c).Scan(&state, &total); err != nil {
 				t.Fatal(err)
 			}
-			s, tot, claimed, stock := redisFigures(t, rdb, c)
-			if s != state || tot != total || claimed+stock != total {
+			st, err := inst[0].RedisStates(context.Background(), []int64{c})
+			if err != nil || len(st) != 1 || st[0].Pending != 0 {
+				return false
+			}
+			if r := st[0]; r.State != state || r.Total != total || r.Claimed+r.Remaining != total {
 				return false
 			}
 		}
@@ -262,7 +265,7 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 	})
 	checkHistory(t, pool, h, campaigns)
 	for _, c := range campaigns {
-		agree(t, pool, rdb, c, "after the history")
+		agreeSummed(t, pool, inst[0], c, "after the history")
 	}
 	report, err := consistency.NewService(pool, slog.New(slog.DiscardHandler), inst[0]).Run(t.Context(), "manual", nil)
 	if err != nil {
@@ -340,17 +343,38 @@ func checkHistory(t *testing.T, pool *pgxpool.Pool, h *history, campaigns []int6
 	}
 }
 
-// waitStreamsEmpty waits until every claim in the campaigns' streams is persisted.
-func waitStreamsEmpty(t *testing.T, rdb redis.UniversalClient, campaigns []int64, within time.Duration) {
+// waitStreamsEmpty waits until every claim in the campaigns' streams (every
+// stripe's) is persisted.
+func waitStreamsEmpty(t *testing.T, campaigns []int64, within time.Duration, s *coupon.Service) {
 	t.Helper()
 	waitFor(t, within, "the backlog to be persisted", func() bool {
 		for _, c := range campaigns {
-			if rdb.XLen(context.Background(), fmt.Sprintf("coupon:{%d}:claims", c)).Val() != 0 {
+			st, err := s.RedisStates(context.Background(), []int64{c})
+			if err != nil || len(st) != 1 || st[0].Pending != 0 {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// agreeSummed is agree for any campaign, striped or not: Redis's figures
+// summed over its stripes (units in transit counted as remaining).
+func agreeSummed(t *testing.T, pool *pgxpool.Pool, s *coupon.Service, id int64, context string) {
+	t.Helper()
+	var pgState string
+	var pgTotal int64
+	if err := pool.QueryRow(t.Context(), "SELECT state, total_quantity FROM campaigns WHERE id = $1", id).Scan(&pgState, &pgTotal); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.RedisStates(t.Context(), []int64{id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := st[0]; r.State != pgState || r.Total != pgTotal || r.Claimed+r.Remaining != pgTotal {
+		t.Fatalf("%s: campaign %d split: Redis %s total %d (claimed %d + remaining %d), PostgreSQL %s total %d",
+			context, id, r.State, r.Total, r.Claimed, r.Remaining, pgState, pgTotal)
+	}
 }
 
 // ghostFlush is a flusher that dies between its commit and its XACK: it

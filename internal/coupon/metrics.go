@@ -13,6 +13,8 @@ type Metrics struct {
 	reclaimed     prometheus.Counter
 	deadLetters   prometheus.Counter
 	rebuilds      prometheus.Counter
+	moves         prometheus.Counter
+	movesFinished prometheus.Counter
 	pending       prometheus.Gauge
 	oldestPending prometheus.Gauge
 	watchers      prometheus.Gauge
@@ -49,6 +51,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "market_coupon_dead_letters_total", Help: "Stream entries moved to the dead-letter table.",
 		}),
+		moves: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_stripe_moves_total", Help: "Moves of stock from one stripe of a campaign to another that ran out.",
+		}),
+		movesFinished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "market_coupon_stripe_moves_finished_total", Help: "Moves between stripes found half-done and finished by another (a mover stopped between take and give).",
+		}),
 		rebuilds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "market_coupon_rebuilds_total", Help: "Campaigns rebuilt in Redis after their keys were lost.",
 		}),
@@ -70,7 +78,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.claims, m.claimSeconds, m.claimBatch, m.flushed, m.flushBatches, m.flushErrors, m.reclaimed,
-			m.deadLetters, m.rebuilds, m.pending, m.oldestPending, m.watchers, m.liveReads, m.autoEnded)
+			m.deadLetters, m.rebuilds, m.moves, m.movesFinished, m.pending, m.oldestPending, m.watchers, m.liveReads, m.autoEnded)
 	}
 	return m
 }

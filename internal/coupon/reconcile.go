@@ -22,8 +22,8 @@ type RedisState struct {
 	Warm       bool   // the meta and stock keys exist
 	State      string // the state claims are answered with ("" when not warm)
 	Total      int64  // the total the stock was counted from
-	Claimed    int64  // shoppers in the claimed hash
-	Remaining  int64  // the stock counter
+	Claimed    int64  // shoppers in the claimed hash (hashes, of a striped campaign)
+	Remaining  int64  // the stock counter (the stripes' stock and the units moving between them)
 	Pending    int64  // stream entries not yet persisted
 	// StreamUsers are the shoppers in the pending entries (at most
 	// maxStreamRead), so the report can tell which of them the flusher has
@@ -49,7 +49,17 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 	// One transaction per campaign: in a Cluster each campaign lives in its
 	// own slot, and a MULTI cannot span slots.
 	all := make([]cmds, len(ids))
+	stripes := s.stripesOfAll(ctx, ids)
+	out := make([]RedisState, len(ids))
 	for i, id := range ids {
+		if stripes[i] > 1 {
+			st, err := s.stripedState(ctx, id, stripes[i])
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			out[i] = st
+			continue
+		}
 		k := keysOf(id)
 		_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			all[i] = cmds{held: queueHeld(ctx, p, id), xl: p.XLen(ctx, k.claims), xr: p.XRangeN(ctx, k.claims, "-", "+", maxStreamRead)}
@@ -59,8 +69,10 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 			return nil, unavailable(err)
 		}
 	}
-	out := make([]RedisState, len(ids))
 	for i, id := range ids {
+		if stripes[i] > 1 {
+			continue
+		}
 		c := all[i]
 		h, err := c.held.result()
 		if err != nil {
@@ -73,6 +85,42 @@ func (s *Service) RedisStates(ctx context.Context, ids []int64) ([]RedisState, e
 			}
 		}
 		out[i] = st
+	}
+	return out, nil
+}
+
+// stripedState is RedisStates for a striped campaign, summed over its
+// stripes. The stripes are not read atomically together, so a snapshot
+// taken while a move was half-seen is taken again (a few times at most):
+// the report should show drift, not a move in flight.
+func (s *Service) stripedState(ctx context.Context, id int64, k int) (RedisState, error) {
+	var st []stripeState
+	var h heldConfig
+	for try := 0; try < 5; try++ {
+		var err error
+		if st, err = readStripes(ctx, s.rdb, id, k); err != nil {
+			return RedisState{}, err
+		}
+		if h = heldOfStripes(st); h.Claimed+h.Remaining+h.InTransit == h.Total && h.Agree {
+			break
+		}
+		time.Sleep(borrowSettle)
+	}
+	out := RedisState{CampaignID: id, Warm: h.Warm, State: h.State, Total: h.Total, Claimed: h.Claimed, Remaining: h.Remaining + h.InTransit}
+	for stripe, x := range st {
+		out.Pending += x.pending
+		if x.pending == 0 {
+			continue
+		}
+		entries, err := s.rdb.XRangeN(ctx, stripeKeys(id, stripe, k).claims, "-", "+", maxStreamRead).Result()
+		if err != nil {
+			return RedisState{}, err
+		}
+		for _, m := range entries {
+			if e, err := parseEntry(m); err == nil {
+				out.StreamUsers = append(out.StreamUsers, e.userID)
+			}
+		}
 	}
 	return out, nil
 }
@@ -102,7 +150,7 @@ func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) 
 		if c.State == StateDraft {
 			return errs.New(errs.Conflict, "Campaign %d is a draft: it has nothing in Redis to repair.", campaignID)
 		}
-		lost, err := s.lostClaims(ctx, q, campaignID)
+		lost, err := s.lostClaims(ctx, q, c)
 		if err != nil {
 			return err
 		}
@@ -134,23 +182,31 @@ func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) 
 
 // lostClaims are the claims in Redis's claimed hash that are in none of the
 // stream, PostgreSQL and the dead letters.
-func (s *Service) lostClaims(ctx context.Context, q *db.Queries, campaignID int64) ([]claimEntry, error) {
-	k := keysOf(campaignID)
-	var hash *redis.MapStringStringCmd
-	var stream *redis.XMessageSliceCmd
-	// Hash and stream in one MULTI: a claim is in both or in neither, and an
-	// entry missing from the stream was persisted before it was deleted.
-	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		hash = p.HGetAll(ctx, k.claimed)
-		stream = p.XRange(ctx, k.claims, "-", "+")
-		return nil
-	}); err != nil {
-		return nil, unavailable(err)
-	}
+func (s *Service) lostClaims(ctx context.Context, q *db.Queries, c Campaign) ([]claimEntry, error) {
+	campaignID := c.ID
+	hash := map[string]string{}
 	known := make(map[int64]bool)
-	for _, m := range stream.Val() {
-		if e, err := parseEntry(m); err == nil {
-			known[e.userID] = true
+	for stripe := range stripeCount(c) {
+		k := stripeKeys(campaignID, stripe, stripeCount(c))
+		var h *redis.MapStringStringCmd
+		var stream *redis.XMessageSliceCmd
+		// Hash and stream of a stripe in one MULTI: a claim is in both or in
+		// neither, and an entry missing from the stream was persisted before
+		// it was deleted.
+		if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			h = p.HGetAll(ctx, k.claimed)
+			stream = p.XRange(ctx, k.claims, "-", "+")
+			return nil
+		}); err != nil {
+			return nil, unavailable(err)
+		}
+		for member, at := range h.Val() {
+			hash[member] = at
+		}
+		for _, m := range stream.Val() {
+			if e, err := parseEntry(m); err == nil {
+				known[e.userID] = true
+			}
 		}
 	}
 	rows, err := q.CampaignUserIDs(ctx, campaignID)
@@ -170,7 +226,7 @@ func (s *Service) lostClaims(ctx context.Context, q *db.Queries, campaignID int6
 		}
 	}
 	var lost []claimEntry
-	for member, at := range hash.Val() {
+	for member, at := range hash {
 		uid, err1 := strconv.ParseInt(member, 10, 64)
 		ms, err2 := strconv.ParseInt(at, 10, 64)
 		if err1 != nil || err2 != nil || uid <= 0 || known[uid] {

@@ -4,21 +4,19 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// keys are one campaign's Redis keys. They share the hash tag {id}, so a
-// campaign lives in one Cluster slot and its scripts touch one node.
+// keys are one stripe's Redis keys (stripes.go). They share one hash tag,
+// so a stripe lives in one Cluster slot and its scripts touch one node.
+// out and in record moves between stripes (a campaign of one stripe has none).
 type keys struct {
-	meta, stock, claimed, claims string
+	meta, stock, claimed, claims, out, in string
 }
 
-func keysOf(campaignID int64) keys {
-	p := "coupon:{" + strconv.FormatInt(campaignID, 10) + "}:"
-	return keys{meta: p + "meta", stock: p + "stock", claimed: p + "claimed", claims: p + "claims"}
-}
+// keysOf are an unstriped campaign's keys, and stripe 0's of a striped one.
+func keysOf(campaignID int64) keys { return stripeKeys(campaignID, 0, 1) }
 
 // forClaim is claim.lua's KEYS, in its order.
 func (k keys) forClaim() []string { return []string{k.meta, k.stock, k.claimed, k.claims} }
@@ -49,6 +47,9 @@ const (
 	NotActive      Result = "not_active"
 	// missing is internal: the campaign's keys are not in Redis.
 	missing Result = "missing"
+	// wrongStripes is internal: the claim named another number of stripes
+	// than the campaign has (its remaining is the campaign's).
+	wrongStripes Result = "stripes"
 )
 
 // Outcome is a claim's result and the stock left after it.
@@ -71,7 +72,19 @@ func pairOf(v []any) (Outcome, error) {
 
 // liveStats reads a campaign's counters and configuration from Redis, and
 // the stream entries not yet persisted (acknowledged entries are deleted).
-func liveStats(ctx context.Context, rdb redis.UniversalClient, campaignID int64) (heldConfig, int64, error) {
+func liveStats(ctx context.Context, rdb redis.UniversalClient, campaignID int64, stripes int) (heldConfig, int64, error) {
+	if stripes > 1 {
+		st, err := readStripes(ctx, rdb, campaignID, stripes)
+		if err != nil {
+			return heldConfig{}, 0, err
+		}
+		h, pending := heldOfStripes(st), int64(0)
+		for _, x := range st {
+			pending += x.pending
+		}
+		h.Remaining += h.InTransit // stock still, between two stripes
+		return h, pending, nil
+	}
 	pipe := rdb.TxPipeline()
 	held := queueHeld(ctx, pipe, campaignID)
 	xl := pipe.XLen(ctx, keysOf(campaignID).claims)

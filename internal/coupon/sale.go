@@ -103,17 +103,27 @@ func (s *Service) remaining(ctx context.Context, ids []int64) (Counts, error) {
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// A striped campaign's remaining is the sum of its stripes' stock
+	// (stripes.go); units moving between stripes are left out for that moment.
+	stripes := s.stripesOfAll(ctx, ids)
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(ids))
+	cmds := make([][]*redis.StringCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.Get(ctx, keysOf(id).stock)
+		for stripe := range stripes[i] {
+			cmds[i] = append(cmds[i], pipe.Get(ctx, stripeKeys(id, stripe, stripes[i]).stock))
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return out, err
 	}
 	for i, id := range ids {
-		if n, err := cmds[i].Int64(); err == nil {
-			out[id] = max(n, 0)
+		sum, warm := int64(0), true
+		for _, c := range cmds[i] {
+			n, err := c.Int64()
+			sum, warm = sum+max(n, 0), warm && err == nil
+		}
+		if warm {
+			out[id] = sum
 		}
 	}
 	return out, nil

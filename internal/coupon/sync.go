@@ -110,7 +110,11 @@ func (s *Service) apply(ctx context.Context, c Campaign, mode applyMode) (applie
 // keys when they are missing or behind. c is the locked row; the pending
 // mark is cleared once Redis holds it.
 func (s *Service) syncLocked(ctx context.Context, q *db.Queries, c *Campaign, why string) error {
-	if c.State != StateDraft {
+	if c.State != StateDraft && stripeCount(*c) > 1 {
+		if err := s.syncStripesLocked(ctx, q, *c, why); err != nil {
+			return err
+		}
+	} else if c.State != StateDraft {
 		status, left, err := s.apply(ctx, *c, modeSync)
 		if err != nil {
 			return unavailable(err)
@@ -141,61 +145,32 @@ func (s *Service) syncLocked(ctx context.Context, q *db.Queries, c *Campaign, wh
 // first and written last, so claims answer "missing" (and wait, or are told
 // to retry) until the hash is whole.
 func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, why string) error {
-	k := keysOf(c.ID)
-	if err := s.rdb.Del(ctx, k.stock).Err(); err != nil {
+	if err := s.stopClaims(ctx, c); err != nil {
 		return unavailable(err)
 	}
-	// The group before any claim can land in the stream (BUSYGROUP: it exists).
-	if err := s.rdb.XGroupCreateMkStream(ctx, k.claims, group, "0").Err(); err != nil && !isBusyGroup(err) {
-		return unavailable(err)
-	}
-	m := merger{ctx: ctx, rdb: s.rdb, key: k.claimed}
-	// The stream holds the backlog, which an outage of PostgreSQL can make
-	// long: read it a chunk at a time.
-	pending := 0
-	for start := "-"; ; {
-		entries, err := s.rdb.XRangeN(ctx, k.claims, start, "+", rebuildChunk).Result()
-		if err != nil {
-			return unavailable(err)
-		}
-		for _, e := range entries {
-			if cl, err := parseEntry(e); err == nil {
-				m.add(cl)
-			}
-		}
-		pending += len(entries)
-		if len(entries) < rebuildChunk {
-			break
-		}
-		start = "(" + entries[len(entries)-1].ID
-	}
-	rows, err := q.CampaignUserIDs(ctx, c.ID)
+	n, err := s.mergeAll(ctx, q, c)
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
-		m.add(claimEntry{userID: r.UserID, at: r.ClaimedAt})
-	}
-	letters, err := q.CampaignDeadLetterPayloads(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	for _, p := range letters {
-		if cl, err := parsePayload(p); err == nil {
-			m.add(cl)
+	var left int64
+	if stripeCount(c) == 1 {
+		_, left, err = s.apply(ctx, c, modeCreate)
+	} else {
+		var status applied
+		if status, left, err = s.distribute(ctx, c, c.TotalQuantity); err == nil && status == appliedBelowClaimed {
+			// More claims than the total cannot come from claims (they stop at
+			// zero stock); should it happen, nothing more is offered.
+			_, _, err = s.distribute(ctx, c, left)
+			left = 0
 		}
 	}
-	if err := m.flush(); err != nil {
-		return unavailable(err)
-	}
-	_, left, err := s.apply(ctx, c, modeCreate)
 	if err != nil {
 		return unavailable(err)
 	}
 	s.soldOut.Delete(c.ID)
 	detail := fmt.Sprintf("%s: state %s, %d persisted, %d pending in the stream, %d dead letters, %d remaining of %d",
-		why, c.State, len(rows), pending, len(letters), left, c.TotalQuantity)
-	if len(rows)+pending+len(letters) == 0 {
+		why, c.State, n.persisted, n.pending, n.letters, left, c.TotalQuantity)
+	if n.persisted+n.pending+n.letters == 0 {
 		// Nothing was claimed yet: a first load (activation), not a loss.
 		s.event(ctx, q, c.ID, "warm", detail)
 		return nil
@@ -206,6 +181,82 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 	return nil
 }
 
+// stopClaims makes claims of the campaign answer "missing" until the
+// rebuild writes the stock back.
+func (s *Service) stopClaims(ctx context.Context, c Campaign) error {
+	if stripeCount(c) == 1 {
+		return s.rdb.Del(ctx, keysOf(c.ID).stock).Err()
+	}
+	_, err := s.freezeStripes(ctx, c)
+	return err
+}
+
+// merged counts the claims a rebuild found outside the claimed hashes.
+type merged struct{ persisted, pending, letters int }
+
+// mergeAll adds every claim that exists outside the claimed hashes (coupons
+// in PostgreSQL, entries in the streams, dead letters) to the claimed hash
+// of the shopper's stripe, with claims stopped. It first creates the
+// flusher's group on every stream, before any claim can land in it
+// (BUSYGROUP: it exists).
+func (s *Service) mergeAll(ctx context.Context, q *db.Queries, c Campaign) (merged, error) {
+	k := stripeCount(c)
+	var n merged
+	m := merger{ctx: ctx, rdb: s.rdb, keyOf: func(userID int64) string { return stripeKeys(c.ID, stripeOf(userID, k), k).claimed }}
+	for stripe := range k {
+		stream := stripeKeys(c.ID, stripe, k).claims
+		if err := s.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !isBusyGroup(err) {
+			return n, unavailable(err)
+		}
+		read, err := s.mergeStream(ctx, &m, stream)
+		if err != nil {
+			return n, unavailable(err)
+		}
+		n.pending += read
+	}
+	rows, err := q.CampaignUserIDs(ctx, c.ID)
+	if err != nil {
+		return n, err
+	}
+	for _, r := range rows {
+		m.add(claimEntry{userID: r.UserID, at: r.ClaimedAt})
+	}
+	letters, err := q.CampaignDeadLetterPayloads(ctx, c.ID)
+	if err != nil {
+		return n, err
+	}
+	for _, p := range letters {
+		if cl, err := parsePayload(p); err == nil {
+			m.add(cl)
+		}
+	}
+	n.persisted, n.letters = len(rows), len(letters)
+	return n, unavailable(m.flush())
+}
+
+// mergeStream adds a stream's claims to the merger. The stream holds the
+// backlog, which an outage of PostgreSQL can make long: it is read a chunk
+// at a time. It answers how many entries it read.
+func (s *Service) mergeStream(ctx context.Context, m *merger, stream string) (int, error) {
+	read := 0
+	for start := "-"; ; {
+		entries, err := s.rdb.XRangeN(ctx, stream, start, "+", rebuildChunk).Result()
+		if err != nil {
+			return read, err
+		}
+		for _, e := range entries {
+			if cl, err := parseEntry(e); err == nil {
+				m.add(cl)
+			}
+		}
+		read += len(entries)
+		if len(entries) < rebuildChunk {
+			return read, nil
+		}
+		start = "(" + entries[len(entries)-1].ID
+	}
+}
+
 // event records what happened to a campaign's Redis copy, in the caller's
 // transaction; a failure to record is logged, not fatal.
 func (s *Service) event(ctx context.Context, q *db.Queries, id int64, kind, detail string) {
@@ -214,14 +265,15 @@ func (s *Service) event(ctx context.Context, q *db.Queries, id int64, kind, deta
 	}
 }
 
-// merger adds claims to a claimed hash with HSETNX, rebuildChunk per round trip.
+// merger adds claims to the claimed hash of the shopper's stripe with
+// HSETNX, rebuildChunk per round trip.
 type merger struct {
-	ctx  context.Context
-	rdb  redis.UniversalClient
-	key  string
-	pipe redis.Pipeliner
-	n    int
-	err  error
+	ctx   context.Context
+	rdb   redis.UniversalClient
+	keyOf func(userID int64) string
+	pipe  redis.Pipeliner
+	n     int
+	err   error
 }
 
 func (m *merger) add(c claimEntry) {
@@ -231,7 +283,7 @@ func (m *merger) add(c claimEntry) {
 	if m.pipe == nil {
 		m.pipe = m.rdb.Pipeline()
 	}
-	m.pipe.HSetNX(m.ctx, m.key, strconv.FormatInt(c.userID, 10), c.at.UnixMilli())
+	m.pipe.HSetNX(m.ctx, m.keyOf(c.userID), strconv.FormatInt(c.userID, 10), c.at.UnixMilli())
 	if m.n++; m.n == rebuildChunk {
 		m.err = m.flush()
 	}
@@ -346,10 +398,11 @@ func (s *Service) syncPass(ctx context.Context, wait time.Duration, why string) 
 		return 0, err
 	}
 	ids := make([]int64, len(all))
+	stripes := make([]int, len(all))
 	for i, c := range all {
-		ids[i] = c.ID
+		ids[i], stripes[i] = c.ID, max(int(c.Stripes), 1)
 	}
-	held, err := s.redisConfigs(ctx, ids)
+	held, err := s.redisConfigs(ctx, ids, stripes)
 	if err != nil {
 		return 0, err
 	}
@@ -357,8 +410,16 @@ func (s *Service) syncPass(ctx context.Context, wait time.Duration, why string) 
 	var firstErr error
 	for i, c := range all {
 		h := held[i]
-		if !c.Pending && h.Warm && h.State == c.State && h.Total == c.TotalQuantity && h.Claimed+h.Remaining == c.TotalQuantity && h.Claimed >= c.PersistedCount {
+		if !c.Pending && h.Warm && h.Agree && h.State == c.State && h.Total == c.TotalQuantity &&
+			h.Claimed+h.Remaining+h.InTransit == c.TotalQuantity && h.Claimed >= c.PersistedCount {
 			continue
+		}
+		if !c.Pending && stripes[i] > 1 {
+			// A move between stripes may have been seen half-done: look again.
+			if h, err = s.stripedConfig(ctx, c.ID, stripes[i], 0); err == nil && h.Warm && h.Agree && h.State == c.State &&
+				h.Total == c.TotalQuantity && h.Claimed+h.Remaining+h.InTransit == c.TotalQuantity && h.Claimed >= c.PersistedCount {
+				continue
+			}
 		}
 		synced++
 		err := s.locked(ctx, c.ID, wait, func(q *db.Queries, c Campaign) error {
@@ -378,12 +439,18 @@ type heldConfig struct {
 	Total     int64
 	Claimed   int64
 	Remaining int64
+	// Striped campaigns (stripes.go): units moving between stripes, and
+	// whether the stripes agree with each other (always true for one stripe).
+	InTransit int64
+	Agree     bool
 }
 
 // redisConfigs reads the campaigns' configuration from Redis in one
 // transaction (per slot on a Cluster), so that a claim lands before or after
 // a campaign's reads, never between them.
-func (s *Service) redisConfigs(ctx context.Context, ids []int64) ([]heldConfig, error) {
+// A striped campaign is read stripe by stripe (stripedConfig), and its moves
+// left half-done for longer than moveGrace are finished on the way.
+func (s *Service) redisConfigs(ctx context.Context, ids []int64, stripes []int) ([]heldConfig, error) {
 	out := make([]heldConfig, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -391,17 +458,41 @@ func (s *Service) redisConfigs(ctx context.Context, ids []int64) ([]heldConfig, 
 	all := make([]heldCmds, len(ids))
 	pipe := s.rdb.TxPipeline()
 	for i, id := range ids {
-		all[i] = queueHeld(ctx, pipe, id)
+		if stripes[i] == 1 {
+			all[i] = queueHeld(ctx, pipe, id)
+		}
 	}
 	_, _ = pipe.Exec(ctx)
 	for i, c := range all {
-		h, err := c.result()
+		var h heldConfig
+		var err error
+		if stripes[i] == 1 {
+			h, err = c.result()
+		} else {
+			h, err = s.stripedConfig(ctx, ids[i], stripes[i], moveGrace)
+		}
 		if err != nil {
 			return nil, unavailable(err)
 		}
 		out[i] = h
 	}
 	return out, nil
+}
+
+// stripedConfig sums a striped campaign's stripes, after finishing the moves
+// in transit for longer than grace.
+func (s *Service) stripedConfig(ctx context.Context, id int64, k int, grace time.Duration) (heldConfig, error) {
+	st, err := readStripes(ctx, s.rdb, id, k)
+	if err != nil {
+		return heldConfig{}, err
+	}
+	if n, err := s.finishMoves(ctx, id, st, grace); err != nil || n == 0 {
+		return heldOfStripes(st), err
+	}
+	if st, err = readStripes(ctx, s.rdb, id, k); err != nil {
+		return heldConfig{}, err
+	}
+	return heldOfStripes(st), nil
 }
 
 // firstErr is the first failure among commands, a missing key (redis.Nil) not being one.
@@ -416,7 +507,7 @@ func firstErr(cmds ...redis.Cmder) error {
 
 // heldOf reads HMGET meta state total, GET stock and HLEN claimed.
 func heldOf(meta []any, stock *redis.StringCmd, claimed int64) heldConfig {
-	h := heldConfig{Claimed: claimed}
+	h := heldConfig{Claimed: claimed, Agree: true}
 	if len(meta) == 2 {
 		h.State, _ = meta[0].(string)
 		t, _ := meta[1].(string)

@@ -21,8 +21,9 @@ func (s *Service) SyncUser(ctx context.Context, userID int64) error {
 	member := strconv.FormatInt(userID, 10)
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(ids))
+	stripes := s.stripesOfAll(ctx, ids)
 	for i, id := range ids {
-		cmds[i] = pipe.HGet(ctx, keysOf(id).claimed, member)
+		cmds[i] = pipe.HGet(ctx, stripeKeys(id, stripeOf(userID, stripes[i]), stripes[i]).claimed, member)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable(err)

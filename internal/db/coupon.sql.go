@@ -66,7 +66,7 @@ func (q *Queries) CampaignUserIDs(ctx context.Context, campaignID int64) ([]Camp
 }
 
 const campaignsInRedis = `-- name: CampaignsInRedis :many
-SELECT id, state, total_quantity, persisted_count, (redis_pending_since IS NOT NULL)::boolean AS pending
+SELECT id, state, total_quantity, persisted_count, stripes, (redis_pending_since IS NOT NULL)::boolean AS pending
 FROM campaigns WHERE state <> 'draft' ORDER BY id
 `
 
@@ -75,6 +75,7 @@ type CampaignsInRedisRow struct {
 	State          string
 	TotalQuantity  int64
 	PersistedCount int64
+	Stripes        int32
 	Pending        bool
 }
 
@@ -95,6 +96,7 @@ func (q *Queries) CampaignsInRedis(ctx context.Context) ([]CampaignsInRedisRow, 
 			&i.State,
 			&i.TotalQuantity,
 			&i.PersistedCount,
+			&i.Stripes,
 			&i.Pending,
 		); err != nil {
 			return nil, err
@@ -171,9 +173,9 @@ func (q *Queries) CountDeadLetters(ctx context.Context) (int64, error) {
 
 const createCampaign = `-- name: CreateCampaign :one
 INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount,
-                       total_quantity, starts_at, ends_at, valid_days)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
+                       total_quantity, starts_at, ends_at, valid_days, stripes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type CreateCampaignParams struct {
@@ -186,6 +188,7 @@ type CreateCampaignParams struct {
 	StartsAt       time.Time
 	EndsAt         time.Time
 	ValidDays      int32
+	Stripes        int32
 }
 
 func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) (Campaign, error) {
@@ -199,6 +202,7 @@ func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) 
 		arg.StartsAt,
 		arg.EndsAt,
 		arg.ValidDays,
+		arg.Stripes,
 	)
 	var i Campaign
 	err := row.Scan(
@@ -212,6 +216,7 @@ func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) 
 		&i.StartsAt,
 		&i.EndsAt,
 		&i.ValidDays,
+		&i.Stripes,
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
@@ -254,7 +259,7 @@ func (q *Queries) FlushableCampaignsPersisted(ctx context.Context) ([]FlushableC
 }
 
 const getCampaign = `-- name: GetCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1
 `
 
 func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
@@ -271,6 +276,7 @@ func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
 		&i.StartsAt,
 		&i.EndsAt,
 		&i.ValidDays,
+		&i.Stripes,
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
@@ -385,7 +391,7 @@ func (q *Queries) ListCampaignEvents(ctx context.Context, campaignID int64) ([]C
 }
 
 const listCampaigns = `-- name: ListCampaigns :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns ORDER BY id DESC LIMIT 500
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns ORDER BY id DESC LIMIT 500
 `
 
 func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
@@ -408,6 +414,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ValidDays,
+			&i.Stripes,
 			&i.State,
 			&i.RedisPendingSince,
 			&i.PersistedCount,
@@ -425,7 +432,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 }
 
 const listCampaignsInStates = `-- name: ListCampaignsInStates :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
 `
 
 // campaigns_state_idx.
@@ -449,6 +456,7 @@ func (q *Queries) ListCampaignsInStates(ctx context.Context, states []string) ([
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ValidDays,
+			&i.Stripes,
 			&i.State,
 			&i.RedisPendingSince,
 			&i.PersistedCount,
@@ -499,25 +507,30 @@ func (q *Queries) ListDeadLetters(ctx context.Context, campaignID int64) ([]Coup
 }
 
 const listFlushableCampaigns = `-- name: ListFlushableCampaigns :many
-SELECT id FROM campaigns
+SELECT id, stripes FROM campaigns
 WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
 ORDER BY id
 `
 
+type ListFlushableCampaignsRow struct {
+	ID      int64
+	Stripes int32
+}
+
 // Campaigns whose stream may still hold claims: live ones, and ended ones for a week.
-func (q *Queries) ListFlushableCampaigns(ctx context.Context) ([]int64, error) {
+func (q *Queries) ListFlushableCampaigns(ctx context.Context) ([]ListFlushableCampaignsRow, error) {
 	rows, err := q.db.Query(ctx, listFlushableCampaigns)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []int64{}
+	items := []ListFlushableCampaignsRow{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var i ListFlushableCampaignsRow
+		if err := rows.Scan(&i.ID, &i.Stripes); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -526,7 +539,7 @@ func (q *Queries) ListFlushableCampaigns(ctx context.Context) ([]int64, error) {
 }
 
 const listShopperCampaigns = `-- name: ListShopperCampaigns :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns
 WHERE state IN ('active', 'paused', 'ended')
   AND ends_at > $1::timestamptz AND starts_at < $2::timestamptz
   AND (state <> 'ended' OR updated_at > $1::timestamptz)
@@ -562,6 +575,7 @@ func (q *Queries) ListShopperCampaigns(ctx context.Context, arg ListShopperCampa
 			&i.StartsAt,
 			&i.EndsAt,
 			&i.ValidDays,
+			&i.Stripes,
 			&i.State,
 			&i.RedisPendingSince,
 			&i.PersistedCount,
@@ -635,7 +649,7 @@ func (q *Queries) ListUserCoupons(ctx context.Context, userID int64) ([]ListUser
 }
 
 const lockCampaign = `-- name: LockCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1 FOR UPDATE
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1 FOR UPDATE
 `
 
 // The one writer of a campaign's configuration, in PostgreSQL and in Redis,
@@ -656,6 +670,7 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 		&i.StartsAt,
 		&i.EndsAt,
 		&i.ValidDays,
+		&i.Stripes,
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
@@ -708,7 +723,7 @@ func (q *Queries) ResolveDeadLetters(ctx context.Context, ids []int64) (int64, e
 const setCampaignQuantity = `-- name: SetCampaignQuantity :one
 UPDATE campaigns SET total_quantity = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type SetCampaignQuantityParams struct {
@@ -732,6 +747,7 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 		&i.StartsAt,
 		&i.EndsAt,
 		&i.ValidDays,
+		&i.Stripes,
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
@@ -744,7 +760,7 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 const setCampaignState = `-- name: SetCampaignState :one
 UPDATE campaigns SET state = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type SetCampaignStateParams struct {
@@ -766,6 +782,7 @@ func (q *Queries) SetCampaignState(ctx context.Context, arg SetCampaignStatePara
 		&i.StartsAt,
 		&i.EndsAt,
 		&i.ValidDays,
+		&i.Stripes,
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
@@ -864,9 +881,9 @@ func (q *Queries) UnsyncedCampaignsForUser(ctx context.Context, userID int64) ([
 const updateDraftCampaign = `-- name: UpdateDraftCampaign :one
 UPDATE campaigns
 SET name = $2, discount_type = $3, discount_value = $4, max_discount = $5, min_order_amount = $6,
-    total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, updated_at = now()
+    total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, stripes = $11, updated_at = now()
 WHERE id = $1 AND state = 'draft'
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
 `
 
 type UpdateDraftCampaignParams struct {
@@ -880,6 +897,7 @@ type UpdateDraftCampaignParams struct {
 	StartsAt       time.Time
 	EndsAt         time.Time
 	ValidDays      int32
+	Stripes        int32
 }
 
 func (q *Queries) UpdateDraftCampaign(ctx context.Context, arg UpdateDraftCampaignParams) (Campaign, error) {
@@ -894,6 +912,7 @@ func (q *Queries) UpdateDraftCampaign(ctx context.Context, arg UpdateDraftCampai
 		arg.StartsAt,
 		arg.EndsAt,
 		arg.ValidDays,
+		arg.Stripes,
 	)
 	var i Campaign
 	err := row.Scan(
@@ -907,6 +926,7 @@ func (q *Queries) UpdateDraftCampaign(ctx context.Context, arg UpdateDraftCampai
 		&i.StartsAt,
 		&i.EndsAt,
 		&i.ValidDays,
+		&i.Stripes,
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,

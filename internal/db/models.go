@@ -52,6 +52,7 @@ type Campaign struct {
 	StartsAt          time.Time
 	EndsAt            time.Time
 	ValidDays         int32
+	Stripes           int32
 	State             string
 	RedisPendingSince *time.Time
 	PersistedCount    int64

@@ -24,7 +24,7 @@ func Campaign(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 	now := time.Now()
 	c, err := q.CreateCampaign(ctx, db.CreateCampaignParams{
 		Name: "Opening week: 10% off", DiscountType: "percent", DiscountValue: 10, MaxDiscount: &maxOff,
-		MinOrderAmount: 20000, TotalQuantity: 1000, StartsAt: now.Add(-time.Hour), EndsAt: now.Add(30 * 24 * time.Hour), ValidDays: 7,
+		MinOrderAmount: 20000, TotalQuantity: 1000, StartsAt: now.Add(-time.Hour), EndsAt: now.Add(30 * 24 * time.Hour), ValidDays: 7, Stripes: 1,
 	})
 	if err != nil {
 		return err
