@@ -198,8 +198,7 @@ func (r request) browse(ctx context.Context) ([]row, int64, error) {
 // word, then the rest), the most popular first within each.
 func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) {
 	total := r.after.totalOr(-1) // -1: not counted yet
-	if a := r.args; total < 0 && kw.least > CountCap && a.CategoryID == nil && a.Brand == nil &&
-		a.MinPrice == nil && a.MaxPrice == nil && !a.InStock {
+	if total < 0 && kw.least > CountCap && !r.filtered() {
 		total = CountCap + 1
 	}
 	if total <= CountCap {
@@ -261,11 +260,15 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	// only a few thousand in common: read up to sortCap of them, and when
 	// that is all, the page is among them.
 	r.after = after
+	byPrice := r.sort == SortPriceAsc || r.sort == SortPriceDesc
+	if tier == 0 && !byPrice && kw.least > sortCap && !r.filtered() {
+		return r.walkOn(ctx, kw, tier, after, rows) // search_words proves them too many
+	}
 	sample, n, err := r.matches(ctx, kw, tier, tier == 1, sortCap+1)
 	if err != nil || (len(sample) > 0 || after == nil) && n <= sortCap {
 		return sample, err // none is an answer only from the start
 	}
-	if (r.sort == SortPriceAsc || r.sort == SortPriceDesc) && len(sample) > PageSize {
+	if byPrice && len(sample) > PageSize {
 		// Any sortCap of the matches, sorted, end their page at some price,
 		// and at least a page of the matches lie on this side of it: the
 		// page is among the matches within that price, which the index of
@@ -280,6 +283,12 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 		rows, _, err := r.matches(ctx, kw, tier, tier == 1, 0)
 		return rows, err
 	}
+	return r.walkOn(ctx, kw, tier, after, rows)
+}
+
+// walkOn goes on from a walk that found rows, too few for a page: for as
+// many rows of the index as sorting every match would cost, then sorts.
+func (r request) walkOn(ctx context.Context, kw keyword, tier int, after *cursor, rows []row) ([]row, error) {
 	most := kw.most // how many matches a sort would read
 	if tier == 1 {
 		most = kw.titles
@@ -297,8 +306,15 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 			return append(rows, more...), err
 		}
 	}
-	rows, _, err = r.matches(ctx, kw, tier, tier == 1, 0)
+	r.after = after
+	rows, _, err := r.matches(ctx, kw, tier, tier == 1, 0)
 	return rows, err
+}
+
+// filtered says whether the search has a filter besides its keyword.
+func (r request) filtered() bool {
+	a := r.args
+	return a.CategoryID != nil || a.Brand != nil || a.MinPrice != nil || a.MaxPrice != nil || a.InStock
 }
 
 // matches runs KeywordMatches: the page after r.after among the keyword's
