@@ -134,6 +134,9 @@ type Options struct {
 	Now func() time.Time
 	// Live bounds the remaining-count streams (live.go).
 	Live LiveOptions
+	// Wait: a claim is answered "claimed" only once this many replicas of
+	// its Redis primary hold it (REDIS_WAIT_REPLICAS; batch.go).
+	Wait redisdb.Wait
 }
 
 // Service is the coupons domain.
@@ -148,7 +151,10 @@ type Service struct {
 	soldOut  sync.Map      // campaign id → time.Time until which "sold out" is answered from memory
 	restores sync.Map      // campaign id → *flight: the restore of its lost keys in progress
 	claims   *redisdb.Pipe // claim.lua calls, batched
-	live     *hub          // remaining counts for watchers (live.go)
+	// waitPipes: *redis.Client of a primary → its *redisdb.Pipe ending in
+	// WAIT (Options.Wait).
+	waitPipes sync.Map
+	live      *hub // remaining counts for watchers (live.go)
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.

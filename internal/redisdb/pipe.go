@@ -2,7 +2,10 @@ package redisdb
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -21,6 +24,7 @@ import (
 type Pipe struct {
 	rdb     redis.UniversalClient
 	observe func(calls int) // batch sizes, for metrics; may be nil
+	wait    Wait
 
 	mu      sync.Mutex
 	queue   []*pipeCall
@@ -46,8 +50,30 @@ func NewPipe(rdb redis.UniversalClient, observe func(calls int)) *Pipe {
 	return &Pipe{rdb: rdb, observe: observe}
 }
 
+// Wait is how many replicas must hold a pipeline's writes before its calls
+// are answered, and how long to wait for them (Redis's WAIT).
+type Wait struct {
+	Replicas int
+	Timeout  time.Duration
+}
+
+// ErrNotReplicated is Do's answer when the pipeline ran but fewer replicas
+// than asked acknowledged its writes within the timeout: the writes are in
+// the primary (and its AOF), not yet in enough replicas to survive a failover.
+var ErrNotReplicated = errors.New("redis: writes not acknowledged by enough replicas in time")
+
+// NewWaitPipe batches calls to one Redis node and ends every pipeline with
+// WAIT. WAIT counts the writes of its own connection, so it must follow them
+// on the same one: node is a single node's client (a pipeline on it is one
+// connection), never a Cluster client, which would send WAIT to any node.
+func NewWaitPipe(node *redis.Client, w Wait, observe func(calls int)) *Pipe {
+	return &Pipe{rdb: node, observe: observe, wait: w}
+}
+
 // Do has add queue its commands into the next pipeline, and returns once
 // the pipeline is answered; the caller then reads the commands add made.
+// On a wait pipe, ErrNotReplicated says the commands ran but their writes
+// are not (yet) in enough replicas.
 // A ctx that ends first returns at once; commands not sent by then never
 // are. The pipeline itself runs under the client's own timeouts, not any
 // one caller's context: one shopper giving up must not fail the others.
@@ -106,9 +132,32 @@ func (p *Pipe) run(batch []*pipeCall) {
 	if p.observe != nil {
 		p.observe(len(sent))
 	}
+	var wait *redis.IntCmd
+	if p.wait.Replicas > 0 {
+		wait = redis.NewIntCmd(context.Background(), "wait", p.wait.Replicas, p.wait.Timeout.Milliseconds())
+		_ = pipe.Process(context.Background(), wait)
+	}
 	// Exec's error is the first command's; each command keeps its own.
 	_, _ = pipe.Exec(context.Background())
+	short := p.shortOf(wait)
 	for _, c := range sent {
+		c.err = short
 		close(c.done)
 	}
+}
+
+// shortOf is nil when WAIT was not asked for or was answered by enough
+// replicas, else why not.
+func (p *Pipe) shortOf(wait *redis.IntCmd) error {
+	if wait == nil {
+		return nil
+	}
+	n, err := wait.Result()
+	if err != nil {
+		return fmt.Errorf("%w: WAIT: %w", ErrNotReplicated, err)
+	}
+	if n < int64(p.wait.Replicas) {
+		return fmt.Errorf("%w: %d of %d within %v", ErrNotReplicated, n, p.wait.Replicas, p.wait.Timeout)
+	}
+	return nil
 }
