@@ -18,10 +18,10 @@ import (
 // replica of the campaign's primary holds it (WAIT on the primary's own
 // connection, right after the claim). With that replica frozen, the claim
 // still runs in the primary but is answered 503 "unconfirmed"; a retry after
-// the replica is back answers already_claimed. Were WAIT sent to any other
-// node or connection, it would be answered at once by replicas that have
-// nothing to wait for, and the frozen case would say "claimed": this test
-// would fail.
+// the replica is back answers already_claimed. Were WAIT sent to another
+// primary, its replicas, with nothing to wait for, would answer at once and
+// the frozen case would say "claimed": this test would fail (it did, with
+// WAIT sent that way).
 func TestAClaimIsAnsweredOnlyOnceItsReplicaHoldsIt(t *testing.T) {
 	pool := testenv.DB(t)
 	cluster := testenv.StartClusterWith(t, testenv.ClusterOptions{Replicas: 1})

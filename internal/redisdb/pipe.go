@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,9 @@ type Pipe struct {
 	rdb     redis.UniversalClient
 	observe func(calls int) // batch sizes, for metrics; may be nil
 	wait    Wait
+	// attached is how many replicas the node had at its last pipeline
+	// (ROLE): WAIT asks for no more than that.
+	attached atomic.Int64
 
 	mu      sync.Mutex
 	queue   []*pipeCall
@@ -66,8 +70,15 @@ var ErrNotReplicated = errors.New("redis: writes not acknowledged by enough repl
 // WAIT. WAIT counts the writes of its own connection, so it must follow them
 // on the same one: node is a single node's client (a pipeline on it is one
 // connection), never a Cluster client, which would send WAIT to any node.
+//
+// A node with fewer replicas attached than asked (its replica died, or it is
+// a replica just promoted) is waited on for those it has: no failover can
+// promote a replica that is not there, and its AOF keeps what it acknowledged.
+// Each pipeline asks the node (ROLE) how many it has now.
 func NewWaitPipe(node *redis.Client, w Wait, observe func(calls int)) *Pipe {
-	return &Pipe{rdb: node, observe: observe, wait: w}
+	p := &Pipe{rdb: node, observe: observe, wait: w}
+	p.attached.Store(int64(w.Replicas))
+	return p
 }
 
 // Do has add queue its commands into the next pipeline, and returns once
@@ -132,14 +143,25 @@ func (p *Pipe) run(batch []*pipeCall) {
 	if p.observe != nil {
 		p.observe(len(sent))
 	}
-	var wait *redis.IntCmd
+	var (
+		wait *redis.IntCmd
+		role *redis.Cmd
+		want = min(int64(p.wait.Replicas), p.attached.Load())
+	)
 	if p.wait.Replicas > 0 {
-		wait = redis.NewIntCmd(context.Background(), "wait", p.wait.Replicas, p.wait.Timeout.Milliseconds())
+		role = redis.NewCmd(context.Background(), "role")
+		_ = pipe.Process(context.Background(), role)
+	}
+	if want > 0 {
+		wait = redis.NewIntCmd(context.Background(), "wait", want, p.wait.Timeout.Milliseconds())
 		_ = pipe.Process(context.Background(), wait)
 	}
 	// Exec's error is the first command's; each command keeps its own.
 	_, _ = pipe.Exec(context.Background())
-	short := p.shortOf(wait)
+	if n, ok := replicasOf(role); ok {
+		p.attached.Store(n)
+	}
+	short := p.shortOf(wait, want)
 	for _, c := range sent {
 		c.err = short
 		close(c.done)
@@ -148,7 +170,7 @@ func (p *Pipe) run(batch []*pipeCall) {
 
 // shortOf is nil when WAIT was not asked for or was answered by enough
 // replicas, else why not.
-func (p *Pipe) shortOf(wait *redis.IntCmd) error {
+func (p *Pipe) shortOf(wait *redis.IntCmd, want int64) error {
 	if wait == nil {
 		return nil
 	}
@@ -156,8 +178,21 @@ func (p *Pipe) shortOf(wait *redis.IntCmd) error {
 	if err != nil {
 		return fmt.Errorf("%w: WAIT: %w", ErrNotReplicated, err)
 	}
-	if n < int64(p.wait.Replicas) {
-		return fmt.Errorf("%w: %d of %d within %v", ErrNotReplicated, n, p.wait.Replicas, p.wait.Timeout)
+	if n < want {
+		return fmt.Errorf("%w: %d of %d within %v", ErrNotReplicated, n, want, p.wait.Timeout)
 	}
 	return nil
+}
+
+// replicasOf reads a primary's ROLE answer: "master", offset, [replicas].
+func replicasOf(role *redis.Cmd) (int64, bool) {
+	if role == nil {
+		return 0, false
+	}
+	v, err := role.Slice()
+	if err != nil || len(v) < 3 || v[0] != "master" {
+		return 0, false
+	}
+	list, ok := v[2].([]any)
+	return int64(len(list)), ok
 }
