@@ -63,7 +63,9 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 	if _, err := svc.Transition(t.Context(), c.ID, "activate"); err != nil {
 		t.Fatal(err)
 	}
+	began := time.Now()
 	users, cookies := shoppersWithSessions(t, pool, cc, shoppers)
+	t.Logf("%d shoppers signed in in %v", shoppers, time.Since(began).Round(time.Millisecond))
 	rng.Shuffle(len(users), func(i, j int) {
 		users[i], users[j] = users[j], users[i]
 		cookies[i], cookies[j] = cookies[j], cookies[i]
@@ -75,6 +77,7 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 		t.Fatalf("campaign %d's primary %s has no replica", c.ID, primary.Addr)
 	}
 
+	began = time.Now()
 	st := newStorm(apps, c.ID, rng)
 	var killed sync.Once
 	kill := func() {
@@ -91,6 +94,7 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 		}
 	})
 	kill()
+	t.Logf("storm over in %v", time.Since(began).Round(time.Millisecond))
 
 	stormDone := time.Now()
 	persisted := settle(t, pool, cc, c.ID)
@@ -231,6 +235,7 @@ func settle(t *testing.T, pool interface {
 }, cc *redis.ClusterClient, campaign int64) map[int64]int {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
+	report := time.Now().Add(5 * time.Second)
 	for {
 		n, err := cc.XLen(t.Context(), fmt.Sprintf("coupon:{%d}:claims", campaign)).Result()
 		var rows, counted int64
@@ -240,6 +245,13 @@ func settle(t *testing.T, pool interface {
 		}
 		if err == nil && n == 0 && rows == counted {
 			break
+		}
+		if err != nil {
+			cc.ReloadState(t.Context()) // a failed dial alone does not make the client read the new slot map
+		}
+		if time.Now().After(report) {
+			report = report.Add(5 * time.Second)
+			t.Logf("settling: %d claims in the stream (%v), %d coupons, persisted_count %d", n, err, rows, counted)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("claims not settled after 45 s: %d in the stream (%v), %d coupons, persisted_count %d", n, err, rows, counted)
