@@ -146,6 +146,9 @@ global
 defaults
   mode http
   option forwardfor
+  # A request an instance refused (it just died) goes to the other one at once.
+  retries 2
+  option redispatch 1
   timeout connect 2s
   timeout client 60s
   # Live counts (server-sent events) are answered slowly on purpose: a ping
@@ -157,6 +160,7 @@ frontend shop
   default_backend instances
 backend instances
   balance roundrobin
+  # Health: /readyz every second, out after two failures, back after two successes.
   option httpchk GET /readyz
   http-check expect status 200
   default-server inter 1s fall 2 rise 2
