@@ -234,7 +234,7 @@ cmd_reset() {
   echo "cluster: data removed; the next make cluster starts afresh"
 }
 
-PG_BIN=$(find_pg_bin)
+PG_BIN=$(find_pg_bin || true)  # empty before PostgreSQL is installed (up installs it)
 case ${1:-} in
   up|down|status|env|reset) "cmd_$1" ;;
   *) echo "usage: $0 up|down|status|env|reset" >&2; exit 2 ;;
