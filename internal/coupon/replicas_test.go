@@ -89,3 +89,25 @@ func TestAClaimIsAnsweredOnlyOnceItsReplicaHoldsIt(t *testing.T) {
 	}
 	waitPersisted(t, pool, id, 2, 10*time.Second)
 }
+
+// A primary with no replica attached (a lone node, or a replica just
+// promoted) cannot lose a claim to a failover: its claims are answered on its
+// AOF. Only the first pipeline, before the node has said so (ROLE), waits.
+func TestAPrimaryWithoutReplicasAnswersWithoutWaiting(t *testing.T) {
+	pool := testenv.DB(t)
+	srv := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
+	s := coupon.NewService(pool, srv.Client(), coupon.Options{Flush: fastFlush, Wait: redisdb.Wait{Replicas: 1, Timeout: 300 * time.Millisecond}})
+	shoppers := users(t, pool, 5)
+	id := activeCampaign(t, s, 10)
+	for i, u := range shoppers {
+		began := time.Now()
+		o, err := s.Claim(t.Context(), id, u)
+		took := time.Since(began)
+		if err != nil || o.Result != coupon.Claimed {
+			t.Fatalf("claim %d: %+v, %v", i, o, err)
+		}
+		if i > 0 && took >= 300*time.Millisecond {
+			t.Errorf("claim %d waited %v for a replica the node does not have", i, took)
+		}
+	}
+}

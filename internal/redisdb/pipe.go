@@ -159,7 +159,10 @@ func (p *Pipe) run(batch []*pipeCall) {
 	// Exec's error is the first command's; each command keeps its own.
 	_, _ = pipe.Exec(context.Background())
 	if n, ok := replicasOf(role); ok {
+		// Judged by the replicas attached when these writes ran: the first
+		// pipeline on a node without any waited in vain, but is answered.
 		p.attached.Store(n)
+		want = min(want, n)
 	}
 	short := p.shortOf(wait, want)
 	for _, c := range sent {
@@ -171,7 +174,7 @@ func (p *Pipe) run(batch []*pipeCall) {
 // shortOf is nil when WAIT was not asked for or was answered by enough
 // replicas, else why not.
 func (p *Pipe) shortOf(wait *redis.IntCmd, want int64) error {
-	if wait == nil {
+	if wait == nil || want == 0 {
 		return nil
 	}
 	n, err := wait.Result()
