@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"market/internal/coupon"
 	"market/internal/errs"
 	"market/internal/redisdb"
@@ -35,25 +33,11 @@ func TestAClaimIsAnsweredOnlyOnceItsReplicaHoldsIt(t *testing.T) {
 	if replica == nil {
 		t.Fatalf("the primary %s of campaign %d has no replica in sync", primary.Addr, id)
 	}
-	readReplica := redis.NewClient(&redis.Options{Addr: replica.Addr})
-	t.Cleanup(func() { readReplica.Close() })
-	onReplica := func(user int64) bool {
-		t.Helper()
-		// READONLY: a replica answers reads of its own slots instead of MOVED.
-		pipe := readReplica.Pipeline()
-		pipe.ReadOnly(t.Context())
-		held := pipe.HExists(t.Context(), key, fmt.Sprint(user))
-		if _, err := pipe.Exec(t.Context()); err != nil {
-			t.Fatal(err)
-		}
-		return held.Val()
-	}
-
 	o, err := s.Claim(t.Context(), id, shoppers[0])
 	if err != nil || o.Result != coupon.Claimed {
 		t.Fatalf("claim with the replica up: %+v, %v", o, err)
 	}
-	if !onReplica(shoppers[0]) {
+	if !heldOnReplica(t, replica, key, shoppers[0]) {
 		t.Fatal("answered claimed, but the replica does not hold the claim yet")
 	}
 
@@ -110,4 +94,17 @@ func TestAPrimaryWithoutReplicasAnswersWithoutWaiting(t *testing.T) {
 			t.Errorf("claim %d waited %v for a replica the node does not have", i, took)
 		}
 	}
+}
+
+// heldOnReplica reads a shopper's entry in the claimed hash from the replica
+// itself (READONLY: a replica answers reads of its own slots instead of MOVED).
+func heldOnReplica(t *testing.T, replica *testenv.RedisServer, key string, user int64) bool {
+	t.Helper()
+	pipe := replica.Client().Pipeline()
+	pipe.ReadOnly(t.Context())
+	held := pipe.HExists(t.Context(), key, fmt.Sprint(user))
+	if _, err := pipe.Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return held.Val()
 }

@@ -41,12 +41,7 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 			t.Skipf("%s is not on PATH (tools/services.sh, which make test runs, installs Redis from Debian)", tool)
 		}
 	}
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("FAILOVER_SEED"); s != "" {
-		seed, _ = strconv.ParseInt(s, 10, 64)
-	}
-	t.Logf("seed %d (FAILOVER_SEED=%d replays the order of shoppers and instances)", seed, seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := seeded(t)
 
 	cluster := testenv.StartClusterWith(t, testenv.ClusterOptions{Replicas: 1, AOF: true, NodeTimeout: 1500 * time.Millisecond})
 	cc := cluster.Client(t)
@@ -54,15 +49,7 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 	bin := buildMarket(t)
 
 	const stock, shoppers = 1600, 2000
-	svc := coupon.NewService(pool, cc, coupon.Options{})
-	c, err := svc.Create(t.Context(), coupon.Input{Name: "Failover", DiscountType: coupon.DiscountFixed, DiscountValue: 1000,
-		TotalQuantity: stock, StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour), ValidDays: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Transition(t.Context(), c.ID, "activate"); err != nil {
-		t.Fatal(err)
-	}
+	c := openCampaign(t, coupon.NewService(pool, cc, coupon.Options{}), stock)
 	began := time.Now()
 	users, cookies := shoppersWithSessions(t, pool, cc, shoppers)
 	t.Logf("%d shoppers signed in in %v", shoppers, time.Since(began).Round(time.Millisecond))
@@ -103,6 +90,30 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 	if role, err := replica.Client().Do(t.Context(), "role").Slice(); err != nil || len(role) == 0 || role[0] != "master" {
 		t.Errorf("the replica %s did not take over: %v %v", replica.Addr, role, err)
 	}
+}
+
+// seeded is the storm's randomness, its seed printed (FAILOVER_SEED replays it).
+func seeded(t *testing.T) *rand.Rand {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("FAILOVER_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("seed %d (FAILOVER_SEED=%d replays the order of shoppers and instances)", seed, seed)
+	return rand.New(rand.NewPCG(uint64(seed), 0))
+}
+
+func openCampaign(t *testing.T, svc *coupon.Service, stock int64) coupon.Campaign {
+	t.Helper()
+	c, err := svc.Create(t.Context(), coupon.Input{Name: "Failover", DiscountType: coupon.DiscountFixed, DiscountValue: 1000,
+		TotalQuantity: stock, StartsAt: time.Now().Add(-time.Minute), EndsAt: time.Now().Add(time.Hour), ValidDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Transition(t.Context(), c.ID, "activate"); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // storm sends each shopper's claim to a live instance, retrying a 503 or a
