@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,7 +59,11 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 		cookies[i], cookies[j] = cookies[j], cookies[i]
 	})
 
-	apps := []*app{startApp(t, bin, "a", dbURL, cluster.Addrs), startApp(t, bin, "b", dbURL, cluster.Addrs)}
+	// Instance a reaches PostgreSQL through a proxy that is cut just before a
+	// dies: its flusher then holds claims it read but could not persist, which
+	// only instance b's takeover (XAUTOCLAIM) can bring to PostgreSQL.
+	pgProxy := testenv.NewProxy(t, hostOf(t, dbURL))
+	apps := []*app{startApp(t, bin, "a", withHost(t, dbURL, pgProxy.Addr()), cluster.Addrs), startApp(t, bin, "b", dbURL, cluster.Addrs)}
 	primary, replica := cluster.Shard(t, fmt.Sprintf("coupon:{%d}:meta", c.ID))
 	if replica == nil {
 		t.Fatalf("campaign %d's primary %s has no replica", c.ID, primary.Addr)
@@ -69,6 +74,14 @@ func TestEveryClaimedAnswerSurvivesAKilledInstanceAndAFailover(t *testing.T) {
 	var killed sync.Once
 	kill := func() {
 		killed.Do(func() {
+			pgProxy.Cut()
+			time.Sleep(time.Second)
+			held, err := cc.XPending(context.Background(), fmt.Sprintf("coupon:{%d}:claims", c.ID), "flusher").Result()
+			if err != nil {
+				t.Errorf("XPENDING: %v", err)
+			} else if t.Logf("%d claims read but not persisted as instance a is killed, by consumer: %v", held.Count, held.Consumers); held.Count == 0 {
+				t.Error("no claim was left pending: the takeover of a dead instance's claims goes unproven")
+			}
 			apps[0].kill()
 			primary.Kill()
 			st.killedAt.Store(st.sent.Load())
@@ -382,6 +395,25 @@ func startApp(t *testing.T, bin, name, dbURL string, redisAddrs []string) *app {
 func (a *app) kill() {
 	a.dead.Store(true)
 	_ = a.cmd.Process.Kill()
+}
+
+func hostOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+func withHost(t *testing.T, raw, host string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = host
+	return u.String()
 }
 
 func freeAddr(t *testing.T) string {
