@@ -5,7 +5,7 @@ SERVICES := tools/services.sh
 SQLC     := $(GO) tool -modfile=tools/sqlc.mod sqlc
 GENERATED := views internal/db internal/search/walks.sql
 
-.PHONY: run stop reset build generate check-generated vet test test-go test-e2e e2e-deps services-test bench soak
+.PHONY: run cluster stop reset build generate check-generated vet test test-go test-e2e e2e-deps services-test bench soak
 
 ## run: private PostgreSQL + Redis, migrate, seed a demo shop when empty, serve :8080
 run: build
@@ -14,10 +14,16 @@ run: build
 		echo "Opener Market: http://localhost:8080  (Ctrl-C stops the app; make stop stops the servers)" && \
 		exec bin/market serve
 
-## stop: stop the private servers started by run and test
+## cluster: the same shop on several servers (tools/cluster.sh): a 3+3 Redis Cluster,
+## a PostgreSQL primary and streaming replica, two app instances, HAProxy on :8080
+cluster: build
+	@tools/cluster.sh up
+
+## stop: stop the private servers started by run, test and cluster
 stop:
 	@$(SERVICES) down run
 	@$(SERVICES) down test
+	@tools/cluster.sh down
 
 ## reset: empty the database and Redis of `make run` (the next run seeds a new demo shop)
 reset:

@@ -144,7 +144,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	defer closeReplica()
 	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
 		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle,
-	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}, Live: coupon.LiveOptions{Max: cfg.LiveMaxStreams}})
+	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}, Live: coupon.LiveOptions{Max: cfg.LiveMaxStreams},
+		Wait: redisdb.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout}})
 	// Redis may have restarted empty or behind, or missed a change: every
 	// campaign past draft that differs is synced from PostgreSQL before serving.
 	// A campaign it cannot sync now (Redis down, another instance holding

@@ -225,8 +225,11 @@ cmd_chromium() {
   echo "chromium: installed /usr/bin/chromium"
 }
 
-case ${1:-} in
-  up|down|env|reset) set_profile "${2:-}"; "cmd_$1" ;;
-  chromium) cmd_chromium ;;
-  *) echo "usage: $0 up|down|env|reset run|test   |   $0 chromium" >&2; exit 2 ;;
-esac
+# tools/cluster.sh sources this file for its helpers; only a direct run dispatches.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case ${1:-} in
+    up|down|env|reset) set_profile "${2:-}"; "cmd_$1" ;;
+    chromium) cmd_chromium ;;
+    *) echo "usage: $0 up|down|env|reset run|test   |   $0 chromium" >&2; exit 2 ;;
+  esac
+fi

@@ -14,11 +14,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"market/internal/config"
 	"market/internal/db"
 	"market/internal/testenv"
 )
 
-// /readyz tells anyone only which component is down; why it is down (a
+// /readyz tells anyone only which component is down (and which instance
+// answered, to see a load balancer's choice); why it is down (a
 // driver's error, with addresses and user names) goes to the log and the
 // market_dependency_up gauge.
 func TestReadyzNamesTheComponentThatIsDownAndLogsWhy(t *testing.T) {
@@ -40,7 +42,8 @@ func TestReadyzNamesTheComponentThatIsDownAndLogsWhy(t *testing.T) {
 
 	var logged bytes.Buffer
 	reg := prometheus.NewRegistry()
-	s := &Server{Deps: Deps{Log: slog.New(slog.NewTextHandler(&logged, nil)), Pool: pool, Redis: rdb}, metrics: newHTTPMetrics(reg)}
+	s := &Server{Deps: Deps{Log: slog.New(slog.NewTextHandler(&logged, nil)), Pool: pool, Redis: rdb,
+		Config: config.Config{Instance: "app-7"}}, metrics: newHTTPMetrics(reg)}
 	ready := func() (int, map[string]string, string) {
 		t.Helper()
 		rec := newRecorder()
@@ -59,10 +62,10 @@ func TestReadyzNamesTheComponentThatIsDownAndLogsWhy(t *testing.T) {
 		wantStatus int
 		want       map[string]string
 	}{
-		{"both up", true, true, http.StatusOK, map[string]string{"status": "ok", "postgres": "ok", "redis": "ok"}},
-		{"PostgreSQL down", false, true, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "postgres": "down", "redis": "ok"}},
-		{"Redis down", true, false, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "postgres": "ok", "redis": "down"}},
-		{"both down", false, false, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "postgres": "down", "redis": "down"}},
+		{"both up", true, true, http.StatusOK, map[string]string{"status": "ok", "instance": "app-7", "postgres": "ok", "redis": "ok"}},
+		{"PostgreSQL down", false, true, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "instance": "app-7", "postgres": "down", "redis": "ok"}},
+		{"Redis down", true, false, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "instance": "app-7", "postgres": "ok", "redis": "down"}},
+		{"both down", false, false, http.StatusServiceUnavailable, map[string]string{"status": "not_ready", "instance": "app-7", "postgres": "down", "redis": "down"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"market/internal/config"
 	"market/internal/coupon"
 	"market/internal/db"
+	"market/internal/redisdb"
 	"market/internal/reqctx"
 	"market/web"
 )
@@ -63,7 +64,8 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 		return err
 	}
 	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler), Flush: coupon.FlushOptions{
-		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle},
+		Wait: redisdb.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout}})
 	env := &claimsEnv{pool: pool, rdb: rdb, made: &benchCampaigns{svc: svc, stripes: *stripes}, concurrency: *concurrency}
 	defer func() { err = errors.Join(err, env.made.cleanup(context.WithoutCancel(ctx), pool, rdb)) }()
 

@@ -57,7 +57,8 @@ func claimsServer(ctx context.Context, log *slog.Logger, cfg config.Config, args
 	defer rdb.Close()
 	reg := prometheus.NewRegistry()
 	svc := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
-		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle}})
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle},
+		Wait: redisdb.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout}})
 	var background sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBackground(); background.Wait() }()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,10 @@ type Config struct {
 
 	Addr        string
 	MetricsAddr string
+	// Instance names this process in /readyz (INSTANCE_NAME; hostname:port
+	// of ADDR by default), so that behind a load balancer anyone can see
+	// which instance answered.
+	Instance string
 
 	DatabaseURL string
 	// DatabaseReadURL names a streaming replica of DatabaseURL for the
@@ -48,6 +54,11 @@ type Config struct {
 
 	RedisURL   string   // one node
 	RedisAddrs []string // a Redis Cluster's seed addresses; wins over RedisURL
+	// A claim is answered "claimed" only once this many replicas of its
+	// Redis node hold it (WAIT, within RedisWaitTimeout): 1 on a Cluster, 0
+	// on one node by default (docs/COUPONS.md, Replicas).
+	RedisWaitReplicas int
+	RedisWaitTimeout  time.Duration
 
 	SessionSecret string
 	SecureCookies bool
@@ -119,6 +130,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		LogLevel:                e.level("LOG_LEVEL", slog.LevelInfo),
 		Addr:                    e.str("ADDR", "localhost:8080"),
 		MetricsAddr:             e.str("METRICS_ADDR", "127.0.0.1:9090"),
+		Instance:                e.str("INSTANCE_NAME", ""),
 		DatabaseURL:             e.str("DATABASE_URL", DefaultDatabaseURL),
 		DatabaseReadURL:         e.str("DATABASE_READ_URL", ""),
 		ReadYourWritesWait:      e.duration("READ_YOUR_WRITES_WAIT", 100*time.Millisecond),
@@ -126,6 +138,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		ReplicaProbeInterval:    e.duration("REPLICA_PROBE_INTERVAL", 250*time.Millisecond),
 		RedisURL:                e.str("REDIS_URL", DefaultRedisURL),
 		RedisAddrs:              e.list("REDIS_CLUSTER_ADDRS"),
+		RedisWaitReplicas:       e.int("REDIS_WAIT_REPLICAS", -1),
+		RedisWaitTimeout:        e.duration("REDIS_WAIT_TIMEOUT", 200*time.Millisecond),
 		SessionSecret:           e.str("SESSION_SECRET", ""),
 		SecureCookies:           e.bool("SECURE_COOKIES", false),
 		InsecureCookies:         e.bool("ALLOW_INSECURE_COOKIES", false),
@@ -158,6 +172,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if e.err != nil {
 		return Config{}, e.err
+	}
+	if c.RedisWaitReplicas == -1 {
+		c.RedisWaitReplicas = 0
+		if len(c.RedisAddrs) > 0 {
+			c.RedisWaitReplicas = 1
+		}
+	}
+	if c.Instance == "" {
+		c.Instance = defaultInstance(c.Addr)
 	}
 	if !c.Production {
 		if c.SessionSecret == "" {
@@ -207,6 +230,13 @@ func (c Config) validate() error {
 	if c.FlushBatch < 1 || c.FlushBatch > 10000 {
 		errs = append(errs, errors.New("FLUSH_BATCH must be between 1 and 10000"))
 	}
+	if c.RedisWaitReplicas < 0 || c.RedisWaitReplicas > 16 {
+		errs = append(errs, errors.New("REDIS_WAIT_REPLICAS must be between 0 and 16"))
+	}
+	// The connection's own read timeout (1 s, docs/README) must outlast WAIT.
+	if c.RedisWaitReplicas > 0 && (c.RedisWaitTimeout < time.Millisecond || c.RedisWaitTimeout > 800*time.Millisecond) {
+		errs = append(errs, errors.New("REDIS_WAIT_TIMEOUT must be between 1ms and 800ms"))
+	}
 	if c.LiveMaxStreams < 1 {
 		errs = append(errs, errors.New("LIVE_MAX_STREAMS must be at least 1"))
 	}
@@ -223,6 +253,19 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("COUPON_SYNC_INTERVAL must be at least 10ms"))
 	}
 	return errors.Join(errs...)
+}
+
+// defaultInstance is the host's name and ADDR's port: unique per process on
+// one machine, and the same across restarts.
+func defaultInstance(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil && port != "" {
+		return net.JoinHostPort(host, port)
+	}
+	return host
 }
 
 // env collects the first parse error so FromEnv reads as a plain list.

@@ -94,3 +94,52 @@ func TestTheWaitingRoomIsOffByDefaultAndTakesFractionalRates(t *testing.T) {
 		}
 	}
 }
+
+// A Cluster waits for one replica per claim unless told otherwise; one node
+// has none to wait for. The instance name defaults to host and port.
+func TestClusterClaimsWaitForAReplicaByDefault(t *testing.T) {
+	tests := []struct {
+		name         string
+		env          map[string]string
+		wantReplicas int
+		wantErr      string
+	}{
+		{"one node", nil, 0, ""},
+		{"cluster", map[string]string{"REDIS_CLUSTER_ADDRS": "127.0.0.1:7001,127.0.0.1:7002"}, 1, ""},
+		{"cluster, told not to wait", map[string]string{"REDIS_CLUSTER_ADDRS": "127.0.0.1:7001", "REDIS_WAIT_REPLICAS": "0"}, 0, ""},
+		{"one node with a replica", map[string]string{"REDIS_WAIT_REPLICAS": "1"}, 1, ""},
+		{"negative", map[string]string{"REDIS_WAIT_REPLICAS": "-2"}, 0, "REDIS_WAIT_REPLICAS"},
+		{"a timeout past the read timeout", map[string]string{"REDIS_WAIT_REPLICAS": "1", "REDIS_WAIT_TIMEOUT": "2s"}, 0, "REDIS_WAIT_TIMEOUT"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(envOf(tc.env))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.RedisWaitReplicas != tc.wantReplicas {
+				t.Fatalf("RedisWaitReplicas %d, want %d", c.RedisWaitReplicas, tc.wantReplicas)
+			}
+		})
+	}
+}
+
+func TestTheInstanceIsNamedByHostAndPortUnlessNamed(t *testing.T) {
+	c, err := FromEnv(envOf(map[string]string{"ADDR": "127.0.0.1:8081"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(c.Instance, ":8081") || len(c.Instance) <= len(":8081") {
+		t.Fatalf("default instance %q, want hostname:8081", c.Instance)
+	}
+	c, err = FromEnv(envOf(map[string]string{"ADDR": "127.0.0.1:8081", "INSTANCE_NAME": "app1"}))
+	if err != nil || c.Instance != "app1" {
+		t.Fatalf("instance %q, %v; want app1", c.Instance, err)
+	}
+}

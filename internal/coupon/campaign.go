@@ -140,6 +140,9 @@ type Options struct {
 	Now func() time.Time
 	// Live bounds the remaining-count streams (live.go).
 	Live LiveOptions
+	// Wait: a claim is answered "claimed" only once this many replicas of
+	// its Redis primary hold it (REDIS_WAIT_REPLICAS; batch.go).
+	Wait redisdb.Wait
 }
 
 // Service is the coupons domain.
@@ -158,7 +161,10 @@ type Service struct {
 	// borrows: stripeRef → *borrowFlight, the move to that stripe in progress.
 	stripeCounts sync.Map
 	borrows      sync.Map
-	live         *hub // remaining counts for watchers (live.go)
+	// waitPipes: *redis.Client of a primary → its *redisdb.Pipe ending in
+	// WAIT (Options.Wait).
+	waitPipes sync.Map
+	live      *hub // remaining counts for watchers (live.go)
 }
 
 // NewService builds the service. Start the flusher with RunFlusher.

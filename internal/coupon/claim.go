@@ -12,6 +12,7 @@ import (
 
 	"market/internal/db"
 	"market/internal/errs"
+	"market/internal/redisdb"
 )
 
 // soldOutMemo is how long a campaign seen sold out is answered from memory,
@@ -27,9 +28,12 @@ const soldOutMemo = 2 * time.Second
 func (s *Service) Claim(ctx context.Context, campaignID, userID int64) (Outcome, error) {
 	start := time.Now()
 	o, err := s.claim(ctx, campaignID, userID)
-	if err == nil {
+	switch {
+	case err == nil:
 		s.m.claims.WithLabelValues(string(o.Result)).Inc()
 		s.m.claimSeconds.Observe(time.Since(start).Seconds())
+	case errors.Is(err, redisdb.ErrNotReplicated):
+		s.m.claims.WithLabelValues("unconfirmed").Inc()
 	}
 	return o, err
 }

@@ -283,7 +283,7 @@ func (s *Service) finishMoves(ctx context.Context, id int64, st []stripeState, a
 // units then.
 func (s *Service) give(ctx context.Context, id int64, k int, gen string, m move) error {
 	bk := stripeKeys(id, m.to, k)
-	v, err := giveScript.Run(ctx, s.rdb, []string{bk.meta, bk.stock, bk.in}, gen, m.id, m.n).Slice()
+	v, err := s.runMove(ctx, giveScript, []string{bk.meta, bk.stock, bk.in}, gen, m.id, m.n)
 	if err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func (s *Service) give(ctx context.Context, id int64, k int, gen string, m move)
 func (s *Service) take(ctx context.Context, id int64, k int, gen string, from, to int, most int64) (move, error) {
 	m := move{id: newToken(), from: from, to: to}
 	lk := stripeKeys(id, from, k)
-	v, err := takeScript.Run(ctx, s.rdb, []string{lk.meta, lk.stock, lk.out}, gen, m.id, to, most).Slice()
+	v, err := s.runMove(ctx, takeScript, []string{lk.meta, lk.stock, lk.out}, gen, m.id, to, most)
 	if err != nil {
 		return move{}, err
 	}
@@ -308,6 +308,26 @@ func (s *Service) take(ctx context.Context, id int64, k int, gen string, from, t
 	}
 	m.n = o.Remaining
 	return m, nil
+}
+
+// runMove runs one half of a move. When claims wait for replicas
+// (Options.Wait), so does a move: a take that a failover lost must not be
+// given (its units would exist twice), nor a give forgotten by the lender
+// before its replica holds it. Not acknowledged in time, the half is in its
+// primary and on record, and the sync finishes the move (finishMoves).
+func (s *Service) runMove(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]any, error) {
+	if s.opts.Wait.Replicas == 0 {
+		return script.Run(ctx, s.rdb, keys, args...).Slice()
+	}
+	pipe, err := s.claimPipe(ctx, keys[0])
+	if err != nil {
+		return nil, err
+	}
+	var cmd *redis.Cmd
+	if err := pipe.Do(ctx, func(p redis.Pipeliner) { cmd = script.Eval(context.Background(), p, keys, args...) }); err != nil {
+		return nil, err
+	}
+	return cmd.Slice()
 }
 
 func newToken() string {
