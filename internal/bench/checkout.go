@@ -150,8 +150,8 @@ func checkoutStrategies(ctx context.Context, cfg config.Config, app, admin *pgxp
 	if err := sample("before"); err != nil {
 		return nil, nil, err
 	}
-	fmt.Printf("%-12s %-7s %8s %7s %8s %5s %5s %9s %6s %9s %9s %8s\n", "strategy", "catalog", "orders/s", "placed", "sold-out",
-		"503", "5xx", "transport", "wrong", "p50", "p99", "retries")
+	fmt.Printf("%-12s %-7s %8s %7s %8s %5s %5s %9s %6s %9s %9s %8s %10s %10s\n", "strategy", "catalog", "orders/s", "placed", "sold-out",
+		"503", "5xx", "transport", "wrong", "p50", "p99", "retries", "cpu/order", "pg cpu/ord")
 	hot := map[string]float64{}
 	var problems []string
 	for i, strategy := range f.strategies {
@@ -182,9 +182,10 @@ func checkoutStrategies(ctx context.Context, cfg config.Config, app, admin *pgxp
 			} else {
 				hot[strategy] = r.rate
 			}
-			fmt.Printf("%-12s %-7s %8.0f %7d %8d %5d %5d %9d %6d %9s %9s %8d\n", strategy, name, r.rate, r.count[coPlaced], r.count[coSoldOut],
+			fmt.Printf("%-12s %-7s %8.0f %7d %8d %5d %5d %9d %6d %9s %9s %8d %10s %10s\n", strategy, name, r.rate, r.count[coPlaced], r.count[coSoldOut],
 				r.count[coBusy], r.count[coServerError], r.count[coTransport], r.count[coWrong],
-				r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.retries)
+				r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.retries,
+				r.cpuSelf.Round(time.Microsecond), r.cpuServer.Round(time.Microsecond))
 			for _, p := range r.problems {
 				problems = append(problems, strategy+" "+name+": "+p)
 			}

@@ -45,7 +45,10 @@ type runResult struct {
 	first    [coAnswerKinds]string // the first answer of each kind, as an example
 	p50, p99 time.Duration
 	retries  int64
-	problems []string // each failed check in words; any one fails the bench
+	// CPU per placed order during the run: this process (shop and load
+	// generator) and the PostgreSQL server.
+	cpuSelf, cpuServer time.Duration
+	problems           []string // each failed check in words; any one fails the bench
 }
 
 // checkoutCrowd is what one run seeded: products, and buyers with one unit
@@ -71,8 +74,13 @@ func checkoutRun(ctx context.Context, admin *pgxpool.Pool, svc *order.Service, h
 		return runResult{}, err
 	}
 	retriesBefore := svc.Retries()
+	cpu := startCPU(ctx, admin)
 	res, soldOutOf := driveCheckoutCrowd(ctx, svc, h, crowd, f.concurrency)
+	self, server := cpu.stop(ctx)
 	res.retries = svc.Retries() - retriesBefore
+	if n := res.count[coPlaced]; n > 0 {
+		res.cpuSelf, res.cpuServer = self/time.Duration(n), server/time.Duration(n)
+	}
 	for o := coBusy; o < coAnswerKinds; o++ {
 		if res.count[o] > 0 {
 			res.problems = append(res.problems, fmt.Sprintf("%d %s (first: %s)", res.count[o], coAnswerNames[o], res.first[o]))

@@ -164,20 +164,8 @@ func (c *child) peakRSS() int64 {
 
 // cpuTime is the CPU the child has used so far (user + system).
 func (c *child) cpuTime() time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces:
-	// state is field 3, utime 14 and stime 15, in clock ticks (100 a second on Linux).
-	_, rest, ok := strings.Cut(string(b), ") ")
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
-	}
-	user, _ := strconv.ParseInt(f[11], 10, 64)
-	sys, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(user+sys) * 10 * time.Millisecond
+	t, _ := procCPU(c.cmd.Process.Pid)
+	return t
 }
 
 // selfCPU is this process's CPU so far (the load generator's, during a storm).
