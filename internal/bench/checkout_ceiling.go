@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -31,8 +32,11 @@ type stockCeiling struct {
 	script  string
 	clients int32
 	secs    int
+	admin   *pgxpool.Pool
 	labels  []string
 	tps     []float64
+	// CPU per transaction of each sample: the server's and pgbench's own.
+	serverCPU, clientCPU []time.Duration
 }
 
 // newStockCeiling finds pgbench and creates the hot row it updates, with clients
@@ -67,7 +71,7 @@ func newStockCeiling(ctx context.Context, admin *pgxpool.Pool, dbURL, run string
 	threads := min(2, clients)
 	args := []string{"-n", "-c", strconv.Itoa(int(clients)), "-j", strconv.Itoa(int(threads)), "-T", strconv.Itoa(secs),
 		"-D", "id=" + strconv.FormatInt(id, 10), "-f", script, libpqURL}
-	return &stockCeiling{bin: bin, args: args, script: script, clients: clients, secs: secs}, nil
+	return &stockCeiling{bin: bin, args: args, script: script, clients: clients, secs: secs, admin: admin}, nil
 }
 
 // withoutPoolParams drops pgx's pool_* settings from the URL, which libpq
@@ -87,21 +91,34 @@ func withoutPoolParams(dbURL string) (string, error) {
 	return u.String(), nil
 }
 
-// sample runs pgbench once and keeps its tps under label.
+// sample runs pgbench once and keeps its tps and CPU per transaction under
+// label.
 func (c *stockCeiling) sample(ctx context.Context, label string) error {
-	out, err := exec.CommandContext(ctx, c.bin, c.args...).CombinedOutput()
+	before := serverCPU(ctx, c.admin)
+	cmd := exec.CommandContext(ctx, c.bin, c.args...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pgbench ceiling (%s): %v: %s", label, err, out)
 	}
+	time.Sleep(100 * time.Millisecond) // the postmaster reaps pgbench's backends, adding their CPU to its own
+	server := serverCPU(ctx, c.admin) - before
 	m := regexp.MustCompile(`tps = ([0-9.]+)`).FindSubmatch(out)
-	if m == nil {
+	n := regexp.MustCompile(`transactions actually processed: ([0-9]+)`).FindSubmatch(out)
+	if m == nil || n == nil {
 		return fmt.Errorf("pgbench ceiling (%s): no tps in its output: %s", label, out)
 	}
 	tps, err := strconv.ParseFloat(string(m[1]), 64)
 	if err != nil {
 		return err
 	}
+	txs, err := strconv.ParseInt(string(n[1]), 10, 64)
+	if err != nil || txs == 0 {
+		return fmt.Errorf("pgbench ceiling (%s): %d transactions (%v)", label, txs, err)
+	}
+	client := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	c.labels, c.tps = append(c.labels, label), append(c.tps, tps)
+	c.serverCPU = append(c.serverCPU, server/time.Duration(txs))
+	c.clientCPU = append(c.clientCPU, client/time.Duration(txs))
 	return nil
 }
 
@@ -122,13 +139,16 @@ func (c *stockCeiling) median() float64 {
 func (c *stockCeiling) report(strategies []string, hot map[string]float64) {
 	fmt.Printf("\n$ pgbench %s   # script: %s", strings.Join(c.args, " "), stockCeilingScript)
 	parts := make([]string, len(c.tps))
+	cpu := make([]string, len(c.tps))
 	for i, t := range c.tps {
 		parts[i] = fmt.Sprintf("%s %.0f", c.labels[i], t)
+		cpu[i] = fmt.Sprintf("%s %s + %s", c.labels[i], c.serverCPU[i].Round(time.Microsecond), c.clientCPU[i].Round(time.Microsecond))
 	}
 	lo, hi, med := slices.Min(c.tps), slices.Max(c.tps), c.median()
 	fmt.Printf("pgbench ceiling (guarded UPDATE of one hot row, %d clients = serve's pool, %d s a sample): %s tps\n",
 		c.clients, c.secs, strings.Join(parts, ", "))
 	fmt.Printf("ceiling median %.0f tps, spread %.0f–%.0f tps (%.0f%% of the median)\n", med, lo, hi, 100*(hi-lo)/med)
+	fmt.Printf("pgbench CPU per transaction, the server's + pgbench's: %s\n", strings.Join(cpu, ", "))
 	for _, s := range strategies {
 		r := hot[s]
 		verdict := "met"

@@ -164,8 +164,8 @@ func (c *child) peakRSS() int64 {
 
 // cpuTime is the CPU the child has used so far (user + system).
 func (c *child) cpuTime() time.Duration {
-	t, _ := procCPU(c.cmd.Process.Pid)
-	return t
+	st, _ := procStat(c.cmd.Process.Pid)
+	return st.cpu
 }
 
 // selfCPU is this process's CPU so far (the load generator's, during a storm).
