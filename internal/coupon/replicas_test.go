@@ -3,6 +3,7 @@ package coupon_test
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -107,4 +108,48 @@ func heldOnReplica(t *testing.T, replica *testenv.RedisServer, key string, user 
 		t.Fatal(err)
 	}
 	return held.Val()
+}
+
+// A striped campaign's stock moves go through the same waiting pipelines as
+// claims (a take that a failover lost must not have been given). Under uneven
+// demand on a Cluster with a replica per primary, the stripes borrow through
+// them (90 claims need 30 units moved to stripe 0), every coupon is issued
+// once, and each stripe's replica ends with its primary's stock. Replication
+// would catch up without WAIT too: this proves the waited path works, not
+// that it waits.
+func TestStripeMovesWaitForTheirReplicas(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	pool := testenv.DB(t)
+	cluster := testenv.StartClusterWith(t, testenv.ClusterOptions{Replicas: 1})
+	cc := cluster.Client(t)
+	s := coupon.NewService(pool, cc, coupon.Options{Flush: fastFlush, Wait: redisdb.Wait{Replicas: 1, Timeout: time.Second}})
+	startFlusher(t, s)
+	shoppers := skewed(t, pool, 3, []int{120, 20, 10}, rand.New(rand.NewPCG(uint64(seed), 2)))
+	const total = 90
+	id := stripedCampaign(t, s, total, 3)
+	winners, results, failures := storm(t, s, id, shoppers, 0)
+	if failures != 0 || len(winners) != total || results[coupon.Claimed] != total {
+		t.Fatalf("claimed %d (%d shoppers), want %d; failures %d, results %v", results[coupon.Claimed], len(winners), total, failures, results)
+	}
+	waitPersisted(t, pool, id, total, 20*time.Second)
+	checkPersisted(t, pool, id, winners, total)
+	for stripe := range 3 {
+		key := coupon.StockKey(id, stripe, 3)
+		primary, replica := cluster.Shard(t, key)
+		if replica == nil {
+			t.Fatalf("stripe %d: its primary %s has no replica in sync", stripe, primary.Addr)
+		}
+		pipe := replica.Client().Pipeline()
+		pipe.ReadOnly(t.Context())
+		onReplica := pipe.Get(t.Context(), key)
+		if _, err := pipe.Exec(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		onPrimary, err := primary.Client().Get(t.Context(), key).Result()
+		if err != nil || onReplica.Val() != onPrimary {
+			t.Errorf("stripe %d: stock %q on the replica, %q on the primary (%v)", stripe, onReplica.Val(), onPrimary, err)
+		}
+	}
+	consistent(t, pool, s)
 }
