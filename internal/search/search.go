@@ -261,9 +261,10 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	// that is all, the page is among them.
 	r.after = after
 	byPrice := r.sort == SortPriceAsc || r.sort == SortPriceDesc
-	if kw.most < 0 || tier == 0 && !byPrice && kw.least > sortCap && !r.filtered() {
+	if !byPrice && (kw.most < 0 || tier == 0 && kw.least > sortCap && !r.filtered()) {
 		// A prefix of more words than maxLexemes, or one word that
 		// search_words proves held by more than sortCap: too many to sort.
+		// (By price the sample still bounds the page, below.)
 		return r.walkOn(ctx, kw, tier, after, rows)
 	}
 	sample, n, err := r.matches(ctx, kw, tier, tier == 1, sortCap+1)
