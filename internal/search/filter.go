@@ -229,7 +229,7 @@ type cursor struct {
 	tier  int   // relevance only: 1 the name or brand holds the words, 2 only the description
 	key   int64 // price, popularity, or created_at in µs
 	id    int64
-	total int64 // CountCap+1 when capped
+	total int64 // the first page's count of matches, up to sortCap+1
 }
 
 // totalOr is the cursor's total, or n on the first page (no cursor).
@@ -275,7 +275,7 @@ func decodeCursor(s string, want Sort) (cursor, error) {
 	}
 	c := cursor{sort: want, tier: int(n[0]), key: n[1], id: n[2], total: n[3]}
 	tiered := want == SortRelevance
-	if c.id <= 0 || c.total < 0 || c.total > CountCap+1 || (tiered && c.tier != 1 && c.tier != 2) || (!tiered && c.tier != 0) {
+	if c.id <= 0 || c.total < 0 || c.total > sortCap+1 || (tiered && c.tier != 1 && c.tier != 2) || (!tiered && c.tier != 0) {
 		return cursor{}, errBadCursor
 	}
 	return c, nil

@@ -161,6 +161,7 @@ type request struct {
 	sort  Sort
 	args  db.WalkPopularParams // the filters
 	after *cursor              // nil on the first page
+	broad bool                 // a keyword with more than sortCap matches
 }
 
 // row is a result with its keyset position.
@@ -197,26 +198,35 @@ func (r request) browse(ctx context.Context) ([]row, int64, error) {
 // takes its two tiers in turn (products whose name or brand holds every
 // word, then the rest), the most popular first within each.
 func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) {
+	// The first read takes every match when there are few enough to sort,
+	// which saves a walk and a second reading of the words' postings. One
+	// word (or a prefix of many) that more than sortCap products hold
+	// usually keeps more than that under filters too: it is only counted.
+	limit := int64(sortCap)
+	if kw.least > sortCap || kw.most < 0 {
+		limit = CountCap
+	}
 	total := r.after.totalOr(-1) // -1: not counted yet
 	if total < 0 && kw.least > CountCap && !r.filtered() {
-		total = CountCap + 1
+		total = CountCap + 1 // search_words proves it
 	}
-	if total <= CountCap {
-		rows, n, err := r.matches(ctx, kw, 0, false, CountCap+1)
+	if total <= limit {
+		rows, n, err := r.matches(ctx, kw, 0, false, int32(limit+1))
 		switch {
 		case err != nil:
 			return nil, 0, err
-		case total < 0 && n <= CountCap: // the first page: n is every match
+		case total < 0 && n <= limit: // the first page: n is every match
 			return rows, n, nil
-		case total >= 0 && len(rows) > 0 && n <= CountCap: // a later page, still all at hand
+		case total >= 0 && len(rows) > 0 && n <= limit: // a later page, still all at hand
 			return rows, total, nil
 		case total < 0:
 			total = n
 		}
 		// Else products were added since the first page and the matches
-		// outgrew the cap (or the page came back empty, which says nothing
-		// of the matches not read): page through the index instead.
+		// outgrew the limit (or the page came back empty, which says
+		// nothing of the matches not read): page through the index instead.
 	}
+	r.broad = total > sortCap || kw.least > sortCap && !r.filtered()
 	if r.sort != SortRelevance {
 		rows, err := r.walkOrSort(ctx, kw, 0, r.after)
 		return rows, total, err
@@ -232,7 +242,7 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 		switch {
 		case tier == 1 && kw.titles == 0:
 			continue // no name or brand holds every word
-		case tier == 1 && kw.titles > 0 && kw.titles <= CountCap:
+		case tier == 1 && kw.titles > 0 && kw.titles <= sortCap:
 			r := r
 			r.after = after
 			rows, _, err = r.matches(ctx, kw, 1, true, 0) // few enough to sort
@@ -261,9 +271,9 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	// that is all, the page is among them.
 	r.after = after
 	byPrice := r.sort == SortPriceAsc || r.sort == SortPriceDesc
-	if !byPrice && (kw.most < 0 || tier == 0 && kw.least > sortCap && !r.filtered()) {
-		// A prefix of more words than maxLexemes, or one word that
-		// search_words proves held by more than sortCap: too many to sort.
+	if !byPrice && (kw.most < 0 || tier == 0 && r.broad) {
+		// A prefix of more words than maxLexemes, or more than sortCap
+		// matches counted: too many to sort.
 		// (By price the sample still bounds the page, below.)
 		return r.walkOn(ctx, kw, tier, after, rows)
 	}

@@ -459,11 +459,12 @@ func FuzzWordsAndLexemesAreAlwaysSafe(f *testing.F) {
 
 // TestKeywordSearchIsExactInEveryOrder walks every page of keyword searches
 // in every order and compares them with one plain ORDER BY over all
-// matches, for each way a page is served: a rare word (all its matches
-// sorted at once), a common word (over CountCap matches: a walk of the
-// order's index), and a word with over CountCap matches that all sit at the
-// far end of the order (the walk gives up and they are sorted) — the same
-// rows in the same order either way, no repeats, no gaps, the right total.
+// matches, for each way a page is served: a rare word and a word with up to
+// sortCap matches (all its matches sorted at once), a common word (over
+// sortCap matches: a walk of the order's index), and a word with over
+// sortCap matches that all sit at the far end of the order (the walk gives
+// up and they are sorted) — the same rows in the same order either way, no
+// repeats, no gaps, the right total.
 func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 	pool := catalogDB(t, 20_000)
 	tp, rec := traced(t, pool)
@@ -474,17 +475,19 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		}
 		return n
 	}
-	var common, rare string
-	for _, w := range []string{"pro", "black", "wireless", "pine", "petal", "echo", "lane", "field", "brew", "mono"} {
+	var common, medium, rare string
+	for _, w := range []string{"free", "gift", "pro", "black", "wireless", "pine", "petal", "echo", "lane", "field", "brew", "mono"} {
 		switch n := count(w); {
-		case common == "" && n > CountCap:
+		case common == "" && n > sortCap:
 			common = w
+		case medium == "" && n > CountCap && n <= sortCap:
+			medium = w
 		case rare == "" && n > 2*PageSize && n < CountCap:
 			rare = w
 		}
 	}
-	if common == "" || rare == "" {
-		t.Fatalf("the generated catalogue has no common (%q) or rare (%q) word", common, rare)
+	if common == "" || medium == "" || rare == "" {
+		t.Fatalf("the generated catalogue has no common (%q), medium (%q) or rare (%q) word", common, medium, rare)
 	}
 	// 3,100 products called Zephyr (more than sortCap), all cheaper than
 	// anything else: sorted by price from the top, a walk meets none of them
@@ -533,12 +536,16 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: rare, sort: SortPopular, first: []string{"KeywordWords", "KeywordMatches"}},
 		{q: rare, sort: SortPriceDesc, first: []string{"KeywordWords", "KeywordMatches"}},
 		{q: rare, sort: SortRelevance, first: []string{"KeywordWords", "KeywordMatches"}},
-		// One word that search_words says over CountCap products hold: no count.
-		// From the cheapest and the newest, the walk meets the Zephyrs first,
-		// too many to read past: the word's few thousand matches are sorted.
-		{q: common, sort: SortPriceAsc, first: []string{"KeywordWords", "WalkPriceAsc", "KeywordMatches"}},
+		// Over CountCap matches ("1,000+") but few enough to sort at once.
+		{q: medium, sort: SortPriceAsc, first: []string{"KeywordWords", "KeywordMatches"}},
+		{q: medium, sort: SortRelevance, first: []string{"KeywordWords", "KeywordMatches"}},
+		// One word that search_words says over sortCap products hold: no count.
+		// From the cheapest and the newest, the walk meets the Zephyrs first:
+		// by price, any sortCap matches bound the page's price; by date, the
+		// walk goes on past them.
+		{q: common, sort: SortPriceAsc, first: []string{"KeywordWords", "WalkPriceAsc", "KeywordMatches", "KeywordMatches"}},
 		{q: common, sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc"}},
-		{q: common, sort: SortNewest, first: []string{"KeywordWords", "WalkNewest", "KeywordMatches"}},
+		{q: common, sort: SortNewest, first: []string{"KeywordWords", "WalkNewest", "WalkNewest"}},
 		{q: common, sort: SortRelevance, first: []string{"KeywordWords", "WalkPopular"}},
 		// With a filter it is counted first.
 		{q: common, sort: SortPopular, inStock: true, first: []string{"KeywordWords", "KeywordMatches", "WalkPopular"}},
