@@ -19,9 +19,10 @@ import (
 	"market/internal/replica"
 )
 
-// A keyword search walks its order's index only when more than CountCap
-// products match, so a walk that finds too few has met matches clustered
-// away from the start of the order. It reads walkRows rows of the index
+// A keyword search walks its order's index only when more products match
+// than its first read took (sortCap, or CountCap for one broad word), so a
+// walk that finds too few has met matches clustered away from the start of
+// the order. It reads walkRows rows of the index
 // first. Sorting all the matches instead costs about as much as reading
 // sortCost rows of the index per match (150,000 matches took 1.5 s here, a
 // walk of 50,000 rows 70 ms), so before sorting it walks on for as many
@@ -257,10 +258,11 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 	return out, total, nil
 }
 
-// walkOrSort fetches a page of a keyword with more than CountCap matches (in
-// one relevance tier when tier is not 0): by walking the order's index, or,
-// when its matches are too sparse along it, by sorting them (for the first
-// tier, from the index of names and brands, which holds fewer).
+// walkOrSort fetches a page of a keyword with more matches than its first
+// read took (in one relevance tier when tier is not 0): by walking the
+// order's index, or, when its matches are too sparse along it, by sorting
+// them (for the first tier, from the index of names and brands, which holds
+// fewer).
 func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cursor) ([]row, error) {
 	rows, err := r.walk(ctx, &kw, tier, after, walkRows)
 	if err != nil || len(rows) > PageSize {
