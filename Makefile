@@ -61,8 +61,10 @@ e2e-deps:
 ## test: isolated test servers, generated-code check, vet, go test -race, Playwright
 test: services-test e2e-deps check-generated vet test-go test-e2e
 
+# Four packages at a time: the tests wait on PostgreSQL and Redis as much as
+# they compute (2 cores here: 188-196 s against 246 s with the default two).
 test-go:
-	@eval "$$($(SERVICES) env test)" && $(GO) test -race -count=1 ./...
+	@eval "$$($(SERVICES) env test)" && $(GO) test -race -count=1 -p 4 ./...
 
 ## soak: the randomized coupon histories of internal/coupon for many seeds
 ## (HISTORY_SEEDS, default 100; HISTORY_SEED=S replays one)
