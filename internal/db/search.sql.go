@@ -20,6 +20,56 @@ func (q *Queries) CategoryIDBySlug(ctx context.Context, slug string) (int64, err
 	return id, err
 }
 
+const countByWalk = `-- name: CountByWalk :one
+SELECT count(*) FROM (
+    SELECT 1 FROM (
+        SELECT p.search FROM products p
+        WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
+          AND ($2::text IS NULL OR p.brand = $2::text)
+          AND ($3::bigint IS NULL OR p.price >= $3::bigint)
+          AND ($4::bigint IS NULL OR p.price <= $4::bigint)
+          AND (NOT $5::boolean OR p.in_stock)
+        ORDER BY p.price, p.id
+        LIMIT $6
+    ) w
+    WHERE w.search @@ ($7::text)::tsquery
+    LIMIT $8
+) m
+`
+
+type CountByWalkParams struct {
+	CategoryID *int64
+	Brand      *string
+	MinPrice   *int64
+	MaxPrice   *int64
+	InStock    bool
+	Walk       int32
+	Query      string
+	Cap        int32
+}
+
+// A keyword's matches with the filters, counted up to `cap` by walking the
+// index of prices (within the price range; the category or brand is its
+// equality key: products_{,cat_,brand_}price_idx) and checking each row's
+// words, reading at most `walk` rows. A keyword that most products hold
+// reaches `cap` within a few thousand rows, where the text index would
+// hand over every product that holds it (docs/SEARCH.md).
+func (q *Queries) CountByWalk(ctx context.Context, arg CountByWalkParams) (int64, error) {
+	row := q.db.QueryRow(ctx, countByWalk,
+		arg.CategoryID,
+		arg.Brand,
+		arg.MinPrice,
+		arg.MaxPrice,
+		arg.InStock,
+		arg.Walk,
+		arg.Query,
+		arg.Cap,
+	)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const countMatches = `-- name: CountMatches :one
 SELECT count(*) FROM (
     SELECT 1 FROM products p
@@ -190,7 +240,8 @@ const keywordWords = `-- name: KeywordWords :many
 
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(v.lexeme, '')::text AS lexeme,
        coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles,
-       coalesce(x.widest, 0)::bigint AS widest
+       coalesce(x.widest, 0)::bigint AS widest,
+       (SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = 'products'::regclass) AS catalogue
 FROM unnest($1::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
 CROSS JOIN LATERAL (SELECT CASE WHEN w.pos = cardinality($1::text[]) THEN s.stem || chr(1114111) ELSE s.stem END AS upto) r
@@ -213,12 +264,13 @@ type KeywordWordsParams struct {
 }
 
 type KeywordWordsRow struct {
-	Pos      int32
-	Stem     string
-	Lexeme   string
-	Products int64
-	Titles   int64
-	Widest   int64
+	Pos       int32
+	Stem      string
+	Lexeme    string
+	Products  int64
+	Titles    int64
+	Widest    int64
+	Catalogue int64
 }
 
 // Search's reads (docs/SEARCH.md).
@@ -243,6 +295,8 @@ type KeywordWordsRow struct {
 // `widest` is the most products any one of the word's lexemes is held by,
 // read over all of them (a lower bound of the word's matches). A stem no
 // product holds comes back with an empty lexeme; a stop word not at all.
+// `catalogue` is the planner's estimate of the number of products (0 when
+// not yet known), beside every row.
 // U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
 func (q *Queries) KeywordWords(ctx context.Context, arg KeywordWordsParams) ([]KeywordWordsRow, error) {
 	rows, err := q.db.Query(ctx, keywordWords, arg.Words, arg.MaxLexemes)
@@ -260,6 +314,7 @@ func (q *Queries) KeywordWords(ctx context.Context, arg KeywordWordsParams) ([]K
 			&i.Products,
 			&i.Titles,
 			&i.Widest,
+			&i.Catalogue,
 		); err != nil {
 			return nil, err
 		}

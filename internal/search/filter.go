@@ -144,8 +144,9 @@ type keyword struct {
 	// that number (0 unless it is one word, which this many products hold);
 	// titles is at least the number of matches in names and brands (-1: unknown).
 	most, least, titles int64
-	none                bool // no product holds some word
-	empty               bool // every word is a stop word
+	catalogue           int64 // about how many products there are (0: unknown)
+	none                bool  // no product holds some word
+	empty               bool  // every word is a stop word
 }
 
 // resolveKeyword turns the words' KeywordWords rows into a keyword: each
@@ -193,6 +194,9 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 		kw.least = 0
 	}
 	kw.all, kw.ab, kw.empty = strings.Join(all, " & "), strings.Join(ab, " & "), len(all) == 0
+	if len(terms) > 0 {
+		kw.catalogue = terms[0].Catalogue
+	}
 	return kw
 }
 

@@ -29,10 +29,17 @@ import (
 // rows as the sort would cost, or to the end when the matches are too many
 // to count (a prefix of many words). Up to sortCap matches are sorted
 // without that: reading them costs less than such a walk.
+//
+// Counting a filtered keyword that most products hold costs less by walking
+// the index of prices and checking each row's words (countWalk) than from the
+// text index, which hands over every product that holds it: a row read
+// costs about as much as postingsPerRow postings of the text index (a word
+// of 573,000 products: 122 ms from the index; a walk of 2,000 rows: 6 ms).
 const (
-	walkRows = 2_000
-	sortCost = 7
-	sortCap  = 3_000
+	walkRows       = 2_000
+	sortCost       = 7
+	sortCap        = 3_000
+	postingsPerRow = 11
 )
 
 // Service runs searches, on the pool reads chooses (a replica when one is
@@ -215,6 +222,16 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 	if total < 0 && kw.least > CountCap && !r.filtered() {
 		total = CountCap + 1 // search_words proves it
 	}
+	if walk := r.countWalk(kw, limit); total < 0 && walk > 0 {
+		n, err := r.q.CountByWalk(ctx, db.CountByWalkParams{CategoryID: r.args.CategoryID, Brand: r.args.Brand,
+			MinPrice: r.args.MinPrice, MaxPrice: r.args.MaxPrice, InStock: r.args.InStock, Walk: walk, Query: kw.all, Cap: CountCap + 1})
+		if err != nil {
+			return nil, 0, err
+		}
+		if n > CountCap {
+			total = n // else the walk met too few: the text index counts them
+		}
+	}
 	if total <= limit {
 		rows, n, err := r.matches(ctx, kw, 0, false, int32(limit+1))
 		switch {
@@ -328,6 +345,24 @@ func (r request) walkOn(ctx context.Context, kw keyword, tier int, after *cursor
 	r.after = after
 	rows, _, err := r.matches(ctx, kw, tier, tier == 1, 0)
 	return rows, err
+}
+
+// countWalk is how many rows a count by walking may read before the first
+// page of a filtered keyword is counted from the text index (0: not worth
+// trying). The walk pays when the keyword is dense: if its products are
+// spread evenly, CountCap+1 matches lie within catalogue/least times as
+// many rows, which must cost less than reading the keyword's postings. It
+// may read twice that, for a keyword thinner where the walk runs.
+func (r request) countWalk(kw keyword, limit int64) int32 {
+	if limit > CountCap || !r.filtered() || kw.least <= 0 || kw.catalogue <= 0 {
+		return 0 // counted with its page, unfiltered, or more than one word
+	}
+	rows := (CountCap + 1) * kw.catalogue / kw.least
+	postings := max(kw.most, kw.least) // a prefix of many words: at least its widest
+	if rows*postingsPerRow > postings {
+		return 0
+	}
+	return int32(min(2*rows, math.MaxInt32))
 }
 
 // filtered says whether the search has a filter besides its keyword.

@@ -22,9 +22,12 @@
 -- `widest` is the most products any one of the word's lexemes is held by,
 -- read over all of them (a lower bound of the word's matches). A stem no
 -- product holds comes back with an empty lexeme; a stop word not at all.
+-- `catalogue` is the planner's estimate of the number of products (0 when
+-- not yet known), beside every row.
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(v.lexeme, '')::text AS lexeme,
        coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles,
-       coalesce(x.widest, 0)::bigint AS widest
+       coalesce(x.widest, 0)::bigint AS widest,
+       (SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = 'products'::regclass) AS catalogue
 FROM unnest(sqlc.arg(words)::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
 -- U+10FFFF, the last code point, sorts after every letter a lexeme goes on with.
@@ -89,6 +92,28 @@ JOIN products p ON p.id = page.id
 JOIN categories c ON c.id = p.category_id
 JOIN product_stock s ON s.product_id = p.id
 ORDER BY page.tier, page.sort_key * @sign::bigint, page.id * @sign::bigint;
+
+-- name: CountByWalk :one
+-- A keyword's matches with the filters, counted up to `cap` by walking the
+-- index of prices (within the price range; the category or brand is its
+-- equality key: products_{,cat_,brand_}price_idx) and checking each row's
+-- words, reading at most `walk` rows. A keyword that most products hold
+-- reaches `cap` within a few thousand rows, where the text index would
+-- hand over every product that holds it (docs/SEARCH.md).
+SELECT count(*) FROM (
+    SELECT 1 FROM (
+        SELECT p.search FROM products p
+        WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
+          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
+          AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
+          AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
+          AND (NOT @in_stock::boolean OR p.in_stock)
+        ORDER BY p.price, p.id
+        LIMIT @walk
+    ) w
+    WHERE w.search @@ (@query::text)::tsquery
+    LIMIT @cap
+) m;
 
 -- name: CountMatches :one
 -- The matches of a search without a keyword, counted up to `cap`: an

@@ -103,11 +103,16 @@ func traced(t *testing.T, pool *pgxpool.Pool) (*pgxpool.Pool, *recorder) {
 // be the one it makes at a million rows.
 func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 	pool := catalogDB(t, 100_000)
+	if _, err := pool.Exec(t.Context(), `ANALYZE products`); err != nil { // as autovacuum would
+		t.Fatal(err)
+	}
 	tp, rec := traced(t, pool)
 	s := NewService(replica.PrimaryOnly(tp))
 	shapes := []Filter{
 		{Q: "wireless"}, {Q: "head"}, {Q: "robot vacuum", Sort: SortPriceAsc}, {Q: "pro", Category: "audio", Sort: SortNewest},
 		{Q: "camera", InStock: true, Sort: SortPopular},
+		// Words half the products hold: counted by walking the index of prices.
+		{Q: "free", InStock: true}, {Q: "free", Category: "audio", MinPrice: ptr[int64](10000), MaxPrice: ptr[int64](90000)},
 		{Category: "computers", MinPrice: ptr[int64](100000), MaxPrice: ptr[int64](500000), Sort: SortPriceAsc},
 		{Category: "kitchen", Sort: SortNewest}, {Category: "books", Sort: SortPopular},
 		{Brand: "Sonora", InStock: true, Sort: SortPriceAsc}, {Brand: "Kestrel", Sort: SortPriceDesc},
@@ -135,8 +140,9 @@ func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Release()
+	taken := rec.take()
 	checked := map[string]bool{}
-	for i, c := range rec.take() {
+	for i, c := range taken {
 		key := c.sql + fmt.Sprint(c.args)
 		if checked[key] || !strings.Contains(c.sql, "products") {
 			continue
@@ -152,8 +158,8 @@ func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 			}
 		}
 	}
-	if len(checked) < len(shapes) {
-		t.Fatalf("checked only %d queries", len(checked))
+	if walked := slices.Contains(names(taken), "CountByWalk"); len(checked) < len(shapes) || !walked {
+		t.Fatalf("checked only %d queries (a count by walking among them: %v)", len(checked), walked)
 	}
 }
 
@@ -163,7 +169,7 @@ func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 // candidates row by row.
 func equalityFilters(sql string, args []any) []string {
 	filtered := false
-	for _, name := range []string{"WalkPriceAsc", "WalkPriceDesc", "WalkNewest", "WalkPopular", "CountMatches"} {
+	for _, name := range []string{"WalkPriceAsc", "WalkPriceDesc", "WalkNewest", "WalkPopular", "CountMatches", "CountByWalk"} {
 		filtered = filtered || strings.HasPrefix(sql, "-- name: "+name+" ")
 	}
 	if !filtered || len(args) < 2 {
@@ -520,6 +526,10 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, 1, 1 FROM p`); err != nil {
 		t.Fatal(err)
 	}
+	// The planner's count of products, as autovacuum keeps it.
+	if _, err := pool.Exec(t.Context(), `ANALYZE products`); err != nil {
+		t.Fatal(err)
+	}
 	orders := map[Sort]string{
 		SortPriceAsc:  "p.price, p.id",
 		SortPriceDesc: "p.price DESC, p.id DESC",
@@ -531,6 +541,8 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		q, category string
 		sort        Sort
 		inStock     bool
+		minPrice    int64 // with maxPrice, a price range when not 0
+		maxPrice    int64
 		first       []string // the queries of the first page
 	}{
 		{q: rare, sort: SortPopular, first: []string{"KeywordWords", "KeywordMatches"}},
@@ -547,8 +559,10 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: common, sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc"}},
 		{q: common, sort: SortNewest, first: []string{"KeywordWords", "WalkNewest", "WalkNewest"}},
 		{q: common, sort: SortRelevance, first: []string{"KeywordWords", "WalkPopular"}},
-		// With a filter it is counted first.
+		// With a filter it is counted first (TestADenseKeywordIsCountedByWalking
+		// for a word nearly every product holds).
 		{q: common, sort: SortPopular, inStock: true, first: []string{"KeywordWords", "KeywordMatches", "WalkPopular"}},
+		{q: common, sort: SortNewest, minPrice: 10_000, maxPrice: 100_000},
 		{q: common[:2], category: "audio", sort: SortNewest},
 		// "ze" begins more words than are listed, the first of them rare and
 		// "zephyr" past them held by over CountCap products: still no count.
@@ -564,7 +578,8 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %s %s", tc.q, tc.category, tc.sort), func(t *testing.T) {
 			rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
 				WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2) AND (NOT $3 OR p.in_stock) AND $4::text <> ''
-				ORDER BY `+orders[tc.sort], prefixQuery(tc.q), tc.category, tc.inStock, prefixQueryAB(tc.q))
+				  AND ($5 = 0 OR p.price BETWEEN $5 AND $6)
+				ORDER BY `+orders[tc.sort], prefixQuery(tc.q), tc.category, tc.inStock, prefixQueryAB(tc.q), tc.minPrice, tc.maxPrice)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -573,6 +588,9 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := Filter{Q: tc.q, Category: tc.category, Sort: tc.sort, InStock: tc.inStock}
+			if tc.minPrice != 0 {
+				f.MinPrice, f.MaxPrice = &tc.minPrice, &tc.maxPrice
+			}
 			var got []int64
 			rec.take()
 			for pages := 0; ; pages++ {
@@ -599,6 +617,64 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 				t.Fatalf("got %d items, want %d; first difference at %d", len(got), len(want), firstDifference(got, want))
 			}
 		})
+	}
+}
+
+// TestADenseKeywordIsCountedByWalking: a filtered word that nearly every
+// product holds is counted by walking the index of prices, which finds
+// CountCap+1 matches within as many rows; when the walk meets too few (most
+// of them out of stock), the text index counts them exactly.
+func TestADenseKeywordIsCountedByWalking(t *testing.T) {
+	pool := catalogDB(t, 100)
+	if _, err := pool.Exec(t.Context(), `
+		WITH p AS (
+			INSERT INTO products (sku, name, brand, category_id, price, popularity)
+			SELECT 'QL-' || i, 'Quokka Lamp ' || i, 'Glowlab', (SELECT min(id) FROM categories), 1000 + i, i % 97
+			FROM generate_series(1, 12000) AS i RETURNING id, price)
+		INSERT INTO product_stock (product_id, stock, opening_stock)
+		SELECT id, (price % 20 = 0)::int, 1 FROM p`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), `ANALYZE products`); err != nil {
+		t.Fatal(err)
+	}
+	tp, rec := traced(t, pool)
+	s := NewService(replica.PrimaryOnly(tp))
+	lo, hi, inStock := int64(2_000), int64(11_000), true
+	for _, tc := range []struct {
+		f      Filter
+		ran    []string
+		total  int64
+		capped bool
+	}{
+		{Filter{Q: "quokka", MinPrice: &lo, MaxPrice: &hi, Sort: SortPopular}, []string{"KeywordWords", "CountByWalk", "WalkPopular"}, CountCap, true},
+		{Filter{Q: "quokka", InStock: inStock, Sort: SortPopular}, []string{"KeywordWords", "CountByWalk", "KeywordMatches"}, 600, false},
+	} {
+		rec.take()
+		p, err := s.Search(t.Context(), tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ran := names(rec.take()); !slices.Equal(ran, tc.ran) || p.Total != tc.total || p.Capped != tc.capped {
+			t.Fatalf("%+v: ran %v, total %d (capped %v); want %v, %d (%v)", tc.f, ran, p.Total, p.Capped, tc.ran, tc.total, tc.capped)
+		}
+		rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p WHERE p.name LIKE 'Quokka Lamp %'
+			AND ($1::bigint IS NULL OR p.price BETWEEN $1 AND $2) AND (NOT $3 OR p.in_stock)
+			ORDER BY p.popularity DESC, p.id DESC LIMIT $4`, tc.f.MinPrice, tc.f.MaxPrice, tc.f.InStock, PageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, it := range p.Items {
+			got = append(got, it.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%+v: the first page differs at %d", tc.f, firstDifference(got, want))
+		}
 	}
 }
 
