@@ -294,10 +294,12 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	// that is all, the page is among them.
 	r.after = after
 	byPrice := r.sort == SortPriceAsc || r.sort == SortPriceDesc
-	if !byPrice && (kw.most < 0 || tier == 0 && r.broad) {
+	if !byPrice && (kw.most < 0 && tier != 1 || tier == 0 && r.broad) {
 		// A prefix of more words than maxLexemes, or more than sortCap
-		// matches counted: too many to sort.
-		// (By price the sample still bounds the page, below.)
+		// matches counted: too many to sort. (By price the sample still
+		// bounds the page, below; relevance's first tier is read from the
+		// index of names and brands, which a prefix's words are seldom all
+		// in: "low" begins many words, and few names.)
 		return r.walkOn(ctx, kw, tier, after, rows)
 	}
 	sample, n, err := r.matches(ctx, kw, tier, tier == 1, sortCap+1)

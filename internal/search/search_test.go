@@ -567,6 +567,7 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		// "ze" begins more words than are listed, the first of them rare and
 		// "zephyr" past them held by over CountCap products: still no count.
 		{q: "ze", sort: SortNewest, first: []string{"KeywordWords", "WalkNewest"}},
+		{q: "ze", sort: SortRelevance}, // its first tier from the index of names and brands
 		// By price: the matches up to the price where any sortCap of them end a page.
 		{q: "zephyr", sort: SortPriceDesc, first: []string{"KeywordWords", "WalkPriceDesc", "KeywordMatches", "KeywordMatches"}},
 		// Few enough to sort: the walk meets none, so all of them are read.
