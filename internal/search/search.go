@@ -354,10 +354,12 @@ func (r request) walkOn(ctx context.Context, kw keyword, tier int, after *cursor
 // trying). The walk pays when the keyword is dense: if its products are
 // spread evenly, CountCap+1 matches lie within catalogue/least times as
 // many rows, which must cost less than reading the keyword's postings. It
-// may read twice that, for a keyword thinner where the walk runs.
+// may read twice that, for a keyword thinner where the walk runs. A brand
+// is no such case: it holds few products, and the text index intersects the
+// keyword with it reading no more than those.
 func (r request) countWalk(kw keyword, limit int64) int32 {
-	if limit > CountCap || !r.filtered() || kw.least <= 0 || kw.catalogue <= 0 {
-		return 0 // counted with its page, unfiltered, or more than one word
+	if limit > CountCap || !r.filtered() || r.args.Brand != nil || kw.least <= 0 || kw.catalogue <= 0 {
+		return 0 // counted with its page, unfiltered, by brand, or more than one word
 	}
 	rows := (CountCap + 1) * kw.catalogue / kw.least
 	postings := max(kw.most, kw.least) // a prefix of many words: at least its widest
