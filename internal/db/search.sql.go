@@ -25,21 +25,19 @@ SELECT count(*) FROM (
     SELECT 1 FROM (
         SELECT p.search FROM products p
         WHERE ($1::bigint IS NULL OR p.category_id = $1::bigint)
-          AND ($2::text IS NULL OR p.brand = $2::text)
-          AND ($3::bigint IS NULL OR p.price >= $3::bigint)
-          AND ($4::bigint IS NULL OR p.price <= $4::bigint)
-          AND (NOT $5::boolean OR p.in_stock)
+          AND ($2::bigint IS NULL OR p.price >= $2::bigint)
+          AND ($3::bigint IS NULL OR p.price <= $3::bigint)
+          AND (NOT $4::boolean OR p.in_stock)
         ORDER BY p.price, p.id
-        LIMIT $6
+        LIMIT $5
     ) w
-    WHERE w.search @@ ($7::text)::tsquery
-    LIMIT $8
+    WHERE w.search @@ ($6::text)::tsquery
+    LIMIT $7
 ) m
 `
 
 type CountByWalkParams struct {
 	CategoryID *int64
-	Brand      *string
 	MinPrice   *int64
 	MaxPrice   *int64
 	InStock    bool
@@ -49,15 +47,14 @@ type CountByWalkParams struct {
 }
 
 // A keyword's matches with the filters, counted up to `cap` by walking the
-// index of prices (within the price range; the category or brand is its
-// equality key: products_{,cat_,brand_}price_idx) and checking each row's
-// words, reading at most `walk` rows. A keyword that most products hold
-// reaches `cap` within a few thousand rows, where the text index would
-// hand over every product that holds it (docs/SEARCH.md).
+// index of prices (within the price range; the category is its equality
+// key: products_{,cat_}price_idx) and checking each row's words, reading at
+// most `walk` rows. A keyword that most products hold reaches `cap` within
+// a few thousand rows, where the text index would hand over every product
+// that holds it. A brand is left to the text index (docs/SEARCH.md).
 func (q *Queries) CountByWalk(ctx context.Context, arg CountByWalkParams) (int64, error) {
 	row := q.db.QueryRow(ctx, countByWalk,
 		arg.CategoryID,
-		arg.Brand,
 		arg.MinPrice,
 		arg.MaxPrice,
 		arg.InStock,

@@ -223,8 +223,9 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 		total = CountCap + 1 // search_words proves it
 	}
 	if walk := r.countWalk(kw, limit); total < 0 && walk > 0 {
-		n, err := r.q.CountByWalk(ctx, db.CountByWalkParams{CategoryID: r.args.CategoryID, Brand: r.args.Brand,
-			MinPrice: r.args.MinPrice, MaxPrice: r.args.MaxPrice, InStock: r.args.InStock, Walk: walk, Query: kw.all, Cap: CountCap + 1})
+		a := r.args
+		n, err := r.q.CountByWalk(ctx, db.CountByWalkParams{CategoryID: a.CategoryID, MinPrice: a.MinPrice, MaxPrice: a.MaxPrice,
+			InStock: a.InStock, Walk: walk, Query: kw.all, Cap: CountCap + 1})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -303,8 +304,10 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 		return r.walkOn(ctx, kw, tier, after, rows)
 	}
 	sample, n, err := r.matches(ctx, kw, tier, tier == 1, sortCap+1)
-	if err != nil || (len(sample) > 0 || after == nil) && n <= sortCap {
-		return sample, err // none is an answer only from the start
+	// None is an answer only from the start, and not in the second tier:
+	// its sample is any of the matches, which may all be in the first.
+	if err != nil || (len(sample) > 0 || after == nil && tier != 2) && n <= sortCap {
+		return sample, err
 	}
 	if byPrice && len(sample) > PageSize {
 		// Any sortCap of the matches, sorted, end their page at some price,

@@ -95,16 +95,15 @@ ORDER BY page.tier, page.sort_key * @sign::bigint, page.id * @sign::bigint;
 
 -- name: CountByWalk :one
 -- A keyword's matches with the filters, counted up to `cap` by walking the
--- index of prices (within the price range; the category or brand is its
--- equality key: products_{,cat_,brand_}price_idx) and checking each row's
--- words, reading at most `walk` rows. A keyword that most products hold
--- reaches `cap` within a few thousand rows, where the text index would
--- hand over every product that holds it (docs/SEARCH.md).
+-- index of prices (within the price range; the category is its equality
+-- key: products_{,cat_}price_idx) and checking each row's words, reading at
+-- most `walk` rows. A keyword that most products hold reaches `cap` within
+-- a few thousand rows, where the text index would hand over every product
+-- that holds it. A brand is left to the text index (docs/SEARCH.md).
 SELECT count(*) FROM (
     SELECT 1 FROM (
         SELECT p.search FROM products p
         WHERE (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
-          AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
           AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
           AND (sqlc.narg(max_price)::bigint IS NULL OR p.price <= sqlc.narg(max_price)::bigint)
           AND (NOT @in_stock::boolean OR p.in_stock)

@@ -165,8 +165,8 @@ func TestEveryShapeUsesAnIndexAfterManyExecutions(t *testing.T) {
 
 // equalityFilters: the category and brand arguments that are set, by column,
 // for the walks and counts (category_id and brand are their first two
-// arguments). KeywordMatches is led by a GIN index and may check them on its
-// candidates row by row.
+// arguments; CountByWalk has no brand). KeywordMatches is led by a GIN index
+// and may check them on its candidates row by row.
 func equalityFilters(sql string, args []any) []string {
 	filtered := false
 	for _, name := range []string{"WalkPriceAsc", "WalkPriceDesc", "WalkNewest", "WalkPopular", "CountMatches", "CountByWalk"} {
@@ -505,6 +505,18 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 			FROM generate_series(1, 3100) AS i
 			RETURNING id, price)
 		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, price % 3, price % 3 FROM p`); err != nil {
+		t.Fatal(err)
+	}
+	// Fifty with "zephyr" only in the description, the least popular and
+	// stored after the Zephyrs: relevance's second tier, which neither the
+	// walk from the most popular nor the first 3,001 matches read meet.
+	if _, err := pool.Exec(t.Context(), `
+		WITH p AS (
+			INSERT INTO products (sku, name, brand, category_id, description, price, popularity)
+			SELECT 'ZEPHYR-D-' || i, 'Plain Shade ' || i, 'Potter', (SELECT min(id) FROM categories), 'Sways in a zephyr.', 100 + i, 0
+			FROM generate_series(1, 50) AS i
+			RETURNING id)
+		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, 1, 1 FROM p`); err != nil {
 		t.Fatal(err)
 	}
 	// Twenty rare words that sort before "zephyr".
