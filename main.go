@@ -142,19 +142,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		return err
 	}
 	defer closeReplica()
-	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
-		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle,
-	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}, Live: coupon.LiveOptions{Max: cfg.LiveMaxStreams},
-		Wait: redisdb.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout}})
-	// Redis may have restarted empty or behind, or missed a change: every
-	// campaign past draft that differs is synced from PostgreSQL before serving.
-	// A campaign it cannot sync now (Redis down, another instance holding
-	// it) is left to the background sync, which retries every second.
-	if n, err := coupons.SyncAll(ctx); err != nil {
-		log.Warn("coupon campaigns not all synced to Redis at start; the background sync goes on", "err", err)
-	} else if n > 0 {
-		log.Info("coupon campaigns synced to Redis", "campaigns", n)
-	}
+	coupons := startCoupons(ctx, log, cfg, pool, rdb, reg)
 	// Coupons claimed a second ago are persisted before checkout needs them.
 	orders, err := order.NewService(pool, order.Options{Locking: cfg.OrderLocking, Coupons: coupons, TopUpDailyLimit: cfg.TopUpDailyLimit})
 	if err != nil {
@@ -162,21 +150,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}
 	checks := consistency.NewService(admin, log, coupons)
 
-	// Background loops outlive the HTTP server by a little: they stop after
-	// the last request is answered (this defer runs after Shutdown below),
-	// and the flusher drains what it holds before serve returns.
-	var background sync.WaitGroup
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer func() {
-		stopBackground()
-		background.Wait()
-		log.Info("background work stopped; coupon flusher drained")
-	}()
-	background.Go(func() { coupons.RunFlusher(bgCtx) })
-	background.Go(func() { coupons.RunSync(bgCtx) })
-	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
-	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
-	background.Go(func() { reads.Run(bgCtx) })
+	defer startBackground(ctx, log, cfg, coupons, checks, reads)()
 
 	waitingRoom, err := room.New(rdb, room.Options{Rate: cfg.RoomAdmitPerSecond, Burst: cfg.RoomBurst, Window: cfg.RoomAdmitWindow,
 		MaxStreams: cfg.RoomMaxStreams, Key: room.KeyFrom(cfg.SessionSecret), Metrics: reg})
@@ -196,12 +170,58 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		Audit:       audit.NewService(pool),
 	})
 
-	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	// Shutdown waits for requests in flight; live count streams never end by
 	// themselves, so they are ended as shutdown begins.
-	srv.RegisterOnShutdown(coupons.EndWatches)
+	onShutdown := []func(){coupons.EndWatches}
 	if waitingRoom != nil {
-		srv.RegisterOnShutdown(waitingRoom.EndStreams)
+		onShutdown = append(onShutdown, waitingRoom.EndStreams)
+	}
+	return listenUntilDone(ctx, log, cfg, handler, reg, onShutdown)
+}
+
+// startBackground starts the shop's background loops and returns what
+// stops them. They outlive the HTTP server by a little: serve defers the
+// stop, which runs after Shutdown, so they stop after the last request is
+// answered, and the flusher drains what it holds before serve returns.
+func startBackground(ctx context.Context, log *slog.Logger, cfg config.Config, coupons *coupon.Service, checks *consistency.Service, reads *replica.Reads) (stop func()) {
+	var background sync.WaitGroup
+	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	background.Go(func() { coupons.RunFlusher(bgCtx) })
+	background.Go(func() { coupons.RunSync(bgCtx) })
+	background.Go(func() { checks.Schedule(bgCtx, cfg.ConsistencyInterval) })
+	background.Go(func() { coupons.RunAutoEnd(bgCtx, coupon.AutoEndEvery) })
+	background.Go(func() { reads.Run(bgCtx) })
+	return func() {
+		cancel()
+		background.Wait()
+		log.Info("background work stopped; coupon flusher drained")
+	}
+}
+
+// startCoupons makes the coupon service and syncs Redis from PostgreSQL
+// before serving: Redis may have restarted empty or behind, or missed a
+// change, and every campaign past draft that differs is synced. A campaign
+// it cannot sync now (Redis down, another instance holding it) is left to
+// the background sync, which retries every second.
+func startCoupons(ctx context.Context, log *slog.Logger, cfg config.Config, pool *pgxpool.Pool, rdb redis.UniversalClient, reg *prometheus.Registry) *coupon.Service {
+	coupons := coupon.NewService(pool, rdb, coupon.Options{Log: log, Metrics: coupon.NewMetrics(reg), Flush: coupon.FlushOptions{
+		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle,
+	}, Sync: coupon.SyncOptions{Interval: cfg.CouponSyncInterval}, Live: coupon.LiveOptions{Max: cfg.LiveMaxStreams},
+		Wait: redisdb.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout}})
+	if n, err := coupons.SyncAll(ctx); err != nil {
+		log.Warn("coupon campaigns not all synced to Redis at start; the background sync goes on", "err", err)
+	} else if n > 0 {
+		log.Info("coupon campaigns synced to Redis", "campaigns", n)
+	}
+	return coupons
+}
+
+// listenUntilDone serves the shop and its metrics until ctx ends, then
+// finishes the requests in flight within the grace period.
+func listenUntilDone(ctx context.Context, log *slog.Logger, cfg config.Config, handler http.Handler, reg *prometheus.Registry, onShutdown []func()) error {
+	srv := &http.Server{Addr: cfg.Addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
 	}
 	metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
 

@@ -75,78 +75,11 @@ func loadCatalogue(ctx context.Context, pool *pgxpool.Pool) (*catalogue, error) 
 		if err := tx.QueryRow(ctx, catalogueFingerprint).Scan(&c.fingerprint); err != nil {
 			return err
 		}
-		// Descriptions repeat (the seeded ones are made from a few phrases):
-		// each distinct one is parsed once, and products name theirs by its md5.
-		described := map[string][]uint32{}
-		rows, err := tx.Query(ctx, `SELECT decode(md5(d), 'hex'), array_to_string(tsvector_to_array(to_tsvector('english', d)), chr(31))
-			FROM (SELECT DISTINCT description AS d FROM products) x`)
+		described, err := c.readDescriptions(ctx, tx)
 		if err != nil {
 			return err
 		}
-		var (
-			digest []byte
-			body   string
-		)
-		for rows.Next() {
-			if err := rows.Scan(&digest, &body); err != nil {
-				return err
-			}
-			var ls []uint32
-			for l := range strings.SplitSeq(body, lexemeSeparator) {
-				if l != "" {
-					ls = append(ls, c.internLexeme(l))
-				}
-			}
-			described[string(digest)] = ls
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		// The join is the search's: a product without a category or a stock row is never an answer.
-		rows, err = tx.Query(ctx, `SELECT p.id, c.slug, p.brand, p.name, p.price, p.popularity, p.created_at, s.stock,
-				array_to_string(tsvector_to_array(to_tsvector('english', p.name) || to_tsvector('english', p.brand)), chr(31)),
-				decode(md5(p.description), 'hex')
-			FROM products p JOIN categories c ON c.id = p.category_id JOIN product_stock s ON s.product_id = p.id
-			ORDER BY p.id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var (
-			id, price, popularity, stock int64
-			slug, brand, name, title     string
-			created                      time.Time
-			held                         []uint32
-		)
-		for rows.Next() {
-			if err := rows.Scan(&id, &slug, &brand, &name, &price, &popularity, &created, &stock, &title, &digest); err != nil {
-				return err
-			}
-			i := uint32(len(c.ids))
-			c.ids = append(c.ids, id)
-			c.category = append(c.category, c.intern16(slug))
-			c.brand = append(c.brand, c.internBrand(brand))
-			c.price = append(c.price, price)
-			c.popularity = append(c.popularity, popularity)
-			c.created = append(c.created, created.UnixMicro())
-			c.stock = append(c.stock, stock)
-			c.names = append(c.names, name...)
-			c.nameEnd = append(c.nameEnd, uint32(len(c.names)))
-			start := len(c.titles)
-			for l := range strings.SplitSeq(title, lexemeSeparator) {
-				if l != "" {
-					c.titles = append(c.titles, c.internLexeme(l))
-				}
-			}
-			slices.Sort(c.titles[start:])
-			c.titleEnd = append(c.titleEnd, uint32(len(c.titles)))
-			held = append(append(held[:0], c.titles[start:]...), described[string(digest)]...)
-			slices.Sort(held)
-			for _, l := range slices.Compact(held) {
-				c.postings[l] = append(c.postings[l], i)
-			}
-		}
-		return rows.Err()
+		return c.readProducts(ctx, tx, described)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the catalogue: %w", err)
@@ -160,6 +93,87 @@ func loadCatalogue(ctx context.Context, pool *pgxpool.Pool) (*catalogue, error) 
 	c.byPopularity = c.sorted(func(a, b uint32) int { return cmpKeys(c.popularity[b], c.popularity[a], b, a) })
 	c.byNewest = c.sorted(func(a, b uint32) int { return cmpKeys(c.created[b], c.created[a], b, a) })
 	return c, nil
+}
+
+// readDescriptions reads the lexemes of every distinct description, by its
+// md5. Descriptions repeat (the seeded ones are made from a few phrases):
+// each is parsed once, and products name theirs by its digest.
+func (c *catalogue) readDescriptions(ctx context.Context, tx pgx.Tx) (map[string][]uint32, error) {
+	described := map[string][]uint32{}
+	rows, err := tx.Query(ctx, `SELECT decode(md5(d), 'hex'), array_to_string(tsvector_to_array(to_tsvector('english', d)), chr(31))
+		FROM (SELECT DISTINCT description AS d FROM products) x`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		digest []byte
+		body   string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&digest, &body); err != nil {
+			return nil, err
+		}
+		var ls []uint32
+		for l := range strings.SplitSeq(body, lexemeSeparator) {
+			if l != "" {
+				ls = append(ls, c.internLexeme(l))
+			}
+		}
+		described[string(digest)] = ls
+	}
+	return described, rows.Err()
+}
+
+// readProducts reads every product, its title's lexemes and (by its
+// description's digest) the rest of its words into the postings.
+func (c *catalogue) readProducts(ctx context.Context, tx pgx.Tx, described map[string][]uint32) error {
+	// The join is the search's: a product without a category or a stock row is never an answer.
+	rows, err := tx.Query(ctx, `SELECT p.id, c.slug, p.brand, p.name, p.price, p.popularity, p.created_at, s.stock,
+			array_to_string(tsvector_to_array(to_tsvector('english', p.name) || to_tsvector('english', p.brand)), chr(31)),
+			decode(md5(p.description), 'hex')
+		FROM products p JOIN categories c ON c.id = p.category_id JOIN product_stock s ON s.product_id = p.id
+		ORDER BY p.id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		id, price, popularity, stock int64
+		slug, brand, name, title     string
+		created                      time.Time
+		digest                       []byte
+		held                         []uint32
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &slug, &brand, &name, &price, &popularity, &created, &stock, &title, &digest); err != nil {
+			return err
+		}
+		i := uint32(len(c.ids))
+		c.ids = append(c.ids, id)
+		c.category = append(c.category, c.intern16(slug))
+		c.brand = append(c.brand, c.internBrand(brand))
+		c.price = append(c.price, price)
+		c.popularity = append(c.popularity, popularity)
+		c.created = append(c.created, created.UnixMicro())
+		c.stock = append(c.stock, stock)
+		c.names = append(c.names, name...)
+		c.nameEnd = append(c.nameEnd, uint32(len(c.names)))
+		start := len(c.titles)
+		for l := range strings.SplitSeq(title, lexemeSeparator) {
+			if l != "" {
+				c.titles = append(c.titles, c.internLexeme(l))
+			}
+		}
+		slices.Sort(c.titles[start:])
+		c.titleEnd = append(c.titleEnd, uint32(len(c.titles)))
+		held = append(append(held[:0], c.titles[start:]...), described[string(digest)]...)
+		slices.Sort(held)
+		for _, l := range slices.Compact(held) {
+			c.postings[l] = append(c.postings[l], i)
+		}
+	}
+	return rows.Err()
 }
 
 // cmpKeys orders by key, then by index (which is id order).

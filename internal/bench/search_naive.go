@@ -28,49 +28,7 @@ type naiveSearch struct {
 }
 
 func (n naiveSearch) page(ctx context.Context, q searchQuery, page int, _ string) (searchPage, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
-	words := searchWords(q.q)
-	var inTitle []string
-	for _, w := range words {
-		p := arg("%" + w + "%")
-		where = append(where, "(p.name ILIKE "+p+" OR p.brand ILIKE "+p+" OR p.description ILIKE "+p+")")
-		inTitle = append(inTitle, "(p.name ILIKE "+p+" OR p.brand ILIKE "+p+")")
-	}
-	if q.category != "" {
-		where = append(where, "c.slug = "+arg(q.category))
-	}
-	if q.brand != "" {
-		where = append(where, "p.brand = "+arg(q.brand))
-	}
-	if q.minPrice >= 0 {
-		where = append(where, "p.price >= "+arg(q.minPrice))
-	}
-	if q.maxPrice >= 0 {
-		where = append(where, "p.price <= "+arg(q.maxPrice))
-	}
-	if q.inStock {
-		where = append(where, "s.stock > 0")
-	}
-	var order string
-	switch q.effectiveSort(len(words) > 0) {
-	case string(search.SortPriceAsc):
-		order = "p.price, p.id"
-	case string(search.SortPriceDesc):
-		order = "p.price DESC, p.id DESC"
-	case string(search.SortNewest):
-		order = "p.created_at DESC, p.id DESC"
-	case string(search.SortRelevance):
-		order = "(" + strings.Join(inTitle, " AND ") + ") DESC, p.popularity DESC, p.id DESC"
-	default:
-		order = "p.popularity DESC, p.id DESC"
-	}
-	cond := "true"
-	if len(where) > 0 {
-		cond = strings.Join(where, " AND ")
-	}
-	from := " FROM naive_products p JOIN categories c ON c.id = p.category_id JOIN product_stock s ON s.product_id = p.id WHERE " + cond
+	from, order, args := naiveQuery(q)
 	start := time.Now()
 	rows, err := n.pool.Query(ctx, "SELECT p.id, p.name, p.brand, c.slug, p.price, s.stock"+from+" ORDER BY "+order+
 		" LIMIT "+strconv.Itoa(n.pageSize+1)+" OFFSET "+strconv.Itoa(page*n.pageSize), args...)
@@ -104,6 +62,53 @@ func (n naiveSearch) page(ctx context.Context, q searchQuery, page int, _ string
 	}
 	out.took = time.Since(start)
 	return out, nil
+}
+
+// naiveQuery is the naive search's FROM … WHERE clause, its ORDER BY and
+// their arguments: every word ILIKE name, brand or description, and the
+// filters as the single-column indexes serve them.
+func naiveQuery(q searchQuery) (from, order string, args []any) {
+	var where []string
+	arg := func(v any) string { args = append(args, v); return "$" + strconv.Itoa(len(args)) }
+	words := searchWords(q.q)
+	var inTitle []string
+	for _, w := range words {
+		p := arg("%" + w + "%")
+		where = append(where, "(p.name ILIKE "+p+" OR p.brand ILIKE "+p+" OR p.description ILIKE "+p+")")
+		inTitle = append(inTitle, "(p.name ILIKE "+p+" OR p.brand ILIKE "+p+")")
+	}
+	if q.category != "" {
+		where = append(where, "c.slug = "+arg(q.category))
+	}
+	if q.brand != "" {
+		where = append(where, "p.brand = "+arg(q.brand))
+	}
+	if q.minPrice >= 0 {
+		where = append(where, "p.price >= "+arg(q.minPrice))
+	}
+	if q.maxPrice >= 0 {
+		where = append(where, "p.price <= "+arg(q.maxPrice))
+	}
+	if q.inStock {
+		where = append(where, "s.stock > 0")
+	}
+	switch q.effectiveSort(len(words) > 0) {
+	case string(search.SortPriceAsc):
+		order = "p.price, p.id"
+	case string(search.SortPriceDesc):
+		order = "p.price DESC, p.id DESC"
+	case string(search.SortNewest):
+		order = "p.created_at DESC, p.id DESC"
+	case string(search.SortRelevance):
+		order = "(" + strings.Join(inTitle, " AND ") + ") DESC, p.popularity DESC, p.id DESC"
+	default:
+		order = "p.popularity DESC, p.id DESC"
+	}
+	cond := "true"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	return " FROM naive_products p JOIN categories c ON c.id = p.category_id JOIN product_stock s ON s.product_id = p.id WHERE " + cond, order, args
 }
 
 // naiveFingerprint sums a table's searchable columns (naive_products or products).

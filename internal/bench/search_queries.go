@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -117,8 +118,7 @@ type vocabulary struct {
 // descriptions of every hundredth-or-so product, and asks PostgreSQL for
 // their stems (to_tsvector 'english', as the search does).
 func buildVocabulary(ctx context.Context, pool *pgxpool.Pool, c *catalogue) (*vocabulary, error) {
-	words := map[string]bool{}     // words of names and brands
-	described := map[string]bool{} // words of the sampled descriptions
+	words := map[string]bool{} // words of names and brands
 	for i := range c.size() {
 		for _, w := range searchWords(c.name(uint32(i))) {
 			words[w] = true
@@ -129,25 +129,8 @@ func buildVocabulary(ctx context.Context, pool *pgxpool.Pool, c *catalogue) (*vo
 			words[w] = true
 		}
 	}
-	step := max(1, c.size()/2000)
-	var sample []int64
-	for i := 0; i < c.size(); i += step {
-		sample = append(sample, c.ids[i])
-	}
-	rows, err := pool.Query(ctx, "SELECT description FROM products WHERE id = ANY($1)", sample)
+	described, err := describedWords(ctx, pool, c)
 	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, err
-		}
-		for _, w := range searchWords(d) {
-			described[w] = true
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	ask := map[string]bool{}
@@ -160,27 +143,9 @@ func buildVocabulary(ctx context.Context, pool *pgxpool.Pool, c *catalogue) (*vo
 	for w := range described {
 		ask[w] = true
 	}
-	all := make([]string, 0, len(ask))
-	for w := range ask {
-		all = append(all, w)
-	}
-	slices.Sort(all)
+	all := slices.Sorted(maps.Keys(ask))
 	v := &vocabulary{cat: c, stems: map[string][]string{}, holder: map[string][]uint32{}}
-	rows, err = pool.Query(ctx, `SELECT w, array_to_string(tsvector_to_array(to_tsvector('english', w)), chr(31))
-		FROM unnest($1::text[]) AS w`, all)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
-		var w, s string
-		if err := rows.Scan(&w, &s); err != nil {
-			return nil, err
-		}
-		if s != "" {
-			v.stems[w] = strings.Split(s, lexemeSeparator)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := v.readStems(ctx, pool, all); err != nil {
 		return nil, err
 	}
 	commonAt := max(2, c.size()/100)
@@ -202,6 +167,53 @@ func buildVocabulary(ctx context.Context, pool *pgxpool.Pool, c *catalogue) (*vo
 		}
 	}
 	return v, nil
+}
+
+// describedWords are the words of a sample of about 2,000 descriptions,
+// spread evenly over the catalogue.
+func describedWords(ctx context.Context, pool *pgxpool.Pool, c *catalogue) (map[string]bool, error) {
+	step := max(1, c.size()/2000)
+	var sample []int64
+	for i := 0; i < c.size(); i += step {
+		sample = append(sample, c.ids[i])
+	}
+	rows, err := pool.Query(ctx, "SELECT description FROM products WHERE id = ANY($1)", sample)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	described := map[string]bool{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		for _, w := range searchWords(d) {
+			described[w] = true
+		}
+	}
+	return described, rows.Err()
+}
+
+// readStems asks PostgreSQL for the stems of each word, as the search's
+// english configuration makes them (none for a stop word).
+func (v *vocabulary) readStems(ctx context.Context, pool *pgxpool.Pool, words []string) error {
+	rows, err := pool.Query(ctx, `SELECT w, array_to_string(tsvector_to_array(to_tsvector('english', w)), chr(31))
+		FROM unnest($1::text[]) AS w`, words)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var w, s string
+		if err := rows.Scan(&w, &s); err != nil {
+			return err
+		}
+		if s != "" {
+			v.stems[w] = strings.Split(s, lexemeSeparator)
+		}
+	}
+	return rows.Err()
 }
 
 // typeable: a word a shopper would type as a word: two or more characters,
@@ -250,44 +262,6 @@ func (s *queryStream) draw(class string) (searchQuery, bool) {
 	q := searchQuery{class: class, minPrice: -1, maxPrice: -1, pages: 1}
 	product := uint32(r.IntN(c.size()))
 	switch class {
-	case classWord, classWordFiltered:
-		if len(s.v.common) == 0 {
-			return q, false
-		}
-		w := s.v.common[r.IntN(len(s.v.common))]
-		p, ok := s.holderOf(w)
-		if !ok {
-			return q, false
-		}
-		q.q, product = w, p
-	case classRare, classRareFiltered:
-		if len(s.v.rare) == 0 {
-			return q, false
-		}
-		w := s.v.rare[r.IntN(len(s.v.rare))]
-		h := s.v.holder[w]
-		q.q, product = w, h[r.IntN(len(h))]
-	case classPrefix, classPrefixFilter:
-		words := s.nameWords(product, 3)
-		if len(words) == 0 {
-			return q, false
-		}
-		w := words[r.IntN(len(words))]
-		q.q = prefixOf(w, 2+r.IntN(min(3, utf8.RuneCountInString(w)-2)))
-		if len(s.v.stems[q.q]) == 0 {
-			return q, false // a stop word ("on", "the"): the search answers that it is too common
-		}
-	case classTwo, classTwoFiltered:
-		words := s.nameWords(product, 2)
-		if len(words) < 2 {
-			return q, false
-		}
-		a := r.IntN(len(words))
-		b := (a + 1 + r.IntN(len(words)-1)) % len(words)
-		if slices.Equal(s.v.stems[words[a]], s.v.stems[words[b]]) {
-			return q, false
-		}
-		q.q = words[a] + " " + words[b]
 	case classCategoryPrice:
 		q.category = c.categories[c.category[product]]
 		q.minPrice, q.maxPrice = s.priceRange(product)
@@ -307,8 +281,13 @@ func (s *queryStream) draw(class string) (searchQuery, bool) {
 		q.class, q.pages = classDeep, 5+r.IntN(16)
 		return q, ok
 	}
+	var ok bool
+	if q.q, product, ok = s.keyword(class, product); !ok {
+		return q, false
+	}
 	switch class {
 	case classWordFiltered, classRareFiltered, classPrefixFilter, classTwoFiltered:
+		// At least one filter or order, each from the product the words came from.
 		for q.category == "" && q.brand == "" && q.minPrice < 0 && !q.inStock && q.sort == "" {
 			if r.IntN(2) == 0 {
 				q.category = c.categories[c.category[product]]
@@ -324,6 +303,50 @@ func (s *queryStream) draw(class string) (searchQuery, bool) {
 		}
 	}
 	return q, true
+}
+
+// keyword draws the words of a keyword class and the product they were
+// taken from (product, drawn at random, where the class takes words from a
+// product's name); ok is false when this draw gives none.
+func (s *queryStream) keyword(class string, product uint32) (q string, from uint32, ok bool) {
+	r := s.rng
+	switch class {
+	case classWord, classWordFiltered:
+		if len(s.v.common) == 0 {
+			return "", 0, false
+		}
+		w := s.v.common[r.IntN(len(s.v.common))]
+		p, ok := s.holderOf(w)
+		return w, p, ok
+	case classRare, classRareFiltered:
+		if len(s.v.rare) == 0 {
+			return "", 0, false
+		}
+		w := s.v.rare[r.IntN(len(s.v.rare))]
+		h := s.v.holder[w]
+		return w, h[r.IntN(len(h))], true
+	case classPrefix, classPrefixFilter:
+		words := s.nameWords(product, 3)
+		if len(words) == 0 {
+			return "", 0, false
+		}
+		w := words[r.IntN(len(words))]
+		q = prefixOf(w, 2+r.IntN(min(3, utf8.RuneCountInString(w)-2)))
+		// A stop word ("on", "the") is none: the search answers that it is too common.
+		return q, product, len(s.v.stems[q]) > 0
+	case classTwo, classTwoFiltered:
+		words := s.nameWords(product, 2)
+		if len(words) < 2 {
+			return "", 0, false
+		}
+		a := r.IntN(len(words))
+		b := (a + 1 + r.IntN(len(words)-1)) % len(words)
+		if slices.Equal(s.v.stems[words[a]], s.v.stems[words[b]]) {
+			return "", 0, false
+		}
+		return words[a] + " " + words[b], product, true
+	}
+	return "", 0, false
 }
 
 // holderOf picks a product that holds the word.

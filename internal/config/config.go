@@ -173,6 +173,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if e.err != nil {
 		return Config{}, e.err
 	}
+	c.derive()
+	return c, c.validate()
+}
+
+// derive fills the settings whose defaults depend on others.
+func (c *Config) derive() {
 	if c.RedisWaitReplicas == -1 {
 		c.RedisWaitReplicas = 0
 		if len(c.RedisAddrs) > 0 {
@@ -193,7 +199,6 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.AdminPassword = DefaultAdminPassword
 		}
 	}
-	return c, c.validate()
 }
 
 func (c Config) validate() error {

@@ -206,9 +206,8 @@ func (r request) browse(ctx context.Context) ([]row, int64, error) {
 // once. A keyword with more matches (counted so, or one word that
 // search_words says more products hold) is broad enough that walking the
 // order's index and keeping the matches fills a page quickly; when the walk
-// finds too few, the matches are sorted instead (walkOrSort). Relevance
-// takes its two tiers in turn (products whose name or brand holds every
-// word, then the rest), the most popular first within each.
+// finds too few, the matches are sorted instead (walkOrSort), by relevance
+// one tier at a time (byTiers).
 func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) {
 	// The first read takes every match when there are few enough to sort,
 	// which saves a walk and a second reading of the words' postings. One
@@ -254,6 +253,14 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 		rows, err := r.walkOrSort(ctx, kw, 0, r.after)
 		return rows, total, err
 	}
+	rows, err := r.byTiers(ctx, kw)
+	return rows, total, err
+}
+
+// byTiers fetches a page of a relevance search with more matches than its
+// first read took: its two tiers in turn (products whose name or brand holds
+// every word, then the rest), the most popular first within each.
+func (r request) byTiers(ctx context.Context, kw keyword) ([]row, error) {
 	var out []row
 	after := r.after
 	for tier := after.tierOr(1); tier <= 2 && len(out) <= PageSize; tier++ {
@@ -273,11 +280,11 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 			rows, err = r.walkOrSort(ctx, kw, tier, after)
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		out = append(out, rows[:min(len(rows), PageSize+1-len(out))]...)
 	}
-	return out, total, nil
+	return out, nil
 }
 
 // walkOrSort fetches a page of a keyword with more matches than its first

@@ -140,94 +140,11 @@ func drawProduct(id int64, slug, name string) ([]byte, string) {
 	// A little play in position and size, so two products of a kind differ.
 	c.ox, c.oy, c.k = rng.Float64()*60-30, rng.Float64()*30-15, 0.9+rng.Float64()*0.2
 	c.ellipse(400, 500, 250, 26, color.RGBA{0, 0, 0, 255}, 0.12) // the shadow it stands on
-	switch slug {
-	case "audio":
-		c.arc(400, 300, 150, 30, dark)
-		c.roundRect(255, 340, 100, 170, 44, body)
-		c.roundRect(545, 340, 100, 170, 44, body)
-		c.roundRect(282, 340, 30, 120, 14, accent)
-		c.roundRect(518, 340, 30, 120, 14, accent)
-	case "computers":
-		c.roundRect(400, 270, 440, 290, 18, dark)
-		c.roundRect(400, 265, 400, 250, 8, tint(ground, 0.5))
-		c.roundRect(340, 240, 160, 110, 6, accent)
-		c.roundRect(400, 435, 560, 36, 16, body)
-	case "phones":
-		c.roundRect(400, 300, 230, 440, 40, dark)
-		c.roundRect(400, 300, 200, 390, 24, accent)
-		c.circle(400, 120, 8, body)
-		c.roundRect(400, 240, 120, 120, 60, tint(accent, 0.4))
-	case "cameras":
-		c.roundRect(330, 190, 140, 70, 14, dark)
-		c.roundRect(400, 320, 460, 270, 32, body)
-		c.circle(400, 330, 110, dark)
-		c.circle(400, 330, 82, accent)
-		c.circle(400, 330, 48, dark)
-		c.circle(380, 310, 12, tint(accent, 0.6))
-		c.roundRect(560, 230, 50, 26, 8, accent)
-	case "appliances":
-		c.roundRect(400, 290, 250, 440, 56, body)
-		c.circle(400, 210, 84, dark)
-		c.circle(400, 210, 60, accent)
-		for i := range 4 {
-			c.roundRect(400, 340+float64(i)*34, 170, 12, 6, dark)
-		}
-	case "kitchen":
-		c.roundRect(400, 360, 420, 230, 44, body)
-		c.roundRect(400, 250, 460, 34, 17, dark)
-		c.roundRect(170, 300, 70, 24, 12, dark)
-		c.roundRect(630, 300, 70, 24, 12, dark)
-		c.roundRect(400, 220, 60, 30, 12, dark)
-		c.roundRect(400, 340, 340, 14, 7, accent)
-	case "furniture":
-		c.roundRect(400, 250, 300, 200, 36, body)
-		c.roundRect(400, 360, 300, 90, 26, accent)
-		c.roundRect(250, 340, 70, 180, 30, body)
-		c.roundRect(550, 340, 70, 180, 30, body)
-		c.roundRect(275, 455, 16, 50, 6, dark)
-		c.roundRect(525, 455, 16, 50, 6, dark)
-	case "fashion":
-		c.roundRect(400, 320, 270, 330, 24, body)
-		c.roundRect(270, 230, 150, 110, 30, body)
-		c.roundRect(530, 230, 150, 110, 30, body)
-		c.circle(400, 150, 56, c.groundAt(400, 150))
-		c.arc(400, 150, 58, 12, accent)
-		c.roundRect(455, 290, 44, 50, 6, accent)
-	case "shoes":
-		sole := color.RGBA{246, 244, 238, 255}
-		c.roundRect(400, 440, 512, 52, 24, dark)
-		c.roundRect(400, 436, 500, 40, 20, sole)
-		c.roundRect(250, 335, 170, 170, 56, body) // the heel and ankle
-		c.roundRect(410, 385, 470, 104, 48, body)
-		c.roundRect(580, 400, 120, 70, 35, accent) // the toe cap
-		c.roundRect(250, 268, 110, 24, 12, dark)   // the collar
-		c.roundRect(380, 402, 260, 16, 8, accent)
-		for i := range 4 {
-			c.roundRect(310+float64(i)*40, 340+float64(i)*6, 30, 9, 4.5, sole)
-		}
-	case "beauty":
-		c.roundRect(320, 190, 90, 70, 14, dark)
-		c.roundRect(320, 340, 170, 270, 44, body)
-		c.roundRect(320, 340, 110, 110, 18, accent)
-		c.roundRect(520, 420, 170, 110, 30, accent)
-		c.roundRect(520, 355, 180, 40, 16, dark)
-	case "sports":
-		c.roundRect(400, 300, 380, 26, 13, dark)
-		c.roundRect(240, 300, 60, 230, 18, body)
-		c.roundRect(560, 300, 60, 230, 18, body)
-		c.roundRect(190, 300, 44, 160, 14, accent)
-		c.roundRect(610, 300, 44, 160, 14, accent)
-	case "books":
-		c.roundRect(400, 430, 420, 70, 10, body)
-		c.roundRect(400, 430, 380, 18, 6, tint(body, 0.8))
-		c.roundRect(385, 355, 380, 66, 10, accent)
-		c.roundRect(385, 355, 340, 16, 6, tint(accent, 0.8))
-		c.roundRect(410, 285, 340, 62, 10, dark)
-		c.roundRect(410, 285, 300, 14, 6, tint(dark, 0.8))
-	default:
-		c.roundRect(400, 320, 300, 300, 26, body)
-		c.arc(400, 180, 80, 20, dark)
+	draw, ok := shapes[slug]
+	if !ok {
+		draw = drawAny
 	}
+	draw(c, palette{body: body, accent: accent, dark: dark, ground: ground})
 	var b bytes.Buffer
 	_ = jpeg.Encode(&b, c.m, &jpeg.Options{Quality: 85})
 	thing := things[slug]
@@ -235,6 +152,116 @@ func drawProduct(id int64, slug, name string) ([]byte, string) {
 		thing = "a product"
 	}
 	return b.Bytes(), fmt.Sprintf("A drawing of %s in %s", thing, strings.ToLower(colourName))
+}
+
+// palette is the colours of one product's drawing: its body, an accent, a
+// dark shade of the body, and the category's ground.
+type palette struct{ body, accent, dark, ground color.RGBA }
+
+// shapes draw each category's product, centred in the 800×600 frame, in
+// the product's colours (drawProduct).
+var shapes = map[string]func(c *canvas, p palette){
+	"audio": func(c *canvas, p palette) {
+		c.arc(400, 300, 150, 30, p.dark)
+		c.roundRect(255, 340, 100, 170, 44, p.body)
+		c.roundRect(545, 340, 100, 170, 44, p.body)
+		c.roundRect(282, 340, 30, 120, 14, p.accent)
+		c.roundRect(518, 340, 30, 120, 14, p.accent)
+	},
+	"computers": func(c *canvas, p palette) {
+		c.roundRect(400, 270, 440, 290, 18, p.dark)
+		c.roundRect(400, 265, 400, 250, 8, tint(p.ground, 0.5))
+		c.roundRect(340, 240, 160, 110, 6, p.accent)
+		c.roundRect(400, 435, 560, 36, 16, p.body)
+	},
+	"phones": func(c *canvas, p palette) {
+		c.roundRect(400, 300, 230, 440, 40, p.dark)
+		c.roundRect(400, 300, 200, 390, 24, p.accent)
+		c.circle(400, 120, 8, p.body)
+		c.roundRect(400, 240, 120, 120, 60, tint(p.accent, 0.4))
+	},
+	"cameras": func(c *canvas, p palette) {
+		c.roundRect(330, 190, 140, 70, 14, p.dark)
+		c.roundRect(400, 320, 460, 270, 32, p.body)
+		c.circle(400, 330, 110, p.dark)
+		c.circle(400, 330, 82, p.accent)
+		c.circle(400, 330, 48, p.dark)
+		c.circle(380, 310, 12, tint(p.accent, 0.6))
+		c.roundRect(560, 230, 50, 26, 8, p.accent)
+	},
+	"appliances": func(c *canvas, p palette) {
+		c.roundRect(400, 290, 250, 440, 56, p.body)
+		c.circle(400, 210, 84, p.dark)
+		c.circle(400, 210, 60, p.accent)
+		for i := range 4 {
+			c.roundRect(400, 340+float64(i)*34, 170, 12, 6, p.dark)
+		}
+	},
+	"kitchen": func(c *canvas, p palette) {
+		c.roundRect(400, 360, 420, 230, 44, p.body)
+		c.roundRect(400, 250, 460, 34, 17, p.dark)
+		c.roundRect(170, 300, 70, 24, 12, p.dark)
+		c.roundRect(630, 300, 70, 24, 12, p.dark)
+		c.roundRect(400, 220, 60, 30, 12, p.dark)
+		c.roundRect(400, 340, 340, 14, 7, p.accent)
+	},
+	"furniture": func(c *canvas, p palette) {
+		c.roundRect(400, 250, 300, 200, 36, p.body)
+		c.roundRect(400, 360, 300, 90, 26, p.accent)
+		c.roundRect(250, 340, 70, 180, 30, p.body)
+		c.roundRect(550, 340, 70, 180, 30, p.body)
+		c.roundRect(275, 455, 16, 50, 6, p.dark)
+		c.roundRect(525, 455, 16, 50, 6, p.dark)
+	},
+	"fashion": func(c *canvas, p palette) {
+		c.roundRect(400, 320, 270, 330, 24, p.body)
+		c.roundRect(270, 230, 150, 110, 30, p.body)
+		c.roundRect(530, 230, 150, 110, 30, p.body)
+		c.circle(400, 150, 56, c.groundAt(400, 150))
+		c.arc(400, 150, 58, 12, p.accent)
+		c.roundRect(455, 290, 44, 50, 6, p.accent)
+	},
+	"shoes": func(c *canvas, p palette) {
+		sole := color.RGBA{246, 244, 238, 255}
+		c.roundRect(400, 440, 512, 52, 24, p.dark)
+		c.roundRect(400, 436, 500, 40, 20, sole)
+		c.roundRect(250, 335, 170, 170, 56, p.body) // the heel and ankle
+		c.roundRect(410, 385, 470, 104, 48, p.body)
+		c.roundRect(580, 400, 120, 70, 35, p.accent) // the toe cap
+		c.roundRect(250, 268, 110, 24, 12, p.dark)   // the collar
+		c.roundRect(380, 402, 260, 16, 8, p.accent)
+		for i := range 4 {
+			c.roundRect(310+float64(i)*40, 340+float64(i)*6, 30, 9, 4.5, sole)
+		}
+	},
+	"beauty": func(c *canvas, p palette) {
+		c.roundRect(320, 190, 90, 70, 14, p.dark)
+		c.roundRect(320, 340, 170, 270, 44, p.body)
+		c.roundRect(320, 340, 110, 110, 18, p.accent)
+		c.roundRect(520, 420, 170, 110, 30, p.accent)
+		c.roundRect(520, 355, 180, 40, 16, p.dark)
+	},
+	"sports": func(c *canvas, p palette) {
+		c.roundRect(400, 300, 380, 26, 13, p.dark)
+		c.roundRect(240, 300, 60, 230, 18, p.body)
+		c.roundRect(560, 300, 60, 230, 18, p.body)
+		c.roundRect(190, 300, 44, 160, 14, p.accent)
+		c.roundRect(610, 300, 44, 160, 14, p.accent)
+	},
+	"books": func(c *canvas, p palette) {
+		c.roundRect(400, 430, 420, 70, 10, p.body)
+		c.roundRect(400, 430, 380, 18, 6, tint(p.body, 0.8))
+		c.roundRect(385, 355, 380, 66, 10, p.accent)
+		c.roundRect(385, 355, 340, 16, 6, tint(p.accent, 0.8))
+		c.roundRect(410, 285, 340, 62, 10, p.dark)
+		c.roundRect(410, 285, 300, 14, 6, tint(p.dark, 0.8))
+	},
+}
+
+// drawAny is the drawing of a product of a category without a shape of its own.
+func drawAny(c *canvas, p palette) {
+	c.roundRect(400, 320, 300, 300, 26, p.body)
+	c.arc(400, 180, 80, 20, p.dark)
 }
 
 // canvas paints shapes given as signed distance functions, anti-aliased by
