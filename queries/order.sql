@@ -235,7 +235,7 @@ ORDER BY 1;
 -- as "= status": with = the planner drops status from the order and may
 -- walk orders_created_idx instead, filtering, which reads every newer order
 -- first (delivered orders are a week old: 89,000 rows at a million).
-SELECT o.*, u.email
+SELECT sqlc.embed(o), u.email
 FROM orders o
 JOIN users u ON u.id = o.user_id
 WHERE (sqlc.narg(order_id)::bigint IS NULL OR o.id = sqlc.narg(order_id))

@@ -349,3 +349,59 @@ func TestClaimsChartBucketsPersistedClaimsByTheirClaimTime(t *testing.T) {
 		t.Fatalf("buckets %v, want %v", got, want)
 	}
 }
+
+// Every list of orders shows an order as its own page does, less the lines
+// and timeline a list does not load: the shopper's list, the admin's list
+// (with the email) and the admin's page of the shopper.
+func TestOrderListsShowWhatTheOrderPageShows(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Lamp", 30_000, 10)
+	c := h.shopper("lists@example.test", 100_000).json()
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"2"}})
+	placed := decode(t, c.post("/checkout", url.Values{"idempotency_key": {"lists"}}))
+	id := fmt.Sprint(placed["id"])
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	admin = admin.json()
+	for _, step := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/admin/orders/" + id + "/prepare", nil},
+		{"/admin/orders/" + id + "/ship", url.Values{"carrier": {"CJ"}, "tracking_number": {"123"}}},
+		{"/admin/orders/" + id + "/refund", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"1"}, "reason": {"dented"}}},
+	} {
+		if r := admin.post(step.path, step.form); r.status != 200 {
+			t.Fatalf("%s: %d %s", step.path, r.status, r.body)
+		}
+	}
+	want := decode(t, c.get("/orders/"+id))
+	delete(want, "items")
+	delete(want, "events")
+	if want["address"] == nil || want["refunded"] == float64(0) || want["carrier"] != "CJ" {
+		t.Fatalf("the order's page: %v", want)
+	}
+	first := func(r reply) map[string]any {
+		t.Helper()
+		orders, _ := decode(t, r)["orders"].([]any)
+		if len(orders) != 1 {
+			t.Fatalf("%d orders listed: %s", len(orders), r.body)
+		}
+		return orders[0].(map[string]any)
+	}
+	shopperID := h.count("SELECT id FROM users WHERE email = 'lists@example.test'")
+	listed := map[string]map[string]any{
+		"/orders":              first(c.get("/orders")),
+		"/admin/orders":        first(admin.get("/admin/orders?email=lists@example.test")),
+		"/admin/shoppers/{id}": first(admin.get(fmt.Sprint("/admin/shoppers/", shopperID))),
+	}
+	if e := listed["/admin/orders"]["email"]; e != "lists@example.test" {
+		t.Fatalf("admin list email %v", e)
+	}
+	delete(listed["/admin/orders"], "email")
+	for list, got := range listed {
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s lists\n%v\nthe order's page shows\n%v", list, got, want)
+		}
+	}
+}

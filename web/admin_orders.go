@@ -175,9 +175,7 @@ func (s *Server) adminOrders(w http.ResponseWriter, r *http.Request) error {
 	js := make([]map[string]any, len(page.Orders))
 	for i, o := range page.Orders {
 		v.Orders = append(v.Orders, views.AdminOrderRow{OrderView: orderView(o.Order), Email: o.Email})
-		js[i] = orderJSON(o.Order)
-		delete(js[i], "items") // the list loads neither lines nor timeline
-		delete(js[i], "events")
+		js[i] = orderListJSON(o.Order)
 		js[i]["email"] = o.Email
 	}
 	next := ""

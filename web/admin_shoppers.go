@@ -95,7 +95,7 @@ func (s *Server) renderShopper(w http.ResponseWriter, r *http.Request, adjust vi
 	ordersJS := make([]map[string]any, len(orders))
 	for i, o := range orders {
 		v.Orders = append(v.Orders, orderView(o))
-		ordersJS[i] = orderJSON(o)
+		ordersJS[i] = orderListJSON(o)
 	}
 	for _, a := range addresses {
 		v.Addresses = append(v.Addresses, views.Address(a))

@@ -26,9 +26,7 @@ func (s *Server) orders(w http.ResponseWriter, r *http.Request) error {
 	js := make([]map[string]any, len(list))
 	for i, o := range list {
 		vm[i] = orderView(o)
-		js[i] = orderJSON(o)
-		delete(js[i], "items") // the list loads neither lines nor timeline
-		delete(js[i], "events")
+		js[i] = orderListJSON(o)
 	}
 	cursor, older := "", ""
 	if next > 0 {
@@ -136,6 +134,15 @@ type orderEventJSON struct {
 	Status string `json:"status"`
 	At     string `json:"at"`
 	Note   string `json:"note"`
+}
+
+// orderListJSON is an order as lists show it: without items and events,
+// which a list does not load (docs/HTTP.md).
+func orderListJSON(o order.Order) map[string]any {
+	js := orderJSON(o)
+	delete(js, "items")
+	delete(js, "events")
+	return js
 }
 
 // orderJSON is the contract's order (docs/HTTP.md): id, status, the

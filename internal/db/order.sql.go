@@ -102,26 +102,8 @@ type AdminOrdersParams struct {
 }
 
 type AdminOrdersRow struct {
-	ID             int64
-	UserID         int64
-	IdempotencyKey string
-	Status         string
-	Subtotal       int64
-	Discount       int64
-	PointsUsed     int64
-	Charged        int64
-	PointsEarned   int64
-	CouponID       *int64
-	CreatedAt      time.Time
-	CancelledAt    *time.Time
-	CancelReason   *string
-	Address        []byte
-	Carrier        *string
-	TrackingNumber *string
-	Refunded       int64
-	PointsReturned int64
-	PointsClawed   int64
-	Email          string
+	Order Order
+	Email string
 }
 
 // The admin list, newest first by (created_at, id), the page after the
@@ -154,25 +136,25 @@ func (q *Queries) AdminOrders(ctx context.Context, arg AdminOrdersParams) ([]Adm
 	for rows.Next() {
 		var i AdminOrdersRow
 		if err := rows.Scan(
-			&i.ID,
-			&i.UserID,
-			&i.IdempotencyKey,
-			&i.Status,
-			&i.Subtotal,
-			&i.Discount,
-			&i.PointsUsed,
-			&i.Charged,
-			&i.PointsEarned,
-			&i.CouponID,
-			&i.CreatedAt,
-			&i.CancelledAt,
-			&i.CancelReason,
-			&i.Address,
-			&i.Carrier,
-			&i.TrackingNumber,
-			&i.Refunded,
-			&i.PointsReturned,
-			&i.PointsClawed,
+			&i.Order.ID,
+			&i.Order.UserID,
+			&i.Order.IdempotencyKey,
+			&i.Order.Status,
+			&i.Order.Subtotal,
+			&i.Order.Discount,
+			&i.Order.PointsUsed,
+			&i.Order.Charged,
+			&i.Order.PointsEarned,
+			&i.Order.CouponID,
+			&i.Order.CreatedAt,
+			&i.Order.CancelledAt,
+			&i.Order.CancelReason,
+			&i.Order.Address,
+			&i.Order.Carrier,
+			&i.Order.TrackingNumber,
+			&i.Order.Refunded,
+			&i.Order.PointsReturned,
+			&i.Order.PointsClawed,
 			&i.Email,
 		); err != nil {
 			return nil, err

@@ -147,13 +147,11 @@ func (s *Service) AdminOrders(ctx context.Context, f Filter) (AdminPage, error) 
 	var page AdminPage
 	if len(rows) > f.Limit {
 		rows = rows[:f.Limit]
-		page.NextBefore = rows[len(rows)-1].ID
+		page.NextBefore = rows[len(rows)-1].Order.ID
 	}
 	page.Orders = make([]Listed, len(rows))
 	for i, r := range rows {
-		page.Orders[i] = Listed{Order: orderOf(db.Order{ID: r.ID, UserID: r.UserID, IdempotencyKey: r.IdempotencyKey, Status: r.Status,
-			Subtotal: r.Subtotal, Discount: r.Discount, PointsUsed: r.PointsUsed, Charged: r.Charged, PointsEarned: r.PointsEarned,
-			CouponID: r.CouponID, CreatedAt: r.CreatedAt, CancelledAt: r.CancelledAt}, nil), Email: r.Email}
+		page.Orders[i] = Listed{Order: orderOf(r.Order, nil), Email: r.Email}
 	}
 	return page, nil
 }
