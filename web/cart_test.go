@@ -260,3 +260,25 @@ func TestCartLineOutageIsShownBesideTheLine(t *testing.T) {
 		t.Fatalf("remove: %d %v\n%s", r.status, r.header, r.body)
 	}
 }
+
+// Removing a line twice (a second click) leaves the cart as the first did;
+// removing a product that does not exist is 404, as adding one is.
+func TestRemovingACartLineTwiceIsDoneAndAnUnknownProductIsNotFound(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Mug", 8_000, 5)
+	c := h.shopper("remove@example.test", 0).json()
+	if r := c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"2"}}); r.status != 200 {
+		t.Fatalf("add: %d %s", r.status, r.body)
+	}
+	for i := range 2 {
+		r := c.post(fmt.Sprintf("/cart/items/%d/delete", p), nil)
+		if cart := decode(t, r); r.status != 200 || len(cart["items"].([]any)) != 0 {
+			t.Fatalf("remove %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	for _, id := range []string{"999999", "0", "-1", "x"} {
+		if r := c.post("/cart/items/"+id+"/delete", nil); r.status != 404 || decode(t, r)["code"] != "not_found" {
+			t.Fatalf("remove %s: %d %s", id, r.status, r.body)
+		}
+	}
+}

@@ -133,8 +133,18 @@ func (s *Service) RemoveItem(ctx context.Context, userID, productID int64) (Cart
 	if productID <= 0 {
 		return Cart{}, errUnknownProduct
 	}
-	if _, err := s.q.DeleteCartItem(ctx, db.DeleteCartItemParams{UserID: userID, ProductID: productID}); err != nil {
+	n, err := s.q.DeleteCartItem(ctx, db.DeleteCartItemParams{UserID: userID, ProductID: productID})
+	if err != nil {
 		return Cart{}, err
+	}
+	if n == 0 {
+		// Removing a line already gone (a second click) is done; a product
+		// that does not exist is not.
+		if exists, err := s.q.ProductExists(ctx, productID); err != nil {
+			return Cart{}, err
+		} else if !exists {
+			return Cart{}, errUnknownProduct
+		}
 	}
 	return s.Cart(ctx, userID)
 }
