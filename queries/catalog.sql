@@ -68,9 +68,10 @@ SELECT EXISTS (SELECT 1 FROM products WHERE sku = @sku AND id <> @id);
 
 -- name: AdjustStock :one
 -- A guarded update: the row lock serialises concurrent adjustments and
--- checkouts, and a result below zero matches no row (and the CHECK backs it up).
+-- checkouts, and a result below zero or above max_stock matches no row (and
+-- the CHECK backs the first up).
 UPDATE product_stock SET stock = stock + @delta, version = version + 1
-WHERE product_id = @product_id AND stock + @delta >= 0
+WHERE product_id = @product_id AND stock + @delta BETWEEN 0 AND @max_stock::bigint
 RETURNING stock;
 
 -- name: InsertStockLedger :exec

@@ -90,6 +90,16 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	if r := admin.json().post(path, url.Values{"delta": {"-6"}, "reason": {"broken"}}); r.status != http.StatusConflict {
 		t.Fatalf("below zero: %d %s", r.status, r.body)
 	}
+	// Stock 5 takes a delivery to 999,999,995, and not a second one past
+	// the most a product may hold (1,000,000,000, as when it is created).
+	for i, want := range []int{200, http.StatusConflict} {
+		if r := admin.json().post(path, url.Values{"delta": {"999999990"}, "reason": {"pallet"}}); r.status != want {
+			t.Fatalf("delivery %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	if r := admin.json().post(path, url.Values{"delta": {"-999999990"}, "reason": {"miscounted"}}); r.status != 200 {
+		t.Fatalf("take back: %d %s", r.status, r.body)
+	}
 	if r := admin.json().post(path, url.Values{"delta": {"-2"}, "reason": {"damaged in storage"}}); r.status != 200 {
 		t.Fatalf("adjust: %d %s", r.status, r.body)
 	}

@@ -85,12 +85,21 @@ func (f *form) int64(name string, min, max int64, required bool, def int64) int6
 	return n
 }
 
-// parseWhole parses a signed whole number, ignoring a leading ₩ and commas.
+// parseWhole parses a signed whole number, ignoring a leading ₩ and commas
+// that group thousands ("12,900"; not "1,2").
 func parseWhole(s string) (int64, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "₩")
-	s = strings.ReplaceAll(s, ",", "")
-	if s == "" || len(s) > 20 {
+	if s == "" || len(s) > 27 {
 		return 0, strconv.ErrSyntax
+	}
+	if strings.Contains(s, ",") {
+		groups := strings.Split(strings.TrimPrefix(s, "-"), ",")
+		for i, g := range groups {
+			if len(g) != 3 && (i > 0 || len(g) < 1 || len(g) > 3) {
+				return 0, strconv.ErrSyntax
+			}
+		}
+		s = strings.ReplaceAll(s, ",", "")
 	}
 	return strconv.ParseInt(s, 10, 64)
 }

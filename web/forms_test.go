@@ -27,7 +27,13 @@ func TestFormInt64(t *testing.T) {
 	}{
 		{"12900", 12900, false},
 		{"₩12,900", 12900, false},
+		{"1,000,000", 1_000_000, false},
 		{" 1 ", 1, false},
+		{"1,2", 0, true}, // commas only group thousands
+		{",1", 0, true},
+		{"1,,000", 0, true},
+		{"1000,000", 0, true},
+		{"12,9000", 0, true},
 		{"-1", 0, true},
 		{"0", 0, true},
 		{"1000001", 0, true},

@@ -110,6 +110,8 @@ func TestCartAndCheckoutRefuseBadInputAndChangeNothing(t *testing.T) {
 		{"coupon id not a number", "/checkout", url.Values{"idempotency_key": {"k"}, "coupon_id": {"x"}}, 422, "invalid_input"},
 		{"missing idempotency key", "/checkout", url.Values{}, 422, "invalid_input"},
 		{"idempotency key too long", "/checkout", url.Values{"idempotency_key": {strings.Repeat("k", 256)}}, 422, "invalid_input"},
+		{"idempotency key of 256 characters", "/checkout", url.Values{"idempotency_key": {strings.Repeat("가", 256)}}, 422, "invalid_input"},
+		{"top-up with commas out of place", "/account/topup", url.Values{"amount": {"1,2"}}, 422, "invalid_input"},
 		{"cancel another shopper's order", "/orders/" + othersOrder + "/cancel", nil, 404, "not_found"},
 		{"cancel a forged order id", "/orders/99999999/cancel", nil, 404, "not_found"},
 		{"cancel a non-numeric order id", "/orders/1%20OR%201=1/cancel", nil, 404, "not_found"},
@@ -425,5 +427,20 @@ func TestOrderHistoryPagesThroughEveryOrder(t *testing.T) {
 	}
 	if r := h.client().get("/orders?before=5"); r.status != 303 {
 		t.Errorf("a guest: %d", r.status)
+	}
+}
+
+// The key is up to 255 characters, not bytes: a key of 255 Korean letters
+// (765 bytes) places the order, and its repeat finds it.
+func TestCheckoutKeyIsCountedInCharacters(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Mug", 3_000, 5)
+	c := h.shopper("key@example.test", 10_000).json()
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"1"}})
+	key := strings.Repeat("가", 255)
+	first := c.post("/checkout", url.Values{"idempotency_key": {key}})
+	again := c.post("/checkout", url.Values{"idempotency_key": {key}})
+	if first.status != 201 || again.status != 200 || decode(t, first)["id"] != decode(t, again)["id"] {
+		t.Fatalf("first %d %s, again %d %s", first.status, first.body, again.status, again.body)
 	}
 }

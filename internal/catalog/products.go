@@ -264,7 +264,7 @@ func (s *Service) Adjust(ctx context.Context, productID int64, a Adjustment) (Pr
 		return Product{}, err
 	}
 	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
-		stock, err := q.AdjustStock(ctx, db.AdjustStockParams{ProductID: productID, Delta: a.Delta})
+		stock, err := q.AdjustStock(ctx, db.AdjustStockParams{ProductID: productID, Delta: a.Delta, MaxStock: MaxStock})
 		if errors.Is(err, pgx.ErrNoRows) {
 			exists, err := q.ProductExists(ctx, productID)
 			if err != nil {
@@ -272,6 +272,10 @@ func (s *Service) Adjust(ctx context.Context, productID int64, a Adjustment) (Pr
 			}
 			if !exists {
 				return errNoProduct
+			}
+			if a.Delta > 0 {
+				return &errs.Error{Code: errs.Conflict, Message: "Stock cannot go above 1,000,000,000.",
+					Fields: map[string]string{"delta": "That would take the stock above 1,000,000,000."}}
 			}
 			return &errs.Error{Code: errs.Conflict, Message: "Stock cannot go below zero.",
 				Fields: map[string]string{"delta": "That would take the stock below zero."}}

@@ -12,19 +12,21 @@ import (
 
 const adjustStock = `-- name: AdjustStock :one
 UPDATE product_stock SET stock = stock + $1, version = version + 1
-WHERE product_id = $2 AND stock + $1 >= 0
+WHERE product_id = $2 AND stock + $1 BETWEEN 0 AND $3::bigint
 RETURNING stock
 `
 
 type AdjustStockParams struct {
 	Delta     int64
 	ProductID int64
+	MaxStock  int64
 }
 
 // A guarded update: the row lock serialises concurrent adjustments and
-// checkouts, and a result below zero matches no row (and the CHECK backs it up).
+// checkouts, and a result below zero or above max_stock matches no row (and
+// the CHECK backs the first up).
 func (q *Queries) AdjustStock(ctx context.Context, arg AdjustStockParams) (int64, error) {
-	row := q.db.QueryRow(ctx, adjustStock, arg.Delta, arg.ProductID)
+	row := q.db.QueryRow(ctx, adjustStock, arg.Delta, arg.ProductID, arg.MaxStock)
 	var stock int64
 	err := row.Scan(&stock)
 	return stock, err

@@ -39,8 +39,9 @@ type Shown struct {
 // Validate checks the form's bounds; the rest is decided under lock.
 func (in CheckoutInput) Validate() error {
 	f := errs.Fields{}
-	f.Check(in.Key != "" && len(in.Key) <= MaxKeyLen && utf8.ValidString(in.Key), "idempotency_key",
+	f.Check(in.Key != "" && utf8.ValidString(in.Key), "idempotency_key",
 		"This checkout form is missing its key. Reload the cart and try again.")
+	f.Check(utf8.RuneCountInString(in.Key) <= MaxKeyLen, "idempotency_key", "The checkout key can be at most 255 characters.")
 	f.Check(in.Points >= 0, "points", "Points cannot be negative.")
 	f.Check(in.CouponID >= 0, "coupon_id", "Choose one of your coupons.")
 	f.Check(in.AddressID >= 0, "address_id", "Choose one of your addresses.")
