@@ -205,3 +205,34 @@ func TestAStatementTimeoutIsA504(t *testing.T) {
 		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
 }
+
+// An HTMX request to a page without a fragment of its own gets the page's
+// main content, without the layout; a boosted one (a navigation) and a
+// browser get the whole page.
+func TestHTMXGetsThePagesMainContent(t *testing.T) {
+	h := newHarness(t)
+	c := h.shopper("partial@example.test", 0)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	for _, tt := range []struct {
+		who   *client
+		path  string
+		shows string
+	}{
+		{c, "/coupons", "<h1"},
+		{c, "/account", "<h1"},
+		{c, "/orders", "<h1"},
+		{admin, "/admin/campaigns", "<h1"},
+		{admin, "/admin", `id="dashboard-live"`}, // the dashboard polls itself with hx-select
+	} {
+		part := tt.who.get(tt.path, "HX-Request", "true")
+		if part.status != 200 || strings.Contains(part.body, "<!doctype") || strings.Contains(part.body, "site-header") || !strings.Contains(part.body, tt.shows) {
+			t.Errorf("%s over HTMX: %d %.300s", tt.path, part.status, part.body)
+		}
+		for _, extra := range [][]string{nil, {"HX-Request", "true", "HX-Boosted", "true"}} {
+			if whole := tt.who.get(tt.path, extra...); !strings.Contains(whole.body, "<!doctype") || !strings.Contains(whole.body, tt.shows) {
+				t.Errorf("%s %v: not the whole page: %.200s", tt.path, extra, whole.body)
+			}
+		}
+	}
+}

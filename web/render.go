@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/a-h/templ"
+
+	"market/views"
 )
 
 // answer is one handler's reply in its three shapes (docs/HTTP.md): a full
@@ -15,7 +17,7 @@ import (
 type answer struct {
 	Status   int             // 200 when zero
 	Page     templ.Component // full page, inside its layout
-	Fragment templ.Component // what HTMX swaps; the page when nil
+	Fragment templ.Component // what HTMX swaps; when nil, the page's main content
 	JSON     any             // what a JSON client gets
 }
 
@@ -42,13 +44,15 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, a answer) error 
 	if wantsJSON(r) {
 		return writeJSON(w, status, a.JSON)
 	}
-	c := a.Page
+	c, ctx := a.Page, r.Context()
 	if isPartial(r) && a.Fragment != nil {
 		c = a.Fragment
+	} else if isPartial(r) {
+		ctx = views.WithPartial(ctx) // the page's main content, without its layout
 	}
 	// Render into a buffer first so a template error is a clean 500, not half a page.
 	var buf bytes.Buffer
-	if err := c.Render(r.Context(), &buf); err != nil {
+	if err := c.Render(ctx, &buf); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
