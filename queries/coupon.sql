@@ -89,10 +89,11 @@ RETURNING (SELECT count(*) FROM ins)::bigint AS inserted;
 SELECT user_id, claimed_at FROM coupons WHERE campaign_id = $1;
 
 -- name: UnsyncedCampaignsForUser :many
--- Live campaigns in which this shopper holds no persisted coupon yet: a claim
--- there may still be waiting in Redis for the flusher.
+-- Campaigns whose stream may still hold claims (as ListFlushableCampaigns:
+-- an ended one too, claimed just before it ended) in which this shopper holds
+-- no persisted coupon yet: a claim there may still be waiting in Redis.
 SELECT c.id FROM campaigns c
-WHERE c.state IN ('active', 'paused')
+WHERE (c.state IN ('active', 'paused') OR (c.state = 'ended' AND c.updated_at > now() - interval '7 days'))
   AND NOT EXISTS (SELECT 1 FROM coupons WHERE campaign_id = c.id AND user_id = $1)
 ORDER BY c.id;
 

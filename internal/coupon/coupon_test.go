@@ -455,6 +455,25 @@ func TestSyncUserPersistsAFreshClaimOnce(t *testing.T) {
 	}
 }
 
+// A coupon claimed just before its campaign ends is the shopper's at once,
+// before the flusher has run, as in a live campaign.
+func TestSyncUserFindsAClaimMadeJustBeforeTheEnd(t *testing.T) {
+	pool := testenv.DB(t)
+	s := newService(t, pool, testenv.Redis(t), fastFlush) // no flusher started
+	u := users(t, pool, 1)[0]
+	id := activeCampaign(t, s, 10)
+	if o, err := s.Claim(t.Context(), id, u); err != nil || o.Result != coupon.Claimed {
+		t.Fatalf("claim: %+v %v", o, err)
+	}
+	if _, err := s.Transition(t.Context(), id, "end"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.ListForUser(t.Context(), u)
+	if err != nil || len(list) != 1 || list[0].CampaignID != id {
+		t.Fatalf("coupons after the end: %+v %v", list, err)
+	}
+}
+
 func TestClaimAnswersNotActiveOutsideTheActiveWindow(t *testing.T) {
 	pool := testenv.DB(t)
 	s := newService(t, pool, testenv.Redis(t), fastFlush)

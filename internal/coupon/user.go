@@ -10,7 +10,7 @@ import (
 )
 
 // SyncUser persists, at once, every claim this shopper holds in Redis for a
-// live campaign that the flusher has not written yet, through the same
+// campaign (live, or ended in the last week) that the flusher has not written yet, through the same
 // idempotent insert (so persisted_count grows exactly once per coupon). The
 // checkout calls it so that a coupon claimed a second ago can be used.
 func (s *Service) SyncUser(ctx context.Context, userID int64) error {

@@ -851,13 +851,14 @@ func (q *Queries) UnresolvedDeadLetters(ctx context.Context, campaignID int64) (
 
 const unsyncedCampaignsForUser = `-- name: UnsyncedCampaignsForUser :many
 SELECT c.id FROM campaigns c
-WHERE c.state IN ('active', 'paused')
+WHERE (c.state IN ('active', 'paused') OR (c.state = 'ended' AND c.updated_at > now() - interval '7 days'))
   AND NOT EXISTS (SELECT 1 FROM coupons WHERE campaign_id = c.id AND user_id = $1)
 ORDER BY c.id
 `
 
-// Live campaigns in which this shopper holds no persisted coupon yet: a claim
-// there may still be waiting in Redis for the flusher.
+// Campaigns whose stream may still hold claims (as ListFlushableCampaigns:
+// an ended one too, claimed just before it ended) in which this shopper holds
+// no persisted coupon yet: a claim there may still be waiting in Redis.
 func (q *Queries) UnsyncedCampaignsForUser(ctx context.Context, userID int64) ([]int64, error) {
 	rows, err := q.db.Query(ctx, unsyncedCampaignsForUser, userID)
 	if err != nil {
