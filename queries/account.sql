@@ -98,8 +98,9 @@ ORDER BY m.id DESC
 LIMIT @lim;
 
 -- name: SetShopperDisabled :one
--- Disables (or, with false, enables) a shopper; no row for an admin or an
--- unknown id. A disable keeps the first time it was set.
-UPDATE users SET disabled_at = CASE WHEN @disabled::boolean THEN coalesce(disabled_at, now()) END
-WHERE id = @id AND role = 'shopper'
+-- Disables (or, with false, enables) a shopper; no row for an admin, an
+-- unknown id, or a shopper already so (also one another admin changed while
+-- this waited for the row's lock).
+UPDATE users SET disabled_at = CASE WHEN @disabled::boolean THEN now() END
+WHERE id = @id AND role = 'shopper' AND (disabled_at IS NOT NULL) <> @disabled::boolean
 RETURNING *;

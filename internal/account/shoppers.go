@@ -122,7 +122,10 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) erro
 		if err != nil {
 			return err
 		}
-		if _, err := q.SetShopperDisabled(ctx, db.SetShopperDisabledParams{ID: id, Disabled: disabled}); err != nil {
+		_, err = q.SetShopperDisabled(ctx, db.SetShopperDisabledParams{ID: id, Disabled: disabled})
+		if errors.Is(err, pgx.ErrNoRows) && before.Role == "shopper" {
+			return nil // already so: nothing changed, nothing to record
+		} else if err != nil {
 			return err
 		}
 		action := map[bool]string{true: "disable", false: "enable"}[disabled]

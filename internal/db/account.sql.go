@@ -448,8 +448,8 @@ func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) error 
 }
 
 const setShopperDisabled = `-- name: SetShopperDisabled :one
-UPDATE users SET disabled_at = CASE WHEN $1::boolean THEN coalesce(disabled_at, now()) END
-WHERE id = $2 AND role = 'shopper'
+UPDATE users SET disabled_at = CASE WHEN $1::boolean THEN now() END
+WHERE id = $2 AND role = 'shopper' AND (disabled_at IS NOT NULL) <> $1::boolean
 RETURNING id, email, password_hash, name, role, balance, points, created_at, disabled_at
 `
 
@@ -458,8 +458,9 @@ type SetShopperDisabledParams struct {
 	ID       int64
 }
 
-// Disables (or, with false, enables) a shopper; no row for an admin or an
-// unknown id. A disable keeps the first time it was set.
+// Disables (or, with false, enables) a shopper; no row for an admin, an
+// unknown id, or a shopper already so (also one another admin changed while
+// this waited for the row's lock).
 func (q *Queries) SetShopperDisabled(ctx context.Context, arg SetShopperDisabledParams) (User, error) {
 	row := q.db.QueryRow(ctx, setShopperDisabled, arg.Disabled, arg.ID)
 	var i User
