@@ -114,22 +114,23 @@ WITH m AS MATERIALIZED (
                 WHEN p.search @@ ($4::text)::tsquery THEN 1 ELSE 2 END AS tier
     FROM products p
     WHERE ($5::boolean OR search_doc(p.search, p.category_id, p.brand) @@ ($6::text)::tsquery)
+      AND ($7::text = '' OR p.search @@ ($7::text)::tsquery)
       AND (NOT $5::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ ($6::text)::tsquery)
-      AND ($7::bigint IS NULL OR p.category_id = $7::bigint)
-      AND ($8::text IS NULL OR p.brand = $8::text)
-      AND ($9::bigint IS NULL OR p.price >= $9::bigint)
-      AND ($10::bigint IS NULL OR p.price <= $10::bigint)
-      AND (NOT $11::boolean OR p.in_stock)
-    LIMIT $12
+      AND ($8::bigint IS NULL OR p.category_id = $8::bigint)
+      AND ($9::text IS NULL OR p.brand = $9::text)
+      AND ($10::bigint IS NULL OR p.price >= $10::bigint)
+      AND ($11::bigint IS NULL OR p.price <= $11::bigint)
+      AND (NOT $12::boolean OR p.in_stock)
+    LIMIT $13
 ), page AS (
     SELECT m.id, m.sort_key, m.tier, (SELECT count(*) FROM m) AS matches
     FROM m
-    WHERE ($13::int = 0 OR m.tier = $13::int)
-      AND ($14::bigint IS NULL
+    WHERE ($14::int = 0 OR m.tier = $14::int)
+      AND ($15::bigint IS NULL
        OR (m.tier, m.sort_key * $1::bigint, m.id * $1::bigint)
-          > ($15::int, $16::bigint * $1::bigint, $14::bigint * $1::bigint))
+          > ($16::int, $17::bigint * $1::bigint, $15::bigint * $1::bigint))
     ORDER BY m.tier, m.sort_key * $1::bigint, m.id * $1::bigint
-    LIMIT $17
+    LIMIT $18
 )
 SELECT p.id, p.name, p.brand, c.slug AS category, p.price, s.stock, p.image_key, page.sort_key::bigint AS sort_key,
        page.tier::int AS tier, page.matches
@@ -147,6 +148,7 @@ type KeywordMatchesParams struct {
 	QueryAb    string
 	TitleOnly  bool
 	Query      string
+	Whole      string
 	CategoryID *int64
 	Brand      *string
 	MinPrice   *int64
@@ -183,7 +185,10 @@ type KeywordMatchesRow struct {
 // the cursor in the order (tier, sort_key * sign, id * sign), with the
 // number of matches read beside every row. The sort key is an expression on
 // purpose: no index has this order, so the plan starts from the words.
-// Category and stock are joined to the page only.
+// Category and stock are joined to the page only. When `whole` is not empty,
+// `query` leaves out a prefix that begins many words, and each row the index
+// finds is checked against the whole keyword (`whole`) instead: the index
+// would read the postings of every word the prefix begins.
 func (q *Queries) KeywordMatches(ctx context.Context, arg KeywordMatchesParams) ([]KeywordMatchesRow, error) {
 	rows, err := q.db.Query(ctx, keywordMatches,
 		arg.Sign,
@@ -192,6 +197,7 @@ func (q *Queries) KeywordMatches(ctx context.Context, arg KeywordMatchesParams) 
 		arg.QueryAb,
 		arg.TitleOnly,
 		arg.Query,
+		arg.Whole,
 		arg.CategoryID,
 		arg.Brand,
 		arg.MinPrice,
@@ -237,7 +243,7 @@ const keywordWords = `-- name: KeywordWords :many
 
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(v.lexeme, '')::text AS lexeme,
        coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles,
-       coalesce(x.widest, 0)::bigint AS widest,
+       coalesce(x.widest, 0)::bigint AS widest, coalesce(x.spread, 0)::bigint AS spread,
        (SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = 'products'::regclass) AS catalogue
 FROM unnest($1::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
@@ -249,7 +255,7 @@ LEFT JOIN LATERAL (
     LIMIT $2::int + 1
 ) v ON true
 LEFT JOIN LATERAL (
-    SELECT max(sw.products) AS widest FROM search_words sw
+    SELECT max(sw.products) AS widest, sum(sw.products) AS spread FROM search_words sw
     WHERE sw.lexeme >= s.stem COLLATE "C" AND sw.lexeme <= r.upto COLLATE "C"
 ) x ON true
 ORDER BY w.pos, s.stem, v.lexeme
@@ -267,6 +273,7 @@ type KeywordWordsRow struct {
 	Products  int64
 	Titles    int64
 	Widest    int64
+	Spread    int64
 	Catalogue int64
 }
 
@@ -290,7 +297,8 @@ type KeywordWordsRow struct {
 // each (in all, and in the name or brand): the stem itself, or for the last
 // word (a prefix) the lexemes it begins, at most max_lexemes + 1 of them.
 // `widest` is the most products any one of the word's lexemes is held by,
-// read over all of them (a lower bound of the word's matches). A stem no
+// read over all of them (a lower bound of the word's matches), and `spread`
+// their sum (what the text index reads for a prefix). A stem no
 // product holds comes back with an empty lexeme; a stop word not at all.
 // `catalogue` is the planner's estimate of the number of products (0 when
 // not yet known), beside every row.
@@ -311,6 +319,7 @@ func (q *Queries) KeywordWords(ctx context.Context, arg KeywordWordsParams) ([]K
 			&i.Products,
 			&i.Titles,
 			&i.Widest,
+			&i.Spread,
 			&i.Catalogue,
 		); err != nil {
 			return nil, err

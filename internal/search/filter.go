@@ -2,6 +2,7 @@ package search
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -144,9 +145,15 @@ type keyword struct {
 	// that number (0 unless it is one word, which this many products hold);
 	// titles is at least the number of matches in names and brands (-1: unknown).
 	most, least, titles int64
-	catalogue           int64 // about how many products there are (0: unknown)
-	none                bool  // no product holds some word
-	empty               bool  // every word is a stop word
+	// rest is the tsquery without the last word when that is a prefix of
+	// more than maxLexemes words and not the only word ("" otherwise);
+	// spread is the sum of the postings of the words it begins, and widest
+	// the most of them one holds (splitPrefix).
+	rest           string
+	spread, widest int64
+	catalogue      int64 // about how many products there are (0: unknown)
+	none           bool  // no product holds some word
+	empty          bool  // every word is a stop word
 }
 
 // resolveKeyword turns the words' KeywordWords rows into a keyword: each
@@ -156,11 +163,12 @@ type keyword struct {
 func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 	kw := keyword{most: -1, titles: -1}
 	var all, ab []string
+	broad := -1 // which of all is a prefix of many words
 	for i := 0; i < len(terms); {
 		j := i
 		var lexemes []string
 		var held, titles int64
-		most := terms[i].Widest
+		most, spread := terms[i].Widest, terms[i].Spread
 		for ; j < len(terms) && terms[j].Pos == terms[i].Pos && terms[j].Stem == terms[i].Stem; j++ {
 			if terms[j].Lexeme != "" {
 				lexemes = append(lexemes, terms[j].Lexeme)
@@ -176,6 +184,7 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 		var ops, abOps []string
 		if prefix && len(lexemes) > maxLexemes {
 			ops, abOps, held, titles = []string{quoteLexeme(stem) + ":*"}, []string{quoteLexeme(stem) + ":*AB"}, -1, -1
+			broad, kw.spread, kw.widest = len(all), spread, most
 		} else {
 			for _, l := range lexemes {
 				ops, abOps = append(ops, quoteLexeme(l)), append(abOps, quoteLexeme(l)+":AB")
@@ -192,6 +201,9 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 	}
 	if len(all) != 1 {
 		kw.least = 0
+	}
+	if broad >= 0 && len(all) > 1 {
+		kw.rest = strings.Join(slices.Delete(slices.Clone(all), broad, broad+1), " & ")
 	}
 	kw.all, kw.ab, kw.empty = strings.Join(all, " & "), strings.Join(ab, " & "), len(all) == 0
 	if len(terms) > 0 {

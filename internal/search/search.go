@@ -379,6 +379,24 @@ func (r request) countWalk(kw keyword, limit int64) int32 {
 	return int32(min(2*rows, math.MaxInt32))
 }
 
+// splitPrefix says whether the text index should find the matches of the
+// other words alone, each then checked for the last, a prefix that begins
+// many words: the index reads the postings of every word a prefix begins
+// ("co": 750,000 here, 50–80 ms), and checking a row costs about as much as
+// postingsPerRow postings. The rows checked are at most the other words'
+// matches, and, to find cap matches (0: all), about cap × catalogue/widest
+// of them if the prefix is spread evenly.
+func (kw keyword) splitPrefix(cap int32) bool {
+	if kw.rest == "" || kw.most < 0 {
+		return false
+	}
+	rows := kw.most
+	if cap > 0 && kw.widest > 0 && kw.catalogue > 0 {
+		rows = min(rows, (int64(cap)+1)*kw.catalogue/kw.widest)
+	}
+	return rows*postingsPerRow < kw.spread
+}
+
 // filtered says whether the search has a filter besides its keyword.
 func (r request) filtered() bool {
 	a := r.args
@@ -394,7 +412,11 @@ func (r request) matches(ctx context.Context, kw keyword, tier int, titleOnly bo
 		Tiered: r.sort == SortRelevance, SortKey: "popularity", Sign: -1, PageSize: PageSize + 1,
 		CategoryID: a.CategoryID, Brand: a.Brand, MinPrice: a.MinPrice, MaxPrice: a.MaxPrice, InStock: a.InStock}
 	if !titleOnly { // the text index holds category and brand (search_doc)
-		p.Query, p.CategoryID, p.Brand = withFacets(kw.all, a.CategoryID, a.Brand), nil, nil
+		q := kw.all
+		if kw.splitPrefix(cap) {
+			q, p.Whole = kw.rest, kw.all
+		}
+		p.Query, p.CategoryID, p.Brand = withFacets(q, a.CategoryID, a.Brand), nil, nil
 	}
 	switch r.sort {
 	case SortPriceAsc:

@@ -20,13 +20,14 @@
 -- each (in all, and in the name or brand): the stem itself, or for the last
 -- word (a prefix) the lexemes it begins, at most max_lexemes + 1 of them.
 -- `widest` is the most products any one of the word's lexemes is held by,
--- read over all of them (a lower bound of the word's matches). A stem no
+-- read over all of them (a lower bound of the word's matches), and `spread`
+-- their sum (what the text index reads for a prefix). A stem no
 -- product holds comes back with an empty lexeme; a stop word not at all.
 -- `catalogue` is the planner's estimate of the number of products (0 when
 -- not yet known), beside every row.
 SELECT w.pos::int AS pos, s.stem::text AS stem, coalesce(v.lexeme, '')::text AS lexeme,
        coalesce(v.products, 0)::bigint AS products, coalesce(v.titles, 0)::bigint AS titles,
-       coalesce(x.widest, 0)::bigint AS widest,
+       coalesce(x.widest, 0)::bigint AS widest, coalesce(x.spread, 0)::bigint AS spread,
        (SELECT greatest(c.reltuples, 0)::bigint FROM pg_catalog.pg_class c WHERE c.oid = 'products'::regclass) AS catalogue
 FROM unnest(sqlc.arg(words)::text[]) WITH ORDINALITY AS w(word, pos)
 CROSS JOIN LATERAL unnest(tsvector_to_array(to_tsvector('english', w.word))) AS s(stem)
@@ -39,7 +40,7 @@ LEFT JOIN LATERAL (
     LIMIT sqlc.arg(max_lexemes)::int + 1
 ) v ON true
 LEFT JOIN LATERAL (
-    SELECT max(sw.products) AS widest FROM search_words sw
+    SELECT max(sw.products) AS widest, sum(sw.products) AS spread FROM search_words sw
     WHERE sw.lexeme >= s.stem COLLATE "C" AND sw.lexeme <= r.upto COLLATE "C"
 ) x ON true
 ORDER BY w.pos, s.stem, v.lexeme;
@@ -58,7 +59,10 @@ SELECT id FROM categories WHERE slug = $1;
 -- the cursor in the order (tier, sort_key * sign, id * sign), with the
 -- number of matches read beside every row. The sort key is an expression on
 -- purpose: no index has this order, so the plan starts from the words.
--- Category and stock are joined to the page only.
+-- Category and stock are joined to the page only. When `whole` is not empty,
+-- `query` leaves out a prefix that begins many words, and each row the index
+-- finds is checked against the whole keyword (`whole`) instead: the index
+-- would read the postings of every word the prefix begins.
 WITH m AS MATERIALIZED (
     SELECT p.id, p.category_id,
            CASE @sort_key::text WHEN 'price' THEN p.price
@@ -68,6 +72,7 @@ WITH m AS MATERIALIZED (
                 WHEN p.search @@ (@query_ab::text)::tsquery THEN 1 ELSE 2 END AS tier
     FROM products p
     WHERE (@title_only::boolean OR search_doc(p.search, p.category_id, p.brand) @@ (@query::text)::tsquery)
+      AND (@whole::text = '' OR p.search @@ (@whole::text)::tsquery)
       AND (NOT @title_only::boolean OR (to_tsvector('english', p.name) || to_tsvector('english', p.brand)) @@ (@query::text)::tsquery)
       AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)

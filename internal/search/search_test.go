@@ -587,6 +587,13 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: "zephyr", sort: SortNewest},
 		{q: "zephyr tea", sort: SortPriceAsc, first: []string{"KeywordWords", "KeywordMatches", "WalkPriceAsc"}},
 		{q: "zephyr", sort: SortRelevance},
+		// A last word that begins many words after rarer ones: the text index
+		// finds the rarer words' products, each then checked for the prefix
+		// (splitPrefix): fifty shades by Potter, one vase, none.
+		{q: "shade p", sort: SortRelevance},
+		{q: "zeab p", sort: SortRelevance},
+		{q: "plain shade c", sort: SortPriceAsc},
+		{q: "zephyr ca", sort: SortNewest}, // "ca" begins few enough words to list
 	} {
 		t.Run(fmt.Sprintf("%s %s %s", tc.q, tc.category, tc.sort), func(t *testing.T) {
 			rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
