@@ -80,16 +80,21 @@ func (s *Server) exportLedger(w http.ResponseWriter, r *http.Request) error {
 }
 
 // sendCSV streams an export as a download, flushing after every batch.
-// The status is sent before the first row is read, so a failure halfway
-// cannot become an error page: the connection is cut instead, and the
-// client sees a broken download, never a short file that looks whole.
+// The status goes out with the first batch: a failure before it (PostgreSQL
+// down) is an error page, and one after it cannot be, so the connection is
+// cut instead, and the client sees a broken download, never a short file
+// that looks whole.
 func (s *Server) sendCSV(w http.ResponseWriter, r *http.Request, name string, write func(context.Context, io.Writer) (int64, error)) error {
 	h := w.Header()
 	h.Set("Content-Type", "text/csv; charset=utf-8")
 	h.Set("Content-Disposition", `attachment; filename="`+strings.Map(safeFileRune, name)+`.csv"`)
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	n, err := write(r.Context(), flushingWriter{w: w, rc: http.NewResponseController(w)})
+	fw := &flushingWriter{w: w, rc: http.NewResponseController(w)}
+	n, err := write(r.Context(), fw)
+	if err != nil && !fw.wrote {
+		h.Del("Content-Disposition")
+		return err
+	}
 	if err != nil {
 		s.Log.Warn("export cut short", "request_id", requestIDOf(r), "export", name, "rows", n, "err", err)
 		panic(http.ErrAbortHandler)
@@ -107,11 +112,13 @@ func safeFileRune(r rune) rune {
 // flushingWriter gives every write its own deadline and sends it at once
 // (the CSV writer writes a batch at a time).
 type flushingWriter struct {
-	w  io.Writer
-	rc *http.ResponseController
+	w     io.Writer
+	rc    *http.ResponseController
+	wrote bool // the status and a first batch have gone out
 }
 
-func (f flushingWriter) Write(p []byte) (int, error) {
+func (f *flushingWriter) Write(p []byte) (int, error) {
+	f.wrote = true
 	_ = f.rc.SetWriteDeadline(time.Now().Add(exportWriteWait))
 	n, err := f.w.Write(p)
 	if err == nil {

@@ -96,9 +96,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		s.Log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	w.Header().Add("Vary", "HX-Request, Accept")
 	s.setRetryAfter(w, status, err)
 	if wantsJSON(r) {
+		w.Header().Add("Vary", "HX-Request, Accept")
 		body := map[string]any{"error": msg, "code": code}
 		if pc, ok := errors.AsType[*order.PriceChanged](err); ok {
 			body["total"] = pc.Total // the new total comes with price_changed
@@ -110,6 +110,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if title == "" {
 		title = "Cannot do that"
 	}
+	// The page is rendered even when the request's time is up (templ stops
+	// at a done context, which would leave the timeout an empty answer).
+	r = r.WithContext(context.WithoutCancel(r.Context()))
 	_ = s.render(w, r, answer{Status: status, Page: views.ErrorPage(status, title, msg), Fragment: views.ErrorFragment(msg)})
 }
 

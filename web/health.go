@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -17,8 +18,20 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // error carries addresses and user names, so it goes to the log (and the
 // market_dependency_up gauge) instead of to whoever asked.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
+	// Both are asked at once, each with its own 2 s: a slow PostgreSQL must
+	// not use up Redis's time and have it reported down too.
+	var pgErr, redisErr error
+	var wg sync.WaitGroup
+	ping := func(err *error, f func(context.Context) error) {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			*err = f(ctx)
+		})
+	}
+	ping(&pgErr, s.Pool.Ping)
+	ping(&redisErr, func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() })
+	wg.Wait()
 	out := map[string]string{"status": "ok", "instance": s.Config.Instance}
 	status := http.StatusOK
 	check := func(component string, err error) {
@@ -29,8 +42,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			s.Log.Warn("not ready", "request_id", requestIDOf(r), "component", component, "err", err)
 		}
 	}
-	check("postgres", s.Pool.Ping(ctx))
-	check("redis", s.Redis.Ping(ctx).Err())
+	check("postgres", pgErr)
+	check("redis", redisErr)
 	if status != http.StatusOK {
 		w.Header().Set("Retry-After", "5")
 	}

@@ -100,3 +100,26 @@ func TestReadyzNamesTheComponentThatIsDownAndLogsWhy(t *testing.T) {
 		})
 	}
 }
+
+// A PostgreSQL too slow to answer within /readyz's wait is down, and Redis,
+// which answered, is not: each is asked with a wait of its own. Here the
+// pool's one connection is taken, so the ping waits out its time.
+func TestReadyzDoesNotBlameRedisForASlowPostgres(t *testing.T) {
+	_, raw := testenv.DBWithURL(t)
+	pool, err := db.Open(t.Context(), raw, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	h := newHarnessOn(t, pool)
+	held, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	r := h.client().get("/readyz")
+	var got map[string]string
+	if err := json.Unmarshal([]byte(r.body), &got); err != nil || r.status != http.StatusServiceUnavailable || got["postgres"] != "down" || got["redis"] != "ok" {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+}

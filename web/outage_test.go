@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -59,6 +60,9 @@ func TestPagesAnswer503WithRetryAfterWhilePostgresIsDown(t *testing.T) {
 		{shopper, "/cart", nil},
 		{shopper, "/products?q=x", nil},
 		{shopper, "/account/topup", topUp},
+		// Nothing of a download has been sent when its first read fails.
+		{admin, "/admin/exports/orders.csv", nil},
+		{admin, "/admin/exports/ledger.csv?kind=stock", nil},
 	}
 	ask := func(c *client, path string, form url.Values) reply {
 		if form != nil {
@@ -106,6 +110,39 @@ func TestPagesAnswer503WithRetryAfterWhilePostgresIsDown(t *testing.T) {
 
 	proxy.Restore()
 	each(works)
+}
+
+// A request out of time gets a readable answer in every shape (a page, a
+// fragment, JSON), not an empty 504: here a checkout waits on a shopper row
+// another session holds, past REQUEST_TIMEOUT.
+func TestARequestOutOfTimeIsAReadable504(t *testing.T) {
+	h := newHarnessOn(t, testenv.DB(t), func(d *Deps) { d.Config.RequestTimeout = 300 * time.Millisecond })
+	p := h.product("Kettle", 5_000, 5)
+	c := h.shopper("late@example.test", 10_000)
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"1"}})
+	tx, err := h.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(t.Context())
+	if _, err := tx.Exec(t.Context(), "SELECT 1 FROM users WHERE email = 'late@example.test' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		who   *client
+		extra []string
+		shows string
+	}{
+		{"browser", c, nil, "That took too long"},
+		{"htmx", c, []string{"HX-Request", "true"}, "That took too long"},
+		{"JSON", c.json(), nil, `"code":"timeout"`},
+	} {
+		r := tt.who.post("/checkout", url.Values{"idempotency_key": {"late-" + tt.name}}, tt.extra...)
+		if r.status != http.StatusGatewayTimeout || !strings.Contains(r.body, tt.shows) || len(r.header.Values("Vary")) != 1 {
+			t.Errorf("%s: %d, Vary %q: %.300s", tt.name, r.status, r.header.Values("Vary"), r.body)
+		}
+	}
 }
 
 // Every 429 and 503 tells the client when to try again; other failures do

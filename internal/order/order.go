@@ -4,9 +4,13 @@
 //
 // Every transaction here takes its locks in one fixed order: the shopper's
 // users row, then the order row, then the coupon row, then product_stock rows
-// in ascending product id. Waits are bounded by SET LOCAL lock_timeout, and a
-// lock timeout, serialization failure or deadlock is retried a bounded number
-// of times with jitter before the shopper is told "busy, try again".
+// in ascending product id. Waits are bounded by SET LOCAL lock_timeout: a
+// lock held that long (a stuck session, an admin's open transaction) is
+// answered "busy, try again" at once, while a serialization failure or
+// deadlock is retried a bounded number of times with jitter first. At most
+// the pool's size less one of these transactions run at once, so that a pile
+// of them waiting on one locked row leaves a connection for every other
+// request (search, pages, the cart's reads).
 package order
 
 import (
@@ -68,7 +72,7 @@ type CouponSync interface {
 type Options struct {
 	Locking     string        // Pessimistic (default) or Optimistic
 	LockTimeout time.Duration // SET LOCAL lock_timeout; 2 s when zero
-	Attempts    int           // whole-transaction attempts on lock timeout / serialization failure; 4 when zero
+	Attempts    int           // whole-transaction attempts on serialization failure or deadlock; 4 when zero
 	// StaleRetries bounds the optimistic strategy's re-reads of a stock row
 	// that another checkout changed in between; 100 when zero.
 	StaleRetries int
@@ -80,9 +84,10 @@ type Options struct {
 
 // Service is the orders domain.
 type Service struct {
-	pool *pgxpool.Pool
-	q    *db.Queries
-	opt  Options
+	pool  *pgxpool.Pool
+	q     *db.Queries
+	opt   Options
+	slots chan struct{} // transactions running (inTx)
 
 	retries atomic.Int64 // transaction retries and optimistic re-reads, for the benchmark
 }
@@ -107,7 +112,8 @@ func NewService(pool *pgxpool.Pool, o Options) (*Service, error) {
 	if o.TopUpDailyLimit <= 0 {
 		o.TopUpDailyLimit = DefaultTopUpDailyLimit
 	}
-	return &Service{pool: pool, q: db.New(pool), opt: o}, nil
+	slots := make(chan struct{}, max(1, pool.Config().MaxConns-1))
+	return &Service{pool: pool, q: db.New(pool), opt: o, slots: slots}, nil
 }
 
 // Locking is the strategy in use.
@@ -122,6 +128,17 @@ var errBusy = errs.New(errs.Busy, "We are very busy right now, so nothing was ch
 // transient failures (lock timeout, serialization failure, deadlock) a few
 // times with jittered backoff. fn must be safe to run again.
 func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
+	wait := time.NewTimer(s.opt.LockTimeout) // a slot is waited for no longer than a lock
+	select {
+	case s.slots <- struct{}{}:
+		wait.Stop()
+		defer func() { <-s.slots }()
+	case <-wait.C:
+		return errBusy
+	case <-ctx.Done():
+		wait.Stop()
+		return ctx.Err()
+	}
 	var err error
 	for attempt := range s.opt.Attempts {
 		if attempt > 0 {
@@ -131,6 +148,9 @@ func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error 
 			}
 		}
 		err = db.WithTxLockTimeout(ctx, s.pool, s.opt.LockTimeout, fn)
+		if lockTimedOut(err) {
+			return fmt.Errorf("%w (%v)", errBusy, err)
+		}
 		if !transient(err) {
 			return err
 		}
@@ -145,12 +165,18 @@ func transient(err error) bool {
 		return false
 	}
 	switch pe.Code {
-	case "55P03", // lock_not_available: lock_timeout expired
-		"40001", // serialization_failure
+	case "40001", // serialization_failure
 		"40P01": // deadlock_detected (cannot happen with our lock order; retried all the same)
 		return true
 	}
 	return false
+}
+
+// lockTimedOut: a lock was held past lock_timeout, far longer than any of
+// the shop's transactions holds one; another try would wait as long again.
+func lockTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
 }
 
 // jitter is a random wait in [0, min(cap, base·2^attempt)) ("full jitter"),
