@@ -21,13 +21,15 @@ type claimer interface {
 var _ claimer = (*coupon.Service)(nil)
 
 // soldOutMemo is how long the baseline answers "sold out" from memory after
-// seeing a campaign sold out: the shop's own shortcut (coupon.soldOutMemo).
+// seeing a campaign sold out. The shop asks Redis every time (so a holder
+// hears already_claimed); the baseline keeps the shortcut a shop without
+// Redis would take, to its advantage.
 const soldOutMemo = 2 * time.Second
 
 // rowLock is the baseline a shop without Redis would build, made as fast as
 // it honestly can be: one guarded statement per claim (the campaign's row is
 // locked for that statement only, in its implicit transaction), the coupon
-// written at once, and the shop's sold-out shortcut. Give it a pool of the
+// written at once, and a sold-out shortcut. Give it a pool of the
 // size `serve` uses.
 type rowLock struct {
 	pool    *pgxpool.Pool

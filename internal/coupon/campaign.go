@@ -154,7 +154,6 @@ type Service struct {
 	log  *slog.Logger
 	m    *Metrics
 
-	soldOut  sync.Map      // campaign id → time.Time until which "sold out" is answered from memory
 	restores sync.Map      // campaign id → *flight: the restore of its lost keys in progress
 	claims   *redisdb.Pipe // claim.lua calls, batched
 	// stripeCounts: campaign id → its stripes, once past draft (stripes.go);
@@ -291,7 +290,6 @@ func (s *Service) resize(ctx context.Context, id, total int64) (Campaign, error)
 	if err != nil {
 		return Campaign{}, err
 	}
-	s.soldOut.Delete(id)
 	return s.commitThenSync(ctx, c, "quantity changed"), nil
 }
 
@@ -374,7 +372,6 @@ func (s *Service) transition(ctx context.Context, id int64, action, why string) 
 	if err != nil {
 		return Campaign{}, err
 	}
-	s.soldOut.Delete(id)
 	// Committed first, copied to Redis after (sync.go).
 	return s.commitThenSync(ctx, c, why), nil
 }

@@ -15,11 +15,6 @@ import (
 	"market/internal/redisdb"
 )
 
-// soldOutMemo is how long a campaign seen sold out is answered from memory,
-// without a Redis round trip. Short, because an admin may add stock and
-// other instances would not hear of it.
-const soldOutMemo = 2 * time.Second
-
 // Claim gives the shopper one coupon of the campaign, or says why not. The
 // path is one Lua script in Redis, sent in one pipeline with the claims of
 // other shoppers arriving at the same moment (batch.go); PostgreSQL is
@@ -42,9 +37,6 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if campaignID <= 0 || userID <= 0 {
 		return Outcome{}, errNoCampaign
 	}
-	if until, ok := s.soldOut.Load(campaignID); ok && time.Now().Before(until.(time.Time)) {
-		return Outcome{Result: SoldOut}, nil
-	}
 	k, stripe, o, err := s.claimOnStripe(ctx, campaignID, userID)
 	if err == nil && o.Result == missing {
 		var c Campaign
@@ -64,11 +56,8 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if err != nil {
 		return Outcome{}, unavailable(err)
 	}
-	switch o.Result {
-	case missing:
+	if o.Result == missing {
 		return Outcome{}, unavailable(errors.New("campaign keys vanished again right after a rebuild"))
-	case SoldOut:
-		s.soldOut.Store(campaignID, time.Now().Add(soldOutMemo))
 	}
 	return o, nil
 }

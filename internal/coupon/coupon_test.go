@@ -455,6 +455,22 @@ func TestSyncUserPersistsAFreshClaimOnce(t *testing.T) {
 	}
 }
 
+// A shopper who holds a coupon hears so when pressing Claim again after the
+// campaign sold out (say, their first answer was lost on the way): the shop
+// asks Redis, which knows, rather than answering "sold out" from memory.
+func TestAHolderIsToldAlreadyClaimedAfterTheSellOut(t *testing.T) {
+	pool := testenv.DB(t)
+	s := newService(t, pool, testenv.Redis(t), fastFlush)
+	us := users(t, pool, 3)
+	id := activeCampaign(t, s, 2)
+	for i, want := range []coupon.Result{coupon.Claimed, coupon.Claimed, coupon.SoldOut, coupon.AlreadyClaimed, coupon.SoldOut, coupon.AlreadyClaimed} {
+		u := us[[]int{0, 1, 2, 0, 2, 1}[i]]
+		if o, err := s.Claim(t.Context(), id, u); err != nil || o.Result != want {
+			t.Fatalf("claim %d by user %d: %+v %v, want %s", i+1, u, o, err, want)
+		}
+	}
+}
+
 // A coupon claimed just before its campaign ends is the shopper's at once,
 // before the flusher has run, as in a live campaign.
 func TestSyncUserFindsAClaimMadeJustBeforeTheEnd(t *testing.T) {

@@ -605,7 +605,6 @@ func (s *Service) respreadLocked(ctx context.Context, q *db.Queries, c Campaign,
 			err = &belowClaimed{n}
 		}
 	}
-	s.soldOut.Delete(c.ID)
 	if _, ok := asBelowClaimed(err); ok {
 		return err
 	}

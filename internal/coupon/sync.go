@@ -167,7 +167,6 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 	if err != nil {
 		return unavailable(err)
 	}
-	s.soldOut.Delete(c.ID)
 	detail := fmt.Sprintf("%s: state %s, %d persisted, %d pending in the stream, %d dead letters, %d remaining of %d",
 		why, c.State, n.persisted, n.pending, n.letters, left, c.TotalQuantity)
 	if n.persisted+n.pending+n.letters == 0 {
