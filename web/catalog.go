@@ -266,7 +266,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 
 // writeJSONVary answers JSON without building the HTML view model.
 func writeJSONVary(w http.ResponseWriter, v any) error {
-	w.Header().Add("Vary", "HX-Request, Accept")
+	w.Header().Set("Vary", "HX-Request, Accept")
 	return writeJSON(w, http.StatusOK, v)
 }
 

@@ -98,7 +98,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.setRetryAfter(w, status, err)
 	if wantsJSON(r) {
-		w.Header().Add("Vary", "HX-Request, Accept")
+		w.Header().Set("Vary", "HX-Request, Accept")
 		body := map[string]any{"error": msg, "code": code}
 		if pc, ok := errors.AsType[*order.PriceChanged](err); ok {
 			body["total"] = pc.Total // the new total comes with price_changed

@@ -93,7 +93,7 @@ func parseWhole(s string) (int64, error) {
 		return 0, strconv.ErrSyntax
 	}
 	if strings.Contains(s, ",") {
-		groups := strings.Split(strings.TrimPrefix(s, "-"), ",")
+		groups := strings.Split(strings.TrimLeft(s, "+-"), ",")
 		for i, g := range groups {
 			if len(g) != 3 && (i > 0 || len(g) < 1 || len(g) > 3) {
 				return 0, strconv.ErrSyntax

@@ -34,6 +34,7 @@ func TestFormInt64(t *testing.T) {
 		{"1,,000", 0, true},
 		{"1000,000", 0, true},
 		{"12,9000", 0, true},
+		{"+,123", 0, true},
 		{"-1", 0, true},
 		{"0", 0, true},
 		{"1000001", 0, true},

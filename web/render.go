@@ -36,7 +36,7 @@ func isPartial(r *http.Request) bool {
 
 // render writes the answer in the shape the request asked for.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, a answer) error {
-	w.Header().Add("Vary", "HX-Request, Accept")
+	w.Header().Set("Vary", "HX-Request, Accept")
 	status := a.Status
 	if status == 0 {
 		status = http.StatusOK

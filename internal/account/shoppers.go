@@ -123,14 +123,16 @@ func (s *Service) SetDisabled(ctx context.Context, id int64, disabled bool) erro
 			return err
 		}
 		_, err = q.SetShopperDisabled(ctx, db.SetShopperDisabledParams{ID: id, Disabled: disabled})
-		if errors.Is(err, pgx.ErrNoRows) && before.Role == "shopper" {
+		if errors.Is(err, pgx.ErrNoRows) && before.Role == RoleShopper {
 			return nil // already so: nothing changed, nothing to record
 		} else if err != nil {
 			return err
 		}
 		action := map[bool]string{true: "disable", false: "enable"}[disabled]
+		// The update matched, so the row was the other way until now (even
+		// if another admin changed it after before was read).
 		return audit.Record(ctx, q, audit.Shopper, action, audit.Subject("shopper", id),
-			map[string]any{"disabled": before.DisabledAt != nil}, map[string]any{"disabled": disabled})
+			map[string]any{"disabled": !disabled}, map[string]any{"disabled": disabled})
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return errNoShopper

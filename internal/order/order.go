@@ -8,9 +8,10 @@
 // lock held that long (a stuck session, an admin's open transaction) is
 // answered "busy, try again" at once, while a serialization failure or
 // deadlock is retried a bounded number of times with jitter first. At most
-// the pool's size less one of these transactions run at once, so that a pile
-// of them waiting on one locked row leaves a connection for every other
-// request (search, pages, the cart's reads).
+// the pool's size less one of these transactions run at once, each waiting
+// for its turn no longer than a lock, so that a pile of them waiting on one
+// locked row leaves a connection for every other request (search, pages, the
+// cart's reads): a shopper in such a pile hears "busy" within two lock waits.
 package order
 
 import (
@@ -124,9 +125,10 @@ func (s *Service) Retries() int64 { return s.retries.Load() }
 
 var errBusy = errs.New(errs.Busy, "We are very busy right now, so nothing was changed. Please try again.")
 
-// inTx runs fn in a transaction whose lock waits are bounded, retrying
-// transient failures (lock timeout, serialization failure, deadlock) a few
-// times with jittered backoff. fn must be safe to run again.
+// inTx runs fn in a transaction whose lock waits are bounded, once one of
+// the service's slots is free (waited for no longer than a lock): a lock
+// timeout is busy at once, a serialization failure or deadlock is retried a
+// few times with jittered backoff. fn must be safe to run again.
 func (s *Service) inTx(ctx context.Context, fn func(q *db.Queries) error) error {
 	wait := time.NewTimer(s.opt.LockTimeout) // a slot is waited for no longer than a lock
 	select {
