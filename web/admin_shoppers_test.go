@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -200,5 +201,39 @@ func TestADisabledShopperIsSignedOutAndCannotLogIn(t *testing.T) {
 	page.login(adminEmail, adminPassword)
 	if r := page.get("/admin/shoppers/" + id); r.status != 200 || !strings.Contains(r.body, "Disable account") {
 		t.Fatalf("the shopper's page: %d", r.status)
+	}
+}
+
+// Two admins (twenty clicks) disabling one shopper at once: every answer is
+// 200, the shopper is disabled, and the audit trail holds one change; then
+// the same for enabling.
+func TestAdminsDisablingAtOnceRecordOneChange(t *testing.T) {
+	h := newHarness(t)
+	h.client().signup("twice@example.test", "Twice", "password123")
+	id := h.count("SELECT id FROM users WHERE email = 'twice@example.test'")
+	var admins []*client
+	for range 2 {
+		a := h.client()
+		a.login(adminEmail, adminPassword)
+		admins = append(admins, a.json())
+	}
+	for _, action := range []string{"disable", "enable"} {
+		var wg sync.WaitGroup
+		statuses := make([]int, 20)
+		for i := range statuses {
+			wg.Go(func() { statuses[i] = admins[i%2].post(fmt.Sprintf("/admin/shoppers/%d/%s", id, action), nil).status })
+		}
+		wg.Wait()
+		for i, st := range statuses {
+			if st != 200 {
+				t.Fatalf("%s %d: status %d", action, i, st)
+			}
+		}
+		if n := h.count("SELECT count(*) FROM audit_log WHERE action = $1", action); n != 1 {
+			t.Fatalf("%d audit rows for %s, want 1", n, action)
+		}
+	}
+	if n := h.count("SELECT count(*) FROM users WHERE id = $1 AND disabled_at IS NULL", id); n != 1 {
+		t.Fatal("the shopper is not enabled at the end")
 	}
 }
