@@ -145,6 +145,9 @@ type keyword struct {
 	// that number (0 unless it is one word, which this many products hold);
 	// titles is at least the number of matches in names and brands (-1: unknown).
 	most, least, titles int64
+	// named: every product that holds each word holds it in its name or
+	// brand, so relevance's first tier is every match.
+	named bool
 	// rest is the tsquery without the last word when that is a prefix of
 	// more than maxLexemes words and not the only word ("" otherwise);
 	// spread is the sum of the postings of the words it begins, and widest
@@ -161,7 +164,7 @@ type keyword struct {
 // maxLexemes of them, the prefix itself). Stop words are dropped, as
 // to_tsquery does.
 func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
-	kw := keyword{most: -1, titles: -1}
+	kw := keyword{most: -1, titles: -1, named: true}
 	var all, ab []string
 	broad := -1 // which of all is a prefix of many words
 	for i := 0; i < len(terms); {
@@ -191,6 +194,7 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 			}
 		}
 		all, ab = append(all, group(ops)), append(ab, group(abOps))
+		kw.named = kw.named && held >= 0 && titles == held
 		if held >= 0 && (kw.most < 0 || held < kw.most) {
 			kw.most = held
 		}

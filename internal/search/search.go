@@ -272,6 +272,8 @@ func (r request) byTiers(ctx context.Context, kw keyword) ([]row, error) {
 		switch {
 		case tier == 1 && kw.titles == 0:
 			continue // no name or brand holds every word
+		case tier == 2 && kw.named:
+			continue // every match is in the first tier
 		case tier == 1 && kw.titles > 0 && kw.titles <= sortCap:
 			r := r
 			r.after = after
@@ -302,9 +304,10 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	// that is all, the page is among them.
 	r.after = after
 	byPrice := r.sort == SortPriceAsc || r.sort == SortPriceDesc
-	if !byPrice && (kw.most < 0 && tier != 1 || tier == 0 && r.broad) {
+	if !byPrice && (kw.most < 0 && tier != 1 || (tier == 0 || tier == 1 && kw.named) && r.broad) {
 		// A prefix of more words than maxLexemes, or more than sortCap
-		// matches counted: too many to sort. (By price the sample still
+		// matches counted (in the first tier too when it holds every
+		// match): too many to sort. (By price the sample still
 		// bounds the page, below; relevance's first tier is read from the
 		// index of names and brands, which a prefix's words are seldom all
 		// in: "low" begins many words, and few names.)

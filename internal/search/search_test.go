@@ -495,6 +495,18 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 	if common == "" || medium == "" || rare == "" {
 		t.Fatalf("the generated catalogue has no common (%q), medium (%q) or rare (%q) word", common, medium, rare)
 	}
+	// 3,200 whose two words are in their names only, among the least
+	// popular and older than those below: relevance's first tier holds
+	// every match of "vorpal quenby".
+	if _, err := pool.Exec(t.Context(), `
+		WITH p AS (
+			INSERT INTO products (sku, name, brand, category_id, description, price, popularity)
+			SELECT 'VQ-' || i, 'Vorpal Quenby Lamp ' || i, 'Glowlab', (SELECT min(id) FROM categories), 'A lamp.', 2000 + i, i % 3
+			FROM generate_series(1, 3200) AS i
+			RETURNING id, price)
+		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, price % 2, 1 FROM p`); err != nil {
+		t.Fatal(err)
+	}
 	// 3,100 products called Zephyr (more than sortCap), all cheaper than
 	// anything else: sorted by price from the top, a walk meets none of them
 	// in walkRows rows.
@@ -594,6 +606,11 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: "zeab p", sort: SortRelevance},
 		{q: "plain shade c", sort: SortPriceAsc},
 		{q: "zephyr ca", sort: SortNewest}, // "ca" begins few enough words to list
+		// More than sortCap matches, all in the first tier (their words are
+		// held in names only): walked, not read again from the index of
+		// names and brands, and no second tier is looked for.
+		{q: "vorpal quenby", sort: SortRelevance, first: []string{"KeywordWords", "KeywordMatches", "WalkPopular", "WalkPopular"}},
+		{q: "quenby vorpal", sort: SortRelevance, inStock: true},
 	} {
 		t.Run(fmt.Sprintf("%s %s %s", tc.q, tc.category, tc.sort), func(t *testing.T) {
 			rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
