@@ -299,6 +299,16 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	if err != nil || len(rows) > PageSize {
 		return rows, err
 	}
+	// A walk that kept a third of a page or more has the rest of it within
+	// about twice as many rows again, if the matches go on as they began:
+	// fewer than any read from the text index below, which takes every
+	// posting of the words and hundreds of rows or more.
+	if n := len(rows); 3*n >= PageSize && n > 0 {
+		more, err := r.walk(ctx, &kw, tier, &cursor{tier: tier, key: rows[n-1].key, id: rows[n-1].ID}, 2*walkRows)
+		if rows = append(rows, more...); err != nil || len(rows) > PageSize {
+			return rows, err
+		}
+	}
 	// The matches are sparse along the order. Two broad words often have
 	// only a few thousand in common: read up to sortCap of them, and when
 	// that is all, the page is among them.

@@ -715,6 +715,53 @@ func TestADenseKeywordIsCountedByWalking(t *testing.T) {
 	}
 }
 
+// TestAWalkThatKeepsSomeGoesOn: a broad keyword whose matches are thin at
+// the start of the order and dense after it. The first walk keeps a third
+// of a page, so the walk goes on through the order's index, rather than
+// reading the matches from the text index to learn they are too many to
+// sort.
+func TestAWalkThatKeepsSomeGoesOn(t *testing.T) {
+	pool := catalogDB(t, 100)
+	// 6,000 Yonder kites, the most popular products: of the first 3,000 one
+	// in 150 costs ₩1,000, then every one does.
+	if _, err := pool.Exec(t.Context(), `
+		WITH p AS (
+			INSERT INTO products (sku, name, brand, category_id, price, popularity)
+			SELECT 'YK-' || i, 'Yonder Kite ' || i, 'Glowlab', (SELECT min(id) FROM categories),
+			       CASE WHEN i > 3000 OR i % 150 = 0 THEN 1000 ELSE 2000 END, 1000000 - i
+			FROM generate_series(1, 6000) AS i RETURNING id)
+		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, 1, 1 FROM p;
+		ANALYZE products`); err != nil {
+		t.Fatal(err)
+	}
+	tp, rec := traced(t, pool)
+	s := NewService(replica.PrimaryOnly(tp))
+	price := int64(1_000)
+	p, err := s.Search(t.Context(), Filter{Q: "yonder", MinPrice: &price, MaxPrice: &price, Sort: SortPopular})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran, want := names(rec.take()), []string{"KeywordWords", "KeywordMatches", "WalkPopular", "WalkPopular"}; !slices.Equal(ran, want) || !p.Capped {
+		t.Fatalf("ran %v, capped %v; want %v, capped", ran, p.Capped, want)
+	}
+	rows, err := pool.Query(t.Context(), `SELECT id FROM products WHERE name LIKE 'Yonder Kite %' AND price = 1000
+		ORDER BY popularity DESC, id DESC LIMIT $1`, PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, it := range p.Items {
+		got = append(got, it.ID)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("the first page differs at %d", firstDifference(got, want))
+	}
+}
+
 // TestKeywordsNoProductHoldsAnswerAtOnce: a word no product holds is no
 // match without a search of the index, and stop words alone are told apart.
 func TestKeywordsNoProductHoldsAnswerAtOnce(t *testing.T) {
