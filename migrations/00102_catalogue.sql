@@ -13,7 +13,7 @@ CREATE TABLE categories (
 -- indexes alone.
 CREATE TABLE products (
     id          bigserial PRIMARY KEY,
-    sku         text        NOT NULL UNIQUE CHECK (length(sku) BETWEEN 1 AND 64),
+    sku         text        NOT NULL CHECK (length(sku) BETWEEN 1 AND 64),
     name        text        NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     brand       text        NOT NULL CHECK (length(brand) BETWEEN 1 AND 100),
     category_id bigint      NOT NULL REFERENCES categories (id),
@@ -36,6 +36,8 @@ CREATE TABLE products (
         setweight(to_tsvector('english', brand), 'B') ||
         setweight(to_tsvector('english', description), 'C')) STORED
 );
+-- A SKU names one product however it is typed: "abc-1" is "ABC-1".
+CREATE UNIQUE INDEX products_sku_idx ON products (lower(sku));
 
 CREATE TABLE product_stock (
     product_id    bigint PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,

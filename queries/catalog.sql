@@ -50,7 +50,7 @@ RETURNING id, slug;
 -- name: CreateProduct :one
 INSERT INTO products (sku, name, brand, category_id, description, price)
 VALUES (@sku, @name, @brand, @category_id, @description, @price)
-ON CONFLICT (sku) DO NOTHING
+ON CONFLICT (lower(sku)) DO NOTHING
 RETURNING id;
 
 -- name: CreateProductStock :exec
@@ -64,7 +64,7 @@ WHERE id = @id
 RETURNING id;
 
 -- name: SKUTaken :one
-SELECT EXISTS (SELECT 1 FROM products WHERE sku = @sku AND id <> @id);
+SELECT EXISTS (SELECT 1 FROM products WHERE lower(sku) = lower(@sku) AND id <> @id);
 
 -- name: AdjustStock :one
 -- A guarded update: the row lock serialises concurrent adjustments and

@@ -82,6 +82,10 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 		}
 	}
+	// A SKU names one product however it is typed.
+	if r := admin.json().post("/admin/products", with("sku", "kb-1")); r.status != http.StatusConflict || !strings.Contains(r.body, "already used") {
+		t.Errorf("the same SKU in small letters: %d %s", r.status, r.body)
+	}
 	if n := h.count("SELECT count(*) FROM products"); n != 1 {
 		t.Fatalf("products: %d", n)
 	}
@@ -118,6 +122,17 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	}
 	if r := h.client().get("/products/" + strconv.FormatInt(id, 10)); r.status != 200 || !strings.Contains(r.body, "Add to cart") || !strings.Contains(r.body, "Only 3 left") {
 		t.Fatalf("product page: %d", r.status)
+	}
+	// Nor can another product be renamed to it in other letters.
+	if r := admin.json().post("/admin/products", with("sku", "KB-2")); r.status != http.StatusCreated {
+		t.Fatalf("second product: %d %s", r.status, r.body)
+	}
+	other := h.count("SELECT id FROM products WHERE sku = 'KB-2'")
+	if r := admin.json().post("/admin/products/"+strconv.FormatInt(other, 10), with("sku", "Kb-1")); r.status != http.StatusConflict {
+		t.Fatalf("renamed to the same SKU in other letters: %d %s", r.status, r.body)
+	}
+	if n := h.count("SELECT count(*) FROM products WHERE sku = 'KB-2'"); n != 1 {
+		t.Fatal("the refused rename changed the product")
 	}
 }
 

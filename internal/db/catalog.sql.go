@@ -87,7 +87,7 @@ func (q *Queries) CreateCategory(ctx context.Context, arg CreateCategoryParams) 
 const createProduct = `-- name: CreateProduct :one
 INSERT INTO products (sku, name, brand, category_id, description, price)
 VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (sku) DO NOTHING
+ON CONFLICT (lower(sku)) DO NOTHING
 RETURNING id
 `
 
@@ -325,7 +325,7 @@ func (q *Queries) ProductExists(ctx context.Context, id int64) (bool, error) {
 }
 
 const sKUTaken = `-- name: SKUTaken :one
-SELECT EXISTS (SELECT 1 FROM products WHERE sku = $1 AND id <> $2)
+SELECT EXISTS (SELECT 1 FROM products WHERE lower(sku) = lower($1) AND id <> $2)
 `
 
 type SKUTakenParams struct {
