@@ -24,7 +24,7 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 	if sp.filter.Sort == "" && sp.filter.Q == "" {
 		sp.filter.Sort = search.SortNewest
 	}
-	p, err := s.Search.Search(r.Context(), sp.filter)
+	p, err := s.adminProductSearch(r.Context(), sp.filter)
 	if err != nil {
 		return err
 	}
@@ -35,15 +35,37 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, len(p.Items))
+	for i, it := range p.Items {
+		ids[i] = it.ID
+	}
+	skus, err := s.Catalog.SKUs(r.Context(), ids)
+	if err != nil {
+		return err
+	}
 	rows := make([]views.AdminProductRow, len(p.Items))
 	for i, it := range p.Items {
-		rows[i] = views.AdminProductRow{ID: it.ID, Name: it.Name, Brand: it.Brand, Category: it.Category, Price: it.Price, Stock: it.Stock}
+		rows[i] = views.AdminProductRow{ID: it.ID, SKU: skus[it.ID], Name: it.Name, Brand: it.Brand, Category: it.Category, Price: it.Price, Stock: it.Stock}
 	}
 	cats, err := s.categoryOptions(r.Context())
 	if err != nil {
 		return err
 	}
 	return s.render(w, r, answer{Status: status, Page: views.AdminProductsPage(views.AdminProductsView{Search: sv, Rows: rows, New: newForm, Categories: cats})})
+}
+
+// adminProductSearch is the admin's product search: a keyword that is a
+// product's SKU (in any case) finds that product alone, as an admin with a
+// SKU in hand expects; anything else searches as the shop does.
+func (s *Server) adminProductSearch(ctx context.Context, f search.Filter) (search.Page, error) {
+	if f.After == "" {
+		p, ok, err := s.Catalog.BySKU(ctx, strings.TrimSpace(f.Q))
+		if err != nil || ok {
+			it := catalog.Item{ID: p.ID, Name: p.Name, Brand: p.Brand, Category: p.Category, Price: p.Price, Stock: p.Stock}
+			return search.Page{Items: []catalog.Item{it}, Total: 1, Sort: f.EffectiveSort()}, err
+		}
+	}
+	return s.Search.Search(ctx, f)
 }
 
 // productInput reads the product form; numbers that do not parse are field errors.

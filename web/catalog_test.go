@@ -134,6 +134,26 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	if n := h.count("SELECT count(*) FROM products WHERE sku = 'KB-2'"); n != 1 {
 		t.Fatal("the refused rename changed the product")
 	}
+	// The admin's list shows each product's SKU, and a SKU typed in any case
+	// finds its product alone.
+	if r := admin.get("/admin/products"); !strings.Contains(r.body, ">KB-1</td>") || !strings.Contains(r.body, ">KB-2</td>") {
+		t.Fatalf("the list does not show the SKUs: %d", r.status)
+	}
+	var found struct {
+		Items []struct {
+			ID int64 `json:"id"`
+		} `json:"items"`
+		Total any `json:"total"`
+	}
+	r := admin.json().get("/admin/products?q=kb-2")
+	if err := json.Unmarshal([]byte(r.body), &found); err != nil || len(found.Items) != 1 || found.Items[0].ID != other || found.Total != float64(1) {
+		t.Fatalf("a SKU search: %d %s", r.status, r.body)
+	}
+	for _, q := range []string{"kb-", "%00", "KB-1%00", strings.Repeat("k", 65)} {
+		if r := admin.json().get("/admin/products?q=" + q); r.status != 200 && r.status != 422 {
+			t.Errorf("q=%q: %d %s", q, r.status, r.body)
+		}
+	}
 }
 
 // pagerLink is the href of the pager's link with the given rel, or "".

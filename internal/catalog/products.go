@@ -134,6 +134,39 @@ func (s *Service) Product(ctx context.Context, id int64) (Product, error) {
 	return read(ctx, s, func(q *db.Queries) (Product, error) { return product(ctx, q, id) })
 }
 
+// SKUs returns the SKUs of the given products, for the admin's list.
+func (s *Service) SKUs(ctx context.Context, ids []int64) (map[int64]string, error) {
+	rows, err := read(ctx, s, func(q *db.Queries) ([]db.ProductSKUsRow, error) { return q.ProductSKUs(ctx, ids) })
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Sku
+	}
+	return out, nil
+}
+
+// BySKU returns the product a SKU names, however its letters are typed;
+// false when none does (or sku cannot be one).
+func (s *Service) BySKU(ctx context.Context, sku string) (Product, bool, error) {
+	if len(sku) > maxSKU || !skuPattern.MatchString(sku) {
+		return Product{}, false, nil
+	}
+	id, err := read(ctx, s, func(q *db.Queries) (int64, error) { return q.ProductBySKU(ctx, sku) })
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Product{}, false, nil
+	}
+	if err != nil {
+		return Product{}, false, err
+	}
+	p, err := s.Product(ctx, id)
+	if errors.Is(err, errNoProduct) { // deleted in between
+		return Product{}, false, nil
+	}
+	return p, err == nil, err
+}
+
 // product reads one product through q: the primary's, when the product was
 // just written or is about to be.
 func product(ctx context.Context, q *db.Queries, id int64) (Product, error) {

@@ -258,6 +258,18 @@ func (q *Queries) ListCategories(ctx context.Context) ([]Category, error) {
 	return items, nil
 }
 
+const productBySKU = `-- name: ProductBySKU :one
+SELECT id FROM products WHERE lower(sku) = lower($1)
+`
+
+// The product a SKU names, however its letters are typed (products_sku_idx).
+func (q *Queries) ProductBySKU(ctx context.Context, sku string) (int64, error) {
+	row := q.db.QueryRow(ctx, productBySKU, sku)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const productDetail = `-- name: ProductDetail :one
 SELECT p.id, p.sku, p.name, p.brand, c.slug AS category, c.name AS category_name, p.description, p.price, s.stock, p.updated_at,
        p.image_key, pp.alt AS image_alt, pp.large_width, pp.large_height, pp.small_width, pp.small_height
@@ -322,6 +334,36 @@ func (q *Queries) ProductExists(ctx context.Context, id int64) (bool, error) {
 	var exists bool
 	err := row.Scan(&exists)
 	return exists, err
+}
+
+const productSKUs = `-- name: ProductSKUs :many
+SELECT id, sku FROM products WHERE id = ANY($1::bigint[])
+`
+
+type ProductSKUsRow struct {
+	ID  int64
+	Sku string
+}
+
+// The SKUs of a page of products, for the admin's list.
+func (q *Queries) ProductSKUs(ctx context.Context, ids []int64) ([]ProductSKUsRow, error) {
+	rows, err := q.db.Query(ctx, productSKUs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ProductSKUsRow{}
+	for rows.Next() {
+		var i ProductSKUsRow
+		if err := rows.Scan(&i.ID, &i.Sku); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const sKUTaken = `-- name: SKUTaken :one
