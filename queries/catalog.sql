@@ -63,16 +63,13 @@ UPDATE products SET sku = @sku, name = @name, brand = @brand, category_id = @cat
 WHERE id = @id
 RETURNING id;
 
--- name: SKUTaken :one
-SELECT EXISTS (SELECT 1 FROM products WHERE lower(sku) = lower(@sku) AND id <> @id);
-
 -- name: ProductSKUs :many
 -- The SKUs of a page of products, for the admin's list.
 SELECT id, sku FROM products WHERE id = ANY(@ids::bigint[]);
 
 -- name: ProductBySKU :one
 -- The product a SKU names, however its letters are typed (products_sku_idx).
-SELECT id FROM products WHERE lower(sku) = lower(@sku);
+SELECT id, sku, name FROM products WHERE lower(sku) = lower(@sku);
 
 -- name: AdjustStock :one
 -- A guarded update: the row lock serialises concurrent adjustments and

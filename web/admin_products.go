@@ -24,7 +24,7 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 	if sp.filter.Sort == "" && sp.filter.Q == "" {
 		sp.filter.Sort = search.SortNewest
 	}
-	p, err := s.adminProductSearch(r.Context(), sp.filter)
+	p, err := s.Search.Search(r.Context(), sp.filter)
 	if err != nil {
 		return err
 	}
@@ -51,21 +51,14 @@ func (s *Server) adminProductsWith(w http.ResponseWriter, r *http.Request, newFo
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, answer{Status: status, Page: views.AdminProductsPage(views.AdminProductsView{Search: sv, Rows: rows, New: newForm, Categories: cats})})
-}
-
-// adminProductSearch is the admin's product search: a keyword that is a
-// product's SKU (in any case) finds that product alone, as an admin with a
-// SKU in hand expects; anything else searches as the shop does.
-func (s *Server) adminProductSearch(ctx context.Context, f search.Filter) (search.Page, error) {
-	if f.After == "" {
-		p, ok, err := s.Catalog.BySKU(ctx, strings.TrimSpace(f.Q))
-		if err != nil || ok {
-			it := catalog.Item{ID: p.ID, Name: p.Name, Brand: p.Brand, Category: p.Category, Price: p.Price, Stock: p.Stock}
-			return search.Page{Items: []catalog.Item{it}, Total: 1, Sort: f.EffectiveSort()}, err
-		}
+	v := views.AdminProductsView{Search: sv, Rows: rows, New: newForm, Categories: cats}
+	// An admin with a SKU in hand finds its product above the keyword's matches.
+	if p, ok, err := s.Catalog.BySKU(r.Context(), strings.TrimSpace(sp.filter.Q)); err != nil {
+		return err
+	} else if ok {
+		v.BySKU = views.AdminProductRow{ID: p.ID, SKU: p.SKU, Name: p.Name}
 	}
-	return s.Search.Search(ctx, f)
+	return s.render(w, r, answer{Status: status, Page: views.AdminProductsPage(v)})
 }
 
 // productInput reads the product form; numbers that do not parse are field errors.

@@ -134,24 +134,32 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 	if n := h.count("SELECT count(*) FROM products WHERE sku = 'KB-2'"); n != 1 {
 		t.Fatal("the refused rename changed the product")
 	}
-	// The admin's list shows each product's SKU, and a SKU typed in any case
-	// finds its product alone.
+	// The admin's list shows each product's SKU. A keyword that is a SKU, in
+	// any case, links its product above the keyword's matches, which stay.
 	if r := admin.get("/admin/products"); !strings.Contains(r.body, ">KB-1</td>") || !strings.Contains(r.body, ">KB-2</td>") {
 		t.Fatalf("the list does not show the SKUs: %d", r.status)
 	}
-	var found struct {
-		Items []struct {
-			ID int64 `json:"id"`
-		} `json:"items"`
-		Total any `json:"total"`
+	for _, sku := range []string{"Lamp", "L-2"} {
+		if r := admin.json().post("/admin/products", with("sku", sku)); r.status != http.StatusCreated {
+			t.Fatalf("%s: %d %s", sku, r.status, r.body)
+		}
 	}
-	r := admin.json().get("/admin/products?q=kb-2")
-	if err := json.Unmarshal([]byte(r.body), &found); err != nil || len(found.Items) != 1 || found.Items[0].ID != other || found.Total != float64(1) {
-		t.Fatalf("a SKU search: %d %s", r.status, r.body)
+	if r := admin.json().post("/admin/products/"+strconv.FormatInt(h.count("SELECT id FROM products WHERE sku = 'L-2'"), 10),
+		url.Values{"sku": {"L-2"}, "name": {"Floor Lamp"}, "brand": {"Kestrel"}, "category": {"computers"}, "price": {"50000"}}); r.status != 200 {
+		t.Fatalf("rename: %d %s", r.status, r.body)
 	}
-	for _, q := range []string{"kb-", "%00", "KB-1%00", strings.Repeat("k", 65)} {
-		if r := admin.json().get("/admin/products?q=" + q); r.status != 200 && r.status != 422 {
-			t.Errorf("q=%q: %d %s", q, r.status, r.body)
+	lamp := h.count("SELECT id FROM products WHERE sku = 'Lamp'")
+	r := admin.get("/admin/products?q=lamp")
+	if !strings.Contains(r.body, `data-testid="sku-match"`) || !strings.Contains(r.body, `href="/admin/products/`+strconv.FormatInt(lamp, 10)+`"`) ||
+		!strings.Contains(r.body, "Floor Lamp") {
+		t.Fatalf("q=lamp: %d, SKU link or the keyword's match missing", r.status)
+	}
+	if r := admin.get("/admin/products?q=keyboard"); strings.Contains(r.body, `data-testid="sku-match"`) {
+		t.Fatal("a keyword that is no SKU linked one")
+	}
+	for q, want := range map[string]int{"kb-": 200, "%00": 422, "KB-1%00": 422, strings.Repeat("k", 65): 200} {
+		if r := admin.get("/admin/products?q=" + q); r.status != want {
+			t.Errorf("q=%q: %d, want %d", q, r.status, want)
 		}
 	}
 }

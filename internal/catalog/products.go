@@ -147,24 +147,23 @@ func (s *Service) SKUs(ctx context.Context, ids []int64) (map[int64]string, erro
 	return out, nil
 }
 
+// SKUMatch is the product a SKU names.
+type SKUMatch struct {
+	ID        int64
+	SKU, Name string
+}
+
 // BySKU returns the product a SKU names, however its letters are typed;
 // false when none does (or sku cannot be one).
-func (s *Service) BySKU(ctx context.Context, sku string) (Product, bool, error) {
+func (s *Service) BySKU(ctx context.Context, sku string) (SKUMatch, bool, error) {
 	if len(sku) > maxSKU || !skuPattern.MatchString(sku) {
-		return Product{}, false, nil
+		return SKUMatch{}, false, nil
 	}
-	id, err := read(ctx, s, func(q *db.Queries) (int64, error) { return q.ProductBySKU(ctx, sku) })
+	r, err := read(ctx, s, func(q *db.Queries) (db.ProductBySKURow, error) { return q.ProductBySKU(ctx, sku) })
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Product{}, false, nil
+		return SKUMatch{}, false, nil
 	}
-	if err != nil {
-		return Product{}, false, err
-	}
-	p, err := s.Product(ctx, id)
-	if errors.Is(err, errNoProduct) { // deleted in between
-		return Product{}, false, nil
-	}
-	return p, err == nil, err
+	return SKUMatch{ID: r.ID, SKU: r.Sku, Name: r.Name}, err == nil, err
 }
 
 // product reads one product through q: the primary's, when the product was

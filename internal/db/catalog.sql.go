@@ -259,15 +259,21 @@ func (q *Queries) ListCategories(ctx context.Context) ([]Category, error) {
 }
 
 const productBySKU = `-- name: ProductBySKU :one
-SELECT id FROM products WHERE lower(sku) = lower($1)
+SELECT id, sku, name FROM products WHERE lower(sku) = lower($1)
 `
 
+type ProductBySKURow struct {
+	ID   int64
+	Sku  string
+	Name string
+}
+
 // The product a SKU names, however its letters are typed (products_sku_idx).
-func (q *Queries) ProductBySKU(ctx context.Context, sku string) (int64, error) {
+func (q *Queries) ProductBySKU(ctx context.Context, sku string) (ProductBySKURow, error) {
 	row := q.db.QueryRow(ctx, productBySKU, sku)
-	var id int64
-	err := row.Scan(&id)
-	return id, err
+	var i ProductBySKURow
+	err := row.Scan(&i.ID, &i.Sku, &i.Name)
+	return i, err
 }
 
 const productDetail = `-- name: ProductDetail :one
@@ -364,22 +370,6 @@ func (q *Queries) ProductSKUs(ctx context.Context, ids []int64) ([]ProductSKUsRo
 		return nil, err
 	}
 	return items, nil
-}
-
-const sKUTaken = `-- name: SKUTaken :one
-SELECT EXISTS (SELECT 1 FROM products WHERE lower(sku) = lower($1) AND id <> $2)
-`
-
-type SKUTakenParams struct {
-	Sku string
-	ID  int64
-}
-
-func (q *Queries) SKUTaken(ctx context.Context, arg SKUTakenParams) (bool, error) {
-	row := q.db.QueryRow(ctx, sKUTaken, arg.Sku, arg.ID)
-	var exists bool
-	err := row.Scan(&exists)
-	return exists, err
 }
 
 const stockHistory = `-- name: StockHistory :many

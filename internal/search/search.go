@@ -22,8 +22,9 @@ import (
 // A keyword search walks its order's index only when more products match
 // than its first read took (sortCap, or CountCap for one broad word), so a
 // walk that finds too few has met matches clustered away from the start of
-// the order. It reads walkRows rows of the index
-// first. Sorting all the matches instead costs about as much as reading
+// the order. It reads walkRows rows of the index first, and twice as many
+// more when those kept a third of a page. Sorting all the matches instead
+// costs about as much as reading
 // sortCost rows of the index per match (150,000 matches took 1.5 s here, a
 // walk of 50,000 rows 70 ms), so before sorting it walks on for as many
 // rows as the sort would cost, or to the end when the matches are too many
