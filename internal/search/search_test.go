@@ -744,8 +744,11 @@ func TestAWalkThatKeepsSomeGoesOn(t *testing.T) {
 	if ran, want := names(rec.take()), []string{"KeywordWords", "KeywordMatches", "WalkPopular", "WalkPopular"}; !slices.Equal(ran, want) || !p.Capped {
 		t.Fatalf("ran %v, capped %v; want %v, capped", ran, p.Capped, want)
 	}
+	// Ten pages on, across the thin start and into the dense rest: none
+	// repeated or skipped.
+	const pages = 10
 	rows, err := pool.Query(t.Context(), `SELECT id FROM products WHERE name LIKE 'Yonder Kite %' AND price = 1000
-		ORDER BY popularity DESC, id DESC LIMIT $1`, PageSize)
+		ORDER BY popularity DESC, id DESC LIMIT $1`, pages*PageSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -754,11 +757,19 @@ func TestAWalkThatKeepsSomeGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []int64
-	for _, it := range p.Items {
-		got = append(got, it.ID)
+	for n := 1; ; n++ {
+		for _, it := range p.Items {
+			got = append(got, it.ID)
+		}
+		if n == pages || p.NextCursor == "" {
+			break
+		}
+		if p, err = s.Search(t.Context(), Filter{Q: "yonder", MinPrice: &price, MaxPrice: &price, Sort: SortPopular, After: p.NextCursor}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("the first page differs at %d", firstDifference(got, want))
+		t.Fatalf("%d items, want %d; first difference at %d", len(got), len(want), firstDifference(got, want))
 	}
 }
 
