@@ -594,7 +594,7 @@ func AdminShopperPage(v AdminShopperView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = MyCoupons(v.Coupons).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = MyCoupons(v.Coupons, plainText("This shopper has no coupons.")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
