@@ -305,7 +305,7 @@ func (r request) walkOrSort(ctx context.Context, kw keyword, tier int, after *cu
 	// fewer than any read from the text index below, which takes every
 	// posting of the words and hundreds of rows or more.
 	if n := len(rows); 3*n >= PageSize && n > 0 {
-		more, err := r.walk(ctx, &kw, tier, &cursor{tier: tier, key: rows[n-1].key, id: rows[n-1].ID}, 2*walkRows)
+		more, err := r.walk(ctx, &kw, tier, walkedTo(rows, tier, after), 2*walkRows)
 		if rows = append(rows, more...); err != nil || len(rows) > PageSize {
 			return rows, err
 		}
@@ -359,11 +359,7 @@ func (r request) walkOn(ctx context.Context, kw keyword, tier int, after *cursor
 		if most < 0 {
 			long = math.MaxInt32
 		}
-		from := after
-		if n := len(rows); n > 0 {
-			from = &cursor{tier: tier, key: rows[n-1].key, id: rows[n-1].ID}
-		}
-		more, err := r.walk(ctx, &kw, tier, from, int32(min(long, math.MaxInt32)))
+		more, err := r.walk(ctx, &kw, tier, walkedTo(rows, tier, after), int32(min(long, math.MaxInt32)))
 		if err != nil || len(rows)+len(more) > PageSize || most < 0 {
 			return append(rows, more...), err
 		}
@@ -371,6 +367,15 @@ func (r request) walkOn(ctx context.Context, kw keyword, tier int, after *cursor
 	r.after = after
 	rows, _, err := r.matches(ctx, kw, tier, tier == 1, 0)
 	return rows, err
+}
+
+// walkedTo is where a walk goes on: after the last row it kept, or from
+// after when it kept none.
+func walkedTo(rows []row, tier int, after *cursor) *cursor {
+	if n := len(rows); n > 0 {
+		return &cursor{tier: tier, key: rows[n-1].key, id: rows[n-1].ID}
+	}
+	return after
 }
 
 // countWalk is how many rows a count by walking may read before the first
