@@ -335,3 +335,33 @@ func TestPageLinksKeepAtMostFiftyCursorsBack(t *testing.T) {
 		t.Fatalf("page %d, previous %s", v2.Page, v2.PrevURL)
 	}
 }
+
+// TestACrowdCreatingOneSKUInManyCasesMakesOneProduct: two admins' worth of
+// requests at once, each a different casing of one SKU: one is created, the
+// rest are told the SKU is taken, and no other row appears.
+func TestACrowdCreatingOneSKUInManyCasesMakesOneProduct(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	skus := []string{"crowd-1", "CROWD-1", "Crowd-1", "cROWD-1", "CrOwD-1", "crowD-1"}
+	replies := atOnce(24, func(i int) reply {
+		return admin.json().post("/admin/products", url.Values{"sku": {skus[i%len(skus)]}, "name": {"Crowd Lamp"}, "brand": {"Lumen"},
+			"category": {"computers"}, "price": {"1000"}, "stock": {"1"}})
+	})
+	created := 0
+	for _, r := range replies {
+		switch r.status {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict:
+			if !strings.Contains(r.body, "already used") {
+				t.Errorf("409 without the reason: %s", r.body)
+			}
+		default:
+			t.Errorf("%d %s", r.status, r.body)
+		}
+	}
+	if n := h.count("SELECT count(*) FROM products WHERE lower(sku) = 'crowd-1'"); created != 1 || n != 1 {
+		t.Fatalf("%d created, %d rows; want 1 and 1", created, n)
+	}
+}
