@@ -97,10 +97,24 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 		return err
 	}
 	defer admin.Close()
+	var alone bool
 	if err := db.Migrate(ctx, admin, slog.New(slog.DiscardHandler)); err != nil {
 		return err
 	}
+	// The buyers are the bench's, not the run's: one bench at a time, and
+	// what a bench that was stopped left of theirs is cleared first.
+	lock, err := admin.Acquire(ctx) // the lock lives as long as its session
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if err := lock.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext('market bench checkout'))").Scan(&alone); err != nil || !alone {
+		return errors.Join(err, errors.New("another checkout bench is running on this database"))
+	}
 	run := fmt.Sprintf("b%d", time.Now().UnixNano())
+	if err := cleanup(ctx, admin, run); err != nil {
+		return err
+	}
 	defer func() {
 		if err := cleanup(context.WithoutCancel(ctx), admin, run); err != nil {
 			log.Warn("bench cleanup", "err", err)
@@ -275,27 +289,24 @@ func (h *checkoutHTTP) checkout(c *http.Cookie, product int64) (checkoutAnswer, 
 // cleanup removes everything this run created, so the shop's catalogue and
 // consistency report are not left with bench rows.
 func cleanup(ctx context.Context, pool *pgxpool.Pool, run string) error {
+	buyers := buyerPrefix + "%" + buyerDomain
 	_, err := pool.Exec(ctx, `
-		WITH u AS (SELECT id FROM users WHERE email LIKE $1 || '-%@bench.invalid'),
+		WITH u AS (SELECT id FROM users WHERE email LIKE $2),
 		     p AS (SELECT id FROM products WHERE sku LIKE 'BENCH-' || $1 || '-%'),
 		     o AS (SELECT id FROM orders WHERE user_id IN (SELECT id FROM u)),
 		     d1 AS (DELETE FROM stock_ledger WHERE product_id IN (SELECT id FROM p)),
 		     d2 AS (DELETE FROM balance_ledger WHERE user_id IN (SELECT id FROM u)),
 		     d3 AS (DELETE FROM points_ledger WHERE user_id IN (SELECT id FROM u)),
 		     d4 AS (DELETE FROM order_items WHERE order_id IN (SELECT id FROM o)),
-		     d5 AS (DELETE FROM cart_items WHERE user_id IN (SELECT id FROM u))
-		SELECT 1`, run)
+		     d5 AS (DELETE FROM cart_items WHERE user_id IN (SELECT id FROM u)),
+		     w AS (UPDATE users SET balance = 0, points = 0 WHERE id IN (SELECT id FROM u))
+		SELECT 1`, run, buyers)
 	if err != nil {
 		return err
 	}
-	for _, q := range []string{
-		"DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1 || '-%@bench.invalid')",
-		"DELETE FROM users WHERE email LIKE $1 || '-%@bench.invalid'",
-		"DELETE FROM products WHERE sku LIKE 'BENCH-' || $1 || '-%'",
-	} {
-		if _, err := pool.Exec(ctx, q, run); err != nil {
-			return err
-		}
+	if _, err := pool.Exec(ctx, "DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)", buyers); err != nil {
+		return err
 	}
-	return nil
+	_, err = pool.Exec(ctx, "DELETE FROM products WHERE sku LIKE 'BENCH-' || $1 || '-%'", run)
+	return err
 }

@@ -23,6 +23,12 @@ const (
 	checkoutTopUp = 10_000
 )
 
+// The bench's buyers are buyerPrefix + kind + "-" + i + buyerDomain.
+const (
+	buyerPrefix = "bench-checkout-"
+	buyerDomain = "@bench.invalid"
+)
+
 // checkoutAnswer is how one buyer's checkout was answered.
 type checkoutAnswer int
 
@@ -64,12 +70,11 @@ type checkoutCrowd struct {
 // checkoutRun seeds a catalogue and its buyers, sends them all to checkout
 // at once, and checks every answer and ledger afterwards.
 func checkoutRun(ctx context.Context, admin *pgxpool.Pool, svc *order.Service, h *checkoutHTTP, run string, f checkoutFlags, spread bool) (runResult, error) {
-	tag := fmt.Sprintf("%s-%s-%v", run, svc.Locking(), spread)
-	n, per := 1, f.stock
+	kind, n, per := "hot", 1, f.stock
 	if spread {
-		n, per = f.products, int64(f.buyers) // plenty: the spread run measures throughput, not sell-outs
+		kind, n, per = "spread", f.products, int64(f.buyers) // plenty: the spread run measures throughput, not sell-outs
 	}
-	crowd, err := seedCheckoutCrowd(ctx, admin, svc, h, tag, n, per, f.buyers)
+	crowd, err := seedCheckoutCrowd(ctx, admin, svc, h, run+"-"+svc.Locking()+"-"+kind, svc.Locking()+"-"+kind, n, per, f.buyers)
 	if err != nil {
 		return runResult{}, err
 	}
@@ -92,8 +97,11 @@ func checkoutRun(ctx context.Context, admin *pgxpool.Pool, svc *order.Service, h
 }
 
 // seedCheckoutCrowd creates n products of the given stock and the buyers, each with
-// money and one unit of product i%n in the cart.
-func seedCheckoutCrowd(ctx context.Context, admin *pgxpool.Pool, svc *order.Service, h *checkoutHTTP, tag string, n int, stock int64, buyers int) (checkoutCrowd, error) {
+// money and one unit of product i%n in the cart. Products are the run's own
+// (tag); buyers are the bench's (kind: a strategy and a catalogue), made once
+// and kept, because removing a shopper is a scan of every table that names
+// one, and a bench leaves them as it found them (cleanup).
+func seedCheckoutCrowd(ctx context.Context, admin *pgxpool.Pool, svc *order.Service, h *checkoutHTTP, tag, kind string, n int, stock int64, buyers int) (checkoutCrowd, error) {
 	c := checkoutCrowd{products: make([]int64, n), stock: stock, buyers: make([]int64, buyers),
 		productOf: make(map[int64]int64, buyers), cookies: make(map[int64]*http.Cookie, buyers)}
 	for i := range c.products {
@@ -108,11 +116,13 @@ func seedCheckoutCrowd(ctx context.Context, admin *pgxpool.Pool, svc *order.Serv
 		}
 	}
 	for i := range c.buyers {
-		err := admin.QueryRow(ctx, `WITH u AS (INSERT INTO users (email, password_hash, name) VALUES ($1, 'bench', 'Bench buyer') RETURNING id),
+		err := admin.QueryRow(ctx, `WITH u AS (INSERT INTO users (email, password_hash, name) VALUES ($1, 'bench', 'Bench buyer')
+					ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name RETURNING id),
 				a AS (INSERT INTO addresses (user_id, recipient, phone, postal_code, line1, is_default)
-					SELECT id, 'Bench buyer', '01012345678', '06236', '1 Teheran-ro', true FROM u)
+					SELECT id, 'Bench buyer', '01012345678', '06236', '1 Teheran-ro', true FROM u
+					WHERE NOT EXISTS (SELECT 1 FROM addresses a WHERE a.user_id = u.id))
 			SELECT id FROM u`,
-			fmt.Sprintf("%s-%d@bench.invalid", tag, i)).Scan(&c.buyers[i])
+			fmt.Sprintf("%s%s-%d%s", buyerPrefix, kind, i, buyerDomain)).Scan(&c.buyers[i])
 		if err != nil {
 			return c, err
 		}

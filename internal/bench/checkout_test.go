@@ -3,6 +3,7 @@ package bench
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestTheCheckoutBenchFailsEveryBrokenLedger(t *testing.T) {
 	}
 	defer h.close()
 	// Two products of 5 for 11 buyers: six want the first, five the second.
-	crowd, err := seedCheckoutCrowd(ctx, pool, svc, h, "t", 2, 5, 11)
+	crowd, err := seedCheckoutCrowd(ctx, pool, svc, h, "t", "t", 2, 5, 11)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,5 +128,47 @@ func TestTheCheckoutBenchFailsEveryBrokenLedger(t *testing.T) {
 				t.Errorf("problems %q, want one saying %q", p, tt.want)
 			}
 		})
+	}
+}
+
+// The bench leaves the shop as it found it: its products go, its buyers stay
+// with nothing (no order, ledger row, cart line or money), and the next run
+// uses the same buyers and is judged on its own orders only.
+func TestTheCheckoutBenchCleansUpAndReusesItsBuyers(t *testing.T) {
+	ctx := t.Context()
+	pool := testenv.DB(t)
+	svc, err := order.NewService(pool, order.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []int64
+	for _, run := range []string{"r1", "r2"} {
+		crowd, err := seedCheckoutCrowd(ctx, pool, svc, nil, run, "k", 1, 3, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, soldOutOf := driveCheckoutCrowd(ctx, svc, nil, crowd, 4)
+		if p, err := verifyCheckoutCrowd(ctx, pool, crowd, res.count[coPlaced], soldOutOf); err != nil || len(p) > 0 || res.count[coPlaced] != 3 {
+			t.Fatalf("run %s: %v placed, %v %q", run, res.count, err, p)
+		}
+		if first == nil {
+			first = crowd.buyers
+		} else if !slices.Equal(first, crowd.buyers) {
+			t.Fatalf("second run's buyers %v, want the first's %v", crowd.buyers, first)
+		}
+		if err := cleanup(ctx, pool, run); err != nil {
+			t.Fatal(err)
+		}
+		var left int
+		err = pool.QueryRow(ctx, `SELECT
+				(SELECT count(*) FROM products WHERE sku LIKE 'BENCH-%')
+				+ (SELECT count(*) FROM orders WHERE user_id = ANY($1))
+				+ (SELECT count(*) FROM balance_ledger WHERE user_id = ANY($1))
+				+ (SELECT count(*) FROM points_ledger WHERE user_id = ANY($1))
+				+ (SELECT count(*) FROM cart_items WHERE user_id = ANY($1))
+				+ (SELECT count(*) FROM users WHERE id = ANY($1) AND (balance <> 0 OR points <> 0))`, crowd.buyers).Scan(&left)
+		if err != nil || left != 0 {
+			t.Fatalf("after run %s's cleanup %d rows or wallets are left (%v), want 0", run, left, err)
+		}
 	}
 }

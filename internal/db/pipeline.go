@@ -22,12 +22,14 @@ func WithTxLockTimeout(ctx context.Context, pool *pgxpool.Pool, lockTimeout time
 	})
 }
 
-// Pipelined runs fn with queries that queue their statements instead of
-// sending them, then sends the queue in one round trip on q's transaction and
-// returns the first statement's error, if any. Only :exec queries belong in
-// fn: their result is an error alone, which arrives with the round trip. A
-// query that reads rows gets errNotQueueable; an :execrows query would count
-// 0 rows, so keep those out.
+// Pipelined sends fn's statements to q's transaction in one round trip. fn
+// runs twice: first against a queue, where every call answers as if it found
+// nothing (no error, no row, zero values), to learn the statements; then,
+// once the queue is sent, against the results, each call answered in turn.
+// So fn must make the same calls in the same order whatever they return, and
+// stop early only on an error; a call that was not queued fails. The server
+// runs the statements one after another, each with a snapshot of its own, so
+// a read queued after a lock sees what the lock's last holder committed.
 func (q *Queries) Pipelined(ctx context.Context, fn func(q *Queries) error) error {
 	tx, ok := q.db.(interface {
 		SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
@@ -36,15 +38,21 @@ func (q *Queries) Pipelined(ctx context.Context, fn func(q *Queries) error) erro
 		return errors.New("db: Pipelined needs queries on a transaction or connection")
 	}
 	var p queue
-	if err := fn(New(&p)); err != nil {
+	if err := fn(New(&p)); len(p.batch.QueuedQueries) == 0 {
+		return err // fn sent nothing; its error is its own
+	}
+	r := &replay{results: tx.SendBatch(ctx, &p.batch), queued: p.batch.QueuedQueries}
+	if err := fn(New(r)); err != nil {
+		r.results.Close()
 		return err
 	}
-	return tx.SendBatch(ctx, &p.batch).Close()
+	return r.results.Close()
 }
 
-var errNotQueueable = errors.New("db: only :exec queries can be pipelined")
+var errNotQueued = errors.New("db: a pipelined function made a call it had not made the first time")
 
-// queue is a DBTX that keeps statements for one batch.
+// queue is a DBTX that keeps statements for one batch and answers each as if
+// it found nothing.
 type queue struct{ batch pgx.Batch }
 
 func (p *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -52,12 +60,62 @@ func (p *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.Command
 	return pgconn.CommandTag{}, nil
 }
 
-func (p *queue) Query(context.Context, string, ...any) (pgx.Rows, error) {
-	return nil, errNotQueueable
+func (p *queue) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	p.batch.Queue(sql, args...)
+	return noRows{}, nil
 }
 
-func (p *queue) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{} }
+func (p *queue) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	p.batch.Queue(sql, args...)
+	return row{}
+}
 
-type errRow struct{}
+// noRows is a query's answer while queueing: no rows (the methods a
+// generated query calls on an empty result).
+type noRows struct{ pgx.Rows }
 
-func (errRow) Scan(...any) error { return errNotQueueable }
+func (noRows) Next() bool { return false }
+func (noRows) Close()     {}
+func (noRows) Err() error { return nil }
+
+// row answers Scan with err; while queueing, with nil and zero values.
+type row struct{ err error }
+
+func (r row) Scan(...any) error { return r.err }
+
+// replay is a DBTX that answers each call with the next result of the sent
+// queue.
+type replay struct {
+	results pgx.BatchResults
+	queued  []*pgx.QueuedQuery
+	next    int
+}
+
+func (r *replay) take(sql string) error {
+	if r.next >= len(r.queued) || r.queued[r.next].SQL != sql {
+		return errNotQueued
+	}
+	r.next++
+	return nil
+}
+
+func (r *replay) Exec(_ context.Context, sql string, _ ...any) (pgconn.CommandTag, error) {
+	if err := r.take(sql); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return r.results.Exec()
+}
+
+func (r *replay) Query(_ context.Context, sql string, _ ...any) (pgx.Rows, error) {
+	if err := r.take(sql); err != nil {
+		return nil, err
+	}
+	return r.results.Query()
+}
+
+func (r *replay) QueryRow(_ context.Context, sql string, _ ...any) pgx.Row {
+	if err := r.take(sql); err != nil {
+		return row{err}
+	}
+	return r.results.QueryRow()
+}

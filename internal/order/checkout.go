@@ -155,12 +155,13 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o Order, crea
 // place is one attempt at a checkout, inside the transaction. Its steps take
 // their locks in the package's order: the shopper, the coupon, then stock.
 func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (Order, bool, error) {
-	w, rows, err := lockShopper(ctx, q, in.UserID)
+	w, rows, prev, err := openCheckout(ctx, q, in)
 	if err != nil {
 		return Order{}, false, err
 	}
-	if prev, found, err := repeatedCheckout(ctx, q, rows, in); found || err != nil {
-		return prev, false, err
+	if prev != nil {
+		o, err := repeatedCheckout(ctx, q, *prev, rows, in)
+		return o, false, err
 	}
 	cart, err := checkCart(rows, in.Lines)
 	if err != nil {
@@ -181,54 +182,59 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	if err != nil {
 		return Order{}, false, err
 	}
-	o, err := writeOrder(ctx, q, in, cart, c, terms)
+	o, err := s.writeOrder(ctx, q, in, cart, c, terms)
 	if err != nil {
 		return Order{}, false, err
 	}
-	if err := s.takeCartStock(ctx, q, cart.Lines); err != nil {
-		return Order{}, false, err
+	if s.opt.Locking == Optimistic {
+		if err := s.takeStockOptimistic(ctx, q, cart.Lines); err != nil {
+			return Order{}, false, err
+		}
 	}
 	return o, true, nil
 }
 
-// lockShopper locks the shopper's row and reads the cart. The lock serialises
-// this shopper's checkouts, so repeats of one key (double click, five tabs)
-// wait here and then find the order.
-func lockShopper(ctx context.Context, q *db.Queries, userID int64) (db.LockShopperRow, []db.CartLinesRow, error) {
-	w, err := q.LockShopper(ctx, userID)
-	if isNoRows(err) {
-		return w, nil, errs.New(errs.NotFound, "We could not find your account.")
-	}
-	if err != nil {
-		return w, nil, err
-	}
-	rows, err := q.CartLines(ctx, userID)
-	return w, rows, err
+// openCheckout locks the shopper and reads their cart and the order this key
+// already placed (nil: none), in one round trip. The lock serialises the
+// shopper's checkouts, so repeats of one key (double click, five tabs) wait
+// for it; the reads run once it is granted, and so find the first order.
+func openCheckout(ctx context.Context, q *db.Queries, in CheckoutInput) (w db.LockShopperRow, cart []db.CartLinesRow, prev *db.Order, err error) {
+	err = q.Pipelined(ctx, func(q *db.Queries) error {
+		var err error
+		if w, err = q.LockShopper(ctx, in.UserID); isNoRows(err) {
+			return errs.New(errs.NotFound, "We could not find your account.")
+		} else if err != nil {
+			return err
+		}
+		if cart, err = q.CartLines(ctx, in.UserID); err != nil {
+			return err
+		}
+		o, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
+		prev = &o
+		if isNoRows(err) {
+			prev, err = nil, nil
+		}
+		return err
+	})
+	return w, cart, prev, err
 }
 
-// repeatedCheckout finds the order this key already placed (found), and
+// repeatedCheckout answers a repeat of the key with the order it placed, and
 // refuses the key when it came with a different request.
-func repeatedCheckout(ctx context.Context, q *db.Queries, rows []db.CartLinesRow, in CheckoutInput) (o Order, found bool, err error) {
-	prev, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
-	if isNoRows(err) {
-		return Order{}, false, nil
-	}
-	if err != nil {
-		return Order{}, false, err
-	}
+func repeatedCheckout(ctx context.Context, q *db.Queries, prev db.Order, rows []db.CartLinesRow, in CheckoutInput) (Order, error) {
 	items, err := q.OrderItems(ctx, prev.ID)
 	if err != nil {
-		return Order{}, false, err
+		return Order{}, err
 	}
 	if !sameRequest(prev, items, rows, in) {
-		return Order{}, false, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
+		return Order{}, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
 	}
-	return orderOf(prev, items), true, nil
+	return orderOf(prev, items), nil
 }
 
 // checkCart refuses an empty cart, a cart other than the one the page showed,
 // and a line already short of stock (an unlocked pre-check: the guarded
-// update in takeStock is what decides).
+// update in writeOrder, or the versioned one, is what decides).
 func checkCart(rows []db.CartLinesRow, shown []Shown) (Cart, error) {
 	cart, err := cartOf(rows)
 	if err != nil {
@@ -277,7 +283,13 @@ func sameLines(cart Cart, shown []Shown) error {
 // the cart. After the order row (whose id the rest name) and the coupon (whose
 // row count says whether it was still unused), the writes go out together in
 // one round trip: nothing in them decides anything, the CHECKs still guard.
-func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c Quote, cp *couponTerms) (Order, error) {
+// Pessimistic, that round trip takes the stock first: one guarded update a
+// line, in ascending product id (CartLines is ordered so), each waiting for
+// its row. So a hot product's row is held from there to the commit, one
+// round trip and the commit's; and the rows after it that name the product
+// (lines, stock ledger), whose foreign keys lock the product for key share,
+// do so one holder at a time, never as a crowd sharing one lock.
+func (s *Service) writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c Quote, cp *couponTerms) (Order, error) {
 	var couponID *int64
 	if cp != nil {
 		couponID = &cp.ID
@@ -309,7 +321,18 @@ func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart,
 		p.ProductIds[i], p.Names[i], p.Prices[i], p.Quantities[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity)
 		deltas[i] = -l.Quantity
 	}
+	var taken []int64 // pessimistic: rows each line's guarded update took
 	err = q.Pipelined(ctx, func(q *db.Queries) error {
+		taken = taken[:0]
+		if s.opt.Locking == Pessimistic {
+			for _, l := range cart.Lines {
+				n, err := q.TakeStockGuarded(ctx, db.TakeStockGuardedParams{ProductID: l.ProductID, Quantity: l.Quantity})
+				if err != nil {
+					return err
+				}
+				taken = append(taken, n)
+			}
+		}
 		if err := q.InsertOrderItems(ctx, p); err != nil {
 			return err
 		}
@@ -326,10 +349,18 @@ func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart,
 		}
 		// Written before the stock is taken; a short line refuses the
 		// checkout and the rollback undoes these with everything else.
-		return q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: p.ProductIds, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID})
+		if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: p.ProductIds, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return Order{}, err
+	}
+	for i, n := range taken {
+		if n != 1 {
+			return Order{}, soldOut(cart.Lines[i])
+		}
 	}
 	return orderOf(row, items), nil
 }
@@ -347,31 +378,19 @@ func useCoupon(ctx context.Context, q *db.Queries, couponID, orderID int64) erro
 	return nil
 }
 
-// takeCartStock takes every line's stock last, in ascending product id
-// (CartLines is ordered so), so the hot rows are held only from their update
-// to the commit.
-func (s *Service) takeCartStock(ctx context.Context, q *db.Queries, lines []Line) error {
+// takeStockOptimistic takes every line's stock after the order's writes, in
+// ascending product id (CartLines is ordered so).
+func (s *Service) takeStockOptimistic(ctx context.Context, q *db.Queries, lines []Line) error {
 	for _, l := range lines {
-		if err := s.takeStock(ctx, q, l); err != nil {
+		if err := s.takeLineOptimistic(ctx, q, l); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// takeStock deducts one line's stock under the configured strategy.
-func (s *Service) takeStock(ctx context.Context, q *db.Queries, l Line) error {
-	if s.opt.Locking == Pessimistic {
-		// One guarded statement: it waits for the row lock, then checks and deducts.
-		n, err := q.TakeStockGuarded(ctx, db.TakeStockGuardedParams{ProductID: l.ProductID, Quantity: l.Quantity})
-		if err != nil {
-			return err
-		}
-		if n != 1 {
-			return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
-		}
-		return nil
-	}
+// takeLineOptimistic deducts one line's stock.
+func (s *Service) takeLineOptimistic(ctx context.Context, q *db.Queries, l Line) error {
 	// Optimistic: read without a lock, write only if the version is unchanged;
 	// when someone else got there first, read again (bounded, with jitter).
 	for try := 0; ; try++ {
@@ -454,6 +473,11 @@ func moveWallet(ctx context.Context, q *db.Queries, userID int64, orderID *int64
 		}
 	}
 	return nil
+}
+
+// soldOut: the guarded update found fewer than the line asks for.
+func soldOut(l Line) error {
+	return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
 }
 
 func outOfStock(l Line) error {
