@@ -112,11 +112,11 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 		return errors.Join(err, errors.New("another checkout bench is running on this database"))
 	}
 	run := fmt.Sprintf("b%d", time.Now().UnixNano())
-	if err := cleanup(ctx, admin, run); err != nil {
+	if err := cleanup(ctx, admin); err != nil {
 		return err
 	}
 	defer func() {
-		if err := cleanup(context.WithoutCancel(ctx), admin, run); err != nil {
+		if err := cleanup(context.WithoutCancel(ctx), admin); err != nil {
 			log.Warn("bench cleanup", "err", err)
 		}
 	}()
@@ -286,13 +286,15 @@ func (h *checkoutHTTP) checkout(c *http.Cookie, product int64) (checkoutAnswer, 
 	return coWrong, detail
 }
 
-// cleanup removes everything this run created, so the shop's catalogue and
-// consistency report are not left with bench rows.
-func cleanup(ctx context.Context, pool *pgxpool.Pool, run string) error {
+// cleanup removes what checkout benches did (this one's, and what a stopped
+// one left), so the shop's catalogue and consistency report are as before:
+// their products, and everything of their buyers but the accounts. The
+// advisory lock in checkoutBench makes this bench the only one running.
+func cleanup(ctx context.Context, pool *pgxpool.Pool) error {
 	buyers := buyerPrefix + "%" + buyerDomain
 	_, err := pool.Exec(ctx, `
-		WITH u AS (SELECT id FROM users WHERE email LIKE $2),
-		     p AS (SELECT id FROM products WHERE sku LIKE 'BENCH-' || $1 || '-%'),
+		WITH u AS (SELECT id FROM users WHERE email LIKE $1),
+		     p AS (SELECT id FROM products WHERE sku LIKE 'BENCH-%'),
 		     o AS (SELECT id FROM orders WHERE user_id IN (SELECT id FROM u)),
 		     d1 AS (DELETE FROM stock_ledger WHERE product_id IN (SELECT id FROM p)),
 		     d2 AS (DELETE FROM balance_ledger WHERE user_id IN (SELECT id FROM u)),
@@ -300,13 +302,13 @@ func cleanup(ctx context.Context, pool *pgxpool.Pool, run string) error {
 		     d4 AS (DELETE FROM order_items WHERE order_id IN (SELECT id FROM o)),
 		     d5 AS (DELETE FROM cart_items WHERE user_id IN (SELECT id FROM u)),
 		     w AS (UPDATE users SET balance = 0, points = 0 WHERE id IN (SELECT id FROM u))
-		SELECT 1`, run, buyers)
+		SELECT 1`, buyers)
 	if err != nil {
 		return err
 	}
 	if _, err := pool.Exec(ctx, "DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)", buyers); err != nil {
 		return err
 	}
-	_, err = pool.Exec(ctx, "DELETE FROM products WHERE sku LIKE 'BENCH-' || $1 || '-%'", run)
+	_, err = pool.Exec(ctx, "DELETE FROM products WHERE sku LIKE 'BENCH-%'")
 	return err
 }

@@ -156,7 +156,7 @@ func TestTheCheckoutBenchCleansUpAndReusesItsBuyers(t *testing.T) {
 		} else if !slices.Equal(first, crowd.buyers) {
 			t.Fatalf("second run's buyers %v, want the first's %v", crowd.buyers, first)
 		}
-		if err := cleanup(ctx, pool, run); err != nil {
+		if err := cleanup(ctx, pool); err != nil {
 			t.Fatal(err)
 		}
 		var left int
