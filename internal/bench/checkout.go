@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -103,13 +104,17 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 	}
 	// The buyers are the bench's, not the run's: one bench at a time, and
 	// what a bench that was stopped left of theirs is cleared first.
-	lock, err := admin.Acquire(ctx) // the lock lives as long as its session
+	pooled, err := admin.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
-	if err := lock.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext('market bench checkout'))").Scan(&alone); err != nil || !alone {
-		return errors.Join(err, errors.New("another checkout bench is running on this database"))
+	lock := pooled.Hijack() // the lock lives as long as this session, out of the pool
+	defer lock.Close(context.WithoutCancel(ctx))
+	if err := lock.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext('market bench checkout'))").Scan(&alone); err != nil {
+		return err
+	}
+	if !alone {
+		return errors.New("another checkout bench is running on this database")
 	}
 	run := fmt.Sprintf("b%d", time.Now().UnixNano())
 	if err := cleanup(ctx, admin); err != nil {
@@ -292,23 +297,21 @@ func (h *checkoutHTTP) checkout(c *http.Cookie, product int64) (checkoutAnswer, 
 // advisory lock in checkoutBench makes this bench the only one running.
 func cleanup(ctx context.Context, pool *pgxpool.Pool) error {
 	buyers := buyerPrefix + "%" + buyerDomain
-	_, err := pool.Exec(ctx, `
-		WITH u AS (SELECT id FROM users WHERE email LIKE $1),
-		     p AS (SELECT id FROM products WHERE sku LIKE 'BENCH-%'),
-		     o AS (SELECT id FROM orders WHERE user_id IN (SELECT id FROM u)),
-		     d1 AS (DELETE FROM stock_ledger WHERE product_id IN (SELECT id FROM p)),
-		     d2 AS (DELETE FROM balance_ledger WHERE user_id IN (SELECT id FROM u)),
-		     d3 AS (DELETE FROM points_ledger WHERE user_id IN (SELECT id FROM u)),
-		     d4 AS (DELETE FROM order_items WHERE order_id IN (SELECT id FROM o)),
-		     d5 AS (DELETE FROM cart_items WHERE user_id IN (SELECT id FROM u)),
-		     w AS (UPDATE users SET balance = 0, points = 0 WHERE id IN (SELECT id FROM u))
-		SELECT 1`, buyers)
-	if err != nil {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, q := range []string{
+			// Ledger rows name their order; deleting orders cascades to lines.
+			`DELETE FROM balance_ledger WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)`,
+			`DELETE FROM points_ledger WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)`,
+			`DELETE FROM cart_items WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)`,
+			`DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)`,
+			`UPDATE users SET balance = 0, points = 0 WHERE email LIKE $1`,
+		} {
+			if _, err := tx.Exec(ctx, q, buyers); err != nil {
+				return err
+			}
+		}
+		// Their stock and stock ledger rows go with them (ON DELETE CASCADE).
+		_, err := tx.Exec(ctx, `DELETE FROM products WHERE sku LIKE 'BENCH-%'`)
 		return err
-	}
-	if _, err := pool.Exec(ctx, "DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE email LIKE $1)", buyers); err != nil {
-		return err
-	}
-	_, err = pool.Exec(ctx, "DELETE FROM products WHERE sku LIKE 'BENCH-%'")
-	return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,13 +24,14 @@ func WithTxLockTimeout(ctx context.Context, pool *pgxpool.Pool, lockTimeout time
 }
 
 // Pipelined sends fn's statements to q's transaction in one round trip. fn
-// runs twice: first against a queue, where every call answers as if it found
-// nothing (no error, no row, zero values), to learn the statements; then,
-// once the queue is sent, against the results, each call answered in turn.
-// So fn must make the same calls in the same order whatever they return, and
-// stop early only on an error; a call that was not queued fails. The server
-// runs the statements one after another, each with a snapshot of its own, so
-// a read queued after a lock sees what the lock's last holder committed.
+// runs twice: first against a queue, which answers every call with zero
+// values and no error (a row of zeros, no rows, nothing affected), to learn
+// the statements; then, once the queue is sent, against the results, each
+// call answered in turn. So fn must make the same calls with the same
+// arguments whatever they return, and stop early only on an error; else the
+// second run fails. The server runs the statements one after another, each
+// with a snapshot of its own, so a read queued after a lock sees what the
+// lock's last holder committed.
 func (q *Queries) Pipelined(ctx context.Context, fn func(q *Queries) error) error {
 	tx, ok := q.db.(interface {
 		SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
@@ -38,21 +40,25 @@ func (q *Queries) Pipelined(ctx context.Context, fn func(q *Queries) error) erro
 		return errors.New("db: Pipelined needs queries on a transaction or connection")
 	}
 	var p queue
-	if err := fn(New(&p)); len(p.batch.QueuedQueries) == 0 {
-		return err // fn sent nothing; its error is its own
+	if err := fn(New(&p)); err != nil || len(p.batch.QueuedQueries) == 0 {
+		return err // no call failed, so the error is fn's own: nothing is sent
 	}
 	r := &replay{results: tx.SendBatch(ctx, &p.batch), queued: p.batch.QueuedQueries}
-	if err := fn(New(r)); err != nil {
+	err := fn(New(r))
+	if err == nil && r.next < len(r.queued) {
+		err = errNotQueued // it skipped statements that were sent all the same
+	}
+	if err != nil {
 		r.results.Close()
 		return err
 	}
 	return r.results.Close()
 }
 
-var errNotQueued = errors.New("db: a pipelined function made a call it had not made the first time")
+var errNotQueued = errors.New("db: a pipelined function made other calls the second time than the first")
 
-// queue is a DBTX that keeps statements for one batch and answers each as if
-// it found nothing.
+// queue is a DBTX that keeps statements for one batch and answers each with
+// zero values.
 type queue struct{ batch pgx.Batch }
 
 func (p *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -91,30 +97,30 @@ type replay struct {
 	next    int
 }
 
-func (r *replay) take(sql string) error {
-	if r.next >= len(r.queued) || r.queued[r.next].SQL != sql {
+func (r *replay) take(sql string, args []any) error {
+	if r.next >= len(r.queued) || r.queued[r.next].SQL != sql || !reflect.DeepEqual(r.queued[r.next].Arguments, args) {
 		return errNotQueued
 	}
 	r.next++
 	return nil
 }
 
-func (r *replay) Exec(_ context.Context, sql string, _ ...any) (pgconn.CommandTag, error) {
-	if err := r.take(sql); err != nil {
+func (r *replay) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := r.take(sql, args); err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	return r.results.Exec()
 }
 
-func (r *replay) Query(_ context.Context, sql string, _ ...any) (pgx.Rows, error) {
-	if err := r.take(sql); err != nil {
+func (r *replay) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := r.take(sql, args); err != nil {
 		return nil, err
 	}
 	return r.results.Query()
 }
 
-func (r *replay) QueryRow(_ context.Context, sql string, _ ...any) pgx.Row {
-	if err := r.take(sql); err != nil {
+func (r *replay) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	if err := r.take(sql, args); err != nil {
 		return row{err}
 	}
 	return r.results.QueryRow()

@@ -83,18 +83,37 @@ func TestPipelinedReadsRunAfterTheLockBeforeThem(t *testing.T) {
 		t.Fatalf("pipelined lock and read: %+v and %+v (%v), want both %+v", r.locked, r.after, r.err, want)
 	}
 
-	err := db.WithTxLockTimeout(ctx, pool, time.Second, func(q *db.Queries) error {
-		return q.Pipelined(ctx, func(q *db.Queries) error {
+	// Functions that branch on an answer, so their second run differs from
+	// the first: each fails, and what was sent is rolled back with it.
+	for name, fn := range map[string]func(q *db.Queries) error{
+		"a call not queued": func(q *db.Queries) error {
 			w, err := q.LockShopper(ctx, u.ID)
 			if err != nil || w.Balance == 0 {
 				return err
 			}
 			_, err = q.Wallet(ctx, u.ID)
 			return err
-		})
-	})
-	if err == nil {
-		t.Fatal("a call that was not queued was answered")
+		},
+		"a queued call skipped": func(q *db.Queries) error {
+			w, err := q.LockShopper(ctx, u.ID)
+			if err != nil || w.Balance > 0 {
+				return err
+			}
+			return q.MoveWallet(ctx, db.MoveWalletParams{ID: u.ID, BalanceDelta: 1})
+		},
+		"other arguments": func(q *db.Queries) error {
+			w, err := q.LockShopper(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			return q.MoveWallet(ctx, db.MoveWalletParams{ID: u.ID, BalanceDelta: -w.Balance})
+		},
+	} {
+		err := db.WithTxLockTimeout(ctx, pool, time.Second, func(q *db.Queries) error { return q.Pipelined(ctx, fn) })
+		w, werr := db.New(pool).Wallet(ctx, u.ID)
+		if err == nil || werr != nil || w.Balance != 700 {
+			t.Errorf("%s: %v, balance %d (%v), want an error and 700", name, err, w.Balance, werr)
+		}
 	}
 }
 

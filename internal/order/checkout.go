@@ -182,14 +182,12 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	if err != nil {
 		return Order{}, false, err
 	}
-	o, err := s.writeOrder(ctx, q, in, cart, c, terms)
+	o, err := writeOrder(ctx, q, in, cart, c, terms)
 	if err != nil {
 		return Order{}, false, err
 	}
-	if s.opt.Locking == Optimistic {
-		if err := s.takeStockOptimistic(ctx, q, cart.Lines); err != nil {
-			return Order{}, false, err
-		}
+	if err := s.takeCartStock(ctx, q, cart.Lines); err != nil {
+		return Order{}, false, err
 	}
 	return o, true, nil
 }
@@ -234,7 +232,7 @@ func repeatedCheckout(ctx context.Context, q *db.Queries, prev db.Order, rows []
 
 // checkCart refuses an empty cart, a cart other than the one the page showed,
 // and a line already short of stock (an unlocked pre-check: the guarded
-// update in writeOrder, or the versioned one, is what decides).
+// update in takeStock is what decides).
 func checkCart(rows []db.CartLinesRow, shown []Shown) (Cart, error) {
 	cart, err := cartOf(rows)
 	if err != nil {
@@ -283,13 +281,7 @@ func sameLines(cart Cart, shown []Shown) error {
 // the cart. After the order row (whose id the rest name) and the coupon (whose
 // row count says whether it was still unused), the writes go out together in
 // one round trip: nothing in them decides anything, the CHECKs still guard.
-// Pessimistic, that round trip takes the stock first: one guarded update a
-// line, in ascending product id (CartLines is ordered so), each waiting for
-// its row. So a hot product's row is held from there to the commit, one
-// round trip and the commit's; and the rows after it that name the product
-// (lines, stock ledger), whose foreign keys lock the product for key share,
-// do so one holder at a time, never as a crowd sharing one lock.
-func (s *Service) writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c Quote, cp *couponTerms) (Order, error) {
+func writeOrder(ctx context.Context, q *db.Queries, in CheckoutInput, cart Cart, c Quote, cp *couponTerms) (Order, error) {
 	var couponID *int64
 	if cp != nil {
 		couponID = &cp.ID
@@ -321,18 +313,7 @@ func (s *Service) writeOrder(ctx context.Context, q *db.Queries, in CheckoutInpu
 		p.ProductIds[i], p.Names[i], p.Prices[i], p.Quantities[i] = l.ProductID, l.Name, l.Price, int32(l.Quantity)
 		deltas[i] = -l.Quantity
 	}
-	var taken []int64 // pessimistic: rows each line's guarded update took
 	err = q.Pipelined(ctx, func(q *db.Queries) error {
-		taken = taken[:0]
-		if s.opt.Locking == Pessimistic {
-			for _, l := range cart.Lines {
-				n, err := q.TakeStockGuarded(ctx, db.TakeStockGuardedParams{ProductID: l.ProductID, Quantity: l.Quantity})
-				if err != nil {
-					return err
-				}
-				taken = append(taken, n)
-			}
-		}
 		if err := q.InsertOrderItems(ctx, p); err != nil {
 			return err
 		}
@@ -349,18 +330,10 @@ func (s *Service) writeOrder(ctx context.Context, q *db.Queries, in CheckoutInpu
 		}
 		// Written before the stock is taken; a short line refuses the
 		// checkout and the rollback undoes these with everything else.
-		if err := q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: p.ProductIds, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID}); err != nil {
-			return err
-		}
-		return nil
+		return q.InsertStockEntries(ctx, db.InsertStockEntriesParams{ProductIds: p.ProductIds, Deltas: deltas, Reason: "order", OrderID: &row.ID, ActorID: &in.UserID})
 	})
 	if err != nil {
 		return Order{}, err
-	}
-	for i, n := range taken {
-		if n != 1 {
-			return Order{}, soldOut(cart.Lines[i])
-		}
 	}
 	return orderOf(row, items), nil
 }
@@ -378,19 +351,32 @@ func useCoupon(ctx context.Context, q *db.Queries, couponID, orderID int64) erro
 	return nil
 }
 
-// takeStockOptimistic takes every line's stock after the order's writes, in
-// ascending product id (CartLines is ordered so).
-func (s *Service) takeStockOptimistic(ctx context.Context, q *db.Queries, lines []Line) error {
+// takeCartStock takes every line's stock last, in ascending product id
+// (CartLines is ordered so), so the hot rows are held only from their update
+// to the commit. A line short of stock ends the checkout before the next
+// line's row is locked.
+func (s *Service) takeCartStock(ctx context.Context, q *db.Queries, lines []Line) error {
 	for _, l := range lines {
-		if err := s.takeLineOptimistic(ctx, q, l); err != nil {
+		if err := s.takeStock(ctx, q, l); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// takeLineOptimistic deducts one line's stock.
-func (s *Service) takeLineOptimistic(ctx context.Context, q *db.Queries, l Line) error {
+// takeStock deducts one line's stock under the configured strategy.
+func (s *Service) takeStock(ctx context.Context, q *db.Queries, l Line) error {
+	if s.opt.Locking == Pessimistic {
+		// One guarded statement: it waits for the row lock, then checks and deducts.
+		n, err := q.TakeStockGuarded(ctx, db.TakeStockGuardedParams{ProductID: l.ProductID, Quantity: l.Quantity})
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
+		}
+		return nil
+	}
 	// Optimistic: read without a lock, write only if the version is unchanged;
 	// when someone else got there first, read again (bounded, with jitter).
 	for try := 0; ; try++ {
@@ -473,11 +459,6 @@ func moveWallet(ctx context.Context, q *db.Queries, userID int64, orderID *int64
 		}
 	}
 	return nil
-}
-
-// soldOut: the guarded update found fewer than the line asks for.
-func soldOut(l Line) error {
-	return errs.New(CodeOutOfStock, "Sorry, %s just sold out, or fewer are left than you asked for.", l.Name)
 }
 
 func outOfStock(l Line) error {

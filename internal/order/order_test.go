@@ -996,3 +996,55 @@ func TestCheckoutsRacingAPriceChangeChargeWhatWasShown(t *testing.T) {
 		})
 	}
 }
+
+// A cart of two products whose first sells out while the checkout waits for
+// its row: the checkout is told out of stock at once, without locking (or
+// waiting for) the second product's row, which another checkout holds.
+func TestASoldOutLineEndsTheCheckoutBeforeTheNextLineIsLocked(t *testing.T) {
+	pool := testenv.DB(t)
+	svc, err := order.NewService(pool, order.Options{Locking: order.Pessimistic, LockTimeout: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, svc: svc}
+	e.exec("INSERT INTO categories (slug, name) VALUES ('test', 'Test')")
+	e.cat = e.count("SELECT id FROM categories WHERE slug = 'test'")
+	a, b := e.product(1000, 1), e.product(1000, 10)
+	buyer := e.shoppers(1, 10_000)[0]
+	e.add(buyer, a, 1)
+	e.add(buyer, b, 1)
+	ctx := t.Context()
+	holdA, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holdA.Rollback(ctx)
+	holdB, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holdB.Rollback(ctx)
+	if _, err := holdA.Exec(ctx, "UPDATE product_stock SET stock = 0 WHERE product_id = $1", a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holdB.Exec(ctx, "UPDATE product_stock SET version = version + 1 WHERE product_id = $1", b); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := svc.Checkout(ctx, order.CheckoutInput{UserID: buyer, Key: "k"})
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // the checkout now waits for A's row
+	if err := holdA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errs.Is(err, order.CodeOutOfStock) {
+			t.Fatalf("checkout: %v, want out of stock", err)
+		}
+	case <-time.After(time.Second): // well within the 1.5 s lock timeout
+		t.Fatal("the checkout went on to wait for the second product's row")
+	}
+}
