@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,15 +22,12 @@ func WithTxLockTimeout(ctx context.Context, pool *pgxpool.Pool, lockTimeout time
 	})
 }
 
-// Pipelined sends fn's statements to q's transaction in one round trip. fn
-// runs twice: first against a queue, which answers every call with zero
-// values and no error (a row of zeros, no rows, nothing affected), to learn
-// the statements; then, once the queue is sent, against the results, each
-// call answered in turn. So fn must make the same calls with the same
-// arguments whatever they return, and stop early only on an error; else the
-// second run fails. The server runs the statements one after another, each
-// with a snapshot of its own, so a read queued after a lock sees what the
-// lock's last holder committed.
+// Pipelined runs fn with queries that queue their statements instead of
+// sending them, then sends the queue in one round trip on q's transaction and
+// returns the first statement's error, if any. Only :exec queries belong in
+// fn: their result is an error alone, which arrives with the round trip. A
+// query that reads rows gets errNotQueueable; an :execrows query would count
+// 0 rows, so keep those out.
 func (q *Queries) Pipelined(ctx context.Context, fn func(q *Queries) error) error {
 	tx, ok := q.db.(interface {
 		SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
@@ -40,25 +36,15 @@ func (q *Queries) Pipelined(ctx context.Context, fn func(q *Queries) error) erro
 		return errors.New("db: Pipelined needs queries on a transaction or connection")
 	}
 	var p queue
-	if err := fn(New(&p)); err != nil || len(p.batch.QueuedQueries) == 0 {
-		return err // no call failed, so the error is fn's own: nothing is sent
-	}
-	r := &replay{results: tx.SendBatch(ctx, &p.batch), queued: p.batch.QueuedQueries}
-	err := fn(New(r))
-	if err == nil && r.next < len(r.queued) {
-		err = errNotQueued // it skipped statements that were sent all the same
-	}
-	if err != nil {
-		r.results.Close()
+	if err := fn(New(&p)); err != nil {
 		return err
 	}
-	return r.results.Close()
+	return tx.SendBatch(ctx, &p.batch).Close()
 }
 
-var errNotQueued = errors.New("db: a pipelined function made other calls the second time than the first")
+var errNotQueueable = errors.New("db: only :exec queries can be pipelined")
 
-// queue is a DBTX that keeps statements for one batch and answers each with
-// zero values.
+// queue is a DBTX that keeps statements for one batch.
 type queue struct{ batch pgx.Batch }
 
 func (p *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -66,62 +52,12 @@ func (p *queue) Exec(_ context.Context, sql string, args ...any) (pgconn.Command
 	return pgconn.CommandTag{}, nil
 }
 
-func (p *queue) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
-	p.batch.Queue(sql, args...)
-	return noRows{}, nil
+func (p *queue) Query(context.Context, string, ...any) (pgx.Rows, error) {
+	return nil, errNotQueueable
 }
 
-func (p *queue) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
-	p.batch.Queue(sql, args...)
-	return row{}
-}
+func (p *queue) QueryRow(context.Context, string, ...any) pgx.Row { return errRow{} }
 
-// noRows is a query's answer while queueing: no rows (the methods a
-// generated query calls on an empty result).
-type noRows struct{ pgx.Rows }
+type errRow struct{}
 
-func (noRows) Next() bool { return false }
-func (noRows) Close()     {}
-func (noRows) Err() error { return nil }
-
-// row answers Scan with err; while queueing, with nil and zero values.
-type row struct{ err error }
-
-func (r row) Scan(...any) error { return r.err }
-
-// replay is a DBTX that answers each call with the next result of the sent
-// queue.
-type replay struct {
-	results pgx.BatchResults
-	queued  []*pgx.QueuedQuery
-	next    int
-}
-
-func (r *replay) take(sql string, args []any) error {
-	if r.next >= len(r.queued) || r.queued[r.next].SQL != sql || !reflect.DeepEqual(r.queued[r.next].Arguments, args) {
-		return errNotQueued
-	}
-	r.next++
-	return nil
-}
-
-func (r *replay) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if err := r.take(sql, args); err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	return r.results.Exec()
-}
-
-func (r *replay) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := r.take(sql, args); err != nil {
-		return nil, err
-	}
-	return r.results.Query()
-}
-
-func (r *replay) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
-	if err := r.take(sql, args); err != nil {
-		return row{err}
-	}
-	return r.results.QueryRow()
-}
+func (errRow) Scan(...any) error { return errNotQueueable }

@@ -155,13 +155,12 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o Order, crea
 // place is one attempt at a checkout, inside the transaction. Its steps take
 // their locks in the package's order: the shopper, the coupon, then stock.
 func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (Order, bool, error) {
-	w, rows, prev, err := openCheckout(ctx, q, in)
+	w, rows, err := lockShopper(ctx, q, in.UserID)
 	if err != nil {
 		return Order{}, false, err
 	}
-	if prev != nil {
-		o, err := repeatedCheckout(ctx, q, *prev, rows, in)
-		return o, false, err
+	if prev, found, err := repeatedCheckout(ctx, q, rows, in); found || err != nil {
+		return prev, false, err
 	}
 	cart, err := checkCart(rows, in.Lines)
 	if err != nil {
@@ -192,42 +191,39 @@ func (s *Service) place(ctx context.Context, q *db.Queries, in CheckoutInput) (O
 	return o, true, nil
 }
 
-// openCheckout locks the shopper and reads their cart and the order this key
-// already placed (nil: none), in one round trip. The lock serialises the
-// shopper's checkouts, so repeats of one key (double click, five tabs) wait
-// for it; the reads run once it is granted, and so find the first order.
-func openCheckout(ctx context.Context, q *db.Queries, in CheckoutInput) (w db.LockShopperRow, cart []db.CartLinesRow, prev *db.Order, err error) {
-	err = q.Pipelined(ctx, func(q *db.Queries) error {
-		var err error
-		if w, err = q.LockShopper(ctx, in.UserID); isNoRows(err) {
-			return errs.New(errs.NotFound, "We could not find your account.")
-		} else if err != nil {
-			return err
-		}
-		if cart, err = q.CartLines(ctx, in.UserID); err != nil {
-			return err
-		}
-		o, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
-		prev = &o
-		if isNoRows(err) {
-			prev, err = nil, nil
-		}
-		return err
-	})
-	return w, cart, prev, err
+// lockShopper locks the shopper's row and reads the cart. The lock serialises
+// this shopper's checkouts, so repeats of one key (double click, five tabs)
+// wait here and then find the order.
+func lockShopper(ctx context.Context, q *db.Queries, userID int64) (db.LockShopperRow, []db.CartLinesRow, error) {
+	w, err := q.LockShopper(ctx, userID)
+	if isNoRows(err) {
+		return w, nil, errs.New(errs.NotFound, "We could not find your account.")
+	}
+	if err != nil {
+		return w, nil, err
+	}
+	rows, err := q.CartLines(ctx, userID)
+	return w, rows, err
 }
 
-// repeatedCheckout answers a repeat of the key with the order it placed, and
+// repeatedCheckout finds the order this key already placed (found), and
 // refuses the key when it came with a different request.
-func repeatedCheckout(ctx context.Context, q *db.Queries, prev db.Order, rows []db.CartLinesRow, in CheckoutInput) (Order, error) {
+func repeatedCheckout(ctx context.Context, q *db.Queries, rows []db.CartLinesRow, in CheckoutInput) (o Order, found bool, err error) {
+	prev, err := q.OrderByKey(ctx, db.OrderByKeyParams{UserID: in.UserID, IdempotencyKey: in.Key})
+	if isNoRows(err) {
+		return Order{}, false, nil
+	}
+	if err != nil {
+		return Order{}, false, err
+	}
 	items, err := q.OrderItems(ctx, prev.ID)
 	if err != nil {
-		return Order{}, err
+		return Order{}, false, err
 	}
 	if !sameRequest(prev, items, rows, in) {
-		return Order{}, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
+		return Order{}, false, errs.New(CodeIdempotencyMismatch, "This checkout form was already used for a different cart. Reload the cart and try again.")
 	}
-	return orderOf(prev, items), nil
+	return orderOf(prev, items), true, nil
 }
 
 // checkCart refuses an empty cart, a cart other than the one the page showed,
@@ -353,8 +349,7 @@ func useCoupon(ctx context.Context, q *db.Queries, couponID, orderID int64) erro
 
 // takeCartStock takes every line's stock last, in ascending product id
 // (CartLines is ordered so), so the hot rows are held only from their update
-// to the commit. A line short of stock ends the checkout before the next
-// line's row is locked.
+// to the commit.
 func (s *Service) takeCartStock(ctx context.Context, q *db.Queries, lines []Line) error {
 	for _, l := range lines {
 		if err := s.takeStock(ctx, q, l); err != nil {
