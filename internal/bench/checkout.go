@@ -140,6 +140,14 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 		}
 		defer ceil.close()
 	}
+	// PostgreSQL's own estimate: counting a shop's orders would take seconds.
+	var orders float64
+	if err := admin.QueryRow(ctx, "SELECT reltuples FROM pg_class WHERE oid = 'orders'::regclass").Scan(&orders); err != nil {
+		return err
+	}
+	if orders < 10_000 {
+		fmt.Printf("note: this shop holds about %.0f orders; on tables this small the cached plans scan them whole while the run fills them (docs/PERFORMANCE.md, Orders: measure on a shop with history)\n", max(orders, 0))
+	}
 	fmt.Printf("checkout bench: %d buyers, concurrency %d, %d connections (serve's pool), hot stock %d, spread over %d products, via %s\n\n",
 		f.buyers, f.concurrency, conns, f.stock, f.products, f.via)
 	hot, problems, err := checkoutStrategies(ctx, cfg, app, admin, rdb, ceil, run, f)
