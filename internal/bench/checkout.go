@@ -98,7 +98,6 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 		return err
 	}
 	defer admin.Close()
-	var alone bool
 	if err := db.Migrate(ctx, admin, slog.New(slog.DiscardHandler)); err != nil {
 		return err
 	}
@@ -110,6 +109,7 @@ func checkoutBench(ctx context.Context, log *slog.Logger, cfg config.Config, arg
 	}
 	lock := pooled.Hijack() // the lock lives as long as this session, out of the pool
 	defer lock.Close(context.WithoutCancel(ctx))
+	var alone bool
 	if err := lock.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtext('market bench checkout'))").Scan(&alone); err != nil {
 		return err
 	}
