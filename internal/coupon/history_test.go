@@ -87,6 +87,27 @@ func runHistory(t *testing.T, pg *testenv.PostgresServer, seed uint64) {
 	pool, url := pg.DB(t)
 	rs := testenv.StartRedis(t, testenv.RedisOptions{AOF: true})
 	rdb := rs.Client()
+	// A failed history is rare and timing-bound (the seed does not replay
+	// the interleaving): log what each campaign's Redis copy went through.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		rows, err := pool.Query(context.Background(), "SELECT campaign_id, kind, detail, created_at FROM campaign_events ORDER BY id")
+		if err != nil {
+			t.Logf("campaign events: %v", err)
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var kind, detail string
+			var at time.Time
+			if err := rows.Scan(&id, &kind, &detail, &at); err == nil {
+				t.Logf("campaign %d, %s, %s: %s", id, at.Format("15:04:05.000"), kind, detail)
+			}
+		}
+	})
 
 	ctx, stopBackground := context.WithCancel(context.Background())
 	var background sync.WaitGroup
