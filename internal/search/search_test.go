@@ -613,17 +613,10 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: "quenby vorpal", sort: SortRelevance, inStock: true},
 	} {
 		t.Run(fmt.Sprintf("%s %s %s", tc.q, tc.category, tc.sort), func(t *testing.T) {
-			rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
+			want := queryIDs(t, pool, `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
 				WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2) AND (NOT $3 OR p.in_stock) AND $4::text <> ''
 				  AND ($5 = 0 OR p.price BETWEEN $5 AND $6)
 				ORDER BY `+orders[tc.sort], prefixQuery(tc.q), tc.category, tc.inStock, prefixQueryAB(tc.q), tc.minPrice, tc.maxPrice)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-			if err != nil {
-				t.Fatal(err)
-			}
 			f := Filter{Q: tc.q, Category: tc.category, Sort: tc.sort, InStock: tc.inStock}
 			if tc.minPrice != 0 {
 				f.MinPrice, f.MaxPrice = &tc.minPrice, &tc.maxPrice
@@ -695,16 +688,9 @@ func TestADenseKeywordIsCountedByWalking(t *testing.T) {
 		if ran := names(rec.take()); !slices.Equal(ran, tc.ran) || p.Total != tc.total || p.Capped != tc.capped {
 			t.Fatalf("%+v: ran %v, total %d (capped %v); want %v, %d (%v)", tc.f, ran, p.Total, p.Capped, tc.ran, tc.total, tc.capped)
 		}
-		rows, err := pool.Query(t.Context(), `SELECT p.id FROM products p WHERE p.name LIKE 'Quokka Lamp %'
+		want := queryIDs(t, pool, `SELECT p.id FROM products p WHERE p.name LIKE 'Quokka Lamp %'
 			AND ($1::bigint IS NULL OR p.price BETWEEN $1 AND $2) AND (NOT $3 OR p.in_stock)
 			ORDER BY p.popularity DESC, p.id DESC LIMIT $4`, tc.f.MinPrice, tc.f.MaxPrice, tc.f.InStock, PageSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-		if err != nil {
-			t.Fatal(err)
-		}
 		var got []int64
 		for _, it := range p.Items {
 			got = append(got, it.ID)
@@ -747,15 +733,8 @@ func TestAWalkThatKeepsSomeGoesOn(t *testing.T) {
 	// Ten pages on, across the thin start and into the dense rest: none
 	// repeated or skipped.
 	const pages = 10
-	rows, err := pool.Query(t.Context(), `SELECT id FROM products WHERE name LIKE 'Yonder Kite %' AND price = 1000
+	want := queryIDs(t, pool, `SELECT id FROM products WHERE name LIKE 'Yonder Kite %' AND price = 1000
 		ORDER BY popularity DESC, id DESC LIMIT $1`, pages*PageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		t.Fatal(err)
-	}
 	var got []int64
 	for n := 1; ; n++ {
 		for _, it := range p.Items {
@@ -886,4 +865,18 @@ func FuzzCursorIsRefusedOrRoundTrips(f *testing.F) {
 			t.Fatalf("%q decodes to %+v, which encodes to %+v (%v)", s, c, back, err)
 		}
 	})
+}
+
+// queryIDs runs a query of product ids, the answer a search is checked against.
+func queryIDs(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []int64 {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }
