@@ -10,19 +10,20 @@
 --           "sync"    copy PostgreSQL's figures over whatever Redis has
 --           "create"  the last step of a rebuild: the keys may be missing
 --   ARGV[2] state   ARGV[3] starts_at (unix ms)   ARGV[4] ends_at (unix ms)   ARGV[5] total
---   ARGV[6] coupons PostgreSQL holds: a claimed hash smaller than that is behind
+--   ARGV[6] claims the hash must hold: PostgreSQL's coupons, or for create
+--           every claim the rebuild counted; a claimed hash smaller is behind
 -- Returns {status, n}:
 --   {"ok", remaining}          Redis holds the figures (nothing written when it already did)
 --   {"changed", remaining}     Redis held other figures, now replaced
 --   {"below_claimed", claimed} mode resize only: nothing changed
---   {"missing", 0}             not mode create, and the meta or stock key is
---                              missing, or the claimed hash is behind
---                              PostgreSQL: the caller rebuilds
+--   {"missing", 0}             the claimed hash is behind, or (not mode
+--                              create) the meta or stock key is missing: the
+--                              caller rebuilds; nothing written
 local mode, total = ARGV[1], tonumber(ARGV[5])
 local claimed = redis.call('HLEN', KEYS[3])
 local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at', 'total')
 local stock = redis.call('GET', KEYS[2])
-if mode ~= 'create' and (not meta[1] or not stock or claimed < tonumber(ARGV[6])) then
+if claimed < tonumber(ARGV[6]) or (mode ~= 'create' and (not meta[1] or not stock)) then
   return {'missing', 0}
 end
 if mode == 'resize' and total < claimed then

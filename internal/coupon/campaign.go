@@ -305,10 +305,10 @@ func (s *Service) lowerInRedis(ctx context.Context, q *db.Queries, cur Campaign,
 	}
 	next := cur
 	next.TotalQuantity = total
-	status, n, err := s.apply(ctx, next, modeResize)
+	status, n, err := s.apply(ctx, next, modeResize, next.PersistedCount)
 	if err == nil && status == appliedMissing {
 		if err = s.rebuildLocked(ctx, q, cur, "before a quantity change"); err == nil {
-			status, n, err = s.apply(ctx, next, modeResize)
+			status, n, err = s.apply(ctx, next, modeResize, next.PersistedCount)
 		}
 	}
 	switch {

@@ -16,6 +16,7 @@
 --           "sync"    copy PostgreSQL's state, window and total; keep the share
 --   ARGV[2] state   ARGV[3] starts_at (unix ms)   ARGV[4] ends_at (unix ms)   ARGV[5] total
 --   ARGV[6] generation (create)   ARGV[7] share (create)   ARGV[8] the campaign's stripes
+--   ARGV[9] claims the caller counted on this stripe since its freeze (create)
 -- Returns {status, n}:
 --   {"frozen", claimed}         freeze: the stripe's claims, which no longer change
 --   {"frozen_lost", claimed}    freeze of a stripe whose keys were missing: its
@@ -23,7 +24,9 @@
 --   {"ok", stock}               sync: the stripe held the figures already
 --   {"changed", stock}          create, or sync that replaced other figures
 --   {"below_claimed", claimed}  create with a share below the stripe's claims: nothing written
---   {"missing", 0}              sync: a key is missing or the share is below the claims: rebuild
+--   {"missing", 0}              sync: a key is missing or the share is below the claims: rebuild;
+--                               create: the claimed hash holds fewer than counted (lost
+--                               meanwhile): nothing written, the stripe stays frozen
 local mode = ARGV[1]
 local claimed = redis.call('HLEN', KEYS[3])
 if mode == 'freeze' then
@@ -40,6 +43,9 @@ local stock = redis.call('GET', KEYS[2])
 local share = tonumber(meta[5])
 if mode == 'create' then
   share = tonumber(ARGV[7])
+  if claimed < tonumber(ARGV[9]) then
+    return {'missing', 0}
+  end
   if share < claimed then
     return {'below_claimed', claimed}
   end

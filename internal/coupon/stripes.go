@@ -438,29 +438,28 @@ func (s *Service) borrowOnce(ctx context.Context, id int64, k, to int) (bool, er
 
 // freezeStripes stops claims and moves on every stripe (their stock keys
 // removed, transfers forgotten) until distribute writes the stock back. It
-// answers whether every stripe held its keys: when one did not, its claimed
-// hash must be rebuilt before the claims are counted.
-func (s *Service) freezeStripes(ctx context.Context, c Campaign) (bool, error) {
+// answers each stripe's claims, which no longer change, and whether every
+// stripe held its keys: when one did not, its claimed hash must be rebuilt
+// before the claims are counted.
+func (s *Service) freezeStripes(ctx context.Context, c Campaign) ([]int64, bool, error) {
 	res, err := s.stripeScripts(ctx, c, func(int) []any { return []any{"freeze"} })
-	warm := true
-	for _, o := range res {
-		warm = warm && o.Result == "frozen"
+	claims, warm := make([]int64, len(res)), true
+	for i, o := range res {
+		claims[i], warm = o.Remaining, warm && o.Result == "frozen"
 	}
-	return warm, err
+	return claims, warm, err
 }
 
 // distribute spreads a frozen campaign's units over its stripes: every stripe
-// keeps its claims, and total minus all claims is split evenly, in a new
-// generation (moves of the old one are refused). A total below the claims
-// is not written: it answers appliedBelowClaimed and the claims.
-func (s *Service) distribute(ctx context.Context, c Campaign, total int64) (applied, int64, error) {
+// keeps its claims (claims, counted since the freeze), and total minus all
+// claims is split evenly, in a new generation (moves of the old one are
+// refused). A total below the claims is not written: it answers
+// appliedBelowClaimed and the claims. A stripe whose hash holds fewer claims
+// than counted lost its keys meanwhile: it stays frozen (errKeysLost).
+func (s *Service) distribute(ctx context.Context, c Campaign, total int64, claims []int64) (applied, int64, error) {
 	k := stripeCount(c)
-	claimed, err := stripeClaims(ctx, s.rdb, c.ID, k)
-	if err != nil {
-		return "", 0, err
-	}
 	var sum int64
-	for _, n := range claimed {
+	for _, n := range claims {
 		sum += n
 	}
 	if total < sum {
@@ -468,14 +467,18 @@ func (s *Service) distribute(ctx context.Context, c Campaign, total int64) (appl
 	}
 	gen, left := newToken(), total-sum
 	res, err := s.stripeScripts(ctx, c, func(i int) []any {
-		share := claimed[i] + left/int64(k)
+		share := claims[i] + left/int64(k)
 		if int64(i) < left%int64(k) {
 			share++
 		}
-		return []any{"create", gen, share}
+		return []any{"create", gen, share, claims[i]}
 	})
 	for i, o := range res {
-		if err == nil && o.Result != Result(appliedChanged) {
+		switch {
+		case err != nil:
+		case o.Result == missing:
+			err = fmt.Errorf("stripe %d of campaign %d: %w", i, c.ID, errKeysLost)
+		case o.Result != Result(appliedChanged):
 			err = fmt.Errorf("stripe %d of campaign %d: %s", i, c.ID, o.Result)
 		}
 	}
@@ -499,16 +502,17 @@ func stripeClaims(ctx context.Context, rdb redis.UniversalClient, id int64, k in
 }
 
 // stripeScripts runs stripe_apply.lua on every stripe in one pipeline, with
-// the mode's arguments from args (after the mode: generation, share), and
+// the mode's arguments from args (after the mode: generation, share,
+// claims), and
 // answers each stripe's.
 func (s *Service) stripeScripts(ctx context.Context, c Campaign, args func(int) []any) ([]Outcome, error) {
 	k := stripeCount(c)
 	cmds := make([]*redis.Cmd, k)
 	pipe := s.rdb.Pipeline()
 	for i := range k {
-		a := append(args(i), "", "", "")[:3] // mode, generation, share
+		a := append(args(i), "", "", "")[:4] // mode, generation, share, claims
 		cmds[i] = stripeApplyScript.Eval(ctx, pipe, stripeKeys(c.ID, i, k).forApply(),
-			a[0], c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, a[1], a[2], k)
+			a[0], c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, a[1], a[2], k, a[3])
 	}
 	_, _ = pipe.Exec(ctx)
 	out := make([]Outcome, k)
@@ -590,18 +594,18 @@ func (s *Service) stripesAddUp(ctx context.Context, c Campaign) (bool, error) {
 // does), so claims are never undercounted. A total below the claims is
 // refused (belowClaimed), and the campaign's own total spread instead.
 func (s *Service) respreadLocked(ctx context.Context, q *db.Queries, c Campaign, total int64) error {
-	warm, err := s.freezeStripes(ctx, c)
+	claims, warm, err := s.freezeStripes(ctx, c)
 	if err != nil {
 		return unavailable(err)
 	}
 	if !warm {
-		if _, err := s.mergeAll(ctx, q, c); err != nil {
+		if _, err := s.mergeAll(ctx, q, c, claims); err != nil {
 			return err
 		}
 	}
-	status, n, err := s.distribute(ctx, c, total)
+	status, n, err := s.distribute(ctx, c, total, claims)
 	if err == nil && status == appliedBelowClaimed {
-		if _, _, err = s.distribute(ctx, c, c.TotalQuantity); err == nil {
+		if _, _, err = s.distribute(ctx, c, c.TotalQuantity, claims); err == nil {
 			err = &belowClaimed{n}
 		}
 	}

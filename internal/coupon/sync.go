@@ -94,11 +94,13 @@ const (
 )
 
 // apply runs apply.lua with the campaign's figures: what happened, and the
-// stock left (or, for appliedBelowClaimed, the coupons claimed).
-func (s *Service) apply(ctx context.Context, c Campaign, mode applyMode) (applied, int64, error) {
+// stock left (or, for appliedBelowClaimed, the coupons claimed). claims is
+// what the claimed hash must hold at least: PostgreSQL's coupons, or for
+// modeCreate every claim the rebuild merged.
+func (s *Service) apply(ctx context.Context, c Campaign, mode applyMode, claims int64) (applied, int64, error) {
 	k := keysOf(c.ID)
 	v, err := applyScript.Run(ctx, s.rdb, []string{k.meta, k.stock, k.claimed},
-		string(mode), c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, c.PersistedCount).Slice()
+		string(mode), c.State, c.StartsAt.UnixMilli(), c.EndsAt.UnixMilli(), c.TotalQuantity, claims).Slice()
 	if err != nil {
 		return "", 0, err
 	}
@@ -115,7 +117,7 @@ func (s *Service) syncLocked(ctx context.Context, q *db.Queries, c *Campaign, wh
 			return err
 		}
 	} else if c.State != StateDraft {
-		status, left, err := s.apply(ctx, *c, modeSync)
+		status, left, err := s.apply(ctx, *c, modeSync, c.PersistedCount)
 		if err != nil {
 			return unavailable(err)
 		}
@@ -143,24 +145,30 @@ func (s *Service) syncLocked(ctx context.Context, q *db.Queries, c *Campaign, wh
 // twice). The hash is merged (a shopper already in it keeps their entry) in
 // chunks, so Redis never blocks on one huge call; the stock key is removed
 // first and written last, so claims answer "missing" (and wait, or are told
-// to retry) until the hash is whole.
+// to retry) until the hash is whole. The stock is written only beside a hash
+// that holds every claim counted (errKeysLost otherwise: keys lost meanwhile
+// would let shoppers claim twice).
 func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, why string) error {
-	if err := s.stopClaims(ctx, c); err != nil {
+	claims, err := s.stopClaims(ctx, c)
+	if err != nil {
 		return unavailable(err)
 	}
-	n, err := s.mergeAll(ctx, q, c)
+	n, err := s.mergeAll(ctx, q, c, claims)
 	if err != nil {
 		return err
 	}
 	var left int64
 	if stripeCount(c) == 1 {
-		_, left, err = s.apply(ctx, c, modeCreate)
+		var status applied
+		if status, left, err = s.apply(ctx, c, modeCreate, claims[0]); err == nil && status == appliedMissing {
+			err = errKeysLost
+		}
 	} else {
 		var status applied
-		if status, left, err = s.distribute(ctx, c, c.TotalQuantity); err == nil && status == appliedBelowClaimed {
+		if status, left, err = s.distribute(ctx, c, c.TotalQuantity, claims); err == nil && status == appliedBelowClaimed {
 			// More claims than the total cannot come from claims (they stop at
 			// zero stock); should it happen, nothing more is offered.
-			_, _, err = s.distribute(ctx, c, left)
+			_, _, err = s.distribute(ctx, c, left, claims)
 			left = 0
 		}
 	}
@@ -180,14 +188,27 @@ func (s *Service) rebuildLocked(ctx context.Context, q *db.Queries, c Campaign, 
 	return nil
 }
 
+// errKeysLost is a rebuild or spread that found a claimed hash holding fewer
+// claims than it counted: the keys were lost meanwhile, and the stock stays
+// unwritten until the next rebuild.
+var errKeysLost = errors.New("campaign keys lost during a rebuild; it runs again")
+
 // stopClaims makes claims of the campaign answer "missing" until the
-// rebuild writes the stock back.
-func (s *Service) stopClaims(ctx context.Context, c Campaign) error {
-	if stripeCount(c) == 1 {
-		return s.rdb.Del(ctx, keysOf(c.ID).stock).Err()
+// rebuild writes the stock back, and answers the claims each stripe's hash
+// held at that moment, which claims no longer change.
+func (s *Service) stopClaims(ctx context.Context, c Campaign) ([]int64, error) {
+	if stripeCount(c) > 1 {
+		claims, _, err := s.freezeStripes(ctx, c)
+		return claims, err
 	}
-	_, err := s.freezeStripes(ctx, c)
-	return err
+	k := keysOf(c.ID)
+	var held *redis.IntCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, k.stock)
+		held = p.HLen(ctx, k.claimed)
+		return nil
+	})
+	return []int64{held.Val()}, err
 }
 
 // merged counts the claims a rebuild found outside the claimed hashes.
@@ -195,13 +216,14 @@ type merged struct{ persisted, pending, letters int }
 
 // mergeAll adds every claim that exists outside the claimed hashes (coupons
 // in PostgreSQL, entries in the streams, dead letters) to the claimed hash
-// of the shopper's stripe, with claims stopped. It first creates the
-// flusher's group on every stream, before any claim can land in it
-// (BUSYGROUP: it exists).
-func (s *Service) mergeAll(ctx context.Context, q *db.Queries, c Campaign) (merged, error) {
+// of the shopper's stripe, with claims stopped, and adds to claims (by
+// stripe, the claims each hash held when they stopped) the fields it wrote.
+// It first creates the flusher's group on every stream, before any claim
+// can land in it (BUSYGROUP: it exists).
+func (s *Service) mergeAll(ctx context.Context, q *db.Queries, c Campaign, claims []int64) (merged, error) {
 	k := stripeCount(c)
 	var n merged
-	m := merger{ctx: ctx, rdb: s.rdb, keyOf: func(userID int64) string { return stripeKeys(c.ID, stripeOf(userID, k), k).claimed }}
+	m := merger{ctx: ctx, rdb: s.rdb, id: c.ID, claims: claims}
 	for stripe := range k {
 		stream := stripeKeys(c.ID, stripe, k).claims
 		if err := s.rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil && !isBusyGroup(err) {
@@ -265,14 +287,23 @@ func (s *Service) event(ctx context.Context, q *db.Queries, id int64, kind, deta
 }
 
 // merger adds claims to the claimed hash of the shopper's stripe with
-// HSETNX, rebuildChunk per round trip.
+// HSETNX, rebuildChunk per round trip, counting in claims (by stripe) the
+// fields it added. Counted so, a hash lost part way holds fewer claims than
+// counted: the fields written before the loss are gone, and those written
+// after count twice.
 type merger struct {
-	ctx   context.Context
-	rdb   redis.UniversalClient
-	keyOf func(userID int64) string
-	pipe  redis.Pipeliner
-	n     int
-	err   error
+	ctx    context.Context
+	rdb    redis.UniversalClient
+	id     int64
+	claims []int64
+	pipe   redis.Pipeliner
+	sent   []sentField
+	err    error
+}
+
+type sentField struct {
+	stripe int
+	cmd    *redis.BoolCmd
 }
 
 func (m *merger) add(c claimEntry) {
@@ -282,8 +313,10 @@ func (m *merger) add(c claimEntry) {
 	if m.pipe == nil {
 		m.pipe = m.rdb.Pipeline()
 	}
-	m.pipe.HSetNX(m.ctx, m.keyOf(c.userID), strconv.FormatInt(c.userID, 10), c.at.UnixMilli())
-	if m.n++; m.n == rebuildChunk {
+	k := len(m.claims)
+	stripe := stripeOf(c.userID, k)
+	cmd := m.pipe.HSetNX(m.ctx, stripeKeys(m.id, stripe, k).claimed, strconv.FormatInt(c.userID, 10), c.at.UnixMilli())
+	if m.sent = append(m.sent, sentField{stripe, cmd}); len(m.sent) == rebuildChunk {
 		m.err = m.flush()
 	}
 }
@@ -293,7 +326,12 @@ func (m *merger) flush() error {
 		return m.err
 	}
 	_, err := m.pipe.Exec(m.ctx)
-	m.pipe, m.n = nil, 0
+	for _, f := range m.sent {
+		if f.cmd.Val() {
+			m.claims[f.stripe]++
+		}
+	}
+	m.pipe, m.sent = nil, m.sent[:0]
 	return err
 }
 
