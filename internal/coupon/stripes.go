@@ -503,8 +503,7 @@ func stripeClaims(ctx context.Context, rdb redis.UniversalClient, id int64, k in
 
 // stripeScripts runs stripe_apply.lua on every stripe in one pipeline, with
 // the mode's arguments from args (after the mode: generation, share,
-// claims), and
-// answers each stripe's.
+// claims), and answers each stripe's.
 func (s *Service) stripeScripts(ctx context.Context, c Campaign, args func(int) []any) ([]Outcome, error) {
 	k := stripeCount(c)
 	cmds := make([]*redis.Cmd, k)
