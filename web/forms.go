@@ -21,7 +21,9 @@ type form struct {
 // parseForm reads an urlencoded or multipart body (1 MiB at most). A body
 // over the limit is 413, anything unreadable 400-class invalid input.
 func parseForm(r *http.Request) (*form, error) {
-	if err := r.ParseForm(); err != nil {
+	// ParseMultipartForm runs ParseForm first: a urlencoded body is read
+	// either way, and ErrNotMultipart only says it was not multipart.
+	if err := r.ParseMultipartForm(maxBody); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, errTooLarge

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -96,4 +97,37 @@ func FuzzSignupForm(f *testing.F) {
 			t.Fatalf("accepted out-of-contract input %+v", in)
 		}
 	})
+}
+
+// A form sent as multipart/form-data (as a browser's FormData or curl -F
+// sends it) reads like an urlencoded one, on every form route.
+func TestMultipartFormsReadLikeUrlencodedOnes(t *testing.T) {
+	h := newHarness(t)
+	c := h.client()
+	multipartPost := func(path string, fields map[string]string) reply {
+		var body strings.Builder
+		mw := multipart.NewWriter(&body)
+		for k, v := range fields {
+			if err := mw.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := mw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return c.do(http.MethodPost, path, strings.NewReader(body.String()), mw.FormDataContentType())
+	}
+	if r := multipartPost("/signup", map[string]string{"email": "multi@example.test", "name": "Multi Part", "password": "correct horse battery"}); r.status != http.StatusSeeOther {
+		t.Fatalf("a multipart signup: %d %s", r.status, r.body)
+	}
+	if r := multipartPost("/account/topup", map[string]string{"amount": "₩12,900"}); r.status != http.StatusSeeOther {
+		t.Fatalf("a multipart top-up: %d %s", r.status, r.body)
+	}
+	if got := h.count("SELECT balance FROM users WHERE email = 'multi@example.test'"); got != 12900 {
+		t.Fatalf("balance %d after a multipart top-up of 12900", got)
+	}
+	// Its fields are held to the same rules.
+	if r := multipartPost("/account/topup", map[string]string{"amount": "-5"}); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a multipart top-up of -5: %d", r.status)
+	}
 }

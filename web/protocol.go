@@ -48,18 +48,21 @@ func readBodyWithin(d time.Duration) func(http.Handler) http.Handler {
 			rc := http.NewResponseController(w)
 			_ = rc.SetReadDeadline(time.Now().Add(d)) // not every ResponseWriter has a connection (a test's recorder)
 			body, err := io.ReadAll(r.Body)
-			_ = rc.SetReadDeadline(time.Time{})
 			var tooLarge *http.MaxBytesError
 			switch {
 			case errors.As(err, &tooLarge):
 				writeTooLarge(w, r)
 				return
 			case errors.Is(err, os.ErrDeadlineExceeded):
+				// The deadline stays past: after the answer the server reads
+				// what is left of the body before it closes, with no
+				// deadline that read would wait for the client forever.
 				writeBodyTimeout(w, r)
 				return
 			case err != nil:
 				return // the client went away
 			}
+			_ = rc.SetReadDeadline(time.Time{})
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			next.ServeHTTP(w, r)
 		})

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,6 +109,11 @@ func TestABodyFedSlowlyIsCutOffAtTheReadTimeout(t *testing.T) {
 	}
 	if took := time.Since(began); took > 3*time.Second {
 		t.Errorf("answered after %v", took)
+	}
+	// And the server hangs up, rather than waiting for the rest of the body.
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("after the 408 the connection stayed open (read %d bytes, %v)", n, err)
 	}
 }
 
