@@ -59,6 +59,16 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if o.Result == missing {
 		return Outcome{}, unavailable(errors.New("campaign keys vanished again right after a rebuild"))
 	}
+	if k > 1 {
+		// The script answers its stripe's stock; the shopper is told the
+		// campaign's, summed as the live counts sum it (the stripe's when
+		// that read fails: the claim itself stands).
+		if n, err := s.remaining(ctx, []int64{campaignID}); err == nil {
+			if sum, ok := n[campaignID]; ok {
+				o.Remaining = sum
+			}
+		}
+	}
 	return o, nil
 }
 

@@ -359,3 +359,28 @@ func TestAStripedCampaignSurvivesAWipeAndALostStripe(t *testing.T) {
 	}
 	consistent(t, pool, s)
 }
+
+// A claim tells the shopper the campaign's stock left, not their stripe's:
+// one at a time, each "claimed" answers the total less the claims so far,
+// through the borrowing at the end, and then "sold out" with 0.
+func TestAStripedClaimAnswersTheCampaignsRemaining(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	startFlusher(t, s)
+	const total = 13
+	id := stripedCampaign(t, s, total, 4)
+	for i, u := range users(t, pool, total+2) {
+		o, err := s.Claim(t.Context(), id, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := coupon.Outcome{Result: coupon.Claimed, Remaining: int64(total - i - 1)}
+		if i >= total {
+			want = coupon.Outcome{Result: coupon.SoldOut}
+		}
+		if o != want {
+			t.Fatalf("claim %d answered %+v, want %+v", i+1, o, want)
+		}
+	}
+}
