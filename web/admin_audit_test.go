@@ -90,7 +90,7 @@ func TestEveryAdminActionLeavesOneAuditRow(t *testing.T) {
 	if len(shoppers.Entries) != 2 || shoppers.Entries[0].Action != "disable" {
 		t.Fatalf("kind=shopper: %+v", shoppers.Entries)
 	}
-	for _, bad := range []string{"kind=lunch", "admin=abc", "from=yesterday", "after=-1"} {
+	for _, bad := range []string{"kind=lunch", "admin=abc", "from=yesterday", "after=-1", "from=2026-12-09&to=2026-12-01"} {
 		if r := admin.get("/admin/audit?" + bad); r.status != 422 {
 			t.Errorf("?%s: %d", bad, r.status)
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -74,18 +75,32 @@ func (s *Server) renderCampaigns(w http.ResponseWriter, r *http.Request, status 
 	return s.render(w, r, answer{Status: status, Page: views.AdminCampaignsPage(rows, f), JSON: map[string]any{"campaigns": js}})
 }
 
+// draftOnlyFields are the campaign form's fields that change only in draft.
+var draftOnlyFields = []string{"name", "discount_type", "discount_value", "max_discount", "min_order_amount", "starts_at", "ends_at", "valid_days", "stripes"}
+
 // campaignInput parses the campaign form; full is false for a live
 // campaign's form, which has only the quantity.
 func campaignInput(f *form, full bool) coupon.Input {
 	in := coupon.Input{TotalQuantity: f.int64("total_quantity", 1, coupon.MaxQuantity, true, 0)}
 	if !full {
+		// Refused rather than dropped: a change the admin meant to make
+		// (or made on a draft's form that went live meanwhile) is not lost
+		// without a word.
+		for _, name := range draftOnlyFields {
+			if strings.TrimSpace(f.values[name]) != "" {
+				f.fields.Add(name, "Only the quantity can change once a campaign is live.")
+			}
+		}
 		return in
 	}
 	in.Name = f.text("name", coupon.NameText)
 	in.DiscountType = f.str("discount_type", 10)
 	in.DiscountValue = f.int64("discount_value", 1, coupon.MaxMoney, true, 0)
+	// A fixed discount has no cap, but a value sent anyway is still held to
+	// the rule of a whole number in range (the form may send a cap typed
+	// before the type was switched).
+	cap := f.int64("max_discount", 1, coupon.MaxMoney, in.DiscountType == coupon.DiscountPercent, 0)
 	if in.DiscountType == coupon.DiscountPercent {
-		cap := f.int64("max_discount", 1, coupon.MaxMoney, true, 0)
 		in.MaxDiscount = &cap
 	}
 	in.MinOrderAmount = f.int64("min_order_amount", 0, 10*coupon.MaxMoney, false, 0)

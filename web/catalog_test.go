@@ -295,6 +295,12 @@ func TestAdminProductFormChoosesCategoriesAndCreatesOneOnlyOnPurpose(t *testing.
 	if r.status != http.StatusSeeOther || cats() != before+1 || h.count("SELECT count(*) FROM categories WHERE slug = 'garden-tools'") != 1 {
 		t.Fatalf("new category: %d, categories %d", r.status, cats())
 	}
+	// A "new" name that reads as an existing one ("Garden tools!" is
+	// garden-tools) is that one, not a second Garden Tools.
+	if r := admin.post("/admin/products", product("OK-3", map[string]string{"category": "+new", "new_category": "Garden tools!"})); r.status != http.StatusSeeOther ||
+		cats() != before+1 || h.count("SELECT count(*) FROM products p JOIN categories c ON c.id = p.category_id WHERE p.sku = 'OK-3' AND c.slug = 'garden-tools'") != 1 {
+		t.Fatalf("a new name that is an existing category: %d, categories %d", r.status, cats())
+	}
 	// The edit form: the product's category is selected; a typo changes nothing.
 	edit := admin.get(r.header.Get("Location"))
 	if !strings.Contains(edit.body, `<option value="garden-tools" selected>Garden Tools</option>`) {

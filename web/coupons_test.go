@@ -187,6 +187,9 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 		{"zero stripes", map[string]string{"stripes": "0"}, "Enter a number from 1 to 16."},
 		{"too many stripes", map[string]string{"stripes": "17"}, "Enter a number from 1 to 16."},
 		{"non-numeric stripes", map[string]string{"stripes": "three"}, "Enter a whole number."},
+		{"a fixed discount with a cap that is no number", map[string]string{"discount_type": "fixed", "max_discount": "abc"}, "Enter a whole number."},
+		{"a fixed discount with a NUL cap", map[string]string{"discount_type": "fixed", "max_discount": "\x00"}, "Enter a whole number."},
+		{"a start in year 1", map[string]string{"starts_at": "0001-02-03T00:00"}, "from the year 2000 on"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +255,15 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 				t.Fatalf("after %s the campaign JSON lacks %s: %s", st.path, k, j.body)
 			}
 		}
+	}
+	// Past draft only the quantity changes: a name sent with it is refused,
+	// not dropped, and neither is saved.
+	if r := admin.json().post(loc, url.Values{"total_quantity": {"5"}, "name": {"Renamed"}}); r.status != 422 ||
+		!strings.Contains(r.body, "Only the quantity can change once a campaign is live.") {
+		t.Fatalf("a live campaign renamed: %d %s", r.status, r.body)
+	}
+	if j := admin.json().get(loc); !strings.Contains(j.body, `"total_quantity":1`) || strings.Contains(j.body, "Renamed") {
+		t.Fatalf("a refused change was saved: %s", j.body)
 	}
 }
 

@@ -6,6 +6,7 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -96,15 +97,13 @@ func (s *Service) Entries(ctx context.Context, f Filter) (entries []Entry, next 
 	if f.AdminID > 0 {
 		p.AdminID = &f.AdminID
 	}
+	v := errs.Fields{}
+	v.Check(f.Kind == "" || slices.Contains(Kinds, f.Kind), "kind", "Choose campaign, product, order, shopper or repair.")
+	v.Check(f.Since == nil || f.Until == nil || f.Since.Before(*f.Until), "to", "The end date must not be before the start date.")
+	if err := v.Err(); err != nil {
+		return nil, 0, err
+	}
 	if f.Kind != "" {
-		valid := false
-		for _, k := range Kinds {
-			valid = valid || k == f.Kind
-		}
-		if !valid {
-			return nil, 0, &errs.Error{Code: errs.Invalid, Message: "Choose campaign, product, order, shopper or repair.",
-				Fields: map[string]string{"kind": "Choose campaign, product, order, shopper or repair."}}
-		}
 		p.Kind = &f.Kind
 	}
 	var rows []db.AuditLog

@@ -187,7 +187,9 @@ func product(ctx context.Context, q *db.Queries, id int64) (Product, error) {
 	return p, nil
 }
 
-// category finds a category by slug or name, creating it when the admin names a new one.
+// category finds a category by slug or name, creating it when the admin
+// names a new one. A new name whose slug is taken ("Shoes!" where "Shoes"
+// exists) is that category: CreateCategory answers the existing row.
 func category(ctx context.Context, q *db.Queries, name string) (int64, error) {
 	c, err := q.CategoryBySlugOrName(ctx, name)
 	if err == nil {
@@ -197,10 +199,6 @@ func category(ctx context.Context, q *db.Queries, name string) (int64, error) {
 		return 0, err
 	}
 	created, err := q.CreateCategory(ctx, db.CreateCategoryParams{Slug: slugify(name), Name: name})
-	if isUniqueViolation(err) {
-		return 0, &errs.Error{Code: errs.Conflict, Message: "A category with a similar name exists.",
-			Fields: map[string]string{"category": "A category with a similar name exists; use its name."}}
-	}
 	return created.ID, err
 }
 

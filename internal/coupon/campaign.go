@@ -73,6 +73,13 @@ type Input struct {
 var NameText = text.Options{Label: "The name", Max: 100, Name: true}
 
 // Validate checks the rules of a campaign; fields are the form's names.
+// A claim window's times are from the year 2000 on: an earlier one is a
+// typing slip (0001-01-01 is what an emptied date field can send).
+const (
+	minYear  = 2000
+	yearRule = "Enter a date from the year 2000 on."
+)
+
 func (in *Input) Validate() error {
 	in.Name = strings.TrimSpace(in.Name)
 	f := errs.Fields{}
@@ -97,6 +104,8 @@ func (in *Input) Validate() error {
 	f.Check(validQuantity(in.TotalQuantity), "total_quantity", quantityRule)
 	f.Check(!in.StartsAt.IsZero(), "starts_at", "Enter when claiming starts.")
 	f.Check(!in.EndsAt.IsZero(), "ends_at", "Enter when claiming ends.")
+	f.Check(in.StartsAt.IsZero() || in.StartsAt.Year() >= minYear, "starts_at", yearRule)
+	f.Check(in.EndsAt.IsZero() || in.EndsAt.Year() >= minYear, "ends_at", yearRule)
 	if !in.StartsAt.IsZero() && !in.EndsAt.IsZero() {
 		f.Check(in.EndsAt.After(in.StartsAt), "ends_at", "The claim window must end after it starts.")
 	}
