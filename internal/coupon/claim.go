@@ -37,27 +37,38 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	if campaignID <= 0 || userID <= 0 {
 		return Outcome{}, errNoCampaign
 	}
-	k, stripe, o, err := s.claimOnStripe(ctx, campaignID, userID)
-	if err == nil && o.Result == missing {
-		var c Campaign
-		// restore wraps its own Redis failures; a PostgreSQL one goes on as it
-		// is, to be answered (and logged) as what it is.
-		if c, err = s.restore(ctx, campaignID); err != nil {
+	var (
+		k   int
+		o   Outcome
+		err error
+	)
+	// A claim that finds keys missing (lost, or a stripe frozen by a rebuild
+	// while it borrowed) restores the campaign and claims again, twice at
+	// most.
+	for restores := 0; ; restores++ {
+		var stripe int
+		k, stripe, o, err = s.claimOnStripe(ctx, campaignID, userID)
+		if err == nil && o.Result == SoldOut && k > 1 {
+			o, err = s.claimBorrowing(ctx, campaignID, k, stripe, userID)
+		}
+		if err != nil || o.Result != missing {
+			break
+		}
+		if restores == maxRestores {
+			return Outcome{}, unavailable(errors.New("campaign keys missing again right after a rebuild"))
+		}
+		// restore wraps its own Redis failures; a PostgreSQL one goes on as
+		// it is, to be answered (and logged) as what it is.
+		c, err := s.restore(ctx, campaignID)
+		if err != nil {
 			return Outcome{}, err
 		}
 		if c.State == StateDraft {
 			return Outcome{Result: NotActive, Remaining: c.TotalQuantity}, nil
 		}
-		k, stripe, o, err = s.claimOnStripe(ctx, campaignID, userID)
-	}
-	if err == nil && o.Result == SoldOut && k > 1 {
-		o, err = s.claimBorrowing(ctx, campaignID, k, stripe, userID)
 	}
 	if err != nil {
 		return Outcome{}, unavailable(err)
-	}
-	if o.Result == missing {
-		return Outcome{}, unavailable(errors.New("campaign keys vanished again right after a rebuild"))
 	}
 	if k > 1 {
 		// The script answers its stripe's stock; the shopper is told the
@@ -71,6 +82,9 @@ func (s *Service) claim(ctx context.Context, campaignID, userID int64) (Outcome,
 	}
 	return o, nil
 }
+
+// maxRestores bounds the restores of one claim.
+const maxRestores = 2
 
 // claimOnStripe claims on the shopper's stripe, answering the stripes and
 // the stripe it used. The number of stripes is learnt from Redis, not from
@@ -101,6 +115,9 @@ func (s *Service) claimOnStripe(ctx context.Context, campaignID, userID int64) (
 func (s *Service) claimBorrowing(ctx context.Context, campaignID int64, k, stripe int, userID int64) (Outcome, error) {
 	for range claimRounds {
 		ok, err := s.borrowOnce(ctx, campaignID, k, stripe)
+		if errors.Is(err, errStripeCold) {
+			return Outcome{Result: missing}, nil
+		}
 		if err != nil || !ok {
 			return Outcome{Result: SoldOut}, err
 		}

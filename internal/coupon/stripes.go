@@ -352,7 +352,7 @@ const (
 // stripe has stock now; false means every stripe was seen empty twice, with
 // nothing in transit, so the campaign is sold out.
 func (s *Service) borrow(ctx context.Context, id int64, k, to int) (bool, error) {
-	emptySeen := 0
+	emptySeen, coldLast := 0, false
 	for range borrowTries {
 		st, err := readStripes(ctx, s.rdb, id, k)
 		if err != nil {
@@ -368,7 +368,7 @@ func (s *Service) borrow(ctx context.Context, id int64, k, to int) (bool, error)
 				from, most = i, x.stock
 			}
 		}
-		if from < 0 && cold {
+		if coldLast = from < 0 && cold; coldLast {
 			// A stripe is being spread again or rebuilt: its units are not
 			// gone, so this is no sold out. Wait for it.
 			time.Sleep(borrowSettle)
@@ -402,8 +402,17 @@ func (s *Service) borrow(ctx context.Context, id int64, k, to int) (bool, error)
 		}
 		return true, nil
 	}
+	if coldLast {
+		return false, errStripeCold
+	}
 	return true, nil // still moving: let the claim look again
 }
+
+// errStripeCold is a borrow that found no stock but on a stripe without its
+// keys, for all its tries: frozen by a rebuild that takes a while, or lost.
+// The claim restores the campaign (waiting for the rebuild in progress, or
+// running one) and claims again.
+var errStripeCold = errors.New("a stripe of the campaign has no keys")
 
 // borrowFlight is one borrow in progress for a stripe, which other claims
 // on the stripe wait for.
