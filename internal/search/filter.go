@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/unicode/norm"
+
 	"market/internal/catalog"
 	"market/internal/db"
 	"market/internal/errs"
@@ -125,9 +127,10 @@ func validSort(s Sort) bool {
 
 // words are what a search looks for in what a shopper typed: lower-case runs
 // of letters and digits (so no tsquery syntax can get through), at most
-// maxWords of them.
+// maxWords of them. NFKC first: a full-width "ＺＥＢＲＡ" (as an East Asian
+// keyboard may type it) is "zebra".
 func words(q string) []string {
-	w := strings.FieldsFunc(strings.ToLower(q), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	w := strings.FieldsFunc(strings.ToLower(norm.NFKC.String(q)), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	return w[:min(len(w), maxWords)]
 }
 

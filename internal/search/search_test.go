@@ -880,3 +880,21 @@ func queryIDs(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []int64
 	}
 	return ids
 }
+
+// What a shopper types in full-width letters (as East Asian keyboards may)
+// finds what the same word in ASCII finds.
+func TestFullWidthKeywordsFindTheirASCIIWords(t *testing.T) {
+	pool := catalogDB(t, 2_000)
+	s := NewService(replica.PrimaryOnly(pool))
+	ascii, err := s.Search(t.Context(), Filter{Q: "black"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := s.Search(t.Context(), Filter{Q: "ＢＬＡＣＫ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ascii.Items) == 0 || !slices.EqualFunc(ascii.Items, wide.Items, func(a, b catalog.Item) bool { return a.ID == b.ID }) || ascii.Total != wide.Total {
+		t.Fatalf("black found %d (total %v), ＢＬＡＣＫ %d (total %v)", len(ascii.Items), ascii.Total, len(wide.Items), wide.Total)
+	}
+}
