@@ -17,13 +17,20 @@
 --   {"changed", remaining}     Redis held other figures, now replaced
 --   {"below_claimed", claimed} mode resize only: nothing changed
 --   {"missing", 0}             the claimed hash is behind, or (not mode
---                              create) the meta or stock key is missing: the
---                              caller rebuilds; nothing written
+--                              create) a key is missing or the stock is not
+--                              the total less the claims: the caller
+--                              rebuilds; nothing written
 local mode, total = ARGV[1], tonumber(ARGV[5])
 local claimed = redis.call('HLEN', KEYS[3])
 local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at', 'total')
 local stock = redis.call('GET', KEYS[2])
-if claimed < tonumber(ARGV[6]) or (mode ~= 'create' and (not meta[1] or not stock)) then
+if claimed < tonumber(ARGV[6]) or (mode ~= 'create' and (not meta[1] or not meta[4] or not stock)) then
+  return {'missing', 0}
+end
+-- Claims keep stock = total - claimed (0 when more are claimed). Keys that
+-- disagree lost part of themselves (the claimed hash deleted alone): stock
+-- recomputed from that hash would be offered twice, so the caller rebuilds.
+if mode ~= 'create' and tonumber(stock) ~= math.max(0, tonumber(meta[4]) - claimed) then
   return {'missing', 0}
 end
 if mode == 'resize' and total < claimed then

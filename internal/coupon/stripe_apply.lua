@@ -24,7 +24,7 @@
 --   {"ok", stock}               sync: the stripe held the figures already
 --   {"changed", stock}          create, or sync that replaced other figures
 --   {"below_claimed", claimed}  create with a share below the stripe's claims: nothing written
---   {"missing", 0}              sync: a key is missing or the share is below the claims: rebuild;
+--   {"missing", 0}              sync: a key is missing, or stock is not share less claims: rebuild;
 --                               create: the claimed hash holds fewer than counted (lost
 --                               meanwhile): nothing written, the stripe stays frozen
 local mode = ARGV[1]
@@ -50,7 +50,10 @@ if mode == 'create' then
     return {'below_claimed', claimed}
   end
   redis.call('HSET', KEYS[1], 'share', share, 'gen', ARGV[6])
-elseif not meta[1] or not stock or not share or not meta[6] or share < claimed then
+elseif not meta[1] or not stock or not share or not meta[6] or tonumber(stock) ~= share - claimed then
+  -- Claims, takes and gives keep stock = share - claimed: a stripe that
+  -- disagrees lost part of its keys (its claimed hash deleted alone), and
+  -- stock recomputed from that hash would be offered twice.
   return {'missing', 0}
 end
 local left = share - claimed

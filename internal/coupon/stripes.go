@@ -599,7 +599,7 @@ func (s *Service) stripesAddUp(ctx context.Context, c Campaign) (bool, error) {
 
 // respreadLocked freezes the stripes and spreads total over them. When a
 // stripe had lost its keys, every claim is merged back first (as a rebuild
-// does), so claims are never undercounted. A total below the claims is
+// does), so claims are never undercounted. A new total below the claims is
 // refused (belowClaimed), and the campaign's own total spread instead.
 func (s *Service) respreadLocked(ctx context.Context, q *db.Queries, c Campaign, total int64) error {
 	claims, warm, err := s.freezeStripes(ctx, c)
@@ -613,7 +613,10 @@ func (s *Service) respreadLocked(ctx context.Context, q *db.Queries, c Campaign,
 	}
 	status, n, err := s.distribute(ctx, c, total, claims)
 	if err == nil && status == appliedBelowClaimed {
-		if _, _, err = s.distribute(ctx, c, c.TotalQuantity, claims); err == nil {
+		// The campaign's own total instead, or, should claims exceed even
+		// that (they cannot come from claims), nothing more offered: the
+		// stripes never stay frozen.
+		if _, _, err = s.distribute(ctx, c, max(c.TotalQuantity, n), claims); err == nil && total != c.TotalQuantity {
 			err = &belowClaimed{n}
 		}
 	}

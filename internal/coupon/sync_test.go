@@ -547,3 +547,41 @@ func TestKeysLostDuringARebuildAreNeverTrusted(t *testing.T) {
 		})
 	}
 }
+
+// A claimed hash deleted alone (its stock and meta kept) is rebuilt by the
+// background sync, not trusted: stock recomputed from the emptied hash
+// would offer every claimed coupon again.
+func TestAClaimedHashLostAloneIsRebuiltNotTrusted(t *testing.T) {
+	pool := testenv.DB(t)
+	rdb := testenv.Redis(t)
+	s := newService(t, pool, rdb, fastFlush)
+	startFlusher(t, s)
+	shoppers := users(t, pool, 60)
+	for _, k := range []int64{1, 3} {
+		t.Run(fmt.Sprintf("stripes=%d", k), func(t *testing.T) {
+			id := stripedCampaign(t, s, 50, k)
+			first, _, failures := storm(t, s, id, shoppers[:40], 0)
+			if failures != 0 || len(first) != 40 {
+				t.Fatalf("before: %d winners, %d failures", len(first), failures)
+			}
+			keys := coupon.StripeKeys(id, int(k))
+			if err := rdb.Del(t.Context(), keys[len(keys)-1][2]).Err(); err != nil { // the last stripe's claimed hash
+				t.Fatal(err)
+			}
+			if err := s.SyncPass(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			agreeSummed(t, pool, s, id, "after the sync")
+			winners, results, failures := storm(t, s, id, shoppers, 0)
+			if failures != 0 || results[coupon.AlreadyClaimed] != 40 || results[coupon.Claimed] != 10 || results[coupon.SoldOut] != 10 {
+				t.Fatalf("after the loss: %v, %d failures", results, failures)
+			}
+			for u := range first {
+				if winners[u] != 0 {
+					t.Fatalf("shopper %d claimed twice", u)
+				}
+			}
+			waitPersisted(t, pool, id, 50, 10*time.Second)
+		})
+	}
+}

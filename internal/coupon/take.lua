@@ -13,6 +13,12 @@
 --   {"empty", 0}    the lender has no stock; nothing changed
 --   {"stale", 0}    the stripes were spread again since the read; nothing changed
 --   {"missing", 0}  the lender's keys are missing or frozen; nothing changed
+-- Run twice (a client that resent its pipeline after a timeout), a take
+-- answers what it took the first time, and takes nothing more.
+local done = redis.call('HGET', KEYS[3], ARGV[2])
+if done then
+  return {'taken', tonumber(string.match(done, '^[^:]*:([^:]*):'))}
+end
 local gen = redis.call('HGET', KEYS[1], 'gen')
 local stock = redis.call('GET', KEYS[2])
 if not gen or not stock then
