@@ -24,6 +24,11 @@ CREATE TABLE campaigns (
     redis_pending_since timestamptz,
     -- coupons persisted so far, updated by the flusher in the same transaction as the inserts.
     persisted_count  bigint      NOT NULL DEFAULT 0 CHECK (persisted_count >= 0),
+    -- Rebuilds of the campaign's Redis keys so far. A claim read from Redis
+    -- before a rebuild is persisted only under the epoch it was read in: a
+    -- stream wiped meanwhile was not counted by the rebuild, which offered
+    -- its stock again (docs/COUPONS.md, "What a wipe can and cannot restore").
+    redis_epoch      bigint      NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     CHECK (ends_at > starts_at),

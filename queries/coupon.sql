@@ -61,14 +61,20 @@ SELECT * FROM campaigns WHERE state = ANY(@states::text[]) ORDER BY id;
 
 -- name: ListFlushableCampaigns :many
 -- Campaigns whose stream may still hold claims: live ones, and ended ones for a week.
-SELECT id, stripes FROM campaigns
+SELECT id, stripes, redis_epoch FROM campaigns
 WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
 ORDER BY id;
+
+-- name: BumpRedisEpoch :exec
+-- A rebuild of the campaign's Redis keys, under its row lock (InsertClaims).
+UPDATE campaigns SET redis_epoch = redis_epoch + 1 WHERE id = $1;
 
 -- name: InsertClaims :one
 -- The one idempotent write of claims, used by the flusher and by SyncUser:
 -- rows that already exist are skipped, and persisted_count grows by exactly
 -- the rows inserted, in the same statement (so in the caller's transaction).
+-- With an epoch, claims read from Redis in that epoch: after a rebuild
+-- (BumpRedisEpoch) nothing is written and no row is returned.
 WITH claims AS (
     -- Two set-returning functions in one select list advance together (zip).
     SELECT unnest(@user_ids::bigint[]) AS user_id, unnest(@claimed_ats::timestamptz[]) AS claimed_at
@@ -76,13 +82,13 @@ WITH claims AS (
     INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
     SELECT c.id, claims.user_id, claims.claimed_at, claims.claimed_at + make_interval(days => c.valid_days)
     FROM campaigns c, claims
-    WHERE c.id = @campaign_id
+    WHERE c.id = @campaign_id AND (sqlc.narg(epoch)::bigint IS NULL OR c.redis_epoch = sqlc.narg(epoch))
     ON CONFLICT (campaign_id, user_id) DO NOTHING
     RETURNING 1
 )
 UPDATE campaigns
 SET persisted_count = persisted_count + (SELECT count(*) FROM ins), updated_at = now()
-WHERE campaigns.id = @campaign_id
+WHERE campaigns.id = @campaign_id AND (sqlc.narg(epoch)::bigint IS NULL OR campaigns.redis_epoch = sqlc.narg(epoch))
 RETURNING (SELECT count(*) FROM ins)::bigint AS inserted;
 
 -- name: CampaignUserIDs :many
@@ -92,7 +98,7 @@ SELECT user_id, claimed_at FROM coupons WHERE campaign_id = $1;
 -- Campaigns whose stream may still hold claims (as ListFlushableCampaigns:
 -- an ended one too, claimed just before it ended) in which this shopper holds
 -- no persisted coupon yet: a claim there may still be waiting in Redis.
-SELECT c.id FROM campaigns c
+SELECT c.id, c.redis_epoch FROM campaigns c
 WHERE (c.state IN ('active', 'paused') OR (c.state = 'ended' AND c.updated_at > now() - interval '7 days'))
   AND NOT EXISTS (SELECT 1 FROM coupons WHERE campaign_id = c.id AND user_id = $1)
 ORDER BY c.id;

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
@@ -121,7 +122,7 @@ func (w *flushWorker) pass(ctx context.Context) (int, error) {
 	for _, c := range w.campaigns {
 		// A striped campaign has a stream per stripe (stripes.go).
 		for stripe := range max(int(c.Stripes), 1) {
-			n, err := w.flushStream(ctx, c.ID, stripeKeys(c.ID, stripe, int(c.Stripes)).claims)
+			n, err := w.flushStream(ctx, c.ID, c.RedisEpoch, stripeKeys(c.ID, stripe, int(c.Stripes)).claims)
 			total += n
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -138,15 +139,30 @@ func (w *flushWorker) pass(ctx context.Context) (int, error) {
 	return total, firstErr
 }
 
-func (w *flushWorker) flushStream(ctx context.Context, id int64, stream string) (int, error) {
+// flushStream persists a stream's entries under the campaign's epoch as
+// listed at the start of the pass, before they were read: entries read after
+// a rebuild began are refused (errStaleEpoch), stay pending, and go through
+// on the next pass, unless the rebuild followed a wipe of the stream.
+func (w *flushWorker) flushStream(ctx context.Context, id, epoch int64, stream string) (int, error) {
 	opt := w.s.opts.Flush
 	// This consumer's own pending entries ("0" re-reads them): left by a
 	// failed pass, or read just before a shutdown.
 	msgs, err := w.read(ctx, stream, "0")
+	if isNoGroup(err) {
+		// A stream without the group: claims went on into a stream lost
+		// after its rebuild created the group (a wipe mid-rebuild, a key
+		// deleted). None of its entries was ever read: the group starts at
+		// its beginning. No stream at all: nothing to persist.
+		if err := w.s.rdb.XGroupCreate(ctx, stream, group, "0").Err(); err != nil && !isBusyGroup(err) {
+			return 0, nil
+		}
+		w.s.log.Warn("coupon stream had no flusher group; created from its first entry", "campaign", id, "stream", stream)
+		msgs, err = nil, nil
+	}
 	if err != nil {
 		return 0, err
 	}
-	total, err := w.persist(ctx, id, stream, msgs)
+	total, err := w.persist(ctx, id, epoch, stream, msgs)
 	if err != nil {
 		return total, err
 	}
@@ -157,13 +173,13 @@ func (w *flushWorker) flushStream(ctx context.Context, id int64, stream string) 
 			Stream: stream, Group: group, Consumer: w.consumer, MinIdle: opt.ReclaimIdle, Start: start, Count: int64(opt.Batch),
 		}).Result()
 		if isNoGroup(err) {
-			return total, nil // the stream is gone; a claim will rebuild it
+			return total, nil // the stream went meanwhile; the next pass looks again
 		}
 		if err != nil {
 			return total, err
 		}
 		w.s.m.reclaimed.Add(float64(len(msgs)))
-		n, err := w.persist(ctx, id, stream, msgs)
+		n, err := w.persist(ctx, id, epoch, stream, msgs)
 		total += n
 		if err != nil {
 			return total, err
@@ -175,10 +191,13 @@ func (w *flushWorker) flushStream(ctx context.Context, id int64, stream string) 
 	}
 	for {
 		msgs, err := w.read(ctx, stream, ">")
+		if isNoGroup(err) {
+			return total, nil // the stream went meanwhile; the next pass looks again
+		}
 		if err != nil {
 			return total, err
 		}
-		n, err := w.persist(ctx, id, stream, msgs)
+		n, err := w.persist(ctx, id, epoch, stream, msgs)
 		total += n
 		if err != nil || len(msgs) < opt.Batch {
 			return total, err
@@ -190,7 +209,7 @@ func (w *flushWorker) read(ctx context.Context, stream, from string) ([]redis.XM
 	res, err := w.s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: group, Consumer: w.consumer, Streams: []string{stream, from}, Count: int64(w.s.opts.Flush.Batch), Block: -1,
 	}).Result()
-	if errors.Is(err, redis.Nil) || isNoGroup(err) {
+	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
 	if err != nil || len(res) == 0 {
@@ -207,7 +226,7 @@ func (w *flushWorker) read(ctx context.Context, stream, from string) ([]redis.XM
 // others go through. Anything else (PostgreSQL unreachable, restarting,
 // overloaded, a deadlock) leaves the entries pending, and the next pass
 // retries them, for as long as it takes.
-func (w *flushWorker) persist(ctx context.Context, id int64, stream string, msgs []redis.XMessage) (int, error) {
+func (w *flushWorker) persist(ctx context.Context, id, epoch int64, stream string, msgs []redis.XMessage) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
@@ -224,7 +243,7 @@ func (w *flushWorker) persist(ctx context.Context, id int64, stream string, msgs
 		good = append(good, m)
 		entries = append(entries, e)
 	}
-	n, err := w.s.insert(ctx, id, entries)
+	n, err := w.s.insert(ctx, id, &epoch, entries)
 	if err == nil {
 		return int(n), w.ack(ctx, stream, good)
 	}
@@ -233,7 +252,7 @@ func (w *flushWorker) persist(ctx context.Context, id int64, stream string, msgs
 	}
 	total := 0
 	for i, m := range good {
-		n, err := w.s.insert(ctx, id, entries[i:i+1])
+		n, err := w.s.insert(ctx, id, &epoch, entries[i:i+1])
 		switch {
 		case err == nil:
 			total += int(n)
@@ -322,15 +341,16 @@ func isNoGroup(err error) bool {
 }
 
 // insert persists claims idempotently and counts them in the campaign, in
-// one statement; it returns how many rows were new.
-func (s *Service) insert(ctx context.Context, id int64, entries []claimEntry) (int64, error) {
+// one statement; it returns how many rows were new. With an epoch, the claims
+// were read from Redis in that epoch of the campaign (InsertClaims).
+func (s *Service) insert(ctx context.Context, id int64, epoch *int64, entries []claimEntry) (int64, error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}
 	var n int64
 	err := db.WithTx(ctx, s.pool, func(q *db.Queries) error {
 		var err error
-		n, err = insertClaims(ctx, q, id, entries)
+		n, err = insertClaims(ctx, q, id, epoch, entries)
 		return err
 	})
 	if err == nil {
@@ -340,11 +360,19 @@ func (s *Service) insert(ctx context.Context, id int64, entries []claimEntry) (i
 	return n, err
 }
 
-func insertClaims(ctx context.Context, q *db.Queries, id int64, entries []claimEntry) (int64, error) {
+func insertClaims(ctx context.Context, q *db.Queries, id int64, epoch *int64, entries []claimEntry) (int64, error) {
 	users := make([]int64, len(entries))
 	ats := make([]time.Time, len(entries))
 	for i, e := range entries {
 		users[i], ats[i] = e.userID, e.at
 	}
-	return q.InsertClaims(ctx, db.InsertClaimsParams{CampaignID: id, UserIds: users, ClaimedAts: ats})
+	n, err := q.InsertClaims(ctx, db.InsertClaimsParams{CampaignID: id, UserIds: users, ClaimedAts: ats, Epoch: epoch})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, errStaleEpoch // the transaction rolls back what the statement inserted
+	}
+	return n, err
 }
+
+// errStaleEpoch is claims read from Redis before the campaign's keys were
+// rebuilt: they are not written (InsertClaims).
+var errStaleEpoch = errors.New("campaign keys rebuilt since these claims were read; they are read again")

@@ -421,6 +421,8 @@ func agreeSummed(t *testing.T, pool *pgxpool.Pool, s *coupon.Service, id int64, 
 // a live consumer takes them over.
 func ghostFlush(t *testing.T, rdb redis.UniversalClient, pool *pgxpool.Pool, campaign int64) {
 	t.Helper()
+	// As the flusher, it reads the campaign's epoch before the entries.
+	epoch := count(t, pool, "SELECT redis_epoch FROM campaigns WHERE id = $1", campaign)
 	res, err := rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{
 		Group: "flusher", Consumer: "ghost", Streams: []string{fmt.Sprintf("coupon:{%d}:claims", campaign), ">"}, Count: 20, Block: -1,
 	}).Result()
@@ -435,7 +437,7 @@ func ghostFlush(t *testing.T, rdb redis.UniversalClient, pool *pgxpool.Pool, cam
 		users, ats = append(users, u), append(ats, time.UnixMilli(ms))
 	}
 	_ = db.WithTx(context.Background(), pool, func(q *db.Queries) error {
-		_, err := q.InsertClaims(context.Background(), db.InsertClaimsParams{CampaignID: campaign, UserIds: users, ClaimedAts: ats})
+		_, err := q.InsertClaims(context.Background(), db.InsertClaimsParams{CampaignID: campaign, UserIds: users, ClaimedAts: ats, Epoch: &epoch})
 		return err
 	})
 }

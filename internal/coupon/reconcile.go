@@ -155,7 +155,7 @@ func (s *Service) Rebuild(ctx context.Context, campaignID int64, reason string) 
 			return err
 		}
 		if len(lost) > 0 {
-			if r.Persisted, err = insertClaims(ctx, q, campaignID, lost); err != nil {
+			if r.Persisted, err = insertClaims(ctx, q, campaignID, nil, lost); err != nil { // under the lock: no rebuild meanwhile
 				var pgErr *pgconn.PgError
 				if errors.As(err, &pgErr) {
 					// Data the insert refuses (a shopper who no longer exists, more

@@ -223,6 +223,11 @@ type merged struct{ persisted, pending, letters int }
 func (s *Service) mergeAll(ctx context.Context, q *db.Queries, c Campaign, claims []int64) (merged, error) {
 	k := stripeCount(c)
 	var n merged
+	// Claims the flusher read before this rebuild, from a stream that may
+	// have been wiped since, are not written after it (InsertClaims).
+	if err := q.BumpRedisEpoch(ctx, c.ID); err != nil {
+		return n, err
+	}
 	m := merger{ctx: ctx, rdb: s.rdb, id: c.ID, claims: claims}
 	for stripe := range k {
 		stream := stripeKeys(c.ID, stripe, k).claims

@@ -14,9 +14,13 @@ import (
 // idempotent insert (so persisted_count grows exactly once per coupon). The
 // checkout calls it so that a coupon claimed a second ago can be used.
 func (s *Service) SyncUser(ctx context.Context, userID int64) error {
-	ids, err := s.q.UnsyncedCampaignsForUser(ctx, userID)
-	if err != nil || len(ids) == 0 {
+	rows, err := s.q.UnsyncedCampaignsForUser(ctx, userID)
+	if err != nil || len(rows) == 0 {
 		return err
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
 	member := strconv.FormatInt(userID, 10)
 	pipe := s.rdb.Pipeline()
@@ -28,12 +32,19 @@ func (s *Service) SyncUser(ctx context.Context, userID int64) error {
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return unavailable(err)
 	}
-	for i, id := range ids {
+	for i, r := range rows {
 		ms, err := cmds[i].Int64()
 		if err != nil {
 			continue // no claim in this campaign
 		}
-		if _, err := s.insert(ctx, id, []claimEntry{{userID: userID, at: time.UnixMilli(ms)}}); err != nil {
+		_, err = s.insert(ctx, r.ID, &r.RedisEpoch, []claimEntry{{userID: userID, at: time.UnixMilli(ms)}})
+		if errors.Is(err, errStaleEpoch) || permanent(err) {
+			// Rebuilt meanwhile, or refused as data: the flusher persists or
+			// dead-letters the claim; the shopper's page goes on without it.
+			s.log.Warn("a shopper's claim not persisted at once", "user", userID, "campaign", r.ID, "err", err)
+			continue
+		}
+		if err != nil {
 			return err
 		}
 	}

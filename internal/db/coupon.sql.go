@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+const bumpRedisEpoch = `-- name: BumpRedisEpoch :exec
+UPDATE campaigns SET redis_epoch = redis_epoch + 1 WHERE id = $1
+`
+
+// A rebuild of the campaign's Redis keys, under its row lock (InsertClaims).
+func (q *Queries) BumpRedisEpoch(ctx context.Context, id int64) error {
+	_, err := q.db.Exec(ctx, bumpRedisEpoch, id)
+	return err
+}
+
 const campaignDeadLetterPayloads = `-- name: CampaignDeadLetterPayloads :many
 SELECT payload FROM coupon_dead_letters WHERE campaign_id = $1 AND resolved_at IS NULL
 `
@@ -175,7 +185,7 @@ const createCampaign = `-- name: CreateCampaign :one
 INSERT INTO campaigns (name, discount_type, discount_value, max_discount, min_order_amount,
                        total_quantity, starts_at, ends_at, valid_days, stripes)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at
 `
 
 type CreateCampaignParams struct {
@@ -220,6 +230,7 @@ func (q *Queries) CreateCampaign(ctx context.Context, arg CreateCampaignParams) 
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
+		&i.RedisEpoch,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -259,7 +270,7 @@ func (q *Queries) FlushableCampaignsPersisted(ctx context.Context) ([]FlushableC
 }
 
 const getCampaign = `-- name: GetCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at FROM campaigns WHERE id = $1
 `
 
 func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
@@ -280,6 +291,7 @@ func (q *Queries) GetCampaign(ctx context.Context, id int64) (Campaign, error) {
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
+		&i.RedisEpoch,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -304,23 +316,24 @@ func (q *Queries) InsertCampaignEvent(ctx context.Context, arg InsertCampaignEve
 const insertClaims = `-- name: InsertClaims :one
 WITH claims AS (
     -- Two set-returning functions in one select list advance together (zip).
-    SELECT unnest($2::bigint[]) AS user_id, unnest($3::timestamptz[]) AS claimed_at
+    SELECT unnest($3::bigint[]) AS user_id, unnest($4::timestamptz[]) AS claimed_at
 ), ins AS (
     INSERT INTO coupons (campaign_id, user_id, claimed_at, expires_at)
     SELECT c.id, claims.user_id, claims.claimed_at, claims.claimed_at + make_interval(days => c.valid_days)
     FROM campaigns c, claims
-    WHERE c.id = $1
+    WHERE c.id = $1 AND ($2::bigint IS NULL OR c.redis_epoch = $2)
     ON CONFLICT (campaign_id, user_id) DO NOTHING
     RETURNING 1
 )
 UPDATE campaigns
 SET persisted_count = persisted_count + (SELECT count(*) FROM ins), updated_at = now()
-WHERE campaigns.id = $1
+WHERE campaigns.id = $1 AND ($2::bigint IS NULL OR campaigns.redis_epoch = $2)
 RETURNING (SELECT count(*) FROM ins)::bigint AS inserted
 `
 
 type InsertClaimsParams struct {
 	CampaignID int64
+	Epoch      *int64
 	UserIds    []int64
 	ClaimedAts []time.Time
 }
@@ -328,8 +341,15 @@ type InsertClaimsParams struct {
 // The one idempotent write of claims, used by the flusher and by SyncUser:
 // rows that already exist are skipped, and persisted_count grows by exactly
 // the rows inserted, in the same statement (so in the caller's transaction).
+// With an epoch, claims read from Redis in that epoch: after a rebuild
+// (BumpRedisEpoch) nothing is written and no row is returned.
 func (q *Queries) InsertClaims(ctx context.Context, arg InsertClaimsParams) (int64, error) {
-	row := q.db.QueryRow(ctx, insertClaims, arg.CampaignID, arg.UserIds, arg.ClaimedAts)
+	row := q.db.QueryRow(ctx, insertClaims,
+		arg.CampaignID,
+		arg.Epoch,
+		arg.UserIds,
+		arg.ClaimedAts,
+	)
 	var inserted int64
 	err := row.Scan(&inserted)
 	return inserted, err
@@ -391,7 +411,7 @@ func (q *Queries) ListCampaignEvents(ctx context.Context, campaignID int64) ([]C
 }
 
 const listCampaigns = `-- name: ListCampaigns :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns ORDER BY id DESC LIMIT 500
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at FROM campaigns ORDER BY id DESC LIMIT 500
 `
 
 func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
@@ -418,6 +438,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 			&i.State,
 			&i.RedisPendingSince,
 			&i.PersistedCount,
+			&i.RedisEpoch,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -432,7 +453,7 @@ func (q *Queries) ListCampaigns(ctx context.Context) ([]Campaign, error) {
 }
 
 const listCampaignsInStates = `-- name: ListCampaignsInStates :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at FROM campaigns WHERE state = ANY($1::text[]) ORDER BY id
 `
 
 // campaigns_state_idx.
@@ -460,6 +481,7 @@ func (q *Queries) ListCampaignsInStates(ctx context.Context, states []string) ([
 			&i.State,
 			&i.RedisPendingSince,
 			&i.PersistedCount,
+			&i.RedisEpoch,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -507,14 +529,15 @@ func (q *Queries) ListDeadLetters(ctx context.Context, campaignID int64) ([]Coup
 }
 
 const listFlushableCampaigns = `-- name: ListFlushableCampaigns :many
-SELECT id, stripes FROM campaigns
+SELECT id, stripes, redis_epoch FROM campaigns
 WHERE state IN ('active', 'paused') OR (state = 'ended' AND updated_at > now() - interval '7 days')
 ORDER BY id
 `
 
 type ListFlushableCampaignsRow struct {
-	ID      int64
-	Stripes int32
+	ID         int64
+	Stripes    int32
+	RedisEpoch int64
 }
 
 // Campaigns whose stream may still hold claims: live ones, and ended ones for a week.
@@ -527,7 +550,7 @@ func (q *Queries) ListFlushableCampaigns(ctx context.Context) ([]ListFlushableCa
 	items := []ListFlushableCampaignsRow{}
 	for rows.Next() {
 		var i ListFlushableCampaignsRow
-		if err := rows.Scan(&i.ID, &i.Stripes); err != nil {
+		if err := rows.Scan(&i.ID, &i.Stripes, &i.RedisEpoch); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -539,7 +562,7 @@ func (q *Queries) ListFlushableCampaigns(ctx context.Context) ([]ListFlushableCa
 }
 
 const listShopperCampaigns = `-- name: ListShopperCampaigns :many
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at FROM campaigns
 WHERE state IN ('active', 'paused', 'ended')
   AND ends_at > $1::timestamptz AND starts_at < $2::timestamptz
   AND (state <> 'ended' OR updated_at > $1::timestamptz)
@@ -579,6 +602,7 @@ func (q *Queries) ListShopperCampaigns(ctx context.Context, arg ListShopperCampa
 			&i.State,
 			&i.RedisPendingSince,
 			&i.PersistedCount,
+			&i.RedisEpoch,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -649,7 +673,7 @@ func (q *Queries) ListUserCoupons(ctx context.Context, userID int64) ([]ListUser
 }
 
 const lockCampaign = `-- name: LockCampaign :one
-SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at FROM campaigns WHERE id = $1 FOR UPDATE
+SELECT id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at FROM campaigns WHERE id = $1 FOR UPDATE
 `
 
 // The one writer of a campaign's configuration, in PostgreSQL and in Redis,
@@ -674,6 +698,7 @@ func (q *Queries) LockCampaign(ctx context.Context, id int64) (Campaign, error) 
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
+		&i.RedisEpoch,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -723,7 +748,7 @@ func (q *Queries) ResolveDeadLetters(ctx context.Context, ids []int64) (int64, e
 const setCampaignQuantity = `-- name: SetCampaignQuantity :one
 UPDATE campaigns SET total_quantity = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at
 `
 
 type SetCampaignQuantityParams struct {
@@ -751,6 +776,7 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
+		&i.RedisEpoch,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -760,7 +786,7 @@ func (q *Queries) SetCampaignQuantity(ctx context.Context, arg SetCampaignQuanti
 const setCampaignState = `-- name: SetCampaignState :one
 UPDATE campaigns SET state = $2, redis_pending_since = coalesce(redis_pending_since, now()), updated_at = now()
 WHERE id = $1
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at
 `
 
 type SetCampaignStateParams struct {
@@ -786,6 +812,7 @@ func (q *Queries) SetCampaignState(ctx context.Context, arg SetCampaignStatePara
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
+		&i.RedisEpoch,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -850,28 +877,33 @@ func (q *Queries) UnresolvedDeadLetters(ctx context.Context, campaignID int64) (
 }
 
 const unsyncedCampaignsForUser = `-- name: UnsyncedCampaignsForUser :many
-SELECT c.id FROM campaigns c
+SELECT c.id, c.redis_epoch FROM campaigns c
 WHERE (c.state IN ('active', 'paused') OR (c.state = 'ended' AND c.updated_at > now() - interval '7 days'))
   AND NOT EXISTS (SELECT 1 FROM coupons WHERE campaign_id = c.id AND user_id = $1)
 ORDER BY c.id
 `
 
+type UnsyncedCampaignsForUserRow struct {
+	ID         int64
+	RedisEpoch int64
+}
+
 // Campaigns whose stream may still hold claims (as ListFlushableCampaigns:
 // an ended one too, claimed just before it ended) in which this shopper holds
 // no persisted coupon yet: a claim there may still be waiting in Redis.
-func (q *Queries) UnsyncedCampaignsForUser(ctx context.Context, userID int64) ([]int64, error) {
+func (q *Queries) UnsyncedCampaignsForUser(ctx context.Context, userID int64) ([]UnsyncedCampaignsForUserRow, error) {
 	rows, err := q.db.Query(ctx, unsyncedCampaignsForUser, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []int64{}
+	items := []UnsyncedCampaignsForUserRow{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var i UnsyncedCampaignsForUserRow
+		if err := rows.Scan(&i.ID, &i.RedisEpoch); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -884,7 +916,7 @@ UPDATE campaigns
 SET name = $2, discount_type = $3, discount_value = $4, max_discount = $5, min_order_amount = $6,
     total_quantity = $7, starts_at = $8, ends_at = $9, valid_days = $10, stripes = $11, updated_at = now()
 WHERE id = $1 AND state = 'draft'
-RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, created_at, updated_at
+RETURNING id, name, discount_type, discount_value, max_discount, min_order_amount, total_quantity, starts_at, ends_at, valid_days, stripes, state, redis_pending_since, persisted_count, redis_epoch, created_at, updated_at
 `
 
 type UpdateDraftCampaignParams struct {
@@ -931,6 +963,7 @@ func (q *Queries) UpdateDraftCampaign(ctx context.Context, arg UpdateDraftCampai
 		&i.State,
 		&i.RedisPendingSince,
 		&i.PersistedCount,
+		&i.RedisEpoch,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)

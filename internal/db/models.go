@@ -56,6 +56,7 @@ type Campaign struct {
 	State             string
 	RedisPendingSince *time.Time
 	PersistedCount    int64
+	RedisEpoch        int64
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 }
