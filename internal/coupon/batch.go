@@ -92,7 +92,7 @@ func (s *Service) claimPipe(ctx context.Context, key string) (*redisdb.Pipe, err
 		return p.(*redisdb.Pipe), nil
 	}
 	batch := s.m.claimBatch
-	p, _ := s.waitPipes.LoadOrStore(node, redisdb.NewWaitPipe(node, s.opts.Wait, func(n int) { batch.Observe(float64(n)) }))
+	p, _ := s.waitPipes.LoadOrStore(node, redisdb.NewWaitPipe(redisdb.WithoutRetries(node).(*redis.Client), s.opts.Wait, func(n int) { batch.Observe(float64(n)) }))
 	return p.(*redisdb.Pipe), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -232,5 +233,44 @@ func TestAClaimWhoseShopperLeftIsNotSent(t *testing.T) {
 	}
 	if n, err := rdb.HLen(t.Context(), fmt.Sprintf("coupon:{%d}:claimed", id)).Result(); err != nil || n != 0 {
 		t.Fatalf("a cancelled claim reached Redis: %d claimed (%v)", n, err)
+	}
+}
+
+// A claim whose reply never came (Redis frozen past the read timeout) is not
+// sent again: a second run would answer "already claimed" to the shopper
+// whose first run took the coupon. The shopper is told to try again, or
+// "claimed" if the one run answered in time, never "already claimed".
+func TestAClaimThatTimedOutIsNotSentAgain(t *testing.T) {
+	pool := testenv.DB(t)
+	rs := testenv.StartRedis(t, testenv.RedisOptions{})
+	// Retries on, and a short read timeout, as a REDIS_URL may set them.
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, ReadTimeout: 150 * time.Millisecond, MaxRetries: 2})
+	t.Cleanup(func() { rdb.Close() })
+	s := newService(t, pool, rdb, fastFlush)
+	id := activeCampaign(t, s, 100)
+	shoppers := users(t, pool, 10)
+	for _, u := range shoppers {
+		rs.Pause()
+		type answer struct {
+			o   coupon.Outcome
+			err error
+		}
+		got := make(chan answer, 1)
+		go func() {
+			o, err := s.Claim(context.Background(), id, u)
+			got <- answer{o, err}
+		}()
+		time.Sleep(400 * time.Millisecond) // past the read timeout and a retry's backoff
+		rs.Resume()
+		a := <-got
+		if a.err == nil && a.o.Result != coupon.Claimed {
+			t.Fatalf("shopper %d, claiming once, was told %q", u, a.o.Result)
+		}
+		// Told to try again, the claim ran once or not at all; told
+		// "claimed", it ran.
+		o, err := s.Claim(t.Context(), id, u)
+		if err != nil || (o.Result != coupon.AlreadyClaimed && (a.err == nil || o.Result != coupon.Claimed)) {
+			t.Fatalf("shopper %d, told %+v (%v), claiming again: %+v, %v", u, a.o, a.err, o, err)
+		}
 	}
 }

@@ -193,7 +193,7 @@ func NewService(pool *pgxpool.Pool, rdb redis.UniversalClient, o Options) *Servi
 	}
 	batchSize := m.claimBatch
 	s := &Service{pool: pool, q: db.New(pool), rdb: rdb, opts: o, log: o.Log, m: m,
-		claims: redisdb.NewPipe(rdb, func(n int) { batchSize.Observe(float64(n)) })}
+		claims: redisdb.NewPipe(redisdb.WithoutRetries(rdb), func(n int) { batchSize.Observe(float64(n)) })}
 	s.live = newHub(s, o.Live)
 	return s
 }

@@ -58,3 +58,25 @@ func Open(ctx context.Context, url string, clusterAddrs []string) (redis.Univers
 	}
 	return client, nil
 }
+
+// WithoutRetries is a client of the same servers, with the same options,
+// that never sends a command twice. A script whose second run answers
+// differently needs it: a claim that ran before its connection dropped (or
+// before a read timed out) would be sent again and answered "already
+// claimed", or "not active" if the campaign was paused meanwhile, while the
+// shopper holds the coupon. Failing instead, it is answered 503 "try again",
+// and trying again answers "already claimed" truthfully. The client has a
+// connection pool of its own.
+func WithoutRetries(c redis.UniversalClient) redis.UniversalClient {
+	switch c := c.(type) {
+	case *redis.Client:
+		o := *c.Options()
+		o.MaxRetries = -1
+		return redis.NewClient(&o)
+	case *redis.ClusterClient:
+		o := *c.Options()
+		o.MaxRetries = -1
+		return redis.NewClusterClient(&o)
+	}
+	return c
+}
