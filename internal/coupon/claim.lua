@@ -18,11 +18,12 @@
 --   "sold_out"         no stock left; nothing changed
 --   "not_active"       not active or outside the claim window; nothing changed
 --   "missing"          the campaign's keys are not in Redis (never warmed, or
---                      lost): the caller rebuilds them from PostgreSQL first
+--                      lost, in part too): the caller rebuilds them from
+--                      PostgreSQL first
 --   "stripes"          the campaign has another number of stripes, which
 --                      remaining is: nothing changed; the caller claims again
 -- The clock is Redis's own (TIME), so every app instance agrees on the window.
-local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at', 'stripes')
+local meta = redis.call('HMGET', KEYS[1], 'state', 'starts_at', 'ends_at', 'stripes', 'total', 'share')
 local stock = redis.call('GET', KEYS[2])
 if not meta[1] or not meta[2] or not meta[3] or not stock then
   return {'missing', 0}
@@ -31,6 +32,13 @@ if (meta[4] or '1') ~= (ARGV[2] or '1') then
   return {'stripes', tonumber(meta[4] or '1')}
 end
 stock = tonumber(stock)
+-- The keys hold stock = total (a stripe: its share) - claimed, 0 when more
+-- are claimed. Keys that disagree lost part of themselves (the claimed hash
+-- deleted alone would let every holder claim again): rebuild first.
+local held = tonumber(meta[6] or meta[5])
+if not held or stock ~= math.max(0, held - redis.call('HLEN', KEYS[3])) then
+  return {'missing', 0}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if meta[1] ~= 'active' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then

@@ -101,7 +101,7 @@ func (s *Service) stripedState(ctx context.Context, id int64, k int) (RedisState
 		if st, err = readStripes(ctx, s.rdb, id, k); err != nil {
 			return RedisState{}, err
 		}
-		if h = heldOfStripes(st); h.Claimed+h.Remaining+h.InTransit == h.Total && h.Agree {
+		if h = heldOfStripes(st); h.adds(h.Total) && h.Agree {
 			break
 		}
 		time.Sleep(borrowSettle)

@@ -586,7 +586,7 @@ func (s *Service) stripesAddUp(ctx context.Context, c Campaign) (bool, error) {
 			return false, err
 		}
 		h := heldOfStripes(st)
-		if h.Warm && h.Agree && h.Claimed+h.Remaining+h.InTransit == c.TotalQuantity {
+		if h.Warm && h.Agree && h.adds(c.TotalQuantity) {
 			return true, nil
 		}
 		if _, err := s.finishMoves(ctx, c.ID, st, 0); err != nil {

@@ -453,13 +453,13 @@ func (s *Service) syncPass(ctx context.Context, wait time.Duration, why string) 
 	for i, c := range all {
 		h := held[i]
 		if !c.Pending && h.Warm && h.Agree && h.State == c.State && h.Total == c.TotalQuantity &&
-			h.Claimed+h.Remaining+h.InTransit == c.TotalQuantity && h.Claimed >= c.PersistedCount {
+			h.adds(c.TotalQuantity) && h.Claimed >= c.PersistedCount {
 			continue
 		}
 		if !c.Pending && stripes[i] > 1 {
 			// A move between stripes may have been seen half-done: look again.
 			if h, err = s.stripedConfig(ctx, c.ID, stripes[i], 0); err == nil && h.Warm && h.Agree && h.State == c.State &&
-				h.Total == c.TotalQuantity && h.Claimed+h.Remaining+h.InTransit == c.TotalQuantity && h.Claimed >= c.PersistedCount {
+				h.Total == c.TotalQuantity && h.adds(c.TotalQuantity) && h.Claimed >= c.PersistedCount {
 				continue
 			}
 		}
@@ -485,6 +485,14 @@ type heldConfig struct {
 	// whether the stripes agree with each other (always true for one stripe).
 	InTransit int64
 	Agree     bool
+}
+
+// adds says whether the claims and the units left (and in transit) make the
+// total, or, when more were claimed than the total (which claims cannot do,
+// but an outage can leave), whether nothing is left: a campaign so is as
+// settled as it can be, and syncing it again changes nothing.
+func (h heldConfig) adds(total int64) bool {
+	return h.Claimed+h.Remaining+h.InTransit == max(total, h.Claimed)
 }
 
 // redisConfigs reads the campaigns' configuration from Redis in one
