@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -111,8 +110,10 @@ func TestABodyFedSlowlyIsCutOffAtTheReadTimeout(t *testing.T) {
 		t.Errorf("answered after %v", took)
 	}
 	// And the server hangs up, rather than waiting for the rest of the body.
+	// (EOF, or a reset when the server closes with the client's bytes unread.)
 	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if n, err := conn.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+	n, err := conn.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); err == nil || (ok && ne.Timeout()) {
 		t.Errorf("after the 408 the connection stayed open (read %d bytes, %v)", n, err)
 	}
 }

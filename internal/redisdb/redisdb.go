@@ -68,14 +68,16 @@ func Open(ctx context.Context, url string, clusterAddrs []string) (redis.Univers
 // and trying again answers "already claimed" truthfully. The client has a
 // connection pool of its own.
 func WithoutRetries(c redis.UniversalClient) redis.UniversalClient {
+	// The copy's push-notification processor is its own: a client registers
+	// its handlers on it, and a shared one refuses the second client's.
 	switch c := c.(type) {
 	case *redis.Client:
 		o := *c.Options()
-		o.MaxRetries = -1
+		o.MaxRetries, o.PushNotificationProcessor = -1, nil
 		return redis.NewClient(&o)
 	case *redis.ClusterClient:
 		o := *c.Options()
-		o.MaxRetries = -1
+		o.MaxRetries, o.PushNotificationProcessor = -1, nil
 		return redis.NewClusterClient(&o)
 	}
 	return c
