@@ -1,9 +1,11 @@
 -- give.lua: the second half of a move (take.lua): the borrower receives the
 -- units in transit. Idempotent by transfer id, so the mover and the sync that
 -- finishes a move left half-done may both run it and the units land once.
---   KEYS[1] coupon:{id.s}:meta   hash: share, gen
+-- The ids given are fields of the meta hash ("in:<id>"), not a key of their
+-- own: a record lost alone would let a move land twice, and a lost meta
+-- makes the stripe cold, so it is rebuilt in a new generation.
+--   KEYS[1] coupon:{id.s}:meta   hash: share, gen, in:<transfer id>
 --   KEYS[2] coupon:{id.s}:stock  string: coupons left on the borrower
---   KEYS[3] coupon:{id.s}:in     set: transfer ids given to this stripe
 --   ARGV[1] the lender's generation   ARGV[2] transfer id   ARGV[3] units
 -- Returns {status, stock}:
 --   {"given", stock}  the units are on the borrower (now, or already before)
@@ -18,9 +20,8 @@ end
 if gen ~= ARGV[1] then
   return {'stale', 0}
 end
-if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then
+if redis.call('HSETNX', KEYS[1], 'in:' .. ARGV[2], 1) == 0 then
   return {'given', tonumber(stock)}
 end
-redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('HINCRBY', KEYS[1], 'share', ARGV[3])
 return {'given', redis.call('INCRBY', KEYS[2], ARGV[3])}

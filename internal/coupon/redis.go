@@ -12,7 +12,7 @@ import (
 // so a stripe lives in one Cluster slot and its scripts touch one node.
 // out and in record moves between stripes (a campaign of one stripe has none).
 type keys struct {
-	meta, stock, claimed, claims, out, in string
+	meta, stock, claimed, claims, out string
 }
 
 // keysOf are an unstriped campaign's keys, and stripe 0's of a striped one.

@@ -4,11 +4,11 @@
 -- meanwhile. A stripe holds `share` units: its claims plus its stock, so
 -- claimed + stock = share, and the shares plus the units in transit between
 -- stripes add up to the campaign's total.
---   KEYS[1] coupon:{id.s}:meta     hash: state, starts_at, ends_at, total, share, gen, stripes
+--   KEYS[1] coupon:{id.s}:meta     hash: state, starts_at, ends_at, total, share, gen, stripes,
+--                                  in:<transfer id> for each move given to this stripe (give.lua)
 --   KEYS[2] coupon:{id.s}:stock    string: coupons left on this stripe
 --   KEYS[3] coupon:{id.s}:claimed  hash: user id -> claimed at (unix ms)
 --   KEYS[4] coupon:{id.s}:out      hash: transfer id -> "to:n:unix s", units taken from this stripe
---   KEYS[5] coupon:{id.s}:in       set: transfer ids given to this stripe
 --   ARGV[1] mode:
 --           "freeze"  stop claims and moves on the stripe (stock, gen and the
 --                     transfer records removed), before its units are spread again
@@ -31,8 +31,13 @@ local mode = ARGV[1]
 local claimed = redis.call('HLEN', KEYS[3])
 if mode == 'freeze' then
   local warm = redis.call('HGET', KEYS[1], 'gen') and redis.call('EXISTS', KEYS[2]) == 1
-  redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
+  redis.call('DEL', KEYS[2], KEYS[4])
   redis.call('HDEL', KEYS[1], 'gen')
+  for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(f, 1, 3) == 'in:' then
+      redis.call('HDEL', KEYS[1], f)
+    end
+  end
   if warm then
     return {'frozen', claimed}
   end

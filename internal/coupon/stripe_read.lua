@@ -7,7 +7,7 @@
 -- Returns {state, total, share, gen, stock, claimed, pending, out}: the meta
 -- fields and the stock as strings ("" when missing), claimed and pending
 -- (stream length) as integers, and out as a flat list of transfer id, record
--- pairs. The borrowers' `in` sets are not read: a move whose give landed but
+-- pairs. The borrowers' records of moves given are not read: a move whose give landed but
 -- whose out record is not removed yet counts twice for that moment, and
 -- whoever sees a sum too high finishes the moves (giving twice is a no-op).
 local meta = redis.call('HMGET', KEYS[1], 'state', 'total', 'share', 'gen')

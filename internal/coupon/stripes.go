@@ -54,7 +54,7 @@ var (
 // s (stripeTag).
 func stripeKeys(campaignID int64, stripe, k int) keys {
 	p := "coupon:{" + stripeTag(campaignID, stripe, k) + "}:"
-	return keys{meta: p + "meta", stock: p + "stock", claimed: p + "claimed", claims: p + "claims", out: p + "out", in: p + "in"}
+	return keys{meta: p + "meta", stock: p + "stock", claimed: p + "claimed", claims: p + "claims", out: p + "out"}
 }
 
 // clusterSlots is the number of hash slots of a Redis Cluster.
@@ -100,7 +100,7 @@ func slotOf(tag string) int {
 }
 
 // forApply is stripe_apply.lua's KEYS, in its order.
-func (k keys) forApply() []string { return []string{k.meta, k.stock, k.claimed, k.out, k.in} }
+func (k keys) forApply() []string { return []string{k.meta, k.stock, k.claimed, k.out} }
 
 // stripeOf is the shopper's stripe among k. It must never change for a
 // campaign's life: a shopper's claim is deduplicated on their stripe only.
@@ -283,7 +283,7 @@ func (s *Service) finishMoves(ctx context.Context, id int64, st []stripeState, a
 // units then.
 func (s *Service) give(ctx context.Context, id int64, k int, gen string, m move) error {
 	bk := stripeKeys(id, m.to, k)
-	v, err := s.runMove(ctx, giveScript, []string{bk.meta, bk.stock, bk.in}, gen, m.id, m.n)
+	v, err := s.runMove(ctx, giveScript, []string{bk.meta, bk.stock}, gen, m.id, m.n)
 	if err != nil {
 		return err
 	}
@@ -645,7 +645,7 @@ func StripeKeys(campaignID int64, k int) [][]string {
 	out := make([][]string, max(k, 1))
 	for i := range out {
 		sk := stripeKeys(campaignID, i, len(out))
-		out[i] = []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out, sk.in}
+		out[i] = []string{sk.meta, sk.stock, sk.claimed, sk.claims, sk.out}
 	}
 	return out
 }
