@@ -113,10 +113,13 @@ func TestDashboardJSONCountsTheClaimsAndOrdersThatHappened(t *testing.T) {
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { h.coupons.RunFlusher(ctx); close(done) }()
+	// The dashboard reads PostgreSQL, then Redis: a read that meets
+	// PostgreSQL before the flusher's commit and Redis after its XDEL shows
+	// the claims in neither, so wait for both figures.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d = decode(t, admin.json().get("/admin"))
-		if num(t, d, "write_back", "pending") == 0 || time.Now().After(deadline) {
+		if (num(t, d, "write_back", "pending") == 0 && num(t, d, "write_back", "flushed") == 3) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
