@@ -3,7 +3,9 @@ package coupon_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -632,21 +634,13 @@ func TestABatchReadBeforeAWipeIsNotWrittenAfterTheRebuild(t *testing.T) {
 	}
 	waitPersisted(t, pool, id, 100, 10*time.Second)
 	time.Sleep(300 * time.Millisecond) // a pass or two more of the flusher
-	if n := count(t, pool, "SELECT count(*) FROM coupons WHERE campaign_id = $1 AND user_id = ANY($2)", id, keysOf(after)); n != 50 {
+	if n := count(t, pool, "SELECT count(*) FROM coupons WHERE campaign_id = $1 AND user_id = ANY($2)", id, slices.Collect(maps.Keys(after))); n != 50 {
 		t.Fatalf("%d of the 50 claimed after the wipe hold a coupon", n)
 	}
 	if n := count(t, pool, "SELECT count(*) FROM coupon_dead_letters"); n != 0 {
 		t.Fatalf("%d dead letters", n)
 	}
 	agree(t, pool, rdb, id, "after the wipe")
-}
-
-func keysOf(m map[int64]int) []int64 {
-	out := make([]int64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // Claims that go into a stream without the flusher's group (the stream lost
@@ -671,7 +665,7 @@ func TestClaimsInAStreamThatLostItsGroupArePersisted(t *testing.T) {
 	// The first ten went with the stream they were in (as claims do when
 	// Redis loses them); the twenty after it are persisted.
 	waitPersisted(t, pool, id, 20, 10*time.Second)
-	if n := count(t, pool, "SELECT count(*) FROM coupons WHERE campaign_id = $1 AND user_id = ANY($2)", id, keysOf(second)); n != 20 {
+	if n := count(t, pool, "SELECT count(*) FROM coupons WHERE campaign_id = $1 AND user_id = ANY($2)", id, slices.Collect(maps.Keys(second))); n != 20 {
 		t.Fatalf("%d of the 20 claims after the loss persisted", n)
 	}
 }
