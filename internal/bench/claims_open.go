@@ -126,19 +126,19 @@ func requireFsyncAlways(ctx context.Context, rdb redis.UniversalClient) error {
 // offerRates runs each rate in turn, prints its row and checks that
 // PostgreSQL holds its claims, then names the highest rate that met the bar.
 func offerRates(ctx context.Context, o openOptions, pool *pgxpool.Pool, rdb redis.UniversalClient, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, srv *child) error {
-	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %-10s %9s %9s %10s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors",
-		"p99 < "+o.target.String(), "srv p50", "srv p99", "server RSS")
+	fmt.Printf("\n%10s %10s %9s %9s %9s %9s %8s %-10s %9s %9s %10s %s\n", "offered/s", "answered/s", "p50", "p99", "p99.9", "max", "errors",
+		"p99 < "+o.target.String(), "srv p50", "srv p99", "server RSS", "CPU a claim: server / load generator / Redis")
 	best, failed := 0.0, false
 	rng := rand.New(rand.NewPCG(o.seed, 0xc1a1))
 	for _, rate := range o.rates {
-		r, err := openRun(ctx, made, free, cookies, rate, o.warmup, o.duration, rng, srv.addr)
+		r, err := openRun(ctx, made, free, cookies, rate, o.warmup, o.duration, rng, srv, rdb)
 		if err != nil {
 			return err
 		}
 		ok := r.errors == 0 && r.p99 < o.target
-		fmt.Printf("%10.0f %10.0f %9s %9s %9s %9s %8d %-10v %9s %9s %9dM\n", rate, r.answered, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
+		fmt.Printf("%10.0f %10.0f %9s %9s %9s %9s %8d %-10v %9s %9s %9dM %s\n", rate, r.answered, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond),
 			r.p999.Round(10*time.Microsecond), r.max.Round(10*time.Microsecond), r.errors, ok,
-			r.server.quantile(r.serverBefore, 0.5), r.server.quantile(r.serverBefore, 0.99), srv.peakRSS()>>20)
+			r.server.quantile(r.serverBefore, 0.5), r.server.quantile(r.serverBefore, 0.99), srv.peakRSS()>>20, r.cpu)
 		for _, e := range r.firstErrors {
 			fmt.Printf("           error: %s\n", e)
 		}
@@ -168,11 +168,19 @@ type openResult struct {
 	// The server's histogram of the claim route at the end of the warm-up
 	// and at the end: the measured window as the server saw it.
 	serverBefore, server serverBuckets
+	cpu                  cpuShare // over the measured window, a claim answered in it
+}
+
+// cpuShare is the CPU of each process of a run, divided among its requests.
+type cpuShare struct{ server, load, redis time.Duration }
+
+func (c cpuShare) String() string {
+	return fmt.Sprintf("%.0f / %.0f / %.0f µs", us(c.server), us(c.load), us(c.redis))
 }
 
 // openRun offers claims at rate for warmup+duration on a campaign of its own
 // and measures the claims due after the warm-up.
-func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand, server string) (openResult, error) {
+func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, cookies []*http.Cookie, rate float64, warmup, duration time.Duration, rng *rand.Rand, srv *child, rdb redis.UniversalClient) (openResult, error) {
 	n := int(rate*(warmup+duration).Seconds()) + 1
 	if n > len(cookies) {
 		return openResult{}, fmt.Errorf("bench claims-open: %d claims need %d shoppers, have %d", n, n, len(cookies))
@@ -185,6 +193,7 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 	tally := &openTally{measureAt: warmup, lat: make([]time.Duration, 0, n)}
 	var wg sync.WaitGroup
 	var before serverBuckets
+	var cpu0 cpuShare
 	measuring := false
 	start := time.Now()
 	for i, d := range due {
@@ -195,9 +204,10 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 			break
 		}
 		if !measuring && d >= warmup {
-			if before, err = scrapeClaimLatency(server); err != nil {
+			if before, err = scrapeClaimLatency(srv.addr); err != nil {
 				return openResult{}, err
 			}
+			cpu0 = cpuShare{srv.cpuTime(), selfCPU(), redisCPU(ctx, rdb)}
 			measuring = true
 		}
 		wg.Go(func() {
@@ -209,12 +219,15 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 		})
 	}
 	wg.Wait()
-	after, err := scrapeClaimLatency(server)
+	after, err := scrapeClaimLatency(srv.addr)
 	if err != nil {
 		return openResult{}, err
 	}
 	r := tally.result(id, time.Since(start)-warmup)
 	r.serverBefore, r.server = before, after
+	if n := time.Duration(max(1, tally.answered.Load())); measuring {
+		r.cpu = cpuShare{(srv.cpuTime() - cpu0.server) / n, (selfCPU() - cpu0.load) / n, (redisCPU(ctx, rdb) - cpu0.redis) / n}
+	}
 	return r, ctx.Err()
 }
 

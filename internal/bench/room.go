@@ -164,14 +164,14 @@ func probeServeRate(ctx context.Context, o roomOptions, pool *pgxpool.Pool, rdb 
 	best := 0.0
 	for _, rate := range o.probeRates {
 		n := int(rate*(o.probeTime+time.Second).Seconds()) + 1
-		r, err := openRun(ctx, made, free, cookies[:n], rate, time.Second, o.probeTime, rng, srv.addr)
+		r, err := openRun(ctx, made, free, cookies[:n], rate, time.Second, o.probeTime, rng, srv, rdb)
 		if err != nil {
 			return 0, err
 		}
 		cookies = cookies[n:]
 		ok := r.errors == 0 && r.p99 < o.target
-		fmt.Printf("  probe %6.0f/s: answered %6.0f/s, p50 %s, p99 %s, errors %d → %v\n", rate, r.answered,
-			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, ok)
+		fmt.Printf("  probe %6.0f/s: answered %6.0f/s, p50 %s, p99 %s, errors %d, CPU a claim (server / load generator / Redis) %s → %v\n", rate, r.answered,
+			r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.errors, r.cpu, ok)
 		if err := checkPersisted(ctx, pool, rdb, r); err != nil {
 			return 0, err
 		}
