@@ -78,12 +78,19 @@ var claimStatus = map[coupon.Result]int{
 
 func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "campaignID")
-	if err != nil {
-		return err
+	var o coupon.Outcome
+	var waiting *room.Ticket
+	if err == nil {
+		o, waiting, err = s.claimThroughRoom(r, id)
 	}
-	o, waiting, err := s.claimThroughRoom(r, id)
 	if waiting != nil {
 		return s.waitInLine(w, r, id, *waiting)
+	}
+	if e, ok := errs.As(err); ok && e.Code == errs.NotFound && wantsJSON(r) {
+		// Every claim answer has a result (docs/HTTP.md, Coupons): a campaign
+		// that does not exist is not active, with the error beside it.
+		w.Header().Set("Vary", "HX-Request, Accept")
+		return writeJSON(w, http.StatusNotFound, map[string]any{"result": coupon.NotActive, "remaining": 0, "code": e.Code, "error": e.Message})
 	}
 	if e, ok := errs.As(err); ok && isPartial(r) {
 		// A refusal goes beside the button like any answer, in the card's one

@@ -53,7 +53,7 @@ func parseIDs(raw string) ([]int64, error) {
 }
 
 func wantsStream(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "text/event-stream")
+	return accepts(r, "text/event-stream")
 }
 
 func (s *Server) liveCounts(w http.ResponseWriter, r *http.Request) error {

@@ -118,8 +118,20 @@ func TestBadClaimsAreRefusedAndChangeNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if r := tt.c.post(tt.path, nil, tt.extra...); r.status != tt.status {
+			r := tt.c.post(tt.path, nil, tt.extra...)
+			if r.status != tt.status {
 				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
+			}
+			// Every claim outcome carries a result, an unknown campaign's too;
+			// the refusals of the request itself carry only the error.
+			var body struct {
+				Result, Code string
+				Remaining    *int64
+			}
+			_ = json.Unmarshal([]byte(r.body), &body)
+			claimAnswer := tt.status == 404 || tt.status == 403 && tt.extra == nil
+			if claimAnswer && (body.Result != "not_active" || body.Remaining == nil) || !claimAnswer && (body.Result != "" || body.Code == "") {
+				t.Fatalf("body %s", r.body)
 			}
 		})
 	}

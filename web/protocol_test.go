@@ -243,3 +243,27 @@ func TestHTMXGetsThePagesMainContent(t *testing.T) {
 		}
 	}
 }
+
+// Accept is read as HTTP reads media types: case-insensitively, over every
+// Accept line a client sends.
+func TestJSONIsChosenByAnyAcceptThatNamesIt(t *testing.T) {
+	for _, tt := range []struct {
+		accept []string
+		json   bool
+	}{
+		{[]string{"application/json"}, true},
+		{[]string{"Application/JSON"}, true},
+		{[]string{"text/html", "application/json"}, true},
+		{[]string{"text/html, application/json;q=0.9"}, true},
+		{[]string{"text/html,application/xhtml+xml"}, false},
+		{nil, false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/products", nil)
+		for _, a := range tt.accept {
+			r.Header.Add("Accept", a)
+		}
+		if got := wantsJSON(r); got != tt.json {
+			t.Errorf("Accept %q: JSON %v, want %v", tt.accept, got, tt.json)
+		}
+	}
+}

@@ -22,8 +22,12 @@ type answer struct {
 }
 
 // wantsJSON: the client asked for JSON (scripts, load tests).
-func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json")
+func wantsJSON(r *http.Request) bool { return accepts(r, "application/json") }
+
+// accepts: the request's Accept names the media type (lower case). Media
+// types are case-insensitive, and a client may send several Accept lines.
+func accepts(r *http.Request, mediaType string) bool {
+	return strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), mediaType)
 }
 
 // isPartial: an HTMX request that swaps part of a page. Boosted navigation and
