@@ -53,7 +53,7 @@ func TestSessionCookieIsASignedInCookie(t *testing.T) {
 	const secret = "a-session-secret-of-at-least-32-characters"
 	open := testSessions(t)
 	want := reqctx.User{ID: 77, Name: "Bench buyer"}
-	c, err := SessionCookie(secret, open, want)
+	c, _, err := SessionCookie(secret, open, want)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,7 @@ func seedCheckoutCrowd(ctx context.Context, admin *pgxpool.Pool, svc *order.Serv
 			return c, err
 		}
 		if h != nil {
-			if c.cookies[u], err = web.SessionCookie(h.secret, h.open, reqctx.User{ID: u, Name: "Bench buyer"}); err != nil {
+			if c.cookies[u], _, err = web.SessionCookie(h.secret, h.open, reqctx.User{ID: u, Name: "Bench buyer"}); err != nil {
 				return c, err
 			}
 		}

@@ -59,10 +59,13 @@ func claims(ctx context.Context, log *slog.Logger, cfg config.Config, args []str
 	printClaimsSetup(ctx, pool, rdb, *shoppers, *stock, *concurrency)
 	fmt.Printf("bench claims: campaigns of %d stripes\n", *stripes)
 
-	users, cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, *shoppers)
+	open := account.NewSessions(rdb, account.SessionMaxAge)
+	people, err := benchShoppers(ctx, pool, open, cfg.SessionSecret, *shoppers)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, people.end(ctx, open)) }()
+	users, cookies := people.ids, people.cookies
 	svc := coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler), Flush: coupon.FlushOptions{
 		Batch: cfg.FlushBatch, Interval: cfg.FlushInterval, ReclaimIdle: cfg.FlushReclaimIdle},
 		Wait: redisdb.Wait{Replicas: cfg.RedisWaitReplicas, Timeout: cfg.RedisWaitTimeout}})
@@ -176,25 +179,58 @@ func printStorms(storms []storm, concurrency int) {
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// benchShoppers creates n shoppers (no usable password) and mints their session cookies.
-func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessions, secret string, n int) ([]int64, []*http.Cookie, error) {
-	run := strconv.FormatInt(time.Now().UnixNano(), 36)
-	rows, err := pool.Query(ctx, `INSERT INTO users (email, password_hash, name)
-		SELECT 'bench-' || $1 || '-' || g || '@example.test', '!', 'Bench ' || g FROM generate_series(1, $2::int) g RETURNING id`, run, n)
-	if err != nil {
-		return nil, nil, err
+// crowd is n shoppers of the claim benches, each with a session of this run.
+type crowd struct {
+	ids     []int64
+	cookies []*http.Cookie
+	sids    []string
+}
+
+// benchShoppers returns the claim benches' first n shoppers
+// (bench-claims-<i>@bench.invalid, no usable password), creating those no run
+// before made, and mints their session cookies. The same shoppers serve every
+// run, each claiming on campaigns of its own: a bench that made new ones each
+// time left millions behind in the shop. end ends the sessions.
+func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessions, secret string, n int) (crowd, error) {
+	if _, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash, name)
+		SELECT 'bench-claims-' || g || '@bench.invalid', '!', 'Bench ' || g FROM generate_series(1, $1::int) g
+		ON CONFLICT (email) DO NOTHING`, n); err != nil {
+		return crowd{}, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	rows, err := pool.Query(ctx, `SELECT u.id FROM generate_series(1, $1::int) g
+		JOIN users u ON u.email = 'bench-claims-' || g || '@bench.invalid' ORDER BY g`, n)
 	if err != nil {
-		return nil, nil, err
+		return crowd{}, err
 	}
-	cookies := make([]*http.Cookie, len(ids))
-	for i, id := range ids {
-		if cookies[i], err = web.SessionCookie(secret, open, reqctx.User{ID: id, Name: "Bench"}); err != nil {
-			return nil, nil, err
+	c := crowd{}
+	if c.ids, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
+		return crowd{}, err
+	}
+	c.cookies, c.sids = make([]*http.Cookie, len(c.ids)), make([]string, len(c.ids))
+	for i, id := range c.ids {
+		if c.cookies[i], c.sids[i], err = web.SessionCookie(secret, open, reqctx.User{ID: id, Name: "Bench"}); err != nil {
+			return crowd{}, errors.Join(err, c.end(ctx, open))
 		}
 	}
-	return ids, cookies, nil
+	return c, nil
+}
+
+// end ends the crowd's sessions, so that a run leaves none behind in Redis.
+func (c crowd) end(ctx context.Context, open *account.Sessions) error {
+	ctx = context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for w := range errs {
+		wg.Go(func() {
+			for i := w; i < len(c.sids); i += len(errs) {
+				if c.sids[i] != "" {
+					errs[w] = errors.Join(errs[w], open.End(ctx, c.ids[i], c.sids[i]))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // benchCampaigns makes the bench's campaigns, active, and remembers them so

@@ -50,10 +50,13 @@ func claimsOpen(ctx context.Context, log *slog.Logger, cfg config.Config, args [
 	shoppers := int(slices.Max(o.rates)*(o.duration.Seconds()+o.warmup.Seconds())*1.1) + 100
 	fmt.Printf("bench claims-open: rates %v/s, %s measured after %s warm-up each, %d connections, seed %d; creating %d shoppers ...\n",
 		o.rates, o.duration, o.warmup, o.conns, o.seed, shoppers)
-	_, cookies, err := benchShoppers(ctx, pool, account.NewSessions(rdb, account.SessionMaxAge), cfg.SessionSecret, shoppers)
+	open := account.NewSessions(rdb, account.SessionMaxAge)
+	people, err := benchShoppers(ctx, pool, open, cfg.SessionSecret, shoppers)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, people.end(ctx, open)) }()
+	cookies := people.cookies
 	quiet := slog.New(slog.DiscardHandler)
 	made := &benchCampaigns{svc: coupon.NewService(pool, rdb, coupon.Options{Log: quiet})}
 	// Deleted after the server has stopped and drained its flusher.

@@ -51,10 +51,17 @@ func roomBench(ctx context.Context, log *slog.Logger, cfg config.Config, args []
 	made := &benchCampaigns{svc: coupon.NewService(pool, rdb, coupon.Options{Log: slog.New(slog.DiscardHandler)})}
 	defer func() { err = errors.Join(err, made.cleanup(context.WithoutCancel(ctx), pool, rdb)) }()
 	sessions := account.NewSessions(rdb, account.SessionMaxAge)
+	var crowds []crowd // their sessions end with the bench
+	defer func() {
+		for _, c := range crowds {
+			err = errors.Join(err, c.end(ctx, sessions))
+		}
+	}()
 	if o.serve == 0 {
 		if o.serve, err = probeServeRate(ctx, o, pool, rdb, made, func(n int) ([]*http.Cookie, error) {
-			_, c, err := benchShoppers(ctx, pool, sessions, cfg.SessionSecret, n)
-			return c, err
+			c, err := benchShoppers(ctx, pool, sessions, cfg.SessionSecret, n)
+			crowds = append(crowds, c)
+			return c.cookies, err
 		}); err != nil {
 			return err
 		}
@@ -67,10 +74,12 @@ func roomBench(ctx context.Context, log *slog.Logger, cfg config.Config, args []
 	n := int(offered*o.duration.Seconds()) + 1
 	fmt.Printf("\nwaiting room: admits %.0f claims/s per campaign; offered %.0f arrivals/s (%.1f × %.0f) for %s, %d shoppers; creating them ...\n",
 		admit, offered, o.factor, o.serve, o.duration, n)
-	_, cookies, err := benchShoppers(ctx, pool, sessions, cfg.SessionSecret, n)
+	c, err := benchShoppers(ctx, pool, sessions, cfg.SessionSecret, n)
+	crowds = append(crowds, c)
 	if err != nil {
 		return err
 	}
+	cookies := c.cookies
 	srv, err := startServer("room", "", "ROOM_ADMIT_PER_SECOND="+strconv.FormatFloat(admit, 'f', -1, 64),
 		"ROOM_BURST="+strconv.Itoa(o.burst), "ROOM_ADMIT_WINDOW="+o.window.String())
 	if err != nil {

@@ -316,7 +316,7 @@ func shoppersWithSessions(t *testing.T, pool interface {
 	sessions := account.NewSessions(rdb, account.SessionMaxAge)
 	cookies := make([]*http.Cookie, len(ids))
 	for i, id := range ids {
-		if cookies[i], err = web.SessionCookie(secret, sessions, reqctx.User{ID: id, Name: "Shopper"}); err != nil {
+		if cookies[i], _, err = web.SessionCookie(secret, sessions, reqctx.User{ID: id, Name: "Shopper"}); err != nil {
 			t.Fatal(err)
 		}
 	}
