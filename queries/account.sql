@@ -19,8 +19,10 @@ RETURNING *;
 -- name: CountUsers :one
 SELECT count(*) FROM users;
 
--- name: SetPassword :exec
-UPDATE users SET password_hash = $2 WHERE id = $1;
+-- name: SetPassword :execrows
+-- Only over the hash the current password was checked against: of two changes
+-- that both knew the old password, the second finds it gone and changes nothing.
+UPDATE users SET password_hash = @new_hash WHERE id = @id AND password_hash = @checked_hash;
 
 -- name: ListAddresses :many
 -- The default first, then the newest (addresses_user_idx).

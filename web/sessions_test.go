@@ -1,9 +1,11 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 )
@@ -142,4 +144,49 @@ func TestARoleOrPasswordResetByTheBootstrapEndsSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSignedOut(t, shopper, "after the shopper became an admin")
+}
+
+// Changes that all know the current password, sent at once from the shopper's
+// devices: the first to write wins, and every other is told its current
+// password is no longer the password (before, each was told its new password
+// was set, and only the last written worked).
+func TestPasswordChangesAtOnceHaveOneWinner(t *testing.T) {
+	h := newHarness(t)
+	first := h.client()
+	first.signup("race@example.test", "Race", "password-123")
+	devices := []*client{first}
+	for range 9 {
+		devices = append(devices, first.copyOf())
+	}
+	status := make([]int, len(devices))
+	var wg sync.WaitGroup
+	for i, d := range devices {
+		wg.Go(func() {
+			status[i] = d.json().post("/account/password", url.Values{"current_password": {"password-123"},
+				"new_password": {fmt.Sprintf("new-password-%d", i)}}).status
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, s := range status {
+		switch {
+		case s == http.StatusOK && winner < 0:
+			winner = i
+		case s == http.StatusOK:
+			t.Fatalf("two changes were told they won: %v", status)
+		case s != http.StatusUnprocessableEntity && s != http.StatusUnauthorized && s != http.StatusTooManyRequests: // 429: the login limiter counts checks in flight
+			t.Fatalf("a change answered %d: %v", s, status)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no change won: %v", status)
+	}
+	// The winner's password works; the old one and a loser's do not (few
+	// tries: the login limiter counts each wrong one).
+	h.client().login("race@example.test", fmt.Sprintf("new-password-%d", winner))
+	for _, pw := range []string{"password-123", fmt.Sprintf("new-password-%d", (winner+1)%len(devices))} {
+		if r := h.client().post("/login", url.Values{"email": {"race@example.test"}, "password": {pw}}); r.status == http.StatusSeeOther {
+			t.Fatalf("%s works too; the winner was %d (%v)", pw, winner, status)
+		}
+	}
 }

@@ -298,8 +298,13 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if err != nil {
 		return err
 	}
-	if err := s.q.SetPassword(ctx, db.SetPasswordParams{ID: userID, PasswordHash: hash}); err != nil {
+	changed, err := s.q.SetPassword(ctx, db.SetPasswordParams{ID: userID, NewHash: hash, CheckedHash: row.PasswordHash})
+	if err != nil {
 		return err
+	}
+	if changed == 0 { // another change won since the check: current is no longer the password
+		f.Check(false, "current_password", "That is not your current password.")
+		return f.Err()
 	}
 	return s.Sessions.EndAll(ctx, userID)
 }

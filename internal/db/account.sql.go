@@ -433,18 +433,24 @@ func (q *Queries) SearchRecentShoppers(ctx context.Context, arg SearchRecentShop
 	return items, nil
 }
 
-const setPassword = `-- name: SetPassword :exec
-UPDATE users SET password_hash = $2 WHERE id = $1
+const setPassword = `-- name: SetPassword :execrows
+UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3
 `
 
 type SetPasswordParams struct {
-	ID           int64
-	PasswordHash string
+	NewHash     string
+	ID          int64
+	CheckedHash string
 }
 
-func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) error {
-	_, err := q.db.Exec(ctx, setPassword, arg.ID, arg.PasswordHash)
-	return err
+// Only over the hash the current password was checked against: of two changes
+// that both knew the old password, the second finds it gone and changes nothing.
+func (q *Queries) SetPassword(ctx context.Context, arg SetPasswordParams) (int64, error) {
+	result, err := q.db.Exec(ctx, setPassword, arg.NewHash, arg.ID, arg.CheckedHash)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const setShopperDisabled = `-- name: SetShopperDisabled :one
