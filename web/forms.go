@@ -87,15 +87,20 @@ func (f *form) int64(name string, min, max int64, required bool, def int64) int6
 	return n
 }
 
-// parseWhole parses a signed whole number, ignoring a leading ₩ and commas
-// that group thousands ("12,900"; not "1,2").
+// parseWhole parses a signed whole number, ignoring a ₩ after the sign and
+// commas that group thousands ("-₩12,900"; not "₩-12,900" or "1,2").
 func parseWhole(s string) (int64, error) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "₩")
-	if s == "" || len(s) > 27 {
+	s = strings.TrimSpace(s)
+	sign := ""
+	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+		sign, s = s[:1], s[1:]
+	}
+	s = strings.TrimPrefix(s, "₩")
+	if s == "" || len(s) > 27 || s[0] == '-' || s[0] == '+' {
 		return 0, strconv.ErrSyntax
 	}
 	if strings.Contains(s, ",") {
-		groups := strings.Split(strings.TrimLeft(s, "+-"), ",")
+		groups := strings.Split(s, ",")
 		for i, g := range groups {
 			if len(g) != 3 && (i > 0 || len(g) < 1 || len(g) > 3) {
 				return 0, strconv.ErrSyntax
@@ -103,7 +108,7 @@ func parseWhole(s string) (int64, error) {
 		}
 		s = strings.ReplaceAll(s, ",", "")
 	}
-	return strconv.ParseInt(s, 10, 64)
+	return strconv.ParseInt(sign+s, 10, 64)
 }
 
 func (f *form) err() error { return f.fields.Err() }

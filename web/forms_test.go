@@ -54,6 +54,20 @@ func TestFormInt64(t *testing.T) {
 	}
 }
 
+// A sign goes before the ₩, as amounts are written ("-₩1,000"), and only once.
+func TestSignedAmountsTakeTheSignBeforeTheWon(t *testing.T) {
+	for in, want := range map[string]int64{"-₩1,000": -1000, "+₩5": 5, "-12": -12, "₩7": 7} {
+		if n, err := parseWhole(in); err != nil || n != want {
+			t.Errorf("%q: %d %v, want %d", in, n, err, want)
+		}
+	}
+	for _, in := range []string{"₩-1", "₩+5", "--1", "-+1", "-", "-₩", "+,123", "₩-1,000"} {
+		if n, err := parseWhole(in); err == nil {
+			t.Errorf("%q parsed as %d", in, n)
+		}
+	}
+}
+
 func FuzzParseWhole(f *testing.F) {
 	for _, s := range []string{"0", "-12", "₩1,000", "9223372036854775807", "9223372036854775808", ",,,", "₩", "1_000"} {
 		f.Add(s)
@@ -64,7 +78,7 @@ func FuzzParseWhole(f *testing.F) {
 			return
 		}
 		// Whatever parsed must round-trip: no silent truncation or overflow.
-		clean := strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(s), "₩"), ",", "")
+		clean := strings.NewReplacer("₩", "", ",", "").Replace(strings.TrimSpace(s))
 		clean = strings.TrimPrefix(clean, "+")
 		digits := strconv.FormatInt(n, 10)
 		if back, _ := parseWhole(digits); back != n || strings.TrimLeft(strings.TrimPrefix(clean, "-"), "0") != strings.TrimLeft(strings.TrimPrefix(digits, "-"), "0") {
