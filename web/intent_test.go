@@ -212,3 +212,23 @@ func TestLoginAndSignupLinksKeepOnlyALocalNext(t *testing.T) {
 		t.Error("the sign-up page's login link loses next")
 	}
 }
+
+// A plain form posted by a guest whose session ended sends them to log in
+// and back to the page the form was on (its Referer), not to the home page.
+func TestAGuestsPlainFormComesBackToItsPage(t *testing.T) {
+	h := newHarness(t)
+	guest := h.client()
+	for referer, want := range map[string]string{
+		h.srv.URL + "/account?tab=money": "/login?next=%2Faccount%3Ftab%3Dmoney",
+		"":                               "/login?next=%2F",
+	} {
+		var extra []string
+		if referer != "" {
+			extra = []string{"Referer", referer}
+		}
+		r := guest.post("/account/topup", url.Values{"amount": {"1000"}}, extra...)
+		if r.status != http.StatusSeeOther || r.header.Get("Location") != want {
+			t.Fatalf("referer %q: %d to %q, want %q", referer, r.status, r.header.Get("Location"), want)
+		}
+	}
+}

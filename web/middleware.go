@@ -153,6 +153,9 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 		back := r.URL.RequestURI()
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			back = r.Header.Get("HX-Current-URL")
+			if back == "" {
+				back = r.Referer() // a plain form: back to the page it was on
+			}
 			if u, err := url.Parse(back); err == nil {
 				back = u.RequestURI()
 			}
