@@ -78,19 +78,12 @@ var claimStatus = map[coupon.Result]int{
 
 func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "campaignID")
-	var o coupon.Outcome
-	var waiting *room.Ticket
-	if err == nil {
-		o, waiting, err = s.claimThroughRoom(r, id)
+	if err != nil {
+		return notActive(err)
 	}
+	o, waiting, err := s.claimThroughRoom(r, id)
 	if waiting != nil {
 		return s.waitInLine(w, r, id, *waiting)
-	}
-	if e, ok := errs.As(err); ok && e.Code == errs.NotFound && wantsJSON(r) {
-		// Every claim answer has a result (docs/HTTP.md, Coupons): a campaign
-		// that does not exist is not active, with the error beside it.
-		w.Header().Set("Vary", "HX-Request, Accept")
-		return writeJSON(w, http.StatusNotFound, map[string]any{"result": coupon.NotActive, "remaining": 0, "code": e.Code, "error": e.Message})
 	}
 	if e, ok := errs.As(err); ok && isPartial(r) {
 		// A refusal goes beside the button like any answer, in the card's one
@@ -104,7 +97,7 @@ func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 		return s.render(w, r, answer{Status: status, Fragment: views.ClaimProblem(id, e.Message, retry)})
 	}
 	if err != nil {
-		return err
+		return notActive(err)
 	}
 	status := claimStatus[o.Result]
 	if !wantsJSON(r) && !isPartial(r) {
@@ -120,6 +113,16 @@ func (s *Server) claimCoupon(w http.ResponseWriter, r *http.Request) error {
 	out := views.ClaimOutcome{CampaignID: id, Result: string(o.Result), Remaining: o.Remaining}
 	return s.render(w, r, answer{Status: status, Fragment: views.ClaimResult(out),
 		JSON: map[string]any{"result": o.Result, "remaining": o.Remaining}})
+}
+
+// notActive gives a campaign that does not exist the answer of one that is
+// not active beside its error: every claim answer has a result (docs/HTTP.md,
+// Coupons).
+func notActive(err error) error {
+	if errs.Is(err, errs.NotFound) {
+		return withFields{err, map[string]any{"result": coupon.NotActive, "remaining": 0}}
+	}
+	return err
 }
 
 // claimThroughRoom claims once the waiting room lets the shopper through;

@@ -99,39 +99,38 @@ func TestBadClaimsAreRefusedAndChangeNothing(t *testing.T) {
 	shopper := h.client()
 	shopper.signup("s@example.test", "S", "password123")
 	shopper = shopper.json()
+	// Every claim answer has a result, an unknown campaign's too (beside its
+	// error); a request refused before it is a claim carries only the error.
 	tests := []struct {
 		name   string
 		c      *client
 		path   string
 		status int
+		result string
+		code   string
 		extra  []string
 	}{
-		{"unknown campaign", shopper, "/coupons/999999/claim", 404, nil},
-		{"non-numeric id", shopper, "/coupons/abc/claim", 404, nil},
-		{"negative id", shopper, "/coupons/-1/claim", 404, nil},
-		{"draft", shopper, "/coupons/" + strconv.FormatInt(d.ID, 10) + "/claim", 403, nil},
-		{"paused", shopper, "/coupons/" + paused + "/claim", 403, nil},
-		{"ended", shopper, "/coupons/" + ended + "/claim", 403, nil},
-		{"before the window", shopper, "/coupons/" + strconv.FormatInt(f.ID, 10) + "/claim", 403, nil},
-		{"anonymous JSON", h.client().json(), "/coupons/" + id + "/claim", 401, nil},
-		{"cross-origin", shopper, "/coupons/" + id + "/claim", 403, []string{"Origin", "https://evil.test"}},
+		{"unknown campaign", shopper, "/coupons/999999/claim", 404, "not_active", "not_found", nil},
+		{"non-numeric id", shopper, "/coupons/abc/claim", 404, "not_active", "not_found", nil},
+		{"negative id", shopper, "/coupons/-1/claim", 404, "not_active", "not_found", nil},
+		{"draft", shopper, "/coupons/" + strconv.FormatInt(d.ID, 10) + "/claim", 403, "not_active", "", nil},
+		{"paused", shopper, "/coupons/" + paused + "/claim", 403, "not_active", "", nil},
+		{"ended", shopper, "/coupons/" + ended + "/claim", 403, "not_active", "", nil},
+		{"before the window", shopper, "/coupons/" + strconv.FormatInt(f.ID, 10) + "/claim", 403, "not_active", "", nil},
+		{"anonymous JSON", h.client().json(), "/coupons/" + id + "/claim", 401, "", "unauthorized", nil},
+		{"cross-origin", shopper, "/coupons/" + id + "/claim", 403, "", "forbidden", []string{"Origin", "https://evil.test"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.c.post(tt.path, nil, tt.extra...)
-			if r.status != tt.status {
-				t.Fatalf("%d %s, want %d", r.status, r.body, tt.status)
-			}
-			// Every claim outcome carries a result, an unknown campaign's too;
-			// the refusals of the request itself carry only the error.
 			var body struct {
-				Result, Code string
-				Remaining    *int64
+				Result, Code, Error string
+				Remaining           *int64
 			}
 			_ = json.Unmarshal([]byte(r.body), &body)
-			claimAnswer := tt.status == 404 || tt.status == 403 && tt.extra == nil
-			if claimAnswer && (body.Result != "not_active" || body.Remaining == nil) || !claimAnswer && (body.Result != "" || body.Code == "") {
-				t.Fatalf("body %s", r.body)
+			if r.status != tt.status || body.Result != tt.result || body.Code != tt.code ||
+				(tt.result != "") != (body.Remaining != nil) || (tt.code != "") != (body.Error != "") {
+				t.Fatalf("%d %s, want %d result %q code %q", r.status, r.body, tt.status, tt.result, tt.code)
 			}
 		})
 	}

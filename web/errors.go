@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -74,6 +75,15 @@ var titleOf = map[int]string{
 	http.StatusGatewayTimeout:      "That took too long",
 }
 
+// withFields is an error whose JSON answer carries more fields beside its
+// code and message.
+type withFields struct {
+	error
+	fields map[string]any
+}
+
+func (e withFields) Unwrap() error { return e.error }
+
 // fail answers an error. Expected errors show their message, and so does an
 // outage of PostgreSQL (503); anything else is logged with the request id and
 // shown as a 500 without internals.
@@ -102,6 +112,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		body := map[string]any{"error": msg, "code": code}
 		if pc, ok := errors.AsType[*order.PriceChanged](err); ok {
 			body["total"] = pc.Total // the new total comes with price_changed
+		}
+		if f, ok := errors.AsType[withFields](err); ok {
+			maps.Copy(body, f.fields)
 		}
 		_ = writeJSON(w, status, body)
 		return

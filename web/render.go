@@ -24,8 +24,9 @@ type answer struct {
 // wantsJSON: the client asked for JSON (scripts, load tests).
 func wantsJSON(r *http.Request) bool { return accepts(r, "application/json") }
 
-// accepts: the request's Accept names the media type (lower case). Media
-// types are case-insensitive, and a client may send several Accept lines.
+// accepts: the request's Accept mentions the media type (lower case): a
+// substring test, enough for the types the shop serves. Media types are
+// case-insensitive, and a client may send several Accept lines.
 func accepts(r *http.Request, mediaType string) bool {
 	return strings.Contains(strings.ToLower(strings.Join(r.Header.Values("Accept"), ",")), mediaType)
 }

@@ -266,6 +266,8 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (User
 	return fromRow(row), nil
 }
 
+const notCurrentPassword = "That is not your current password."
+
 // ChangePassword sets a new password after checking the current one, and
 // ends every session of the user: a cookie taken before the change opens
 // nothing after it.
@@ -287,7 +289,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		return err
 	}
 	f := errs.Fields{}
-	f.Check(ok, "current_password", "That is not your current password.")
+	f.Check(ok, "current_password", notCurrentPassword)
 	n := utf8.RuneCountInString(next)
 	f.Check(n >= 8, "new_password", "Choose a password of at least 8 characters.")
 	f.Check(n <= 128, "new_password", "A password can be at most 128 characters.")
@@ -303,7 +305,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		return err
 	}
 	if changed == 0 { // another change won since the check: current is no longer the password
-		f.Check(false, "current_password", "That is not your current password.")
+		f.Check(false, "current_password", notCurrentPassword)
 		return f.Err()
 	}
 	return s.Sessions.EndAll(ctx, userID)

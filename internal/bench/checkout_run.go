@@ -65,6 +65,7 @@ type checkoutCrowd struct {
 	buyers    []int64
 	productOf map[int64]int64
 	cookies   map[int64]*http.Cookie // HTTP only
+	sessions  crowd                  // the cookies' sessions, ended after the run
 }
 
 // checkoutRun seeds a catalogue and its buyers, sends them all to checkout
@@ -75,6 +76,9 @@ func checkoutRun(ctx context.Context, admin *pgxpool.Pool, svc *order.Service, h
 		kind, n, per = "spread", f.products, int64(f.buyers) // plenty: the spread run measures throughput, not sell-outs
 	}
 	crowd, err := seedCheckoutCrowd(ctx, admin, svc, h, run+"-"+svc.Locking()+"-"+kind, svc.Locking()+"-"+kind, n, per, f.buyers)
+	if h != nil {
+		defer func() { _ = crowd.sessions.end(ctx, h.open) }()
+	}
 	if err != nil {
 		return runResult{}, err
 	}
@@ -135,9 +139,11 @@ func seedCheckoutCrowd(ctx context.Context, admin *pgxpool.Pool, svc *order.Serv
 			return c, err
 		}
 		if h != nil {
-			if c.cookies[u], _, err = web.SessionCookie(h.secret, h.open, reqctx.User{ID: u, Name: "Bench buyer"}); err != nil {
+			var sid string
+			if c.cookies[u], sid, err = web.SessionCookie(h.secret, h.open, reqctx.User{ID: u, Name: "Bench buyer"}); err != nil {
 				return c, err
 			}
+			c.sessions.ids, c.sessions.sids = append(c.sessions.ids, u), append(c.sessions.sids, sid)
 		}
 	}
 	return c, nil

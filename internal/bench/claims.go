@@ -189,8 +189,8 @@ type crowd struct {
 // benchShoppers returns the claim benches' first n shoppers
 // (bench-claims-<i>@bench.invalid, no usable password), creating those no run
 // before made, and mints their session cookies. The same shoppers serve every
-// run, each claiming on campaigns of its own: a bench that made new ones each
-// time left millions behind in the shop. end ends the sessions.
+// run (each run claims on campaigns of its own), so benches leave the shop no
+// bigger than their largest crowd. end ends the sessions.
 func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessions, secret string, n int) (crowd, error) {
 	if _, err := pool.Exec(ctx, `INSERT INTO users (email, password_hash, name)
 		SELECT 'bench-claims-' || g || '@bench.invalid', '!', 'Bench ' || g FROM generate_series(1, $1::int) g
@@ -218,8 +218,9 @@ func benchShoppers(ctx context.Context, pool *pgxpool.Pool, open *account.Sessio
 // end ends the crowd's sessions, so that a run leaves none behind in Redis.
 func (c crowd) end(ctx context.Context, open *account.Sessions) error {
 	ctx = context.WithoutCancel(ctx)
+	const enders = 16 // requests in flight: a few hundred thousand take seconds
 	var wg sync.WaitGroup
-	errs := make([]error, 16)
+	errs := make([]error, enders)
 	for w := range errs {
 		wg.Go(func() {
 			for i := w; i < len(c.sids); i += len(errs) {

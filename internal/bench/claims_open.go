@@ -178,7 +178,11 @@ type openResult struct {
 type cpuShare struct{ server, load, redis time.Duration }
 
 func (c cpuShare) String() string {
-	return fmt.Sprintf("%.0f / %.0f / %.0f µs", us(c.server), us(c.load), us(c.redis))
+	redis := "n/a" // a Redis Cluster does not say (redisCPU)
+	if c.redis > 0 {
+		redis = fmt.Sprintf("%.0f", us(c.redis))
+	}
+	return fmt.Sprintf("%.0f / %.0f / %s µs", us(c.server), us(c.load), redis)
 }
 
 // openRun offers claims at rate for warmup+duration on a campaign of its own
@@ -228,7 +232,8 @@ func openRun(ctx context.Context, made *benchCampaigns, free chan *claimConn, co
 	}
 	r := tally.result(id, time.Since(start)-warmup)
 	r.serverBefore, r.server = before, after
-	if n := time.Duration(max(1, tally.answered.Load())); measuring {
+	if measuring {
+		n := time.Duration(max(1, tally.answered.Load()))
 		r.cpu = cpuShare{(srv.cpuTime() - cpu0.server) / n, (selfCPU() - cpu0.load) / n, (redisCPU(ctx, rdb) - cpu0.redis) / n}
 	}
 	return r, ctx.Err()
