@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -104,6 +105,16 @@ func limitBody(limit func(*http.Request) int64) func(http.Handler) http.Handler 
 // ended session must not be trusted.
 var errSessionCheck = errs.New(errs.Unavailable, "We cannot check your sign-in right now. Please try again in a moment.")
 
+// unchecked marks a request whose session Redis could not check: it is served
+// as a guest's where a guest may go (the catalogue stays open while Redis is
+// down), and where a shopper must be signed in the answer is a 503, not a
+// trip to the login page.
+type uncheckedKey struct{}
+
+const signInUnchecked = "We cannot check your sign-in right now, so you see the shop as a guest. Your account and cart are safe; try again in a moment."
+
+func sessionUnchecked(r *http.Request) bool { return r.Context().Value(uncheckedKey{}) != nil }
+
 // loadSession puts the logged-in user and pending flash messages in the
 // context; a cookie whose session has ended counts as no cookie.
 func (s *Server) loadSession(next http.Handler) http.Handler {
@@ -118,8 +129,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			open, err := s.Accounts.Sessions.Valid(ctx, u.ID, sid)
 			if err != nil {
 				s.Log.Warn("cannot check a session", "request_id", requestIDOf(r), "err", err)
-				s.fail(w, r, errSessionCheck)
-				return
+				ctx = context.WithValue(ctx, uncheckedKey{}, true)
 			}
 			if open {
 				ctx = reqctx.WithSessionID(reqctx.WithUser(ctx, u), sid)
@@ -130,7 +140,11 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		}
 		// Flashes are shown once, on the next full page a browser renders.
 		if r.Method == http.MethodGet && !wantsJSON(r) && !isPartial(r) {
-			if f := s.sessions.popFlashes(w, r, sess); len(f) > 0 {
+			f := s.sessions.popFlashes(w, r, sess)
+			if ctx.Value(uncheckedKey{}) != nil {
+				f = append(f, reqctx.Flash{Kind: "info", Message: signInUnchecked})
+			}
+			if len(f) > 0 {
 				ctx = reqctx.WithFlashes(ctx, f)
 			}
 		}
@@ -144,6 +158,10 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := reqctx.CurrentUser(r.Context()); ok {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if sessionUnchecked(r) {
+			s.fail(w, r, errSessionCheck)
 			return
 		}
 		if wantsJSON(r) {
@@ -174,6 +192,10 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, ok := reqctx.CurrentUser(r.Context()); ok && u.Admin {
 			next.ServeHTTP(w, r.WithContext(replica.OnPrimary(r.Context())))
+			return
+		}
+		if sessionUnchecked(r) {
+			s.fail(w, r, errSessionCheck)
 			return
 		}
 		s.fail(w, r, errForbidden)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"market/internal/account"
 	"market/internal/db"
 	"market/internal/errs"
 	"market/internal/testenv"
@@ -214,3 +216,48 @@ func (l *levels) Handle(_ context.Context, r slog.Record) error {
 }
 func (l *levels) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *levels) WithGroup(string) slog.Handler      { return l }
+
+// While Redis cannot check a session, a signed-in shopper still browses the
+// catalogue, as a guest and told why; what needs the sign-in answers 503
+// with Retry-After (never a trip to the login page that would lose the
+// cart's intent); once Redis is back the shopper is signed in as before.
+func TestTheCatalogueStaysOpenWhileSessionsCannotBeChecked(t *testing.T) {
+	proxy := testenv.NewProxy(t, testenv.Redis(t).Options().Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	h := newHarnessOn(t, testenv.DB(t), func(d *Deps) {
+		d.Accounts = account.NewService(d.Pool, rdb, account.Limits{PerEmail: 5, PerAddr: 100, Window: time.Minute, SignupPerAddr: 100, Hashes: 2})
+	})
+	p := strconv.FormatInt(h.product("Lamp", 9_000, 3), 10)
+	shopper := h.client()
+	shopper.signup("outage@example.test", "Outage", "password-123")
+
+	proxy.Cut()
+	time.Sleep(1200 * time.Millisecond) // past the second a session seen open is trusted
+	page := shopper.get("/products?q=lamp")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Lamp") || !strings.Contains(page.body, "cannot check your sign-in") {
+		t.Fatalf("catalogue while Redis is down: %d %.400s", page.status, page.body)
+	}
+	if r := shopper.json().get("/products/" + p); r.status != http.StatusOK {
+		t.Fatalf("product JSON: %d %s", r.status, r.body)
+	}
+	for _, r := range []reply{shopper.get("/cart"), shopper.json().get("/account"),
+		shopper.post("/cart/items", url.Values{"product_id": {p}, "quantity": {"1"}}), shopper.get("/admin")} {
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+			t.Fatalf("a signed-in page while Redis is down: %d %q %.300s", r.status, r.header.Get("Location"), r.body)
+		}
+	}
+	if n := h.count("SELECT count(*) FROM cart_items"); n != 0 {
+		t.Fatalf("%d cart rows", n)
+	}
+
+	proxy.Restore()
+	deadline := time.Now().Add(5 * time.Second)
+	for !signedIn(t, shopper) {
+		if time.Now().After(deadline) {
+			t.Fatal("the shopper is not signed in again after Redis came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
