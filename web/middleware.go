@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -115,6 +116,13 @@ const signInUnchecked = "We cannot check your sign-in right now, so you see the 
 
 func sessionUnchecked(r *http.Request) bool { return r.Context().Value(uncheckedKey{}) != nil }
 
+// failUnchecked answers a route that needs the sign-in while it cannot be
+// checked: the error page says so, without the guest notice saying it again.
+func (s *Server) failUnchecked(w http.ResponseWriter, r *http.Request) {
+	f := slices.DeleteFunc(slices.Clone(reqctx.Flashes(r.Context())), func(f reqctx.Flash) bool { return f.Message == signInUnchecked })
+	s.fail(w, r.WithContext(reqctx.WithFlashes(r.Context(), f)), errSessionCheck)
+}
+
 // loadSession puts the logged-in user and pending flash messages in the
 // context; a cookie whose session has ended counts as no cookie.
 func (s *Server) loadSession(next http.Handler) http.Handler {
@@ -161,7 +169,7 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 			return
 		}
 		if sessionUnchecked(r) {
-			s.fail(w, r, errSessionCheck)
+			s.failUnchecked(w, r)
 			return
 		}
 		if wantsJSON(r) {
@@ -195,7 +203,7 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 			return
 		}
 		if sessionUnchecked(r) {
-			s.fail(w, r, errSessionCheck)
+			s.failUnchecked(w, r)
 			return
 		}
 		s.fail(w, r, errForbidden)
