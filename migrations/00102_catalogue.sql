@@ -31,10 +31,11 @@ CREATE TABLE products (
     image_key   text CHECK (image_key ~ '^[0-9a-f]{32}\.(jpg|png)$'),
     -- The words a keyword search matches: name (weight A), brand (B) and
     -- description (C). 'english' stems, so "headphone" finds "headphones".
+    -- NFKC, as the search reads a keyword: full-width "ＺＥＢＲＡ" is "zebra".
     search      tsvector    GENERATED ALWAYS AS (
-        setweight(to_tsvector('english', name), 'A') ||
-        setweight(to_tsvector('english', brand), 'B') ||
-        setweight(to_tsvector('english', description), 'C')) STORED
+        setweight(to_tsvector('english', normalize(name, NFKC)), 'A') ||
+        setweight(to_tsvector('english', normalize(brand, NFKC)), 'B') ||
+        setweight(to_tsvector('english', normalize(description, NFKC)), 'C')) STORED
 );
 -- A SKU names one product however it is typed: "abc-1" is "ABC-1".
 CREATE UNIQUE INDEX products_sku_idx ON products (lower(sku));
@@ -184,7 +185,8 @@ CREATE TRIGGER products_search_words AFTER INSERT OR DELETE OR UPDATE OF name, b
 -- without reading every description match.
 -- Name and brand are parsed apart, as products.search does: joined by a
 -- space, the parser could read one token across them (a tag "<b" + "Zebco>").
-CREATE INDEX products_title_idx ON products USING gin ((to_tsvector('english', name) || to_tsvector('english', brand))) WITH (fastupdate = off);
+CREATE INDEX products_title_idx ON products USING gin ((to_tsvector('english', normalize(name, NFKC)) || to_tsvector('english', normalize(brand, NFKC))))
+    WITH (fastupdate = off);
 -- Every order a shopper can sort by, alone, within a category and within a
 -- brand: the equality column, then the sort key, then id (the keyset
 -- tie-break). Descending orders walk them backwards. in_stock rides along so

@@ -898,3 +898,30 @@ func TestFullWidthKeywordsFindTheirASCIIWords(t *testing.T) {
 		t.Fatalf("black found %d (total %v), ＢＬＡＣＫ %d (total %v)", len(ascii.Items), ascii.Total, len(wide.Items), wide.Total)
 	}
 }
+
+// A product's own full-width text is found too, by its ASCII words and by
+// the full-width ones: the text index reads product text as NFKC, as the
+// search reads a keyword.
+func TestFullWidthProductTextIsFound(t *testing.T) {
+	pool := catalogDB(t, 200)
+	var id int64
+	if err := pool.QueryRow(t.Context(), `
+		WITH p AS (
+			INSERT INTO products (sku, name, brand, category_id, description, price)
+			SELECT 'WIDE-1', 'ＺＥＢＲＡＱＵＩＸ Desk Lamp', 'Ｗｉｄｅｃｏ', (SELECT min(id) FROM categories), 'A ｐｌｕｍｂｏｂ shade.', 5000
+			RETURNING id)
+		INSERT INTO product_stock (product_id, stock, opening_stock) SELECT id, 1, 1 FROM p RETURNING product_id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	s := NewService(replica.PrimaryOnly(pool))
+	for _, q := range []string{"zebraquix", "ＺＥＢＲＡＱＵＩＸ", "zebraq", "plumbob", "Ｐｌｕｍｂｏｂ", "widec", "zebraquix widec"} {
+		p, err := s.Search(t.Context(), Filter{Q: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) != 1 || p.Items[0].ID != id {
+			t.Errorf("%q: %d items (total %v), want product %d", q, len(p.Items), p.Total, id)
+		}
+	}
+}
+
