@@ -2,6 +2,7 @@ package search
 
 import (
 	"encoding/base64"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,11 +110,28 @@ func (f Filter) Validate() error {
 		return err
 	}
 	if f.After != "" {
-		if _, err := decodeCursor(f.After, f.EffectiveSort()); err != nil {
+		if _, err := decodeCursor(f.After, f.EffectiveSort(), f.digest()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// digest names the search a cursor belongs to, its keyword and filters: a
+// cursor's position and total are that search's, so another refuses it.
+func (f Filter) digest() uint32 {
+	h := fnv.New32a()
+	bound := func(p *int64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	for _, v := range []string{f.Q, f.Category, f.Brand, bound(f.MinPrice), bound(f.MaxPrice), strconv.FormatBool(f.InStock)} {
+		h.Write([]byte(v))
+		h.Write([]byte{0})
+	}
+	return h.Sum32()
 }
 
 func validSort(s Sort) bool {
@@ -248,6 +266,7 @@ var lexemeEscaper = strings.NewReplacer(`\`, `\\`, "'", "''")
 // total counted on the first page (so later pages skip the count, and a
 // keyword search knows whether it had all its matches at hand).
 type cursor struct {
+	of    uint32 // Filter.digest of the search
 	sort  Sort
 	tier  int   // relevance only: 1 the name or brand holds the words, 2 only the description
 	key   int64 // price, popularity, or created_at in µs
@@ -274,11 +293,13 @@ func (c *cursor) tierOr(first int) int {
 var errBadCursor = errs.New(errs.Invalid, "That page link is broken or out of date. Start again from the first page.")
 
 func (c cursor) encode() string {
-	s := "v3." + string(c.sort) + "." + strconv.Itoa(c.tier) + "." + strconv.FormatInt(c.key, 36) + "." + strconv.FormatInt(c.id, 36) + "." + strconv.FormatInt(c.total, 36)
+	s := "v4." + string(c.sort) + "." + strconv.Itoa(c.tier) + "." + strconv.FormatInt(c.key, 36) + "." + strconv.FormatInt(c.id, 36) +
+		"." + strconv.FormatInt(c.total, 36) + "." + strconv.FormatUint(uint64(c.of), 36)
 	return base64.RawURLEncoding.EncodeToString([]byte(s))
 }
 
-func decodeCursor(s string, want Sort) (cursor, error) {
+// decodeCursor reads a cursor of the search of digest of, in order want.
+func decodeCursor(s string, want Sort, of uint32) (cursor, error) {
 	if len(s) > 200 {
 		return cursor{}, errBadCursor
 	}
@@ -287,16 +308,16 @@ func decodeCursor(s string, want Sort) (cursor, error) {
 		return cursor{}, errBadCursor
 	}
 	parts := strings.Split(string(b), ".")
-	if len(parts) != 6 || parts[0] != "v3" || Sort(parts[1]) != want {
+	if len(parts) != 7 || parts[0] != "v4" || Sort(parts[1]) != want || parts[6] != strconv.FormatUint(uint64(of), 36) {
 		return cursor{}, errBadCursor
 	}
 	var n [4]int64
-	for i, p := range parts[2:] {
+	for i, p := range parts[2:6] {
 		if n[i], err = strconv.ParseInt(p, 36, 64); err != nil {
 			return cursor{}, errBadCursor
 		}
 	}
-	c := cursor{sort: want, tier: int(n[0]), key: n[1], id: n[2], total: n[3]}
+	c := cursor{of: of, sort: want, tier: int(n[0]), key: n[1], id: n[2], total: n[3]}
 	tiered := want == SortRelevance
 	if c.id <= 0 || c.total < 0 || c.total > sortCap+1 || (tiered && c.tier != 1 && c.tier != 2) || (!tiered && c.tier != 0) {
 		return cursor{}, errBadCursor

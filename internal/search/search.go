@@ -77,7 +77,7 @@ func (s *Service) Search(ctx context.Context, f Filter) (Page, error) {
 	page := Page{Items: []catalog.Item{}, Sort: sort}
 	var after *cursor
 	if f.After != "" {
-		c, _ := decodeCursor(f.After, sort)
+		c, _ := decodeCursor(f.After, sort, f.digest())
 		after = &c
 	}
 	w := words(f.Q)
@@ -121,7 +121,7 @@ func fill(ctx context.Context, q *db.Queries, f Filter, r request, w []string, p
 	}
 	if len(rows) > PageSize {
 		last := rows[PageSize-1]
-		page.NextCursor = cursor{sort: r.sort, tier: last.tier, key: last.key, id: last.ID, total: total}.encode()
+		page.NextCursor = cursor{of: f.digest(), sort: r.sort, tier: last.tier, key: last.key, id: last.ID, total: total}.encode()
 	}
 	page.Total = total
 	return nil

@@ -381,20 +381,34 @@ func TestBadSearchInputIsRefusedNotFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = good
-	priceCursor := cursor{sort: SortPriceAsc, key: 1, id: 1}.encode()
+	// at gives f a cursor of f's own search (c.of), so that each case is
+	// refused for its own reason.
+	at := func(f Filter, c cursor) Filter {
+		c.of = f.digest()
+		f.After = c.encode()
+		return f
+	}
+	priceCursor := at(Filter{Sort: SortPriceAsc}, cursor{sort: SortPriceAsc, key: 1, id: 1}).After
+	lampCursor := at(Filter{Q: "lamp"}, cursor{sort: SortRelevance, tier: 1, key: 1, id: 1}).After
+	if _, err := s.Search(t.Context(), Filter{Q: "lamp", After: lampCursor}); err != nil {
+		t.Fatalf("a cursor with its own search: %v", err)
+	}
 	for name, f := range map[string]Filter{
-		"min above max":            {MinPrice: ptr[int64](5), MaxPrice: ptr[int64](4)},
-		"negative price":           {MinPrice: ptr[int64](-1)},
-		"unknown sort":             {Sort: "cheapest"},
-		"garbage cursor":           {After: "%%%not-base64"},
-		"cursor of another sort":   {After: priceCursor, Sort: SortNewest},
-		"forged cursor zero id":    {After: cursor{sort: SortPriceAsc, key: 1, id: 0}.encode(), Sort: SortPriceAsc},
-		"relevance cursor tier 0":  {After: cursor{sort: SortRelevance, key: 1, id: 1}.encode(), Q: "lamp"},
-		"relevance cursor tier 3":  {After: cursor{sort: SortRelevance, tier: 3, key: 1, id: 1}.encode(), Q: "lamp"},
-		"price cursor with a tier": {After: cursor{sort: SortPriceAsc, tier: 1, key: 1, id: 1}.encode(), Sort: SortPriceAsc},
-		"cursor of the old format": {After: "djEucHJpY2VfYXNjLjEuMS4w", Sort: SortPriceAsc},
-		"10 KB keyword":            {Q: strings.Repeat("a", 10_000)},
-		"broken utf-8":             {Q: "\xff\xfe"},
+		"min above max":              {MinPrice: ptr[int64](5), MaxPrice: ptr[int64](4)},
+		"negative price":             {MinPrice: ptr[int64](-1)},
+		"unknown sort":               {Sort: "cheapest"},
+		"garbage cursor":             {After: "%%%not-base64"},
+		"cursor of another sort":     {After: priceCursor, Sort: SortNewest},
+		"cursor of another keyword":  {After: lampCursor, Q: "desk"},
+		"cursor of other filters":    {After: lampCursor, Q: "lamp", InStock: true},
+		"cursor of another category": {After: priceCursor, Sort: SortPriceAsc, Category: "shoes"},
+		"forged cursor zero id":      at(Filter{Sort: SortPriceAsc}, cursor{sort: SortPriceAsc, key: 1, id: 0}),
+		"relevance cursor tier 0":    at(Filter{Q: "lamp"}, cursor{sort: SortRelevance, key: 1, id: 1}),
+		"relevance cursor tier 3":    at(Filter{Q: "lamp"}, cursor{sort: SortRelevance, tier: 3, key: 1, id: 1}),
+		"price cursor with a tier":   at(Filter{Sort: SortPriceAsc}, cursor{sort: SortPriceAsc, tier: 1, key: 1, id: 1}),
+		"cursor of the old format":   {After: "djEucHJpY2VfYXNjLjEuMS4w", Sort: SortPriceAsc},
+		"10 KB keyword":              {Q: strings.Repeat("a", 10_000)},
+		"broken utf-8":               {Q: "\xff\xfe"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := s.Search(t.Context(), f)
@@ -850,18 +864,18 @@ func firstDifference(a, b []int64) int {
 // FuzzCursorIsRefusedOrRoundTrips: any text given as `after` is refused as a
 // broken link or is a cursor that encodes back to an equal one; never a panic.
 func FuzzCursorIsRefusedOrRoundTrips(f *testing.F) {
-	f.Add(cursor{sort: SortRelevance, tier: 2, key: 5, id: 9, total: 30}.encode(), string(SortRelevance))
-	f.Add(cursor{sort: SortNewest, key: -1, id: 1}.encode(), string(SortNewest))
-	f.Add("djIucHJpY2VfYXNjLjAuMS4xLjA", string(SortPriceAsc))
-	f.Fuzz(func(t *testing.T, s, sort string) {
-		c, err := decodeCursor(s, Sort(sort))
+	f.Add(cursor{of: 7, sort: SortRelevance, tier: 2, key: 5, id: 9, total: 30}.encode(), string(SortRelevance), uint32(7))
+	f.Add(cursor{sort: SortNewest, key: -1, id: 1}.encode(), string(SortNewest), uint32(0))
+	f.Add("djIucHJpY2VfYXNjLjAuMS4xLjA", string(SortPriceAsc), uint32(1))
+	f.Fuzz(func(t *testing.T, s, sort string, of uint32) {
+		c, err := decodeCursor(s, Sort(sort), of)
 		if err != nil {
 			if !errs.Is(err, errs.Invalid) {
 				t.Fatalf("%q: %v", s, err)
 			}
 			return
 		}
-		if back, err := decodeCursor(c.encode(), Sort(sort)); err != nil || back != c {
+		if back, err := decodeCursor(c.encode(), Sort(sort), of); err != nil || back != c {
 			t.Fatalf("%q decodes to %+v, which encodes to %+v (%v)", s, c, back, err)
 		}
 	})
@@ -924,4 +938,3 @@ func TestFullWidthProductTextIsFound(t *testing.T) {
 		}
 	}
 }
-
