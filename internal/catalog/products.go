@@ -6,9 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"golang.org/x/text/unicode/norm"
 
 	"market/internal/audit"
 	"market/internal/db"
@@ -106,11 +108,16 @@ func (in ProductInput) Validate() error {
 	return f.Err()
 }
 
-// slugify makes "Phones & Tablets" into "phones-tablets".
+// slugify makes "Phones & Tablets" into "phones-tablets", and "Ümlaut Café"
+// into "umlaut-cafe": letters lose their accents (NFKD, marks dropped) rather
+// than vanish.
 func slugify(s string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(s) {
+	for _, r := range strings.ToLower(norm.NFKD.String(s)) {
+		if unicode.Is(unicode.Mn, r) {
+			continue
+		}
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
 			if dash && b.Len() > 0 {
 				b.WriteByte('-')
