@@ -100,7 +100,7 @@ func loadCatalogue(ctx context.Context, pool *pgxpool.Pool) (*catalogue, error) 
 // each is parsed once, and products name theirs by its digest.
 func (c *catalogue) readDescriptions(ctx context.Context, tx pgx.Tx) (map[string][]uint32, error) {
 	described := map[string][]uint32{}
-	rows, err := tx.Query(ctx, `SELECT decode(md5(d), 'hex'), array_to_string(tsvector_to_array(to_tsvector('english', normalize(d, NFKC))), chr(31))
+	rows, err := tx.Query(ctx, `SELECT decode(md5(d), 'hex'), array_to_string(tsvector_to_array(to_tsvector('english', search_text(d))), chr(31))
 		FROM (SELECT DISTINCT description AS d FROM products) x`)
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func (c *catalogue) readDescriptions(ctx context.Context, tx pgx.Tx) (map[string
 func (c *catalogue) readProducts(ctx context.Context, tx pgx.Tx, described map[string][]uint32) error {
 	// The join is the search's: a product without a category or a stock row is never an answer.
 	rows, err := tx.Query(ctx, `SELECT p.id, c.slug, p.brand, p.name, p.price, p.popularity, p.created_at, s.stock,
-			array_to_string(tsvector_to_array(to_tsvector('english', normalize(p.name, NFKC)) || to_tsvector('english', normalize(p.brand, NFKC))), chr(31)),
+			array_to_string(tsvector_to_array(to_tsvector('english', search_text(p.name)) || to_tsvector('english', search_text(p.brand))), chr(31)),
 			decode(md5(p.description), 'hex')
 		FROM products p JOIN categories c ON c.id = p.category_id JOIN product_stock s ON s.product_id = p.id
 		ORDER BY p.id`)

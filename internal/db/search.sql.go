@@ -115,7 +115,7 @@ WITH m AS MATERIALIZED (
     FROM products p
     WHERE ($5::boolean OR search_doc(p.search, p.category_id, p.brand) @@ ($6::text)::tsquery)
       AND ($7::text = '' OR p.search @@ ($7::text)::tsquery)
-      AND (NOT $5::boolean OR (to_tsvector('english', normalize(p.name, NFKC)) || to_tsvector('english', normalize(p.brand, NFKC))) @@ ($6::text)::tsquery)
+      AND (NOT $5::boolean OR (to_tsvector('english', search_text(p.name)) || to_tsvector('english', search_text(p.brand))) @@ ($6::text)::tsquery)
       AND ($8::bigint IS NULL OR p.category_id = $8::bigint)
       AND ($9::text IS NULL OR p.brand = $9::text)
       AND ($10::bigint IS NULL OR p.price >= $10::bigint)

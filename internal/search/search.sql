@@ -73,7 +73,7 @@ WITH m AS MATERIALIZED (
     FROM products p
     WHERE (@title_only::boolean OR search_doc(p.search, p.category_id, p.brand) @@ (@query::text)::tsquery)
       AND (@whole::text = '' OR p.search @@ (@whole::text)::tsquery)
-      AND (NOT @title_only::boolean OR (to_tsvector('english', normalize(p.name, NFKC)) || to_tsvector('english', normalize(p.brand, NFKC))) @@ (@query::text)::tsquery)
+      AND (NOT @title_only::boolean OR (to_tsvector('english', search_text(p.name)) || to_tsvector('english', search_text(p.brand))) @@ (@query::text)::tsquery)
       AND (sqlc.narg(category_id)::bigint IS NULL OR p.category_id = sqlc.narg(category_id)::bigint)
       AND (sqlc.narg(brand)::text IS NULL OR p.brand = sqlc.narg(brand)::text)
       AND (sqlc.narg(min_price)::bigint IS NULL OR p.price >= sqlc.narg(min_price)::bigint)
