@@ -781,7 +781,10 @@ func TestACrowdOnALockedRowIsBusyAndLeavesTheRestAConnection(t *testing.T) {
 	if slowest > 3*wait {
 		t.Errorf("the slowest buyer waited %v, more than a lock wait and a slot wait", slowest)
 	}
-	if len(others) == 0 || slices.Max(others) > wait/2 {
+	// A read that found no connection would wait for a checkout to give one
+	// up, a lock wait; a busy machine may delay any read by less than that
+	// (163 ms seen in CI under load).
+	if len(others) == 0 || slices.Max(others) >= wait {
 		t.Errorf("another request's reads took up to %v (%d reads)", slices.Max(append(others, 0)), len(others))
 	}
 	_ = tx.Rollback(context.Background())
