@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -95,12 +96,13 @@ func campaignInput(f *form, full bool) coupon.Input {
 	}
 	in.Name = f.text("name", coupon.NameText)
 	in.DiscountType = f.str("discount_type", 10)
-	in.DiscountValue = f.int64("discount_value", 1, coupon.MaxMoney, true, 0)
-	// A fixed discount has no cap, but a value sent anyway is still held to
-	// the rule of a whole number in range (the form may send a cap typed
-	// before the type was switched).
-	cap := f.int64("max_discount", 1, coupon.MaxMoney, in.DiscountType == coupon.DiscountPercent, 0)
-	if in.DiscountType == coupon.DiscountPercent {
+	// The discount's ranges depend on its type: the campaign's rules judge
+	// them and say so in their own words ("A percent discount is 1 to 100
+	// percent"); the form only reads whole numbers.
+	in.DiscountValue = f.int64("discount_value", math.MinInt64, math.MaxInt64, true, 0)
+	// A fixed discount has no cap, but a value sent anyway must still be a
+	// whole number (the form may send a cap typed before the type was switched).
+	if cap := f.int64("max_discount", math.MinInt64, math.MaxInt64, false, 0); strings.TrimSpace(f.values["max_discount"]) != "" && in.DiscountType == coupon.DiscountPercent {
 		in.MaxDiscount = &cap
 	}
 	in.MinOrderAmount = f.int64("min_order_amount", 0, 10*coupon.MaxMoney, false, 0)

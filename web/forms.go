@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/errs"
+	"market/internal/money"
 	"market/internal/text"
 )
 
@@ -81,7 +82,7 @@ func (f *form) int64(name string, min, max int64, required bool, def int64) int6
 		return def
 	}
 	if n < min || n > max {
-		f.fields.Add(name, "Enter a number from "+strconv.FormatInt(min, 10)+" to "+strconv.FormatInt(max, 10)+".")
+		f.fields.Add(name, "Enter a number from "+money.Count(min)+" to "+money.Count(max)+".")
 		return def
 	}
 	return n
