@@ -140,6 +140,25 @@ func storm(t *testing.T, s *coupon.Service, campaignID int64, shoppers []int64, 
 	return winners, results, failures
 }
 
+// claimAgain storms every shopper on the campaign again after a fault: the
+// first winners hear already_claimed, the others claimed or sold out in the
+// numbers given, and nobody wins twice. It returns every holder, the first
+// winners too.
+func claimAgain(t *testing.T, s *coupon.Service, id int64, shoppers []int64, first map[int64]int, claimed, soldOut int) map[int64]int {
+	t.Helper()
+	winners, results, failures := storm(t, s, id, shoppers, 0)
+	if failures != 0 || results[coupon.AlreadyClaimed] != len(first) || results[coupon.Claimed] != claimed || results[coupon.SoldOut] != soldOut {
+		t.Fatalf("claiming again: %v, %d failures", results, failures)
+	}
+	for u := range first {
+		if winners[u] != 0 {
+			t.Fatalf("shopper %d claimed twice", u)
+		}
+		winners[u] = 1
+	}
+	return winners
+}
+
 // checkPersisted proves PostgreSQL holds exactly the winners, once each, and
 // that the persisted count agrees.
 func checkPersisted(t *testing.T, pool *pgxpool.Pool, id int64, winners map[int64]int, total int64) {
@@ -413,16 +432,7 @@ func TestRedisWipedMidCampaignIsRebuiltWithoutDoubleClaims(t *testing.T) {
 	}
 
 	// Everyone claims again: the first hundred already hold one.
-	winners, results, failures := storm(t, s, id, shoppers, 0)
-	if failures != 0 || results[coupon.AlreadyClaimed] != 100 || results[coupon.Claimed] != 200 || results[coupon.SoldOut] != 100 {
-		t.Fatalf("after the rebuild: %v, %d failures", results, failures)
-	}
-	for u := range first {
-		if winners[u] != 0 {
-			t.Fatalf("shopper %d claimed twice across the wipe", u)
-		}
-		winners[u] = 1
-	}
+	winners := claimAgain(t, s, id, shoppers, first, 200, 100)
 	waitPersisted(t, pool, id, 300, 10*time.Second)
 	stop()
 	checkPersisted(t, pool, id, winners, 300)
