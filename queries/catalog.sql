@@ -73,10 +73,11 @@ SELECT id, sku, name FROM products WHERE lower(sku) = lower(@sku);
 
 -- name: AdjustStock :one
 -- A guarded update: the row lock serialises concurrent adjustments and
--- checkouts, and a result below zero or above max_stock matches no row (and
--- the CHECK backs the first up).
+-- checkouts; a decrease below zero or an increase above max_stock matches no
+-- row (the CHECK backs the first up). Cancelled orders return their units
+-- without the cap, so a stock above it can still be lowered.
 UPDATE product_stock SET stock = stock + @delta, version = version + 1
-WHERE product_id = @product_id AND stock + @delta BETWEEN 0 AND @max_stock::bigint
+WHERE product_id = @product_id AND stock + @delta >= 0 AND (@delta <= 0 OR stock + @delta <= @max_stock::bigint)
 RETURNING stock;
 
 -- name: InsertStockLedger :exec

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -78,7 +79,26 @@ func TestEveryAdminActionLeavesOneAuditRow(t *testing.T) {
 		last.Subject != fmt.Sprintf("order %v", o["id"]) || !strings.Contains(string(last.Before), `"shipped"`) {
 		t.Fatalf("newest entry %+v", last)
 	}
+	// Facts are named as in forms and JSON, whatever the kind (a campaign's
+	// once came out as Go's field names, internal ones included).
+	if r := admin.post("/admin/products", url.Values{"sku": {"AU-1"}, "name": {"Kettle"}, "brand": {"Kestrel"}, "category": {"kitchen"}, "price": {"9000"}, "stock": {"3"}}); r.status != 201 {
+		t.Fatalf("product: %d %s", r.status, r.body)
+	}
+	_ = json.Unmarshal([]byte(admin.get("/admin/audit").body), &page)
+	snake := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
 	for _, e := range page.Entries {
+		for _, facts := range []json.RawMessage{e.Before, e.After} {
+			var m map[string]any
+			_ = json.Unmarshal(facts, &m)
+			for k := range m {
+				if !snake.MatchString(k) {
+					t.Errorf("%s %s names a fact %q", e.Kind, e.Action, k)
+				}
+			}
+		}
+		if e.Kind == "campaign" && e.Action == "create" && !strings.Contains(string(e.After), `"total_quantity":5`) {
+			t.Errorf("campaign create: %s", e.After)
+		}
 		for _, st := range steps {
 			if e.Kind == st.kind && e.Action == st.verb && (e.After == nil || string(e.After) == "null") {
 				t.Errorf("%s %s without its after", e.Kind, e.Action)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -182,7 +183,8 @@ func (s *Server) setCartItem(w http.ResponseWriter, r *http.Request) error {
 }
 
 // linesOf reads repeated product_id and quantity pairs (in order); required:
-// at least one pair. Anything unreadable is invalid input.
+// at least one pair. Anything unreadable, or a product named twice (which of
+// its quantities would count?), is invalid input.
 func linesOf(v url.Values, required bool) ([]order.Shown, error) {
 	ids, qtys := v["product_id"], v["quantity"]
 	f := errs.Fields{}
@@ -207,6 +209,10 @@ func linesOf(v url.Values, required bool) ([]order.Shown, error) {
 		out[i] = order.Shown{ProductID: one.int64("product_id", 1, math.MaxInt64, true, 0), Quantity: one.int64("quantity", 1, order.MaxQuantity, true, 0)}
 		if err := one.err(); err != nil {
 			return nil, err
+		}
+		if slices.ContainsFunc(out[:i], func(l order.Shown) bool { return l.ProductID == out[i].ProductID }) {
+			f.Add("product_id", "Name each product once.")
+			return nil, f.Err()
 		}
 	}
 	return out, nil

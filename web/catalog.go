@@ -82,7 +82,10 @@ func parseSearch(r *http.Request) (searchParams, error) {
 		return searchParams{}, err
 	}
 	sp := searchParams{filter: in, raw: raw}
-	if t := raw.Get("trail"); t != "" && in.After != "" {
+	if t := raw.Get("trail"); t != "" {
+		if in.After == "" { // the first page has no pages before it
+			return searchParams{}, errBadTrail
+		}
 		if t[0] == '~' {
 			sp.trailCut, t = true, t[1:]
 		}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"market/internal/catalog"
 	"market/views"
 )
 
@@ -55,6 +57,42 @@ func TestSearchAnswersJSONPerContractAndNeverFails(t *testing.T) {
 	}
 	if n := h.count("SELECT count(*) FROM products"); n != 3 {
 		t.Fatalf("products: %d", n)
+	}
+}
+
+// A cancelled order returns its units past the cap an admin's delivery
+// stops at (the units exist); the stock can then still be lowered, and only
+// raised once it is back under the cap.
+func TestStockAboveTheCapFromACancelCanBeLowered(t *testing.T) {
+	h := newHarness(t)
+	admin := h.client()
+	admin.login(adminEmail, adminPassword)
+	admin = admin.json()
+	p := h.product("Pallet of pens", 1_000, catalog.MaxStock)
+	buyer := h.shopper("cap@example.com", 100_000).json()
+	buyer.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"2"}})
+	r := buyer.post("/checkout", url.Values{"idempotency_key": {"cap"}})
+	if r.status != http.StatusCreated {
+		t.Fatalf("checkout: %d %s", r.status, r.body)
+	}
+	path := fmt.Sprintf("/admin/products/%d/stock", p)
+	if r := admin.post(path, url.Values{"delta": {"2"}, "reason": {"delivery"}}); r.status != 200 {
+		t.Fatalf("delivery back to the cap: %d %s", r.status, r.body)
+	}
+	if r := buyer.post(fmt.Sprintf("/orders/%v/cancel", decode(t, r)["id"]), nil); r.status != 200 {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	if n := h.count("SELECT stock FROM product_stock WHERE product_id = $1", p); n != catalog.MaxStock+2 {
+		t.Fatalf("stock after the cancel: %d", n)
+	}
+	if r := admin.post(path, url.Values{"delta": {"1"}, "reason": {"found one"}}); r.status != http.StatusConflict || !strings.Contains(r.body, "above") {
+		t.Fatalf("a rise above the cap: %d %s", r.status, r.body)
+	}
+	if r := admin.post(path, url.Values{"delta": {"-1"}, "reason": {"damaged"}}); r.status != 200 {
+		t.Fatalf("a fall that stays above the cap: %d %s", r.status, r.body)
+	}
+	if n := h.count("SELECT stock - opening_stock - (SELECT sum(delta) FROM stock_ledger WHERE product_id = $1) FROM product_stock WHERE product_id = $1", p); n != 0 {
+		t.Fatalf("ledger off by %d", n)
 	}
 }
 
@@ -237,6 +275,10 @@ func TestSearchPagesBackAndForthByKeysetTrail(t *testing.T) {
 		if r := shopper.get(next + bad); r.status != http.StatusUnprocessableEntity {
 			t.Errorf("trail %.20q: %d", bad, r.status)
 		}
+	}
+	// So is a trail on the first page, which has no pages before it.
+	if r := shopper.get("/products?q=lamp&trail=garbage"); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("a trail without after: %d", r.status)
 	}
 	// The count is the one live region; the list is not live.
 	if strings.Count(first.body, `role="status"`) < 1 || strings.Contains(first.body, `id="results" aria-live`) {

@@ -102,7 +102,10 @@ func TestCartAndCheckoutRefuseBadInputAndChangeNothing(t *testing.T) {
 		{"quantity missing", "/cart/items", url.Values{"product_id": {fmt.Sprint(p)}}, 422, "invalid_input"},
 		{"unknown product", "/cart/items", url.Values{"product_id": {"999999"}, "quantity": {"1"}}, 404, "not_found"},
 		{"product id not a number", "/cart/items", url.Values{"product_id": {"abc"}, "quantity": {"1"}}, 422, "invalid_input"},
+		{"one product set twice", "/cart/items", url.Values{"product_id": {fmt.Sprint(p), fmt.Sprint(p)}, "quantity": {"1", "3"}}, 422, "invalid_input"},
 		{"remove a forged product id", "/cart/items/abc/delete", nil, 404, "not_found"},
+		// Which of the two quantities did the page show? (The cart holds 2.)
+		{"one line shown twice", "/checkout", url.Values{"idempotency_key": {"k"}, "product_id": {fmt.Sprint(p), fmt.Sprint(p)}, "quantity": {"5", "2"}}, 422, "invalid_input"},
 		{"negative points", "/checkout", url.Values{"idempotency_key": {"k"}, "points": {"-1"}}, 422, "invalid_input"},
 		{"more points than owned", "/checkout", url.Values{"idempotency_key": {"k"}, "points": {"5"}}, 422, "invalid_input"},
 		{"points not a number", "/checkout", url.Values{"idempotency_key": {"k"}, "points": {"lots"}}, 422, "invalid_input"},

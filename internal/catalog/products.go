@@ -232,12 +232,20 @@ func (s *Service) Create(ctx context.Context, in ProductInput) (Product, error) 
 		if err := q.CreateProductStock(ctx, db.CreateProductStockParams{ProductID: id, Stock: in.Stock}); err != nil {
 			return err
 		}
-		return audit.Record(ctx, q, audit.Product, "create", audit.Subject("product", id), nil, in)
+		after := audited(in.SKU, in.Name, in.Brand, in.Category, in.Description, in.Price)
+		after["stock"] = in.Stock
+		return audit.Record(ctx, q, audit.Product, "create", audit.Subject("product", id), nil, after)
 	})
 	if err != nil {
 		return Product{}, err
 	}
 	return product(ctx, s.q, id)
+}
+
+// audited is what the audit trail keeps of a product's details, named as in
+// forms and JSON (docs/HTTP.md).
+func audited(sku, name, brand, category, description string, price int64) map[string]any {
+	return map[string]any{"sku": sku, "name": name, "brand": brand, "category": category, "description": description, "price": price}
 }
 
 // Update changes a product's details; its stock is left alone (see Adjust).
@@ -266,8 +274,8 @@ func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Produc
 			return err
 		}
 		return audit.Record(ctx, q, audit.Product, "edit", audit.Subject("product", id),
-			map[string]any{"sku": before.SKU, "name": before.Name, "brand": before.Brand, "category": before.Category, "description": before.Description, "price": before.Price},
-			map[string]any{"sku": in.SKU, "name": in.Name, "brand": in.Brand, "category": in.Category, "description": in.Description, "price": in.Price})
+			audited(before.SKU, before.Name, before.Brand, before.Category, before.Description, before.Price),
+			audited(in.SKU, in.Name, in.Brand, in.Category, in.Description, in.Price))
 	})
 	if err != nil {
 		return Product{}, err

@@ -73,11 +73,13 @@ type Input struct {
 var NameText = text.Options{Label: "The name", Max: 100, Name: true}
 
 // Validate checks the rules of a campaign; fields are the form's names.
-// A claim window's times are from the year 2000 on: an earlier one is a
-// typing slip (0001-01-01 is what an emptied date field can send).
+// A claim window's times are from the year 2000 to 9000: an earlier one is a
+// typing slip (0001-01-01 is what an emptied date field can send), and a
+// later one would leave no room for its coupons' validity in every zone
+// (JSON times end at the year 9999).
 const (
-	minYear  = 2000
-	yearRule = "Enter a date from the year 2000 on."
+	minYear, maxYear = 2000, 9000
+	yearRule         = "Enter a date in the years 2000 to 9000."
 )
 
 func (in *Input) Validate() error {
@@ -104,8 +106,8 @@ func (in *Input) Validate() error {
 	f.Check(validQuantity(in.TotalQuantity), "total_quantity", quantityRule)
 	f.Check(!in.StartsAt.IsZero(), "starts_at", "Enter when claiming starts.")
 	f.Check(!in.EndsAt.IsZero(), "ends_at", "Enter when claiming ends.")
-	f.Check(in.StartsAt.IsZero() || in.StartsAt.Year() >= minYear, "starts_at", yearRule)
-	f.Check(in.EndsAt.IsZero() || in.EndsAt.Year() >= minYear, "ends_at", yearRule)
+	f.Check(in.StartsAt.IsZero() || inYears(in.StartsAt), "starts_at", yearRule)
+	f.Check(in.EndsAt.IsZero() || inYears(in.EndsAt), "ends_at", yearRule)
 	if !in.StartsAt.IsZero() && !in.EndsAt.IsZero() {
 		f.Check(in.EndsAt.After(in.StartsAt), "ends_at", "The claim window must end after it starts.")
 	}
@@ -120,6 +122,11 @@ func (in *Input) Validate() error {
 	return f.Err()
 }
 
+func inYears(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= minYear && y <= maxYear
+}
+
 // ParseTime reads a form time: RFC 3339, or an HTML datetime-local value
 // (2025-05-01T10:00, seconds optional) in the server's zone.
 func ParseTime(s string) (time.Time, error) {
@@ -128,6 +135,9 @@ func ParseTime(s string) (time.Time, error) {
 		return time.Time{}, errors.New("too long")
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		if !validOffset(s) {
+			return time.Time{}, errors.New("not a time")
+		}
 		return t, nil
 	}
 	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
@@ -136,6 +146,16 @@ func ParseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("not a time")
+}
+
+// validOffset: an RFC 3339 time ends in Z or an offset of hours 00–23 and
+// minutes 00–59, which time.Parse does not check (it takes +24:00).
+func validOffset(s string) bool {
+	if strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+		return true
+	}
+	off := s[len(s)-6:] // Parse took the layout, so the offset is there
+	return off[1:3] <= "23" && off[4:6] <= "59"
 }
 
 // Options configure the service.
@@ -230,9 +250,17 @@ func (s *Service) Create(ctx context.Context, in Input) (Campaign, error) {
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, q, audit.Campaign, "create", audit.Subject("campaign", c.ID), nil, c)
+		return audit.Record(ctx, q, audit.Campaign, "create", audit.Subject("campaign", c.ID), nil, audited(c))
 	})
 	return c, err
+}
+
+// audited is what the audit trail keeps of a campaign: its form's fields,
+// named as in forms and JSON (docs/HTTP.md), and its state.
+func audited(c Campaign) map[string]any {
+	return map[string]any{"name": c.Name, "discount_type": c.DiscountType, "discount_value": c.DiscountValue,
+		"max_discount": c.MaxDiscount, "min_order_amount": c.MinOrderAmount, "total_quantity": c.TotalQuantity,
+		"starts_at": c.StartsAt, "ends_at": c.EndsAt, "valid_days": c.ValidDays, "stripes": c.Stripes, "state": c.State}
 }
 
 // Update edits a campaign. A draft may change everything; a live (active or
@@ -258,7 +286,7 @@ func (s *Service) Update(ctx context.Context, id int64, in Input) (Campaign, err
 			if err != nil {
 				return err
 			}
-			return audit.Record(ctx, q, audit.Campaign, "edit", audit.Subject("campaign", id), before, c)
+			return audit.Record(ctx, q, audit.Campaign, "edit", audit.Subject("campaign", id), audited(before), audited(c))
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Campaign{}, errs.New(errs.Conflict, "This campaign is no longer a draft; reload the page.")

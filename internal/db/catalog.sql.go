@@ -12,7 +12,7 @@ import (
 
 const adjustStock = `-- name: AdjustStock :one
 UPDATE product_stock SET stock = stock + $1, version = version + 1
-WHERE product_id = $2 AND stock + $1 BETWEEN 0 AND $3::bigint
+WHERE product_id = $2 AND stock + $1 >= 0 AND ($1 <= 0 OR stock + $1 <= $3::bigint)
 RETURNING stock
 `
 
@@ -23,8 +23,9 @@ type AdjustStockParams struct {
 }
 
 // A guarded update: the row lock serialises concurrent adjustments and
-// checkouts, and a result below zero or above max_stock matches no row (and
-// the CHECK backs the first up).
+// checkouts; a decrease below zero or an increase above max_stock matches no
+// row (the CHECK backs the first up). Cancelled orders return their units
+// without the cap, so a stock above it can still be lowered.
 func (q *Queries) AdjustStock(ctx context.Context, arg AdjustStockParams) (int64, error) {
 	row := q.db.QueryRow(ctx, adjustStock, arg.Delta, arg.ProductID, arg.MaxStock)
 	var stock int64
