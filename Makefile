@@ -11,7 +11,7 @@ GENERATED := views internal/db internal/search/walks.sql
 run: build
 	@$(SERVICES) up run
 	@eval "$$($(SERVICES) env run)" && bin/market seed -if-empty && \
-		echo "Opener Market: http://localhost:8080  (Ctrl-C stops the app; make stop stops the servers)" && \
+		echo "Opener Market: http://$${ADDR:-localhost:8080}  (Ctrl-C stops the app; make stop stops the servers)" && \
 		exec bin/market serve
 
 ## cluster: the same shop on several servers (tools/cluster.sh): a 3+3 Redis Cluster,

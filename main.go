@@ -1,11 +1,6 @@
 // Command market is Opener Market: one binary that serves the shop, migrates
-// its database, seeds demo data and runs benchmarks.
-//
-//	market [serve]                    serve HTTP (default)
-//	market migrate up|down|status     apply or inspect the embedded migrations
-//	market seed [-products N] [-shoppers N] [-orders N] [-if-empty]
-//	market bench NAME [flags]         load generators with side-by-side baselines
-//	market reconcile                  run the consistency report once; exit 1 when red
+// its database, seeds demo data, exports CSV and runs benchmarks (usage below,
+// and `market help`).
 package main
 
 import (
@@ -47,8 +42,21 @@ import (
 	"market/web"
 )
 
+const usage = `usage:
+  market [serve]                    serve HTTP (default)
+  market migrate up|down|status     apply or inspect the embedded migrations
+  market seed [flags]               seed a demo shop (market seed -h for its flags)
+  market export orders|claims|ledger [flags]   CSV to standard output
+  market bench NAME [flags]         load generators with side-by-side baselines (market bench for the names)
+  market reconcile                  run the consistency report once; exit 1 when red
+Configuration is read from the environment (README.md, "Configuration").
+`
+
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp): // the flags were printed
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "market:", err)
 		os.Exit(1)
 	}
@@ -72,6 +80,9 @@ func run(args []string) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+		return nil
 	case "serve":
 		return serve(ctx, log, cfg)
 	case "migrate":
@@ -90,7 +101,7 @@ func run(args []string) error {
 		defer pool.Close()
 		return export.Command(ctx, pool, args, os.Stdout, os.Stderr)
 	default:
-		return fmt.Errorf("unknown command %q (serve, migrate, seed, bench, reconcile, export)", cmd)
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
 }
 

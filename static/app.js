@@ -1,5 +1,5 @@
 // Opener Market's few behaviours on top of htmx. Every page works without
-// this file; it makes answers land where the eye is (docs/HTTP.md, "Pages").
+// this file; it makes answers land where the eye is (docs/HTTP.md, "Answers: page, fragment or JSON").
 (function () {
   'use strict';
   document.documentElement.classList.add('js');

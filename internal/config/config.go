@@ -239,7 +239,7 @@ func (c Config) validate() error {
 		errs = append(errs, errors.New("REDIS_WAIT_REPLICAS must be between 0 and 16"))
 	}
 	// The connection's own read timeout (1 s, docs/README) must outlast WAIT.
-	if c.RedisWaitReplicas > 0 && (c.RedisWaitTimeout < time.Millisecond || c.RedisWaitTimeout > 800*time.Millisecond) {
+	if c.RedisWaitTimeout < time.Millisecond || c.RedisWaitTimeout > 800*time.Millisecond {
 		errs = append(errs, errors.New("REDIS_WAIT_TIMEOUT must be between 1ms and 800ms"))
 	}
 	if c.LiveMaxStreams < 1 {

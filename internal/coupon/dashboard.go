@@ -74,20 +74,15 @@ func (s *Service) Dashboard(ctx context.Context, now time.Time) (Dashboard, erro
 // are the sums over its stripes (stripes.go).
 func (s *Service) dashboardCounters(ctx context.Context, d *Dashboard, shown []Campaign, flushable []db.FlushableCampaignsPersistedRow, now time.Time) error {
 	pipe := s.rdb.Pipeline()
-	type liveCmds struct {
-		claimed []*redis.IntCmd
-		stock   []*redis.StringCmd
-	}
 	type backlogCmds struct {
 		length []*redis.IntCmd
 		first  []*redis.XMessageSliceCmd
 	}
-	lives := make([]liveCmds, len(shown))
+	lives := make([][]heldCmds, len(shown)) // a campaign's stripes
 	for i, c := range shown {
 		for stripe := range stripeCount(c) {
 			k := stripeKeys(c.ID, stripe, stripeCount(c))
-			lives[i].claimed = append(lives[i].claimed, pipe.HLen(ctx, k.claimed))
-			lives[i].stock = append(lives[i].stock, pipe.Get(ctx, k.stock))
+			lives[i] = append(lives[i], heldCmds{meta: pipe.HMGet(ctx, k.meta, "state", "total"), stock: pipe.Get(ctx, k.stock), hl: pipe.HLen(ctx, k.claimed)})
 		}
 	}
 	backlogs := make([]backlogCmds, len(flushable))
@@ -124,13 +119,15 @@ func (s *Service) dashboardCounters(ctx context.Context, d *Dashboard, shown []C
 	for i, c := range shown {
 		l := Live{Campaign: c, Claimed: c.PersistedCount, Remaining: c.TotalQuantity - c.PersistedCount}
 		warm, claimed, remaining := true, int64(0), int64(0)
-		for j, stock := range lives[i].stock {
-			n, err := stock.Int64()
-			warm = warm && err == nil
-			claimed, remaining = claimed+lives[i].claimed[j].Val(), remaining+n
+		for _, cmds := range lives[i] {
+			h := heldOf(cmds.meta.Val(), cmds.stock, cmds.hl.Val())
+			warm = warm && h.Warm
+			claimed, remaining = claimed+h.Claimed, remaining+h.Remaining
 		}
 		if warm {
+			h := heldOf(lives[i][0].meta.Val(), lives[i][0].stock, 0) // every stripe holds the campaign's state and total
 			l.Claimed, l.Remaining, l.Pending, l.Warm = claimed, remaining, pendingOf[c.ID], true
+			l.RedisState, l.RedisTotal = h.State, h.Total
 		}
 		d.Campaigns[i] = l
 	}
