@@ -176,4 +176,17 @@
     btn.setAttribute('aria-expanded', open ? 'true' : 'false');
     panel.classList.toggle('open', open);
   });
+
+  // --- Asking before an irreversible action (views/ask.templ) -------------
+  // Browsers with invoker commands open and close the dialog themselves;
+  // this does it for the others.
+  if (!('command' in HTMLButtonElement.prototype)) {
+    document.addEventListener('click', function (e) {
+      var btn = e.target.closest && e.target.closest('button[commandfor]');
+      var dialog = btn && document.getElementById(btn.getAttribute('commandfor'));
+      if (!dialog) return;
+      if (btn.getAttribute('command') === 'show-modal') dialog.showModal();
+      if (btn.getAttribute('command') === 'close') dialog.close();
+    });
+  }
 })();

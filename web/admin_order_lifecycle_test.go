@@ -101,7 +101,7 @@ func TestARefusedOrderActionShowsTheOrderPageWithItsMessage(t *testing.T) {
 		want   []string
 	}{
 		{"ship", url.Values{"carrier": {"CJ Logistics"}}, 422, []string{`id="ship-tracking-error"`, `value="CJ Logistics"`}},
-		{"cancel", nil, 422, []string{`id="cancel-reason-error"`, `<details class="confirm" open`}},
+		{"cancel", nil, 422, []string{`id="cancel-reason-error"`, `<dialog id="cancel-order" class="ask" aria-labelledby="cancel-order-q" open`}},
 		{"refund", url.Values{"product_id": {line}, "quantity": {"0"}, "reason": {"Dented"}}, 422, []string{`id="refund-quantity-error"`, `value="Dented"`}},
 		{"refund", url.Values{"product_id": {line}, "quantity": {"3"}, "reason": {"Dented"}, "restock": {"1"}}, 409,
 			[]string{`role="alert">Only 2 of Kettle can still be refunded.`, `value="3"`, `checked`}},

@@ -37,7 +37,8 @@ test('an admin runs the report green, sees a bumped Redis counter red on its cam
     .filter({ hasText: `campaign ${campaign.id} (` });
   await expect(row).toContainText('✗ differs');
 
-  await row.getByRole('button', { name: `Repair: rebuild campaign ${campaign.id} in Redis` }).click();
+  await row.getByRole('button', { name: 'Repair…' }).click();
+  await page.getByRole('dialog', { name: `Rebuild campaign ${campaign.id} in Redis?` }).getByRole('button', { name: 'Rebuild' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Repair #' })).toContainText(`rebuilt campaign ${campaign.id}`);
   await expect(page.getByTestId('report-verdict')).toContainText('checks agree');
   expect(Number(redisCli('GET', key))).toBe(before);

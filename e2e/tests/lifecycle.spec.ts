@@ -53,9 +53,12 @@ test('an admin ships an order, the shopper sees the timeline, and a refund of on
 
   // One unit of the line refunded: the balance moves by what the order says it gave back.
   const before = await balance(page);
-  await staff.getByLabel('Units').fill('1');
-  await staff.getByLabel('Reason for the refund').fill('Arrived dented');
-  await staff.getByRole('button', { name: 'Refund' }).click();
+  // A refund is asked for in a dialog that says what will happen.
+  await staff.getByRole('button', { name: 'Refund…' }).click();
+  const ask = staff.getByRole('dialog', { name: `Refund part of order #${o.id}?` });
+  await ask.getByLabel('Units').fill('1');
+  await ask.getByLabel('Reason for the refund').fill('Arrived dented');
+  await ask.getByRole('button', { name: 'Refund', exact: true }).click();
   await expect(staff.getByText(/Refunded ₩/)).toBeVisible();
   const after = await (await page.request.get(`/orders/${o.id}`, { headers: json })).json();
   expect(after.refunded).toBe(o.price); // no coupon, no points: one unit's price

@@ -92,7 +92,15 @@ test('a shopper tops up, buys with a coupon and points, and cancels', async ({ p
   expect(await couponOf()).toBe('used');
 
   // Cancel: balance, points, stock and the coupon come back.
-  await page.getByRole('button', { name: 'Cancel order' }).click();
+  // Asked first, in the page: keeping the order changes nothing.
+  await page.getByRole('button', { name: 'Cancel order…' }).click();
+  const ask = page.getByRole('dialog', { name: /^Cancel order #\d+\?$/ });
+  await expect(ask).toContainText('goes back to your balance');
+  await ask.getByRole('button', { name: 'Keep the order' }).click();
+  await expect(ask).toBeHidden();
+  expect((await wallet(page)).balance).toBeLessThan(before.balance);
+  await page.getByRole('button', { name: 'Cancel order…' }).click();
+  await ask.getByRole('button', { name: 'Cancel the order' }).click();
   await expect(page.getByText(/is cancelled/)).toBeVisible();
   await expect(page.getByText('Cancelled', { exact: true }).first()).toBeVisible();
   expect(await wallet(page)).toMatchObject({ balance: before.balance, points: before.points });
