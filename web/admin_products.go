@@ -157,9 +157,17 @@ func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+// productRules judges a product's input as the catalogue does (for errWith).
+func productRules(in catalog.ProductInput) func() error {
+	return func() error {
+		in.Normalize()
+		return in.Validate()
+	}
+}
+
 // createProduct reports the form's parse errors before calling the service.
 func (s *Server) createProduct(r *http.Request, f *form, in catalog.ProductInput) (catalog.Product, error) {
-	if err := f.err(); err != nil {
+	if err := f.errWith(productRules(in)); err != nil {
 		return catalog.Product{}, err
 	}
 	return s.Catalog.Create(r.Context(), in)
@@ -222,7 +230,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request) erro
 	if err := s.chooseCategory(r, f, &in); err != nil {
 		return err
 	}
-	err = f.err()
+	err = f.errWith(productRules(in))
 	var p catalog.Product
 	if err == nil {
 		p, err = s.Catalog.Update(r.Context(), id, in)
@@ -243,7 +251,7 @@ func (s *Server) adminAdjustStock(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	a := catalog.Adjustment{Delta: f.int64("delta", -catalog.MaxStock, catalog.MaxStock, true, 0), Reason: f.text("reason", catalog.ReasonText), ActorID: currentUser(r).ID}
-	err = f.err()
+	err = f.errWith(a.Validate)
 	var p catalog.Product
 	if err == nil {
 		p, err = s.Catalog.Adjust(r.Context(), id, a)

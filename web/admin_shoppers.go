@@ -122,7 +122,7 @@ func (s *Server) adjustShopper(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := order.Adjustment{UserID: id, Kind: f.str("kind", 20),
 		Delta: f.int64("delta", -order.MaxAdjustment, order.MaxAdjustment, true, 0), Note: f.text("reason", adjustReasonText)}
-	err = f.err()
+	err = f.errWith(a.Validate)
 	var wal order.Wallet
 	if err == nil {
 		wal, err = s.Orders.Adjust(r.Context(), a)

@@ -120,6 +120,19 @@ func TestAdminProductRulesLeaveNothingChangedOnBadInput(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.status, r.body)
 		}
 	}
+	// An empty form names every field it needs at once, those that parse
+	// (the words) and those that do not (the numbers).
+	empty := h.client()
+	empty.login(adminEmail, adminPassword)
+	if r := empty.post("/admin/products", url.Values{"category": {"computers"}}); r.status != 422 {
+		t.Fatalf("empty product form: %d", r.status)
+	} else {
+		for _, field := range []string{"sku", "name", "brand", "price", "stock"} {
+			if !strings.Contains(r.body, `id="e-`+field+`"`) {
+				t.Errorf("the empty form says nothing under %s", field)
+			}
+		}
+	}
 	// A SKU names one product however it is typed.
 	if r := admin.json().post("/admin/products", with("sku", "kb-1")); r.status != http.StatusConflict || !strings.Contains(r.body, "already used") {
 		t.Errorf("the same SKU in small letters: %d %s", r.status, r.body)

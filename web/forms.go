@@ -114,6 +114,22 @@ func parseWhole(s string) (int64, error) {
 
 func (f *form) err() error { return f.fields.Err() }
 
+// errWith is the form's parse errors joined with what the domain's own
+// rules (validate) say of the other fields, so that one submit names every
+// field to fix; a field that did not parse keeps its own message. Nil when
+// everything parsed: the service then judges the whole input itself.
+func (f *form) errWith(validate func() error) error {
+	if len(f.fields) == 0 {
+		return nil
+	}
+	if e, ok := errs.As(validate()); ok {
+		for field, msg := range e.Fields {
+			f.fields.Add(field, msg)
+		}
+	}
+	return f.err()
+}
+
 // pathID reads a positive numeric id from the route; anything else is a 404.
 func pathID(r *http.Request, name string) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, name), 10, 64)

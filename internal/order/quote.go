@@ -48,27 +48,28 @@ func price(cart Cart, held Held, userID int64, c *couponTerms, points int64, now
 	if len(cart.Lines) == 0 {
 		return Quote{}, errCartEmpty
 	}
-	q := Quote{Subtotal: cart.Subtotal}
+	// A refused coupon or points still leave the cart's subtotal to show.
+	q, refused := Quote{Subtotal: cart.Subtotal}, Quote{Subtotal: cart.Subtotal}
 	if c != nil {
 		switch {
 		case c.UserID != userID:
-			return Quote{}, couponInvalid("We could not find that coupon among yours.")
+			return refused, couponInvalid("We could not find that coupon among yours.")
 		case c.Status != "issued":
-			return Quote{}, couponInvalid("This coupon has already been used.")
+			return refused, couponInvalid("This coupon has already been used.")
 		case !c.ExpiresAt.After(now):
-			return Quote{}, couponInvalid("This coupon has expired.")
+			return refused, couponInvalid("This coupon has expired.")
 		case !c.Discount.Applies(q.Subtotal):
-			return Quote{}, couponInvalid("%s", couponNeeds(c.Discount.MinOrderAmount))
+			return refused, couponInvalid("%s", couponNeeds(c.Discount.MinOrderAmount))
 		}
 		q.Discount = c.Discount.Amount(q.Subtotal)
 	}
 	switch {
 	case points < 0:
-		return Quote{}, pointsInvalid("Points cannot be negative.")
+		return refused, pointsInvalid("Points cannot be negative.")
 	case points > held.Points:
-		return Quote{}, pointsInvalid("You have %s points; you cannot spend more.", money.Count(held.Points))
+		return refused, pointsInvalid("You have %s points; you cannot spend more.", money.Count(held.Points))
 	case points > q.Subtotal-q.Discount:
-		return Quote{}, pointsInvalid("You can spend at most %s points on this order.", money.Count(q.Subtotal-q.Discount))
+		return refused, pointsInvalid("You can spend at most %s points on this order.", money.Count(q.Subtotal-q.Discount))
 	}
 	q.PointsUsed = points
 	q.Charged = q.Subtotal - q.Discount - points
