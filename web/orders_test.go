@@ -447,3 +447,26 @@ func TestCheckoutKeyIsCountedInCharacters(t *testing.T) {
 		t.Fatalf("first %d %s, again %d %s", first.status, first.body, again.status, again.body)
 	}
 }
+
+// A second tab's Place order, after the first tab placed the order, says
+// that nothing was ordered and where the order is, instead of a bare empty
+// cart.
+func TestASecondTabsCheckoutSaysTheCartWasEmptied(t *testing.T) {
+	h := newHarness(t)
+	p := h.product("Notebook", 3_000, 10)
+	c := h.shopper("tabs@example.test", 10_000)
+	c.post("/cart/items", url.Values{"product_id": {fmt.Sprint(p)}, "quantity": {"1"}})
+	shown := func(key string) url.Values {
+		return url.Values{"idempotency_key": {key}, "product_id": {fmt.Sprint(p)}, "quantity": {"1"}}
+	}
+	if r := c.post("/checkout", shown("tab-1")); r.status != http.StatusSeeOther {
+		t.Fatalf("first tab: %d %s", r.status, r.body)
+	}
+	r := c.post("/checkout", shown("tab-2"))
+	if r.status != 422 || !strings.Contains(r.body, "Nothing was ordered") || !strings.Contains(r.body, "Your orders") {
+		t.Fatalf("second tab: %d %s", r.status, r.body)
+	}
+	if n := h.count("SELECT count(*) FROM orders"); n != 1 {
+		t.Fatalf("%d orders", n)
+	}
+}

@@ -234,6 +234,9 @@ func checkCart(rows []db.CartLinesRow, shown []Shown) (Cart, error) {
 	if err != nil {
 		return Cart{}, err
 	}
+	if len(cart.Lines) == 0 && len(shown) > 0 {
+		return Cart{}, errCartEmptied
+	}
 	if len(cart.Lines) == 0 {
 		return Cart{}, errCartEmpty
 	}

@@ -86,7 +86,12 @@ func couponNeeds(minOrder int64) string {
 	return "This coupon needs an order of " + money.Won(minOrder) + " or more."
 }
 
-var errCartEmpty = errs.New(CodeCartEmpty, "Your cart is empty. Add something first.")
+var (
+	errCartEmpty = errs.New(CodeCartEmpty, "Your cart is empty. Add something first.")
+	// A checkout whose page showed lines (a second tab, after the first
+	// placed the order) finds the cart emptied.
+	errCartEmptied = errs.New(CodeCartEmpty, "Nothing was ordered: your cart is empty now. An order placed from another window is in Your orders.")
+)
 
 // PreviewInput is the choice a preview prices: a coupon (0: none) and points.
 type PreviewInput struct {
