@@ -29,7 +29,7 @@ func TestStackSplitsTheWidth(t *testing.T) {
 
 func TestBarChartHasATitleAndNumbers(t *testing.T) {
 	var buf bytes.Buffer
-	if err := BarChart("claims", "Claims per minute", "claims", []ChartPoint{{"14:00", 3}, {"14:01", 12480}}).Render(context.Background(), &buf); err != nil {
+	if err := BarChart("claims", "Claims per minute", "claim", []ChartPoint{{"14:00", 3}, {"14:01", 12480}}).Render(context.Background(), &buf); err != nil {
 		t.Fatal(err)
 	}
 	html := buf.String()

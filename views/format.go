@@ -16,6 +16,18 @@ func Won(n int64) string { return money.Won(n) }
 // Count formats an integer with thousands separators: 12,480.
 func Count(n int64) string { return money.Count(n) }
 
+// Counted is a count with its noun: "1 product", "12,480 products".
+func Counted(n int64, noun string) string { return Count(n) + " " + Noun(n, noun) }
+
+// Noun is the noun for n of them; it takes an s unless there is one (the
+// shop's nouns are all regular).
+func Noun(n int64, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
+}
+
 // The one place that formats times for pages and JSON. The shop's zone is
 // the process's zone (serve sets it from SHOP_TIMEZONE), so time.Local is it.
 

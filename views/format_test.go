@@ -46,3 +46,11 @@ func TestDurationsReadAsWords(t *testing.T) {
 		}
 	}
 }
+
+func TestCountsTakeTheirNounInTheRightNumber(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 orders", 1: "1 order", 2: "2 orders", 12480: "12,480 orders"} {
+		if got := Counted(n, "order"); got != want {
+			t.Errorf("Counted(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
