@@ -237,7 +237,7 @@ func (s *Server) adminCampaignAction(w http.ResponseWriter, r *http.Request) err
 	if wantsJSON(r) {
 		return writeJSON(w, http.StatusOK, campaignJSON(c, nil))
 	}
-	s.sessions.flash(w, r, "success", "Campaign "+c.Name+" is now "+c.State+".")
+	s.sessions.flash(w, r, "success", "Campaign “"+c.Name+"” is now "+c.State+".")
 	redirect(w, r, "/admin/campaigns/"+strconv.FormatInt(id, 10))
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,6 +100,9 @@ func TestAPasswordChangeEndsTheOtherSessions(t *testing.T) {
 	wrong := phone.json().post("/account/password", url.Values{"current_password": {"not-it-at-all"}, "new_password": {"password-456"}})
 	if wrong.status != http.StatusUnprocessableEntity {
 		t.Fatalf("wrong current password: %d %s", wrong.status, wrong.body)
+	}
+	if empty := phone.json().post("/account/password", url.Values{"new_password": {"password-456"}}); empty.status != 422 || !strings.Contains(empty.body, "Enter your current password.") {
+		t.Fatalf("no current password: %d %s", empty.status, empty.body)
 	}
 	short := phone.json().post("/account/password", url.Values{"current_password": {"password-123"}, "new_password": {"short"}})
 	if short.status != http.StatusUnprocessableEntity {

@@ -289,6 +289,7 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		return err
 	}
 	f := errs.Fields{}
+	f.Check(current != "", "current_password", "Enter your current password.")
 	f.Check(ok, "current_password", notCurrentPassword)
 	n := utf8.RuneCountInString(next)
 	f.Check(n >= 8, "new_password", "Choose a password of at least 8 characters.")
