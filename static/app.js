@@ -44,8 +44,15 @@
     }
     var elt = d.requestConfig && d.requestConfig.elt;
     if (!elt || !elt.isConnected) return;
-    if (!isErrorFragment(d.serverResponse) && status < 500) return;
     if (!isErrorFragment(d.serverResponse)) {
+      if (status < 500) return;
+      if (d.xhr.getResponseHeader('X-Request-Id')) {
+        // The shop's own answer for the control's target (a claim it could
+        // not confirm, with its Try again): shown where the control said.
+        d.shouldSwap = true;
+        d.isError = false;
+        return;
+      }
       // A 5xx from something in front of the shop (a proxy page): say it plainly.
       d.serverResponse = '<p class="flash flash-error" role="alert" data-error>The shop did not answer. Please try again.</p>';
     }
