@@ -9,6 +9,19 @@ import (
 	"context"
 )
 
+const brandProducts = `-- name: BrandProducts :one
+SELECT count(*) FROM products WHERE brand = $1
+`
+
+// How many products a brand holds (an index-only scan of
+// products_brand_price_idx; brandFirst).
+func (q *Queries) BrandProducts(ctx context.Context, brand string) (int64, error) {
+	row := q.db.QueryRow(ctx, brandProducts, brand)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const categoryIDBySlug = `-- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1
 `

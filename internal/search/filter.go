@@ -176,6 +176,7 @@ type keyword struct {
 	rest           string
 	spread, widest int64
 	catalogue      int64 // about how many products there are (0: unknown)
+	brand          int64 // the products of the brand filter, when brandFirst needs them (0: not read)
 	none           bool  // no product holds some word
 	empty          bool  // every word is a stop word
 }
@@ -240,13 +241,17 @@ func resolveKeyword(terms []db.KeywordWordsRow, last int32) keyword {
 // withFacets adds the category and brand filters to a tsquery as the
 // lexemes search_doc (migrations/00102_catalogue.sql) puts beside the words.
 func withFacets(query string, categoryID *int64, brand *string) string {
+	var terms []string
+	if query != "" {
+		terms = append(terms, query)
+	}
 	if categoryID != nil {
-		query += " & " + quoteLexeme("#c "+strconv.FormatInt(*categoryID, 10))
+		terms = append(terms, quoteLexeme("#c "+strconv.FormatInt(*categoryID, 10)))
 	}
 	if brand != nil {
-		query += " & " + quoteLexeme("#b "+*brand)
+		terms = append(terms, quoteLexeme("#b "+*brand))
 	}
-	return query
+	return strings.Join(terms, " & ")
 }
 
 func group(ops []string) string {

@@ -214,6 +214,13 @@ func (r request) keyword(ctx context.Context, kw keyword) ([]row, int64, error) 
 	// which saves a walk and a second reading of the words' postings. One
 	// word (or a prefix of many) that more than sortCap products hold
 	// usually keeps more than that under filters too: it is only counted.
+	if kw.rest == "" && kw.most < 0 && r.args.Brand != nil {
+		n, err := r.q.BrandProducts(ctx, *r.args.Brand)
+		if err != nil {
+			return nil, 0, err
+		}
+		kw.brand = n
+	}
 	limit := int64(sortCap)
 	if kw.least > sortCap || kw.most < 0 {
 		limit = CountCap
@@ -416,6 +423,16 @@ func (kw keyword) splitPrefix(cap int32) bool {
 	return rows*postingsPerRow < kw.spread
 }
 
+// brandFirst says whether the text index should find the brand filter's
+// products alone, each then checked for the keyword: a prefix of many words,
+// alone, makes the index read the postings of every word it begins, where a
+// brand holds a few thousand products, each checked for about
+// postingsPerRow postings' worth ("co" within a brand of 5,500 products:
+// 56 ms from the index, 13 ms by the brand's rows; "pe" 25 against 3).
+func (kw keyword) brandFirst() bool {
+	return kw.rest == "" && kw.most < 0 && kw.brand > 0 && kw.brand*postingsPerRow < kw.spread
+}
+
 // filtered says whether the search has a filter besides its keyword.
 func (r request) filtered() bool {
 	a := r.args
@@ -432,8 +449,11 @@ func (r request) matches(ctx context.Context, kw keyword, tier int, titleOnly bo
 		CategoryID: a.CategoryID, Brand: a.Brand, MinPrice: a.MinPrice, MaxPrice: a.MaxPrice, InStock: a.InStock}
 	if !titleOnly { // the text index holds category and brand (search_doc)
 		q := kw.all
-		if kw.splitPrefix(cap) {
+		switch {
+		case kw.splitPrefix(cap):
 			q, p.Whole = kw.rest, kw.all
+		case kw.brandFirst():
+			q, p.Whole = "", kw.all
 		}
 		p.Query, p.CategoryID, p.Brand = withFacets(q, a.CategoryID, a.Brand), nil, nil
 	}

@@ -48,6 +48,11 @@ ORDER BY w.pos, s.stem, v.lexeme;
 -- name: CategoryIDBySlug :one
 SELECT id FROM categories WHERE slug = $1;
 
+-- name: BrandProducts :one
+-- How many products a brand holds (an index-only scan of
+-- products_brand_price_idx; brandFirst).
+SELECT count(*) FROM products WHERE brand = $1;
+
 -- name: KeywordMatches :many
 -- A keyword's matches with the filters, from the full-text index
 -- (products_search_idx, whose documents carry the category and brand as

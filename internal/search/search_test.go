@@ -577,6 +577,7 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		q, category string
+		brand       string
 		sort        Sort
 		inStock     bool
 		minPrice    int64 // with maxPrice, a price range when not 0
@@ -620,6 +621,11 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		{q: "zeab p", sort: SortRelevance},
 		{q: "plain shade c", sort: SortPriceAsc},
 		{q: "zephyr ca", sort: SortNewest}, // "ca" begins few enough words to list
+		// A prefix of many words alone, in a brand: the brand's products are
+		// found, each checked for the prefix (brandFirst): Potter's seventy.
+		{q: "ze", brand: "Potter", sort: SortRelevance, first: []string{"KeywordWords", "BrandProducts", "KeywordMatches"}},
+		{q: "ze", brand: "Potter", sort: SortPriceDesc, inStock: true},
+		{q: "ze", brand: "Glowlab", sort: SortNewest}, // 3,100 Zephyrs and more: the index reads the prefix
 		// More than sortCap matches, all in the first tier (their words are
 		// held in names only): walked, not read again from the index of
 		// names and brands, and no second tier is looked for.
@@ -629,9 +635,9 @@ func TestKeywordSearchIsExactInEveryOrder(t *testing.T) {
 		t.Run(fmt.Sprintf("%s %s %s", tc.q, tc.category, tc.sort), func(t *testing.T) {
 			want := queryIDs(t, pool, `SELECT p.id FROM products p JOIN categories c ON c.id = p.category_id
 				WHERE p.search @@ to_tsquery('english', $1) AND ($2 = '' OR c.slug = $2) AND (NOT $3 OR p.in_stock) AND $4::text <> ''
-				  AND ($5 = 0 OR p.price BETWEEN $5 AND $6)
-				ORDER BY `+orders[tc.sort], prefixQuery(tc.q), tc.category, tc.inStock, prefixQueryAB(tc.q), tc.minPrice, tc.maxPrice)
-			f := Filter{Q: tc.q, Category: tc.category, Sort: tc.sort, InStock: tc.inStock}
+				  AND ($5 = 0 OR p.price BETWEEN $5 AND $6) AND ($7 = '' OR p.brand = $7)
+				ORDER BY `+orders[tc.sort], prefixQuery(tc.q), tc.category, tc.inStock, prefixQueryAB(tc.q), tc.minPrice, tc.maxPrice, tc.brand)
+			f := Filter{Q: tc.q, Category: tc.category, Brand: tc.brand, Sort: tc.sort, InStock: tc.inStock}
 			if tc.minPrice != 0 {
 				f.MinPrice, f.MaxPrice = &tc.minPrice, &tc.maxPrice
 			}
