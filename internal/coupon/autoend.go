@@ -59,7 +59,7 @@ func (s *Service) EndOverdue(ctx context.Context) (int, bool, error) {
 	}
 	ended := 0
 	for _, id := range ids {
-		_, err := s.transition(ctx, id, "end", "the claim window closed")
+		_, err := s.transition(ctx, id, "end", "the claim window closed", false)
 		switch {
 		case err == nil:
 			ended++

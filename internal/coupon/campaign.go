@@ -375,18 +375,26 @@ var transitions = map[string]struct {
 }
 
 // Transition applies an admin action (activate, pause, end; activate also
-// resumes a paused campaign) and brings Redis in line with it.
+// resumes a paused campaign) and brings Redis in line with it. A pause or an
+// end reaches Redis before it is committed: an admin told "paused" must be
+// able to trust that no claim gets through, and a copy left pending while
+// Redis was away let claims through once it came back with the old state.
+// When Redis cannot be told, nothing changes and the admin is asked to try
+// again. An activation is committed first and copied after.
 func (s *Service) Transition(ctx context.Context, id int64, action string) (Campaign, error) {
-	return s.transition(ctx, id, action, action)
+	return s.transition(ctx, id, action, action, true)
 }
 
-// transition is Transition with the reason recorded with the Redis copy.
-func (s *Service) transition(ctx context.Context, id int64, action, why string) (Campaign, error) {
+// transition is Transition with the reason recorded with the Redis copy;
+// stopFirst: a pause or an end reaches Redis before the commit (the end of
+// a claim window needs not: claim.lua reads the window on Redis's clock).
+func (s *Service) transition(ctx context.Context, id int64, action, why string, stopFirst bool) (Campaign, error) {
 	tr, ok := transitions[action]
 	if !ok {
 		return Campaign{}, errs.New(errs.NotFound, "There is no such campaign action.")
 	}
 	var c Campaign
+	synced := false
 	err := s.locked(ctx, id, adminLockWait, func(q *db.Queries, cur Campaign) error {
 		allowed := false
 		for _, f := range tr.from {
@@ -403,11 +411,24 @@ func (s *Service) transition(ctx context.Context, id int64, action, why string) 
 		if err != nil {
 			return err
 		}
+		if stopFirst && tr.to != StateActive {
+			// If the commit then fails, Redis has stopped a campaign that
+			// PostgreSQL keeps running until the next sync: the safe side.
+			if err := s.syncLocked(ctx, q, &c, why); errs.Is(err, errs.Unavailable) {
+				return &wrapped{errs.New(errs.Unavailable, "The campaign was not %s: the coupon store cannot be reached, so nothing changed. Please try again in a moment.", pastTense(action)), err}
+			} else if err != nil {
+				return err
+			}
+			synced = true
+		}
 		return audit.Record(ctx, q, audit.Campaign, action, audit.Subject("campaign", id),
 			map[string]any{"state": cur.State}, map[string]any{"state": tr.to, "why": why})
 	})
 	if err != nil {
 		return Campaign{}, err
+	}
+	if synced {
+		return c, nil
 	}
 	// Committed first, copied to Redis after (sync.go).
 	return s.commitThenSync(ctx, c, why), nil

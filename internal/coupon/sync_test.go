@@ -157,10 +157,12 @@ func TestARebuildNeverWritesBackOlderFigures(t *testing.T) {
 	}
 }
 
-// Ending a campaign while Redis cannot be reached commits, shows the change
-// as pending, and reaches Redis as soon as it is back; an ended campaign that
-// Redis loses is restored at start-up.
-func TestAStateChangeReachesRedisWhenThePushFails(t *testing.T) {
+// A pause or an end while Redis cannot be reached changes nothing and says
+// so: committed and left pending, it let shoppers claim on a campaign the
+// admin was told had stopped, once Redis came back holding the old state.
+// A resume is committed, shown pending, and reaches Redis as soon as it is
+// back; an ended campaign that Redis loses is restored at start-up.
+func TestAStopNeedsRedisAndAResumeReachesItWhenBack(t *testing.T) {
 	pool := testenv.DB(t)
 	srv := testenv.StartRedis(t, testenv.RedisOptions{})
 	direct := srv.Client()
@@ -169,31 +171,52 @@ func TestAStateChangeReachesRedisWhenThePushFails(t *testing.T) {
 	t.Cleanup(func() { viaProxy.Close() })
 	s := coupon.NewService(pool, viaProxy, coupon.Options{Flush: fastFlush, Sync: coupon.SyncOptions{Interval: 50 * time.Millisecond}})
 	id := activeCampaign(t, s, 10)
+	audited := count(t, pool, "SELECT count(*) FROM audit_log")
 
 	p.Cut()
-	c, err := s.Transition(t.Context(), id, "end")
+	for _, action := range []string{"pause", "end"} {
+		if _, err := s.Transition(t.Context(), id, action); !errs.Is(err, errs.Unavailable) {
+			t.Fatalf("%s while Redis is unreachable: %v, want unavailable", action, err)
+		}
+	}
+	if n := count(t, pool, "SELECT count(*) FROM campaigns WHERE id = $1 AND state = 'active' AND redis_pending_since IS NULL", id); n != 1 {
+		t.Fatal("a refused stop changed the campaign")
+	}
+	if n := count(t, pool, "SELECT count(*) FROM audit_log"); n != audited {
+		t.Fatalf("a refused stop left %d audit rows", n-audited)
+	}
+	p.Restore()
+	if _, err := s.Transition(t.Context(), id, "pause"); err != nil {
+		t.Fatal(err)
+	}
+	if state, _, _, _ := redisFigures(t, direct, id); state != coupon.StatePaused {
+		t.Fatalf("Redis holds %s the moment the pause is answered", state)
+	}
+
+	p.Cut()
+	c, err := s.Transition(t.Context(), id, "activate")
 	if err != nil {
-		t.Fatalf("end while Redis is unreachable: %v", err)
+		t.Fatalf("resume while Redis is unreachable: %v", err)
 	}
-	if c.State != coupon.StateEnded || c.RedisPendingSince == nil {
-		t.Fatalf("want ended and pending, got %s pending %v", c.State, c.RedisPendingSince)
-	}
-	if _, err := s.Transition(t.Context(), id, "end"); !errs.Is(err, errs.Conflict) {
-		t.Fatalf("ending twice: %v", err)
+	if c.State != coupon.StateActive || c.RedisPendingSince == nil {
+		t.Fatalf("want active and pending, got %s pending %v", c.State, c.RedisPendingSince)
 	}
 	p.Restore()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.RunSync(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitFor(t, 5*time.Second, "Redis to hear the campaign ended", func() bool {
+	waitFor(t, 5*time.Second, "Redis to hear the campaign resumed", func() bool {
 		state, _, _, _ := redisFigures(t, direct, id)
-		return state == coupon.StateEnded
+		return state == coupon.StateActive
 	})
 	waitFor(t, 5*time.Second, "the pending mark to clear", func() bool {
 		return count(t, pool, "SELECT count(*) FROM campaigns WHERE id = $1 AND redis_pending_since IS NULL", id) == 1
 	})
 
+	if _, err := s.Transition(t.Context(), id, "end"); err != nil {
+		t.Fatal(err)
+	}
 	if err := direct.FlushAll(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
