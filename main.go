@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -63,6 +64,10 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 && slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+		fmt.Print(usage) // before the configuration, which may be what the reader is missing
+		return nil
+	}
 	cfg, err := config.FromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -80,9 +85,6 @@ func run(args []string) error {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "help", "-h", "-help", "--help":
-		fmt.Print(usage)
-		return nil
 	case "serve":
 		return serve(ctx, log, cfg)
 	case "migrate":

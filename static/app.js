@@ -35,6 +35,12 @@
     return /^\s*<[a-z]+[^>]*\sdata-error[\s>=]/i.test(body || '');
   }
 
+  // An answer for the control's own target (a claim's outcome) starts with
+  // an element that names it in data-result.
+  function isAnswerFragment(body) {
+    return /^\s*<[a-z]+[^>]*\sdata-result[\s>=]/i.test(body || '');
+  }
+
   document.addEventListener('htmx:beforeSwap', function (e) {
     var d = e.detail;
     var status = d.xhr ? d.xhr.status : 0;
@@ -46,7 +52,7 @@
     if (!elt || !elt.isConnected) return;
     if (!isErrorFragment(d.serverResponse)) {
       if (status < 500) return;
-      if (d.xhr.getResponseHeader('X-Request-Id')) {
+      if (isAnswerFragment(d.serverResponse)) {
         // The shop's own answer for the control's target (a claim it could
         // not confirm, with its Try again): shown where the control said.
         d.shouldSwap = true;
@@ -192,7 +198,7 @@
       var btn = e.target.closest && e.target.closest('button[commandfor]');
       var dialog = btn && document.getElementById(btn.getAttribute('commandfor'));
       if (!dialog) return;
-      if (btn.getAttribute('command') === 'show-modal') dialog.showModal();
+      if (btn.getAttribute('command') === 'show-modal' && !dialog.open) dialog.showModal();
       if (btn.getAttribute('command') === 'close') dialog.close();
     });
   }

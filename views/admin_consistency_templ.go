@@ -328,7 +328,7 @@ func consistencyReport(r consistency.Report, hasRun bool, repair *consistency.Re
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			for _, c := range r.Checks {
+			for i, c := range r.Checks {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<tr><td data-label=\"Check\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
@@ -414,7 +414,7 @@ func consistencyReport(r consistency.Report, hasRun bool, repair *consistency.Re
 					return templ_7745c5c3_Err
 				}
 				if !c.OK && c.Repair != "" {
-					templ_7745c5c3_Err = repairButton(c).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = repairButton(c, i).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -681,7 +681,7 @@ func consistencyHistory(runs []consistency.Report) templ.Component {
 
 // repairButton is the safe repair of a red row, as a form (htmx swaps the
 // report that runs after it; without JavaScript the page reloads).
-func repairButton(c consistency.Check) templ.Component {
+func repairButton(c consistency.Check, row int) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -698,7 +698,7 @@ func repairButton(c consistency.Check) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		id := "repair-" + c.Repair + "-" + itoa(c.CampaignID)
+		id := "repair-" + itoa(int64(row))
 		if c.Repair == consistency.ActionRedriveDeadLetters {
 			templ_7745c5c3_Var33 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 				templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -712,11 +712,11 @@ func repairButton(c consistency.Check) templ.Component {
 					}()
 				}
 				ctx = templ.InitializeContext(ctx)
-				templ_7745c5c3_Err = askQuestion(id, "Re-drive the dead letters of campaign "+itoa(c.CampaignID)+"?").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = askHead(id, "Re-drive the dead letters of campaign "+itoa(c.CampaignID)+"?", "Each claim that could not be saved is tried again; those PostgreSQL takes become coupons.").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = repairForm(c, id, "Each claim that could not be saved is tried again; those PostgreSQL takes become coupons.", "Re-drive").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = repairForm(c, id, "Re-drive").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -739,11 +739,11 @@ func repairButton(c consistency.Check) templ.Component {
 					}()
 				}
 				ctx = templ.InitializeContext(ctx)
-				templ_7745c5c3_Err = askQuestion(id, "Rebuild campaign "+itoa(c.CampaignID)+" in Redis?").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = askHead(id, "Rebuild campaign "+itoa(c.CampaignID)+" in Redis?", "The campaign's claims and stock in Redis are rebuilt from the coupons in PostgreSQL, the claim stream and the dead letters; its claims wait (up to 2 s) until that is done.").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = repairForm(c, id, "The campaign's claims and stock in Redis are rebuilt from the coupons in PostgreSQL, the claim stream and the dead letters; its claims wait (up to 2 s) until that is done.", "Rebuild").Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = repairForm(c, id, "Rebuild").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -758,7 +758,7 @@ func repairButton(c consistency.Check) templ.Component {
 	})
 }
 
-func repairForm(c consistency.Check, id, what, do string) templ.Component {
+func repairForm(c consistency.Check, id, do string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -801,20 +801,7 @@ func repairForm(c consistency.Check, id, what, do string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 56, "\"><p>")
-		if templ_7745c5c3_Err != nil {
-			return templ_7745c5c3_Err
-		}
-		var templ_7745c5c3_Var38 string
-		templ_7745c5c3_Var38, templ_7745c5c3_Err = templ.JoinStringErrs(what)
-		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/admin_consistency.templ`, Line: 173, Col: 11}
-		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var38))
-		if templ_7745c5c3_Err != nil {
-			return templ_7745c5c3_Err
-		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "</p>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 56, "\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -822,7 +809,7 @@ func repairForm(c consistency.Check, id, what, do string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 58, "</form>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 57, "</form>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -84,21 +84,33 @@ func TestEveryAdminActionLeavesOneAuditRow(t *testing.T) {
 	if r := admin.post("/admin/products", url.Values{"sku": {"AU-1"}, "name": {"Kettle"}, "brand": {"Kestrel"}, "category": {"kitchen"}, "price": {"9000"}, "stock": {"3"}}); r.status != 201 {
 		t.Fatalf("product: %d %s", r.status, r.body)
 	}
-	_ = json.Unmarshal([]byte(admin.get("/admin/audit").body), &page)
+	var all auditJSON
+	if err := json.Unmarshal([]byte(admin.get("/admin/audit").body), &all); err != nil {
+		t.Fatal(err)
+	}
 	snake := regexp.MustCompile(`^[a-z]+(_[a-z]+)*$`)
-	for _, e := range page.Entries {
+	kinds := map[string]bool{}
+	for _, e := range all.Entries {
 		for _, facts := range []json.RawMessage{e.Before, e.After} {
 			var m map[string]any
-			_ = json.Unmarshal(facts, &m)
+			if err := json.Unmarshal(facts, &m); err != nil {
+				t.Fatalf("%s %s: %v", e.Kind, e.Action, err)
+			}
 			for k := range m {
 				if !snake.MatchString(k) {
 					t.Errorf("%s %s names a fact %q", e.Kind, e.Action, k)
 				}
 			}
 		}
-		if e.Kind == "campaign" && e.Action == "create" && !strings.Contains(string(e.After), `"total_quantity":5`) {
+		if e.Kind+" "+e.Action == "campaign create" && !strings.Contains(string(e.After), `"total_quantity":5`) {
 			t.Errorf("campaign create: %s", e.After)
 		}
+		kinds[e.Kind+" "+e.Action] = true
+	}
+	if !kinds["campaign create"] || !kinds["product create"] {
+		t.Fatalf("the trail lacks a campaign's or a product's creation: %v", kinds)
+	}
+	for _, e := range page.Entries {
 		for _, st := range steps {
 			if e.Kind == st.kind && e.Action == st.verb && (e.After == nil || string(e.After) == "null") {
 				t.Errorf("%s %s without its after", e.Kind, e.Action)

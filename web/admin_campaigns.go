@@ -139,7 +139,7 @@ func (s *Server) adminCreateCampaign(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	in := campaignInput(f, true)
-	if err = f.errWith(in.Validate); err == nil {
+	if err = f.err(); err == nil {
 		var c coupon.Campaign
 		if c, err = s.Coupons.Create(r.Context(), in); err == nil {
 			if wantsJSON(r) {

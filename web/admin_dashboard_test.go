@@ -99,7 +99,7 @@ func TestDashboardJSONCountsTheClaimsAndOrdersThatHappened(t *testing.T) {
 			t.Errorf("campaign %s = %v, want %v", k, c[k], v)
 		}
 	}
-	// What Redis holds, as on the campaign's own page (it said "" and 0 once).
+	// What Redis holds, as on the campaign's own page.
 	if c["redis_state"] != "active" || c["redis_total"] != 5.0 {
 		t.Errorf("campaign in Redis: %v %v", c["redis_state"], c["redis_total"])
 	}

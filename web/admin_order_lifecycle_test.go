@@ -101,11 +101,11 @@ func TestARefusedOrderActionShowsTheOrderPageWithItsMessage(t *testing.T) {
 		want   []string
 	}{
 		{"ship", url.Values{"carrier": {"CJ Logistics"}}, 422, []string{`id="ship-tracking-error"`, `value="CJ Logistics"`}},
-		{"cancel", nil, 422, []string{`id="cancel-reason-error"`, `<dialog id="cancel-order" class="ask" aria-labelledby="cancel-order-q" open`}},
+		{"cancel", nil, 422, []string{`id="cancel-reason-error"`, `<dialog id="cancel-order" class="ask" aria-labelledby="cancel-order-q" aria-describedby="cancel-order-d" open`}},
 		{"refund", url.Values{"product_id": {line}, "quantity": {"0"}, "reason": {"Dented"}}, 422, []string{`id="refund-quantity-error"`, `value="Dented"`}},
 		{"refund", url.Values{"product_id": {line}, "quantity": {"3"}, "reason": {"Dented"}, "restock": {"1"}}, 409,
-			[]string{`role="alert">Only 2 of Kettle can still be refunded.`, `value="3"`, `checked`}},
-		{"deliver", nil, 409, []string{`role="alert">This order is placed; it cannot be marked delivered.`}},
+			[]string{`role="alert" tabindex="-1" autofocus>Only 2 of Kettle can still be refunded.`, `value="3"`, `checked`}},
+		{"deliver", nil, 409, []string{`role="alert" tabindex="-1" autofocus>This order is placed; it cannot be marked delivered.`}},
 	}
 	for _, tt := range cases {
 		before := h.state()

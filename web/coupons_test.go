@@ -204,7 +204,7 @@ func TestAdminCampaignFormRejectsBadInput(t *testing.T) {
 		{"a fixed discount with a cap that is no number", map[string]string{"discount_type": "fixed", "max_discount": "abc"}, "Enter a whole number."},
 		{"a fixed discount with a NUL cap", map[string]string{"discount_type": "fixed", "max_discount": "\x00"}, "Enter a whole number."},
 		{"a start in year 1", map[string]string{"starts_at": "0001-02-03T00:00"}, "in the years 2000 to 9000"},
-		// Its coupons' expiry would be past the year 9999 in JSON (a 500 once).
+		// Its coupons' expiry would be past the year 9999, where JSON times end.
 		{"an end in the year 9999 west of Greenwich", map[string]string{"ends_at": "9999-12-31T23:59:59-12:00"}, "in the years 2000 to 9000"},
 		{"an offset of 24 hours", map[string]string{"starts_at": now.Format("2006-01-02T15:04:05") + "+24:00"}, "Enter a date and time"},
 		{"an offset of 60 minutes", map[string]string{"starts_at": now.Format("2006-01-02T15:04:05") + "+05:60"}, "Enter a date and time"},

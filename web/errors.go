@@ -95,6 +95,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		if st, ok := statusOf[e.Code]; ok {
 			status = st
 		}
+		if status >= 500 && err.Error() != e.Error() { // a cause beside the message (a Redis error)
+			s.Log.Warn("request answered "+strconv.Itoa(status), "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		}
 	} else if errors.Is(err, context.DeadlineExceeded) || db.TimedOut(err) {
 		status, code, msg = http.StatusGatewayTimeout, "timeout", "That took too long. Please try again."
 		s.Log.Warn("request timed out", "request_id", requestIDOf(r), "path", r.URL.Path, "err", err)

@@ -274,6 +274,9 @@ const notCurrentPassword = "That is not your current password."
 // A wrong current password counts against the login budgets, like a wrong
 // login (addr is the client's address).
 func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next, addr string) error {
+	if current == "" { // asked for, not tried: no login attempt spent
+		return &errs.Error{Code: errs.Invalid, Message: "Enter your current password.", Fields: map[string]string{"current_password": "Enter your current password."}}
+	}
 	row, err := s.q.GetUser(ctx, userID)
 	if err != nil {
 		return err
@@ -289,7 +292,6 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 		return err
 	}
 	f := errs.Fields{}
-	f.Check(current != "", "current_password", "Enter your current password.")
 	f.Check(ok, "current_password", notCurrentPassword)
 	n := utf8.RuneCountInString(next)
 	f.Check(n >= 8, "new_password", "Choose a password of at least 8 characters.")

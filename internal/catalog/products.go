@@ -232,7 +232,7 @@ func (s *Service) Create(ctx context.Context, in ProductInput) (Product, error) 
 		if err := q.CreateProductStock(ctx, db.CreateProductStockParams{ProductID: id, Stock: in.Stock}); err != nil {
 			return err
 		}
-		after := audited(in.SKU, in.Name, in.Brand, in.Category, in.Description, in.Price)
+		after := audited(in)
 		after["stock"] = in.Stock
 		return audit.Record(ctx, q, audit.Product, "create", audit.Subject("product", id), nil, after)
 	})
@@ -244,8 +244,8 @@ func (s *Service) Create(ctx context.Context, in ProductInput) (Product, error) 
 
 // audited is what the audit trail keeps of a product's details, named as in
 // forms and JSON (docs/HTTP.md).
-func audited(sku, name, brand, category, description string, price int64) map[string]any {
-	return map[string]any{"sku": sku, "name": name, "brand": brand, "category": category, "description": description, "price": price}
+func audited(in ProductInput) map[string]any {
+	return map[string]any{"sku": in.SKU, "name": in.Name, "brand": in.Brand, "category": in.Category, "description": in.Description, "price": in.Price}
 }
 
 // Update changes a product's details; its stock is left alone (see Adjust).
@@ -274,8 +274,8 @@ func (s *Service) Update(ctx context.Context, id int64, in ProductInput) (Produc
 			return err
 		}
 		return audit.Record(ctx, q, audit.Product, "edit", audit.Subject("product", id),
-			audited(before.SKU, before.Name, before.Brand, before.Category, before.Description, before.Price),
-			audited(in.SKU, in.Name, in.Brand, in.Category, in.Description, in.Price))
+			audited(ProductInput{SKU: before.SKU, Name: before.Name, Brand: before.Brand, Category: before.Category, Description: before.Description, Price: before.Price}),
+			audited(in))
 	})
 	if err != nil {
 		return Product{}, err

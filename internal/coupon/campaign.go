@@ -123,8 +123,7 @@ func (in *Input) Validate() error {
 }
 
 func inYears(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= minYear && y <= maxYear
+	return t.Year() >= minYear && t.UTC().Year() <= maxYear
 }
 
 // ParseTime reads a form time: RFC 3339, or an HTML datetime-local value
@@ -151,7 +150,7 @@ func ParseTime(s string) (time.Time, error) {
 // validOffset: an RFC 3339 time ends in Z or an offset of hours 00–23 and
 // minutes 00–59, which time.Parse does not check (it takes +24:00).
 func validOffset(s string) bool {
-	if strings.HasSuffix(s, "Z") || strings.HasSuffix(s, "z") {
+	if strings.HasSuffix(s, "Z") {
 		return true
 	}
 	off := s[len(s)-6:] // Parse took the layout, so the offset is there
@@ -376,11 +375,10 @@ var transitions = map[string]struct {
 
 // Transition applies an admin action (activate, pause, end; activate also
 // resumes a paused campaign) and brings Redis in line with it. A pause or an
-// end reaches Redis before it is committed: an admin told "paused" must be
-// able to trust that no claim gets through, and a copy left pending while
-// Redis was away let claims through once it came back with the old state.
-// When Redis cannot be told, nothing changes and the admin is asked to try
-// again. An activation is committed first and copied after.
+// end reaches Redis before it is committed, so that no claim gets through a
+// stop the admin was told about; when Redis cannot be told, nothing changes
+// and the admin is asked to try again. An activation is committed first and
+// copied after (sync.go).
 func (s *Service) Transition(ctx context.Context, id int64, action string) (Campaign, error) {
 	return s.transition(ctx, id, action, action, true)
 }
@@ -395,6 +393,13 @@ func (s *Service) transition(ctx context.Context, id int64, action, why string, 
 	}
 	var c Campaign
 	synced := false
+	if stopFirst && tr.to != StateActive {
+		// The Redis work (a rebuild, when the keys are gone) must not stop
+		// half done when the admin's request ends.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), syncTimeout)
+		defer cancel()
+	}
 	err := s.locked(ctx, id, adminLockWait, func(q *db.Queries, cur Campaign) error {
 		allowed := false
 		for _, f := range tr.from {

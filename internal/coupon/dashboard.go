@@ -119,15 +119,18 @@ func (s *Service) dashboardCounters(ctx context.Context, d *Dashboard, shown []C
 	for i, c := range shown {
 		l := Live{Campaign: c, Claimed: c.PersistedCount, Remaining: c.TotalQuantity - c.PersistedCount}
 		warm, claimed, remaining := true, int64(0), int64(0)
-		for _, cmds := range lives[i] {
+		var first heldConfig // every stripe holds the campaign's state and total
+		for j, cmds := range lives[i] {
 			h := heldOf(cmds.meta.Val(), cmds.stock, cmds.hl.Val())
+			if j == 0 {
+				first = h
+			}
 			warm = warm && h.Warm
 			claimed, remaining = claimed+h.Claimed, remaining+h.Remaining
 		}
 		if warm {
-			h := heldOf(lives[i][0].meta.Val(), lives[i][0].stock, 0) // every stripe holds the campaign's state and total
 			l.Claimed, l.Remaining, l.Pending, l.Warm = claimed, remaining, pendingOf[c.ID], true
-			l.RedisState, l.RedisTotal = h.State, h.Total
+			l.RedisState, l.RedisTotal = first.State, first.Total
 		}
 		d.Campaigns[i] = l
 	}

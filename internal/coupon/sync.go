@@ -23,10 +23,12 @@ import (
 //
 // The order of the two stores keeps PostgreSQL's total at or above what Redis
 // may hand out, whatever fails in between:
-//   - a change that lets Redis hand out more, or that stops it (activate,
-//     resume, a larger total, pause, end), is committed first and copied
+//   - a change that lets Redis hand out more (activate, resume, a larger
+//     total) or the end of a claim window is committed first and copied
 //     after the commit; until the copy lands the campaign is pending
 //     (redis_pending_since) and the background sync retries it;
+//   - an admin's pause or end is written to Redis first and committed
+//     second (Transition), refused while Redis cannot be reached;
 //   - a smaller total is applied in Redis first, where the check against
 //     claims is atomic, and committed second: should the commit fail, Redis
 //     is lower than PostgreSQL until the next sync, never higher.

@@ -10,13 +10,18 @@ import (
 )
 
 const brandProducts = `-- name: BrandProducts :one
-SELECT count(*) FROM products WHERE brand = $1
+SELECT count(*) FROM (SELECT 1 FROM products WHERE brand = $1 LIMIT $2) b
 `
 
-// How many products a brand holds (an index-only scan of
-// products_brand_price_idx; brandFirst).
-func (q *Queries) BrandProducts(ctx context.Context, brand string) (int64, error) {
-	row := q.db.QueryRow(ctx, brandProducts, brand)
+type BrandProductsParams struct {
+	Brand string
+	Cap   int32
+}
+
+// How many products a brand holds, counted up to `cap` (an index-only scan
+// of products_brand_price_idx; brandFirst).
+func (q *Queries) BrandProducts(ctx context.Context, arg BrandProductsParams) (int64, error) {
+	row := q.db.QueryRow(ctx, brandProducts, arg.Brand, arg.Cap)
 	var count int64
 	err := row.Scan(&count)
 	return count, err

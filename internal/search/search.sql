@@ -49,9 +49,9 @@ ORDER BY w.pos, s.stem, v.lexeme;
 SELECT id FROM categories WHERE slug = $1;
 
 -- name: BrandProducts :one
--- How many products a brand holds (an index-only scan of
--- products_brand_price_idx; brandFirst).
-SELECT count(*) FROM products WHERE brand = $1;
+-- How many products a brand holds, counted up to `cap` (an index-only scan
+-- of products_brand_price_idx; brandFirst).
+SELECT count(*) FROM (SELECT 1 FROM products WHERE brand = @brand LIMIT @cap) b;
 
 -- name: KeywordMatches :many
 -- A keyword's matches with the filters, from the full-text index
