@@ -49,7 +49,7 @@ func bars(points []ChartPoint) []bar {
 	if len(points) == 0 {
 		return nil
 	}
-	top := max(peak(points), 1)
+	top := scaleTop(points)
 	slot := float64(chartPlotW) / float64(len(points))
 	w := max(slot*0.8, 1)
 	// Labels count back from the newest bar, which always has one.
@@ -69,6 +69,10 @@ func bars(points []ChartPoint) []bar {
 	out[len(out)-1].Anchor, out[len(out)-1].LabelX = "end", f(chartW-4)
 	return out
 }
+
+// scaleTop is the value at the top of the chart's scale: the peak, and 1 for
+// a chart of zeros (so that its axis does not read 0 to 0).
+func scaleTop(points []ChartPoint) int64 { return max(peak(points), 1) }
 
 func f(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
