@@ -10,7 +10,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"market/internal/coupon"
-	"market/internal/errs"
 	"market/views"
 )
 
@@ -111,12 +110,8 @@ func campaignInput(f *form, full bool) coupon.Input {
 	in.ValidDays = f.int64("valid_days", 1, coupon.MaxValidDays, false, coupon.DefaultValidDay)
 	in.Stripes = f.int64("stripes", 1, coupon.MaxStripes, false, 1)
 	// The campaign's own rules too, so that one submit shows every message
-	// (a field that failed to parse keeps its parse message).
-	if e, ok := errs.As(in.Validate()); ok {
-		for field, msg := range e.Fields {
-			f.fields.Add(field, msg)
-		}
-	}
+	// (errWith; without a parse error the service judges them itself).
+	_ = f.errWith(in.Validate)
 	return in
 }
 
